@@ -1,0 +1,182 @@
+//! Builds the running appliance from its config: the store, the search index and its indexer,
+//! the blob store, the sealer; serves HTTP; and shuts everything down in order on a signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use storage::index::SearchIndex;
+use storage::indexer::Indexer;
+use storage::{SharedClock, Store, StoreOptions};
+use tokio::net::TcpListener;
+
+use crate::config::{BlobsKind, Config, Secret};
+use crate::crypto::{CryptoError, Sealer, load_or_create_secret_file};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Store(#[from] storage::StoreError),
+    #[error("search index: {0}")]
+    Index(#[from] storage::index::IndexError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("blob store at {path}: {message}")]
+    Blobs { path: String, message: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything a request handler or worker may need. Shared as `Arc<App>`.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub index: Arc<SearchIndex>,
+    indexer: Mutex<Option<Indexer>>,
+    pub sealer: Sealer,
+    pub blobs: Arc<dyn ObjectStore>,
+    pub admin_secret: Secret,
+    pub started: Instant,
+}
+
+/// The admin secret: from config, or generated once into the data directory (mode 0600) so the
+/// CLI on the same machine can sign requests to a running server.
+pub fn admin_secret(config: &Config) -> Result<Secret, CryptoError> {
+    if !config.admin.secret.is_empty() {
+        return Ok(config.admin.secret.clone());
+    }
+    let value = load_or_create_secret_file(&config.admin_secret_file(), || {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    })?;
+    Ok(Secret::new(value))
+}
+
+pub fn store_options(config: &Config, clock: SharedClock) -> StoreOptions {
+    StoreOptions {
+        max_batch: config.storage.max_batch,
+        cache_size: (config.storage.cache_size_mb as usize).saturating_mul(1024 * 1024),
+        clock,
+    }
+}
+
+pub fn index_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("index")
+}
+
+impl App {
+    /// Open the data directory and start the background tasks that belong to storage.
+    pub fn open(config: Config, clock: SharedClock) -> Result<Arc<App>, StartError> {
+        let store = Store::open(&config.data_dir, store_options(&config, clock))?;
+        let index = Arc::new(SearchIndex::open(&index_dir(&config))?);
+        let indexer = Indexer::start(store.clone(), index.clone(), config.index_commit_interval())?;
+        let sealer = Sealer::for_config(&config)?;
+        let admin_secret = admin_secret(&config)?;
+        let blobs: Arc<dyn ObjectStore> = match config.blobs.kind {
+            BlobsKind::Local => {
+                let dir = config.blobs_dir();
+                let err = |message: String| StartError::Blobs {
+                    path: dir.display().to_string(),
+                    message,
+                };
+                std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+                Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| err(e.to_string()))?)
+            }
+        };
+        Ok(Arc::new(App {
+            config,
+            store,
+            index,
+            indexer: Mutex::new(Some(indexer)),
+            sealer,
+            blobs,
+            admin_secret,
+            started: Instant::now(),
+        }))
+    }
+
+    /// Rebuild the search index from redb, through the indexer thread.
+    pub async fn rebuild_index(&self) -> Result<u64, storage::StoreError> {
+        // The indexer thread does the work; no lock is held across the await.
+        let pending = self
+            .indexer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(Indexer::rebuild);
+        match pending {
+            Some(fut) => fut.await,
+            None => Err(storage::StoreError::Index("the indexer has stopped".into())),
+        }
+    }
+
+    /// Stop background work and close the store. Writes already answered are durable.
+    pub fn shutdown(self: Arc<Self>) {
+        if let Some(indexer) = self
+            .indexer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            indexer.stop();
+        }
+        match Arc::try_unwrap(self) {
+            Ok(app) => app.store.close(),
+            Err(_) => tracing::warn!(
+                "shutdown while requests still hold the app; the store closes when they finish"
+            ),
+        }
+    }
+}
+
+/// Bind the configured address (a clear error if it is taken).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Serve HTTP on `listener` until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let routes = crate::http::routes(app);
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

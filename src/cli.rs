@@ -1,0 +1,495 @@
+//! The `notify` command line: `serve` (the default), `healthcheck`, `reindex`, and the bootstrap
+//! commands that take a fresh appliance to a working API key without a UI.
+//!
+//! Bootstrap commands open the data directory directly when no server is running. When a server
+//! holds it (redb allows one writer process), they send the same request to that server's
+//! internal API instead, signed with the admin secret from the config or the data directory —
+//! so they work the same whether or not the server is up.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use storage::{Store, SystemClock};
+
+use crate::admin::{service_json, template_json};
+use crate::app::{self, App};
+use crate::config::{self, Config, LogFormat, Overrides};
+use crate::crypto::Sealer;
+use crate::domain::{DomainError, api_keys, services, templates};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "notify",
+    version,
+    about = "A self-contained notifications appliance, wire-compatible with GOV.UK Notify"
+)]
+pub struct Cli {
+    /// TOML config file (settings not in it come from NOTIFY_* variables, then defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config's data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Exit 0 if the server answers GET /_status with "ok", 1 otherwise.
+    Healthcheck {
+        /// Status URL (default: http://<server.listen>/_status).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Rebuild the search index from the database.
+    Reindex,
+    /// Manage services.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Manage templates.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Create a service and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Trial mode: only team members and the guest list receive messages.
+        #[arg(long)]
+        trial: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key and print it once, as `{name}-{service_id}-{secret}`.
+    Create {
+        #[arg(long, value_name = "SERVICE_ID")]
+        service: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type", value_name = "normal|team|test")]
+        key_type: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Create a template and print its id.
+    Create {
+        #[arg(long, value_name = "SERVICE_ID")]
+        service: uuid::Uuid,
+        #[arg(long = "type", value_name = "email|sms|letter")]
+        template_type: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        subject: Option<String>,
+        /// File holding the template body (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        body_file: PathBuf,
+        /// Letters: first, second, economy, europe or rest-of-world.
+        #[arg(long)]
+        postage: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// A failure the CLI reports in one line and exits 1 for.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Start(#[from] app::StartError),
+    #[error("{0}")]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] storage::StoreError),
+    #[error("{0}")]
+    Message(String),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("notify: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Message(format!("cannot start the async runtime: {e}")))
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let listen = match &cli.command {
+        Some(Command::Serve { listen }) => *listen,
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen,
+    };
+    let config = config::load(cli.config.as_deref(), &overrides)?;
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::Serve { .. } => {
+            init_logging(&config);
+            runtime()?.block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck { url, timeout } => {
+            runtime()?.block_on(healthcheck(&config, url, timeout))
+        }
+        Command::Reindex => runtime()?.block_on(reindex(config)),
+        Command::Service(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Service(cmd))),
+        Command::ApiKey(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::ApiKey(cmd))),
+        Command::Template(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Template(cmd))),
+    }
+}
+
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(config: Config) -> Result<(), CliError> {
+    tracing::info!(?config, "starting");
+    let listener = app::bind(config.server.listen).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Message(e.to_string()))?;
+    let app = App::open(config, Arc::new(SystemClock))?;
+    tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "notify is listening");
+    app::serve(app.clone(), listener, app::shutdown_signal()).await;
+    app.shutdown();
+    Ok(())
+}
+
+/// The address a local client should use to reach the configured listener.
+fn local_base_url(config: &Config) -> String {
+    let mut addr = config.server.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    format!("http://{addr}")
+}
+
+fn http_client(timeout_secs: u64) -> Result<reqwest::Client, CliError> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(timeout_secs))
+        .build()
+        .map_err(|e| CliError::Message(format!("cannot build an HTTP client: {e}")))
+}
+
+async fn healthcheck(
+    config: &Config,
+    url: Option<String>,
+    timeout: u64,
+) -> Result<ExitCode, CliError> {
+    let url = url.unwrap_or_else(|| format!("{}/_status", local_base_url(config)));
+    let answer = async {
+        let resp = http_client(timeout)?
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| CliError::Message(format!("{url}: {e}")))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| CliError::Message(format!("{url}: not a status answer: {e}")))?;
+        Ok::<_, CliError>((status, body))
+    };
+    match answer.await {
+        Ok((status, body)) if status.is_success() && body["status"] == "ok" => {
+            println!("ok {}", body["version"].as_str().unwrap_or(""));
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok((status, body)) => {
+            eprintln!("notify: {url} answered {status}: {body}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("notify: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn reindex(config: Config) -> Result<ExitCode, CliError> {
+    let outcome = match Store::open(
+        &config.data_dir,
+        app::store_options(&config, Arc::new(SystemClock)),
+    ) {
+        Ok(store) => {
+            let index = storage::index::SearchIndex::open(&app::index_dir(&config))
+                .map_err(app::StartError::from)?;
+            let s = store.clone();
+            let n = tokio::task::spawn_blocking(move || storage::indexer::rebuild(&s, &index))
+                .await
+                .map_err(|e| CliError::Message(e.to_string()))??;
+            store.close();
+            n
+        }
+        Err(storage::StoreError::InUse(_)) => {
+            let v = remote(&config, "POST", "/index/rebuild", json!({})).await?;
+            v["indexed"].as_u64().unwrap_or(0)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("indexed {outcome} notifications");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Send one internal-API request to the running server.
+async fn remote(config: &Config, method: &str, path: &str, body: Value) -> Result<Value, CliError> {
+    let secret = app::admin_secret(config).map_err(app::StartError::from)?;
+    let token = crate::auth::sign_admin_token(
+        &config.admin.client_id,
+        secret.expose(),
+        chrono::Utc::now().timestamp(),
+    );
+    let url = format!("{}{}", local_base_url(config), path);
+    let client = http_client(60)?;
+    let req = match method {
+        "POST" => client.post(&url).json(&body),
+        _ => client.get(&url),
+    };
+    let resp = req.bearer_auth(token).send().await.map_err(|e| {
+        CliError::Message(format!(
+            "the data directory is in use, but the server at {url} did not answer: {e}"
+        ))
+    })?;
+    let status = resp.status();
+    let v: Value = resp
+        .json()
+        .await
+        .map_err(|e| CliError::Message(format!("{url}: unexpected answer: {e}")))?;
+    if !status.is_success() {
+        let message = v["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
+        return Err(CliError::Message(message));
+    }
+    Ok(v["data"].clone())
+}
+
+enum Bootstrap {
+    Service(ServiceCommand),
+    ApiKey(ApiKeyCommand),
+    Template(TemplateCommand),
+}
+
+/// What a bootstrap command prints: the JSON for `--json`, the single value otherwise.
+struct Printed {
+    json: Value,
+    plain: String,
+}
+
+async fn bootstrap(config: Config, cmd: Bootstrap) -> Result<ExitCode, CliError> {
+    let json_out = match &cmd {
+        Bootstrap::Service(ServiceCommand::Create { out, .. })
+        | Bootstrap::ApiKey(ApiKeyCommand::Create { out, .. })
+        | Bootstrap::Template(TemplateCommand::Create { out, .. }) => out.json,
+    };
+    let printed = match Store::open(
+        &config.data_dir,
+        app::store_options(&config, Arc::new(SystemClock)),
+    ) {
+        Ok(store) => {
+            let result = bootstrap_direct(&config, &store, cmd).await;
+            store.close();
+            result?
+        }
+        Err(storage::StoreError::InUse(_)) => bootstrap_remote(&config, cmd).await?,
+        Err(e) => return Err(e.into()),
+    };
+    if json_out {
+        println!("{}", printed.json);
+    } else {
+        println!("{}", printed.plain);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_body_file(path: &PathBuf) -> Result<String, CliError> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| CliError::Message(format!("reading the body from standard input: {e}")))?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::Message(format!("cannot read body file {}: {e}", path.display())))
+}
+
+fn new_template(
+    template_type: String,
+    name: String,
+    subject: Option<String>,
+    body_file: &PathBuf,
+    postage: Option<String>,
+) -> Result<templates::NewTemplate, CliError> {
+    Ok(templates::NewTemplate {
+        template_type,
+        name,
+        subject,
+        content: read_body_file(body_file)?,
+        postage,
+    })
+}
+
+async fn bootstrap_direct(
+    config: &Config,
+    store: &Store,
+    cmd: Bootstrap,
+) -> Result<Printed, CliError> {
+    Ok(match cmd {
+        Bootstrap::Service(ServiceCommand::Create { name, trial, .. }) => {
+            let s = services::create_service(
+                store,
+                services::NewService {
+                    name,
+                    restricted: trial,
+                },
+            )
+            .await?;
+            Printed {
+                plain: s.id.to_string(),
+                json: service_json(&s),
+            }
+        }
+        Bootstrap::ApiKey(ApiKeyCommand::Create {
+            service,
+            name,
+            key_type,
+            ..
+        }) => {
+            let sealer = Sealer::for_config(config).map_err(app::StartError::from)?;
+            let k = api_keys::create_api_key(
+                store,
+                &sealer,
+                service,
+                api_keys::NewApiKey { name, key_type },
+            )
+            .await?;
+            Printed {
+                plain: k.key.clone(),
+                json: json!(k),
+            }
+        }
+        Bootstrap::Template(TemplateCommand::Create {
+            service,
+            template_type,
+            name,
+            subject,
+            body_file,
+            postage,
+            ..
+        }) => {
+            let new = new_template(template_type, name, subject, &body_file, postage)?;
+            let t = templates::create_template(store, service, new).await?;
+            Printed {
+                plain: t.id.to_string(),
+                json: template_json(&t),
+            }
+        }
+    })
+}
+
+async fn bootstrap_remote(config: &Config, cmd: Bootstrap) -> Result<Printed, CliError> {
+    let (path, body, plain_field) = match cmd {
+        Bootstrap::Service(ServiceCommand::Create { name, trial, .. }) => (
+            "/service".to_string(),
+            json!(services::NewService {
+                name,
+                restricted: trial
+            }),
+            "id",
+        ),
+        Bootstrap::ApiKey(ApiKeyCommand::Create {
+            service,
+            name,
+            key_type,
+            ..
+        }) => (
+            format!("/service/{service}/api-key"),
+            json!(api_keys::NewApiKey { name, key_type }),
+            "key",
+        ),
+        Bootstrap::Template(TemplateCommand::Create {
+            service,
+            template_type,
+            name,
+            subject,
+            body_file,
+            postage,
+            ..
+        }) => (
+            format!("/service/{service}/template"),
+            json!(new_template(
+                template_type,
+                name,
+                subject,
+                &body_file,
+                postage
+            )?),
+            "id",
+        ),
+    };
+    let v = remote(config, "POST", &path, body).await?;
+    Ok(Printed {
+        plain: v[plain_field].as_str().unwrap_or_default().to_string(),
+        json: v,
+    })
+}

@@ -1,0 +1,1047 @@
+//! Configuration of the appliance.
+//!
+//! Settings are layered, each layer overriding the ones before it:
+//!
+//! 1. built-in defaults ([`Config::default`]), so no file is needed;
+//! 2. an optional TOML file (`notify serve --config FILE`);
+//! 3. `NOTIFY_*` environment variables, with `__` between nesting levels
+//!    (`NOTIFY_SERVER__LISTEN=0.0.0.0:8080`, `NOTIFY_DATA_DIR=/var/lib/notify`);
+//! 4. command-line flag overrides ([`Overrides`]).
+//!
+//! Every section rejects keys it does not know, whether they come from the
+//! file or from the environment, and the error names the key and where it
+//! came from (`config: unknown setting `server.lsten` (from /etc/notify.toml)`).
+//! Secrets are wrapped in [`Secret`], whose `Debug`/`Display` never print the
+//! value, so `tracing::info!(?config)` is safe.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that are read as settings.
+pub const ENV_PREFIX: &str = "NOTIFY_";
+/// Separator between nesting levels in environment variable names.
+pub const ENV_SEPARATOR: &str = "__";
+/// Default listening address: `127.0.0.1:6011`.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6011));
+/// Default data directory (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = "./notify-data";
+/// File under the data directory holding the generated admin secret.
+pub const ADMIN_SECRET_FILE: &str = "admin-secret";
+/// File under the data directory holding the generated encryption key.
+pub const ENCRYPTION_KEY_FILE: &str = "encryption-key";
+/// Length of the base64 (standard, padded) encoding of a 32-byte key.
+pub const ENCRYPTION_KEY_BASE64_LEN: usize = 44;
+
+// ---------------------------------------------------------------------------
+// Secret
+// ---------------------------------------------------------------------------
+
+/// A secret string. `Debug` prints `"[redacted]"` (or `""` when empty) and
+/// `Display` prints `[redacted]` (or nothing when empty); use
+/// [`Secret::expose`] to get at the value. Serializes transparently.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value itself. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"[redacted]\"")
+        }
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            f.write_str("[redacted]")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------
+
+/// The whole configuration. See `packaging/notify.toml` for a commented
+/// example of every setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where all state lives.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub admin: AdminConfig,
+    pub storage: StorageConfig,
+    pub secrets: SecretsConfig,
+    pub blobs: BlobsConfig,
+    pub providers: ProvidersConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+            admin: AdminConfig::default(),
+            storage: StorageConfig::default(),
+            secrets: SecretsConfig::default(),
+            blobs: BlobsConfig::default(),
+            providers: ProvidersConfig::default(),
+        }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Base URL used for absolute URLs in responses; empty = from the
+    /// request's `Host` header.
+    pub public_url: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN,
+            public_url: String::new(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing_subscriber::EnvFilter` directive, e.g. `info` or
+    /// `notify=debug,warn`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// `log.format`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The `iss` of admin JWTs.
+    pub client_id: String,
+    /// Signing secret of admin JWTs; empty = generated once and kept in
+    /// `<data_dir>/admin-secret` (see [`Config::admin_secret_file`]).
+    pub secret: Secret,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            client_id: "notify-admin".to_owned(),
+            secret: Secret::default(),
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Maximum operations per group commit (>= 1).
+    pub max_batch: usize,
+    /// How often the search indexer commits, in milliseconds (>= 10).
+    pub index_commit_interval_ms: u64,
+    /// Database page cache, in MiB.
+    pub cache_size_mb: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            max_batch: 4096,
+            index_commit_interval_ms: 1000,
+            cache_size_mb: 256,
+        }
+    }
+}
+
+/// `[secrets]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Base64 of 32 bytes; empty = generated once and kept in
+    /// `<data_dir>/encryption-key` (see [`Config::encryption_key_file`]).
+    /// Only its shape is checked here; decoding is up to the caller.
+    pub encryption_key: Secret,
+}
+
+/// `[blobs]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobsConfig {
+    pub kind: BlobsKind,
+    /// Directory of the local object store; empty = `<data_dir>/blobs`
+    /// (see [`Config::blobs_dir`]).
+    pub path: PathBuf,
+}
+
+/// `blobs.kind`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobsKind {
+    /// Files on the local file system.
+    #[default]
+    Local,
+}
+
+/// `[providers]`: which delivery provider each channel uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersConfig {
+    pub email: ProviderKind,
+    pub sms: ProviderKind,
+    pub letter: ProviderKind,
+}
+
+/// `providers.*`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Keep outgoing messages in a local outbox instead of sending them.
+    #[default]
+    Outbox,
+}
+
+/// Command-line flag overrides, applied after the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Directory of the local object store: `blobs.path`, or
+    /// `<data_dir>/blobs` when that is empty.
+    pub fn blobs_dir(&self) -> PathBuf {
+        if self.blobs.path.as_os_str().is_empty() {
+            self.data_dir.join("blobs")
+        } else {
+            self.blobs.path.clone()
+        }
+    }
+
+    /// Where the generated admin secret is kept when `admin.secret` is empty.
+    pub fn admin_secret_file(&self) -> PathBuf {
+        self.data_dir.join(ADMIN_SECRET_FILE)
+    }
+
+    /// Where the generated encryption key is kept when
+    /// `secrets.encryption_key` is empty.
+    pub fn encryption_key_file(&self) -> PathBuf {
+        self.data_dir.join(ENCRYPTION_KEY_FILE)
+    }
+
+    /// `storage.index_commit_interval_ms` as a [`Duration`].
+    pub fn index_commit_interval(&self) -> Duration {
+        Duration::from_millis(self.storage.index_commit_interval_ms)
+    }
+
+    /// A configuration for tests: data in `data_dir`, an ephemeral port on
+    /// 127.0.0.1, a fast index commit interval and a small cache.
+    pub fn for_tests(data_dir: &Path) -> Config {
+        let mut config = Config {
+            data_dir: data_dir.to_path_buf(),
+            ..Config::default()
+        };
+        config.server.listen = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+        config.storage.index_commit_interval_ms = 50;
+        config.storage.cache_size_mb = 16;
+        config
+    }
+
+    /// Checks the rules on values that types alone do not enforce.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &str, message: impl Into<String>) -> Result<(), ConfigError> {
+            Err(ConfigError::InvalidValue {
+                key: key.to_owned(),
+                origin: None,
+                message: message.into(),
+            })
+        }
+
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("data_dir", "must not be empty");
+        }
+        let url = &self.server.public_url;
+        let has_scheme = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !has_scheme {
+            return invalid(
+                "server.public_url",
+                format!(
+                    "must be empty or start with http:// or https:// (got {url:?}), \
+                     e.g. \"https://notify.example.org\""
+                ),
+            );
+        }
+        if self.log.level.trim().is_empty() {
+            return invalid(
+                "log.level",
+                "must not be empty; use e.g. \"info\" or \"notify=debug,warn\"",
+            );
+        }
+        if self.admin.client_id.trim().is_empty() {
+            return invalid("admin.client_id", "must not be empty");
+        }
+        if self.storage.max_batch < 1 {
+            return invalid(
+                "storage.max_batch",
+                format!("must be at least 1 (got {})", self.storage.max_batch),
+            );
+        }
+        if self.storage.index_commit_interval_ms < 10 {
+            return invalid(
+                "storage.index_commit_interval_ms",
+                format!(
+                    "must be at least 10 milliseconds (got {})",
+                    self.storage.index_commit_interval_ms
+                ),
+            );
+        }
+        let key = self.secrets.encryption_key.expose();
+        if !key.is_empty() && !looks_like_base64_key(key) {
+            return invalid(
+                "secrets.encryption_key",
+                format!(
+                    "must be the base64 encoding of 32 bytes ({ENCRYPTION_KEY_BASE64_LEN} \
+                     characters ending in '=', e.g. from `head -c 32 /dev/urandom | base64`); \
+                     got {} characters",
+                    key.chars().count()
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// 44 characters of the (standard or URL-safe) base64 alphabet, with exactly
+/// one trailing `=`, as the padded encoding of 32 bytes is.
+fn looks_like_base64_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    bytes.len() == ENCRYPTION_KEY_BASE64_LEN
+        && bytes[ENCRYPTION_KEY_BASE64_LEN - 1] == b'='
+        && bytes[..ENCRYPTION_KEY_BASE64_LEN - 1]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Why the configuration could not be loaded. Every message starts with
+/// `config:` and names the setting, file or variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A config file given explicitly does not exist.
+    #[error("config: file `{}` does not exist", path.display())]
+    FileNotFound { path: PathBuf },
+
+    /// A config file exists but could not be read.
+    #[error("config: cannot read `{}`: {source}", path.display())]
+    FileUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A config file is not valid TOML.
+    #[error("config: cannot parse `{}` as TOML: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+
+    /// A key that is not a setting, in the file or in the environment.
+    #[error("config: unknown setting `{key}` (from {origin}){}", hint_suffix(.hint))]
+    UnknownSetting {
+        /// Dotted path of the key, e.g. `server.lsten`.
+        key: String,
+        /// Where it came from: a file path or `environment variable NAME`.
+        origin: String,
+        /// A suggestion, e.g. "did you mean `server.listen`?".
+        hint: Option<String>,
+    },
+
+    /// A setting has a value of the wrong type or outside its rules.
+    #[error("config: invalid value for `{key}`{}: {message}", origin_suffix(.origin))]
+    InvalidValue {
+        /// Dotted path of the setting, e.g. `storage.max_batch`.
+        key: String,
+        /// Where the value came from, when known.
+        origin: Option<String>,
+        message: String,
+    },
+
+    /// A `NOTIFY_*` environment variable that cannot be used at all.
+    #[error("config: environment variable `{var}` {message}")]
+    Env { var: String, message: String },
+
+    /// Any other error reported by the configuration library.
+    #[error("config: {0}")]
+    Other(Box<figment::Error>),
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+}
+
+fn origin_suffix(origin: &Option<String>) -> String {
+    origin
+        .as_ref()
+        .map(|o| format!(" (from {o})"))
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+/// Loads the configuration: defaults, then `file` (if any), then the
+/// process's `NOTIFY_*` environment variables, then `overrides`; and
+/// validates it.
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if strip_env_prefix(&name).is_none() {
+            continue;
+        }
+        match value.into_string() {
+            Ok(value) => env.push((name, value)),
+            Err(_) => {
+                return Err(ConfigError::Env {
+                    var: name,
+                    message: "is not valid UTF-8".to_owned(),
+                });
+            }
+        }
+    }
+    load_from(file, &env, overrides)
+}
+
+/// Like [`load`], but with the environment given explicitly as
+/// `(name, value)` pairs; variables without the `NOTIFY_` prefix are ignored.
+pub fn load_from(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    overrides: &Overrides,
+) -> Result<Config, ConfigError> {
+    let defaults = default_dict();
+    let mut layers = vec![Layer {
+        origin: Origin::Defaults,
+        dict: defaults.clone(),
+    }];
+    if let Some(path) = file {
+        layers.push(file_layer(path)?);
+    }
+    layers.push(env_layer(env, &defaults)?);
+    layers.push(flags_layer(overrides)?);
+
+    let figment = layers
+        .iter()
+        .fold(Figment::new(), |figment, layer| figment.merge(layer));
+    let config: Config = figment
+        .extract()
+        .map_err(|err| explain(err, &layers, &defaults))?;
+
+    config.validate().map_err(|err| match err {
+        ConfigError::InvalidValue {
+            key,
+            origin: None,
+            message,
+        } => {
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            ConfigError::InvalidValue {
+                origin: value_origin(&layers, &path),
+                key,
+                message,
+            }
+        }
+        other => other,
+    })?;
+    Ok(config)
+}
+
+/// Where a layer of settings came from.
+enum Origin {
+    Defaults,
+    File(PathBuf),
+    /// Each variable's key path (lowercase segments) and its name.
+    Env(Vec<(Vec<String>, String)>),
+    Flags,
+}
+
+/// One layer of settings, as a figment provider.
+struct Layer {
+    origin: Origin,
+    dict: Dict,
+}
+
+impl Layer {
+    /// Says where the key at `path` in this layer came from, if the layer
+    /// has it.
+    fn describe(&self, path: &[String]) -> Option<String> {
+        if !dict_contains(&self.dict, path) {
+            return None;
+        }
+        Some(match &self.origin {
+            Origin::Defaults => "built-in defaults".to_owned(),
+            Origin::File(file) => file.display().to_string(),
+            Origin::Env(vars) => {
+                let exact = vars.iter().find(|(p, _)| p.as_slice() == path);
+                let nested = || vars.iter().find(|(p, _)| p.starts_with(path));
+                match exact.or_else(nested) {
+                    Some((_, name)) => format!("environment variable {name}"),
+                    None => "environment variables".to_owned(),
+                }
+            }
+            Origin::Flags => "command-line flags".to_owned(),
+        })
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        match &self.origin {
+            Origin::Defaults => Metadata::named("built-in defaults"),
+            Origin::File(path) => Metadata::from("TOML file", path.as_path()),
+            Origin::Env(_) => Metadata::named(format!("`{ENV_PREFIX}` environment variable(s)"))
+                .interpolater(|_: &Profile, keys: &[&str]| {
+                    format!(
+                        "{ENV_PREFIX}{}",
+                        keys.join(ENV_SEPARATOR).to_ascii_uppercase()
+                    )
+                }),
+            Origin::Flags => Metadata::named("command-line flags"),
+        }
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// The built-in defaults as a dictionary; also the schema of known keys and
+/// their types.
+fn default_dict() -> Dict {
+    match Value::serialize(Config::default()) {
+        Ok(Value::Dict(_, dict)) => dict,
+        other => unreachable!("Config serializes to a dictionary, got {other:?}"),
+    }
+}
+
+fn file_layer(path: &Path) -> Result<Layer, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ConfigError::FileNotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            ConfigError::FileUnreadable {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    let mut data = Toml::string(&text)
+        .data()
+        .map_err(|err| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: err.kind.to_string().trim().to_owned(),
+        })?;
+    Ok(Layer {
+        origin: Origin::File(path.to_path_buf()),
+        dict: data.remove(&Profile::Default).unwrap_or_default(),
+    })
+}
+
+/// `NOTIFY_` stripped from the front of `name`, ignoring ASCII case (as
+/// figment's `Env::prefixed` does), or `None` without the prefix.
+fn strip_env_prefix(name: &str) -> Option<&str> {
+    let head = name.get(..ENV_PREFIX.len())?;
+    head.eq_ignore_ascii_case(ENV_PREFIX)
+        .then(|| &name[ENV_PREFIX.len()..])
+}
+
+/// Turns `NOTIFY_*` variables into a layer, the way figment's
+/// `Env::prefixed("NOTIFY_").split("__")` does, except that a setting whose
+/// default is a string always gets the raw text (so a secret of `0123` stays
+/// `"0123"`), and a name that cannot be a key is an error.
+fn env_layer(env: &[(String, String)], defaults: &Dict) -> Result<Layer, ConfigError> {
+    let mut dict = Dict::new();
+    let mut vars = Vec::new();
+    for (name, raw) in env {
+        let Some(rest) = strip_env_prefix(name) else {
+            continue;
+        };
+        let key = rest.trim().replace(ENV_SEPARATOR, ".").to_ascii_lowercase();
+        let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var: name.clone(),
+                message: format!(
+                    "does not name a setting: use {ENV_PREFIX}SETTING or \
+                     {ENV_PREFIX}SECTION{ENV_SEPARATOR}SETTING, e.g. \
+                     {ENV_PREFIX}DATA_DIR or {ENV_PREFIX}SERVER{ENV_SEPARATOR}LISTEN"
+                ),
+            });
+        }
+        let value = match dict_get(defaults, &path) {
+            Some(Value::String(..)) => Value::from(raw.clone()),
+            _ => raw.parse::<Value>().unwrap_or_else(|never| match never {}),
+        };
+        insert_path(&mut dict, &path, value);
+        vars.push((path, name.clone()));
+    }
+    Ok(Layer {
+        origin: Origin::Env(vars),
+        dict,
+    })
+}
+
+fn flags_layer(overrides: &Overrides) -> Result<Layer, ConfigError> {
+    let mut dict = Dict::new();
+    if let Some(data_dir) = &overrides.data_dir {
+        let Some(text) = data_dir.to_str() else {
+            return Err(ConfigError::InvalidValue {
+                key: "data_dir".to_owned(),
+                origin: Some("command-line flags".to_owned()),
+                message: format!("path {} is not valid UTF-8", data_dir.display()),
+            });
+        };
+        insert_path(&mut dict, &["data_dir".to_owned()], Value::from(text));
+    }
+    if let Some(listen) = overrides.listen {
+        let path = ["server".to_owned(), "listen".to_owned()];
+        insert_path(&mut dict, &path, Value::from(listen.to_string()));
+    }
+    Ok(Layer {
+        origin: Origin::Flags,
+        dict,
+    })
+}
+
+fn dict_get<'a>(dict: &'a Dict, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let value = dict.get(first)?;
+    if rest.is_empty() {
+        return Some(value);
+    }
+    match value {
+        Value::Dict(_, inner) => dict_get(inner, rest),
+        _ => None,
+    }
+}
+
+fn dict_contains(dict: &Dict, path: &[String]) -> bool {
+    dict_get(dict, path).is_some()
+}
+
+/// Sets `path` to `value`, creating sections on the way. A plain value set
+/// for a section (`NOTIFY_LOG=debug` next to `NOTIFY_LOG__LEVEL=info`) wins
+/// over the section's settings whatever the order, so that the mistake is
+/// reported rather than silently ignored.
+fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        dict.insert(first.clone(), value);
+        return;
+    }
+    let entry = dict
+        .entry(first.clone())
+        .or_insert_with(|| Value::from(Dict::new()));
+    if let Value::Dict(_, inner) = entry {
+        insert_path(inner, rest, value);
+    }
+}
+
+/// The highest-priority layer that supplies the value at `path`, or failing
+/// that (figment's path can reach inside a value of the wrong shape, e.g.
+/// `blobs.0.kind` for an array) at the longest prefix of `path` any layer has.
+fn value_origin(layers: &[Layer], path: &[String]) -> Option<String> {
+    (1..=path.len()).rev().find_map(|len| {
+        layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.describe(&path[..len]))
+    })
+}
+
+/// Turns figment's error into one that names the setting and its source.
+fn explain(err: figment::Error, layers: &[Layer], defaults: &Dict) -> ConfigError {
+    use figment::error::Kind;
+
+    let path = err.path.clone();
+    let key = path.join(".");
+    match &err.kind {
+        Kind::UnknownField(field, expected) => {
+            // figment's path usually ends with the unknown key already.
+            let mut section = path.clone();
+            if section.last() == Some(field) {
+                section.pop();
+            }
+            let mut full = section.clone();
+            full.push(field.clone());
+            let origins: Vec<String> = layers
+                .iter()
+                .rev()
+                .filter(|layer| !matches!(layer.origin, Origin::Defaults))
+                .filter_map(|layer| layer.describe(&full))
+                .collect();
+            let origin = if origins.is_empty() {
+                err.metadata
+                    .as_ref()
+                    .map(|md| md.name.to_string())
+                    .unwrap_or_else(|| "configuration".to_owned())
+            } else {
+                origins.join(" and ")
+            };
+            let from_env = layers.iter().any(|layer| {
+                matches!(layer.origin, Origin::Env(_)) && dict_contains(&layer.dict, &full)
+            });
+            ConfigError::UnknownSetting {
+                key: full.join("."),
+                hint: unknown_key_hint(&section, field, expected, from_env),
+                origin,
+            }
+        }
+        _ if path.is_empty() => ConfigError::Other(Box::new(err)),
+        kind => {
+            let message = match kind {
+                Kind::InvalidType(_, expected) if expected.starts_with("struct ") => {
+                    let settings = match dict_get(defaults, &path) {
+                        Some(Value::Dict(_, section)) => section
+                            .keys()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "`{key}` is a section, not a setting; set one of its settings \
+                         instead ({settings}), e.g. `{key}.<setting>` in the file or \
+                         {ENV_PREFIX}{}{ENV_SEPARATOR}<SETTING> in the environment",
+                        key.to_ascii_uppercase().replace('.', ENV_SEPARATOR)
+                    )
+                }
+                Kind::UnknownVariant(found, expected) => {
+                    format!("unknown value `{found}`; expected {}", one_of(expected))
+                }
+                other => other.to_string(),
+            };
+            ConfigError::InvalidValue {
+                origin: value_origin(layers, &path),
+                key,
+                message,
+            }
+        }
+    }
+}
+
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => "nothing here".to_owned(),
+        [only] => format!("`{only}`"),
+        _ => {
+            let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
+    }
+}
+
+/// "did you mean ..." for an unknown key, or the list of valid keys.
+fn unknown_key_hint(
+    section: &[String],
+    field: &str,
+    expected: &[&str],
+    from_env: bool,
+) -> Option<String> {
+    let qualify = |name: &str| {
+        let mut path = section.to_vec();
+        path.push(name.to_owned());
+        path
+    };
+    // `NOTIFY_SERVER_LISTEN` instead of `NOTIFY_SERVER__LISTEN`.
+    if from_env {
+        let split = expected.iter().find_map(|known| {
+            let rest = field.strip_prefix(known)?.strip_prefix('_')?;
+            (!rest.is_empty()).then_some((known, rest))
+        });
+        if let Some((known, rest)) = split {
+            let mut path = qualify(known);
+            path.push(rest.to_owned());
+            return Some(format!(
+                "nesting levels are separated by `{ENV_SEPARATOR}`: did you mean {ENV_PREFIX}{}?",
+                path.join(ENV_SEPARATOR).to_ascii_uppercase()
+            ));
+        }
+    }
+    let closest = expected
+        .iter()
+        .map(|known| (edit_distance(field, known), *known))
+        .filter(|(distance, known)| *distance <= (known.len() / 3).max(1))
+        .min();
+    let qualified = |name: &str| {
+        let path = qualify(name);
+        if from_env {
+            format!(
+                "{ENV_PREFIX}{}",
+                path.join(ENV_SEPARATOR).to_ascii_uppercase()
+            )
+        } else {
+            path.join(".")
+        }
+    };
+    match closest {
+        Some((_, known)) => Some(format!("did you mean `{}`?", qualified(known))),
+        None if expected.is_empty() => None,
+        None => {
+            let valid: BTreeSet<&str> = expected.iter().copied().collect();
+            let where_ = if section.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in `{}`", section.join("."))
+            };
+            Some(format!(
+                "valid settings {where_}: {}",
+                valid.into_iter().collect::<Vec<_>>().join(", ")
+            ))
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load_env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        load_from(None, &env(pairs), &Overrides::default())
+    }
+
+    #[test]
+    fn secret_is_redacted() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "\"[redacted]\"");
+        assert_eq!(secret.to_string(), "[redacted]");
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!secret.is_empty());
+        let empty = Secret::default();
+        assert_eq!(format!("{empty:?}"), "\"\"");
+        assert_eq!(empty.to_string(), "");
+        assert!(empty.is_empty());
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"hunter2\"");
+        let back: Secret = serde_json::from_str("\"x\"").unwrap();
+        assert_eq!(back.expose(), "x");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = load_env(&[]).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen, DEFAULT_LISTEN);
+        assert_eq!(
+            config.blobs_dir(),
+            Path::new(DEFAULT_DATA_DIR).join("blobs")
+        );
+        Config::for_tests(Path::new("/tmp/x")).validate().unwrap();
+    }
+
+    #[test]
+    fn string_settings_keep_their_raw_text() {
+        let config = load_env(&[
+            ("NOTIFY_ADMIN__SECRET", "0123"),
+            ("NOTIFY_ADMIN__CLIENT_ID", "true"),
+            ("NOTIFY_STORAGE__MAX_BATCH", "17"),
+            ("NOTIFY_LOG__FORMAT", "json"),
+            ("NOTIFY_DATA_DIR", "/var/lib/notify"),
+            ("OTHER", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(config.admin.secret.expose(), "0123");
+        assert_eq!(config.admin.client_id, "true");
+        assert_eq!(config.storage.max_batch, 17);
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.data_dir, Path::new("/var/lib/notify"));
+    }
+
+    #[test]
+    fn section_given_a_value_is_explained() {
+        for order in [
+            [("NOTIFY_LOG", "debug"), ("NOTIFY_LOG__LEVEL", "info")],
+            [("NOTIFY_LOG__LEVEL", "info"), ("NOTIFY_LOG", "debug")],
+        ] {
+            let err = load_env(&order).unwrap_err().to_string();
+            assert!(err.contains("`log` is a section"), "{err}");
+            assert!(err.contains("NOTIFY_LOG__"), "{err}");
+            assert!(err.contains("environment variable NOTIFY_LOG)"), "{err}");
+        }
+    }
+
+    #[test]
+    fn single_underscore_hint() {
+        let err = load_env(&[("NOTIFY_SERVER_LISTEN", "0.0.0.0:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown setting `server_listen`"), "{err}");
+        assert!(err.contains("NOTIFY_SERVER__LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_source() {
+        let err = load_env(&[("NOTIFY_SERVER__LISTEN", "nowhere")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`server.listen`"), "{err}");
+        assert!(err.contains("NOTIFY_SERVER__LISTEN"), "{err}");
+
+        let err = load_env(&[("NOTIFY_LOG__FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`log.format`"), "{err}");
+        assert!(err.contains("`text`, `json`"), "{err}");
+
+        let err = load_env(&[("NOTIFY_STORAGE__MAX_BATCH", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`storage.max_batch`"), "{err}");
+        assert!(err.contains("at least 1"), "{err}");
+        assert!(err.contains("NOTIFY_STORAGE__MAX_BATCH"), "{err}");
+
+        let err = load_env(&[("NOTIFY_STORAGE__INDEX_COMMIT_INTERVAL_MS", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 10"), "{err}");
+    }
+
+    #[test]
+    fn encryption_key_shape() {
+        let good = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        assert_eq!(good.len(), ENCRYPTION_KEY_BASE64_LEN);
+        load_env(&[("NOTIFY_SECRETS__ENCRYPTION_KEY", good)]).unwrap();
+        let err = load_env(&[("NOTIFY_SECRETS__ENCRYPTION_KEY", "too-short-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`secrets.encryption_key`"), "{err}");
+        assert!(!err.contains("too-short-secret"), "{err}");
+    }
+
+    #[test]
+    fn empty_segment_names_are_rejected() {
+        let err = load_env(&[("NOTIFY_", "x")]).unwrap_err().to_string();
+        assert!(err.contains("`NOTIFY_`"), "{err}");
+        let err = load_env(&[("NOTIFY_SERVER____LISTEN", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NOTIFY_SERVER____LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("lsten", "listen"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        let err = load_env(&[("NOTIFY_SERVER__LSTEN", "0.0.0.0:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean `NOTIFY_SERVER__LISTEN`?"),
+            "{err}"
+        );
+        let err = load_env(&[("NOTIFY_WHATEVER", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("valid settings at the top level"), "{err}");
+    }
+}

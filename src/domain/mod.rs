@@ -1,0 +1,37 @@
+//! Rules shared by the public API, the internal API, the CLI and the workers. Handlers and
+//! commands call these functions; nothing here knows about HTTP.
+
+pub mod api_keys;
+pub mod services;
+pub mod templates;
+
+use storage::StoreError;
+
+use crate::crypto::CryptoError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => DomainError::NotFound(m),
+            StoreError::Conflict(m) => DomainError::Conflict(m),
+            StoreError::Invalid(m) => DomainError::Invalid(m),
+            other => DomainError::Store(other),
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

@@ -1,0 +1,13 @@
+//! The `notify` appliance: one binary with the GOV.UK Notify API, its workers and its admin
+//! tools. See the README's "Code map" for a tour.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod status;

@@ -1,0 +1,98 @@
+//! Time is injected: everything that asks "what time is it" goes through a [`Clock`], so tests can
+//! stand at 17:29 London time, jump across a DST change, or let a lease expire without sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Microseconds since the Unix epoch, UTC.
+    fn now_micros(&self) -> i64;
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc.timestamp_micros(self.now_micros())
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_micros().div_euclid(1000)
+    }
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_micros(&self) -> i64 {
+        Utc::now().timestamp_micros()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock {
+    micros: AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(ManualClock {
+            micros: AtomicI64::new(at.timestamp_micros()),
+        })
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        self.micros.store(at.timestamp_micros(), Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        self.micros
+            .fetch_add(by.as_micros() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_micros(&self) -> i64 {
+        self.micros.load(Ordering::SeqCst)
+    }
+}
+
+/// Format microseconds as the v2 API does: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub fn format_api_timestamp(micros: i64) -> String {
+    Utc.timestamp_micros(micros)
+        .single()
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 0).unwrap();
+        let clock = ManualClock::new(start);
+        assert_eq!(clock.now(), start);
+        clock.advance(std::time::Duration::from_secs(120));
+        assert_eq!(clock.now(), start + chrono::Duration::seconds(120));
+        assert_eq!(clock.now_ms(), clock.now_micros() / 1000);
+    }
+
+    #[test]
+    fn api_timestamps_have_six_fraction_digits() {
+        let t = Utc.with_ymd_and_hms(2024, 5, 17, 15, 58, 38).unwrap()
+            + chrono::Duration::microseconds(342_838);
+        assert_eq!(
+            format_api_timestamp(t.timestamp_micros()),
+            "2024-05-17T15:58:38.342838Z"
+        );
+        assert_eq!(format_api_timestamp(0), "1970-01-01T00:00:00.000000Z");
+    }
+}

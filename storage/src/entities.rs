@@ -1,0 +1,389 @@
+//! Typed reads and writes of the stored records, for write operations ([`WriteCtx`]) and read
+//! snapshots ([`Reader`]). Each write keeps its secondary tables in step in the same transaction:
+//! a notification insert also writes the per-service listing row, the status count and the index
+//! outbox entry.
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::codec::{decode, encode};
+use crate::error::{Result, StoreError};
+use crate::records::*;
+use crate::tables::*;
+use crate::writer::WriteCtx;
+
+fn get_by_id<T: DeserializeOwned>(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    id: Uuid,
+) -> Result<Option<T>> {
+    match table.get(id.as_u128())? {
+        Some(v) => Ok(Some(decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Records keyed (service, child) in a link table, resolved through the child's own table.
+fn children_of<T: DeserializeOwned>(
+    links: &impl ReadableTable<(u128, u128), ()>,
+    records: &impl ReadableTable<u128, &'static [u8]>,
+    service_id: Uuid,
+) -> Result<Vec<T>> {
+    let s = service_id.as_u128();
+    let mut out = Vec::new();
+    for row in links.range((s, 0)..=(s, u128::MAX))? {
+        let (k, _) = row?;
+        if let Some(rec) = get_by_id(records, Uuid::from_u128(k.value().1))? {
+            out.push(rec);
+        }
+    }
+    Ok(out)
+}
+
+fn bump(table: &mut redb::Table<'_, &'static str, u64>, key: &str, delta: i64) -> Result<()> {
+    let current = table.get(key)?.map(|v| v.value()).unwrap_or(0);
+    let next = current.saturating_add_signed(delta);
+    table.insert(key, next)?;
+    Ok(())
+}
+
+impl WriteCtx<'_> {
+    pub fn get_service(&self, id: Uuid) -> Result<Option<Service>> {
+        get_by_id(&self.tables.services, id)
+    }
+
+    /// Insert a new service; names are unique (case-insensitive), as upstream.
+    pub fn insert_service(&mut self, service: &Service) -> Result<()> {
+        let wanted = service.name.trim().to_lowercase();
+        for row in self.tables.services.iter()? {
+            let (_, v) = row?;
+            let existing: Service = decode(v.value())?;
+            if existing.name.trim().to_lowercase() == wanted {
+                return Err(StoreError::Conflict(format!(
+                    "a service named '{}' already exists ({})",
+                    existing.name, existing.id
+                )));
+            }
+        }
+        if self.tables.services.get(service.id.as_u128())?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "service {} exists",
+                service.id
+            )));
+        }
+        self.put_service(service)
+    }
+
+    pub fn put_service(&mut self, service: &Service) -> Result<()> {
+        self.tables
+            .services
+            .insert(service.id.as_u128(), encode(service).as_slice())?;
+        Ok(())
+    }
+
+    pub fn get_user(&self, id: Uuid) -> Result<Option<User>> {
+        get_by_id(&self.tables.users, id)
+    }
+
+    pub fn put_user(&mut self, user: &User) -> Result<()> {
+        self.tables
+            .users
+            .insert(user.id.as_u128(), encode(user).as_slice())?;
+        Ok(())
+    }
+
+    pub fn add_service_user(&mut self, service_id: Uuid, user_id: Uuid) -> Result<()> {
+        self.tables
+            .service_users
+            .insert((service_id.as_u128(), user_id.as_u128()), ())?;
+        Ok(())
+    }
+
+    pub fn get_api_key(&self, id: Uuid) -> Result<Option<ApiKey>> {
+        get_by_id(&self.tables.api_keys, id)
+    }
+
+    pub fn put_api_key(&mut self, key: &ApiKey) -> Result<()> {
+        self.tables
+            .api_keys
+            .insert(key.id.as_u128(), encode(key).as_slice())?;
+        self.tables
+            .service_api_keys
+            .insert((key.service_id.as_u128(), key.id.as_u128()), ())?;
+        Ok(())
+    }
+
+    pub fn get_template(&self, id: Uuid) -> Result<Option<Template>> {
+        get_by_id(&self.tables.templates, id)
+    }
+
+    /// Store a template version: the current row, the version history and the service link.
+    pub fn put_template(&mut self, template: &Template) -> Result<()> {
+        let bytes = encode(template);
+        let id = template.id.as_u128();
+        if self
+            .tables
+            .template_versions
+            .get((id, template.version))?
+            .is_some()
+        {
+            return Err(StoreError::Conflict(format!(
+                "template {} already has a version {}",
+                template.id, template.version
+            )));
+        }
+        self.tables.templates.insert(id, bytes.as_slice())?;
+        self.tables
+            .template_versions
+            .insert((id, template.version), bytes.as_slice())?;
+        self.tables
+            .service_templates
+            .insert((template.service_id.as_u128(), id), ())?;
+        Ok(())
+    }
+
+    pub fn get_notification(&self, id: Uuid) -> Result<Option<Notification>> {
+        get_by_id(&self.tables.notifications, id)
+    }
+
+    /// Insert a new notification with its listing row, status count and index outbox entry.
+    pub fn insert_notification(&mut self, n: &Notification) -> Result<()> {
+        let id = n.id.as_u128();
+        if self.tables.notifications.get(id)?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "notification {} exists",
+                n.id
+            )));
+        }
+        self.tables.notifications.insert(id, encode(n).as_slice())?;
+        self.tables
+            .service_notifications
+            .insert((n.service_id.as_u128(), id), ())?;
+        bump(&mut self.tables.status_counts, n.status.as_str(), 1)?;
+        self.outbox(n.id)
+    }
+
+    /// Replace a stored notification (status changes and the like), keeping counts and the
+    /// index in step.
+    pub fn update_notification(&mut self, n: &Notification) -> Result<()> {
+        let Some(old) = self.get_notification(n.id)? else {
+            return Err(StoreError::NotFound(format!("notification {}", n.id)));
+        };
+        self.tables
+            .notifications
+            .insert(n.id.as_u128(), encode(n).as_slice())?;
+        if old.status != n.status {
+            bump(&mut self.tables.status_counts, old.status.as_str(), -1)?;
+            bump(&mut self.tables.status_counts, n.status.as_str(), 1)?;
+        }
+        self.outbox(n.id)
+    }
+
+    /// Remove a live notification (retention); the index drops it on its next drain.
+    pub fn delete_notification(&mut self, id: Uuid) -> Result<Option<Notification>> {
+        let Some(old) = self.get_notification(id)? else {
+            return Ok(None);
+        };
+        self.tables.notifications.remove(id.as_u128())?;
+        self.tables
+            .service_notifications
+            .remove((old.service_id.as_u128(), id.as_u128()))?;
+        bump(&mut self.tables.status_counts, old.status.as_str(), -1)?;
+        self.outbox(id)?;
+        Ok(Some(old))
+    }
+
+    pub fn put_notification_history(&mut self, h: &NotificationHistory) -> Result<()> {
+        self.tables
+            .notification_history
+            .insert(h.id.as_u128(), encode(h).as_slice())?;
+        Ok(())
+    }
+
+    fn outbox(&mut self, id: Uuid) -> Result<()> {
+        let seq = self.next_seq();
+        self.tables.index_outbox.insert(seq, id.as_u128())?;
+        Ok(())
+    }
+
+    /// Forget outbox entries up to and including `seq` (the indexer has committed them).
+    pub fn remove_outbox_through(&mut self, seq: u64) -> Result<usize> {
+        let mut removed = 0;
+        self.tables.index_outbox.retain_in(..=seq, |_, _| {
+            removed += 1;
+            false
+        })?;
+        Ok(removed)
+    }
+}
+
+/// A consistent read snapshot.
+pub struct Reader {
+    txn: ReadTransaction,
+}
+
+impl Reader {
+    pub(crate) fn new(txn: ReadTransaction) -> Self {
+        Reader { txn }
+    }
+
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: redb::TableDefinition<K, V>,
+    ) -> Result<ReadOnlyTable<K, V>> {
+        Ok(self.txn.open_table(def)?)
+    }
+
+    pub fn get_service(&self, id: Uuid) -> Result<Option<Service>> {
+        get_by_id(&self.table(SERVICES)?, id)
+    }
+
+    pub fn list_services(&self) -> Result<Vec<Service>> {
+        let t = self.table(SERVICES)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn get_user(&self, id: Uuid) -> Result<Option<User>> {
+        get_by_id(&self.table(USERS)?, id)
+    }
+
+    pub fn service_users(&self, service_id: Uuid) -> Result<Vec<User>> {
+        children_of(&self.table(SERVICE_USERS)?, &self.table(USERS)?, service_id)
+    }
+
+    pub fn get_api_key(&self, id: Uuid) -> Result<Option<ApiKey>> {
+        get_by_id(&self.table(API_KEYS)?, id)
+    }
+
+    pub fn service_api_keys(&self, service_id: Uuid) -> Result<Vec<ApiKey>> {
+        children_of(
+            &self.table(SERVICE_API_KEYS)?,
+            &self.table(API_KEYS)?,
+            service_id,
+        )
+    }
+
+    pub fn get_template(&self, id: Uuid) -> Result<Option<Template>> {
+        get_by_id(&self.table(TEMPLATES)?, id)
+    }
+
+    pub fn get_template_version(&self, id: Uuid, version: u32) -> Result<Option<Template>> {
+        match self
+            .table(TEMPLATE_VERSIONS)?
+            .get((id.as_u128(), version))?
+        {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn service_templates(&self, service_id: Uuid) -> Result<Vec<Template>> {
+        children_of(
+            &self.table(SERVICE_TEMPLATES)?,
+            &self.table(TEMPLATES)?,
+            service_id,
+        )
+    }
+
+    pub fn get_notification(&self, id: Uuid) -> Result<Option<Notification>> {
+        get_by_id(&self.table(NOTIFICATIONS)?, id)
+    }
+
+    /// A service's notifications, newest first, strictly older than `older_than` when given,
+    /// keeping those `keep` accepts, at most `limit`. Walks the per-service listing backwards,
+    /// so a page costs what it returns (plus what the filter skips).
+    pub fn service_notifications(
+        &self,
+        service_id: Uuid,
+        older_than: Option<Uuid>,
+        limit: usize,
+        mut keep: impl FnMut(&Notification) -> bool,
+    ) -> Result<Vec<Notification>> {
+        let links = self.table(SERVICE_NOTIFICATIONS)?;
+        let records = self.table(NOTIFICATIONS)?;
+        let s = service_id.as_u128();
+        let upper = match older_than {
+            Some(id) => std::ops::Bound::Excluded((s, id.as_u128())),
+            None => std::ops::Bound::Included((s, u128::MAX)),
+        };
+        let mut out = Vec::new();
+        for row in links
+            .range::<(u128, u128)>((std::ops::Bound::Included((s, 0)), upper))?
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = row?;
+            if let Some(n) = get_by_id::<Notification>(&records, Uuid::from_u128(k.value().1))?
+                && keep(&n)
+            {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live notifications in id (time) order after `after`, at most `limit`: for rebuilds and
+    /// other whole-table walks in bounded chunks.
+    pub fn notifications_after(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Notification>> {
+        let t = self.table(NOTIFICATIONS)?;
+        let range = match after {
+            Some(id) => t.range((id.as_u128() + 1)..)?,
+            None => t.range(0u128..)?,
+        };
+        let mut out = Vec::new();
+        for row in range.take(limit) {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn notification_count(&self) -> Result<u64> {
+        Ok(self.table(NOTIFICATIONS)?.len()?)
+    }
+
+    /// Live notifications per status.
+    pub fn status_counts(&self) -> Result<Vec<(NotificationStatus, u64)>> {
+        let t = self.table(STATUS_COUNTS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            if let Some(status) = NotificationStatus::parse(k.value())
+                && v.value() > 0
+            {
+                out.push((status, v.value()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Outbox entries in sequence order: (seq, notification id), at most `limit`.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<(u64, Uuid)>> {
+        let t = self.table(INDEX_OUTBOX)?;
+        let mut out = Vec::new();
+        for row in t.iter()?.take(limit) {
+            let (k, v) = row?;
+            out.push((k.value(), Uuid::from_u128(v.value())));
+        }
+        Ok(out)
+    }
+
+    /// How many notification changes the search index has not taken in yet.
+    pub fn outbox_len(&self) -> Result<u64> {
+        Ok(self.table(INDEX_OUTBOX)?.len()?)
+    }
+
+    /// The highest outbox sequence written so far.
+    pub fn outbox_last_seq(&self) -> Result<Option<u64>> {
+        Ok(self.table(INDEX_OUTBOX)?.last()?.map(|(k, _)| k.value()))
+    }
+}

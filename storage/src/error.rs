@@ -1,0 +1,82 @@
+//! The storage crate's one error type.
+//!
+//! Variants are split by what the writer must do with them: a storage failure (database, io)
+//! means the transaction may hold a half-applied operation, so the whole batch is aborted and
+//! every caller in it is told; anything else is a *rejection*: the operation checked something,
+//! wrote nothing, and its neighbours in the same group commit go ahead.
+
+use std::sync::Arc;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error(
+        "the data directory {0} is in use by another notify process (stop it, or run this command against the running server)"
+    )]
+    InUse(String),
+    #[error("database: {0}")]
+    Database(Arc<redb::Error>),
+    #[error("record encoding: {0}")]
+    Codec(String),
+    #[error("search index: {0}")]
+    Index(String),
+    #[error("io: {0}")]
+    Io(Arc<std::io::Error>),
+    #[error("the storage writer has stopped")]
+    WriterGone,
+    #[error("schema version {found} in {path} is newer than this binary understands ({supported})")]
+    SchemaTooNew {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+}
+
+impl StoreError {
+    /// True when the storage itself failed, so a transaction may hold a half-applied
+    /// operation and the whole group commit must be abandoned. Every other error is a
+    /// rejection: the operation checked something and wrote nothing.
+    pub fn is_fatal_for_batch(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(_) | StoreError::Io(_) | StoreError::WriterGone
+        )
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Database(Arc::new(e.into()))
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+impl From<redb::DatabaseError> for StoreError {
+    fn from(e: redb::DatabaseError) -> Self {
+        StoreError::Database(Arc::new(e.into()))
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(Arc::new(e))
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,178 @@
+//! Feeds the tantivy index from the outbox table.
+//!
+//! Every notification change writes an outbox row in its own transaction, so the index can lag
+//! but never miss a change. The indexer thread wakes on a timer, turns outbox rows into index
+//! documents (or deletions, for notifications that are gone), commits tantivy once per chunk,
+//! and only then forgets those outbox rows. A crash between the two re-applies the chunk, which
+//! is harmless because an upsert replaces the document by id.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::Store;
+use crate::error::{Result, StoreError};
+use crate::index::{IndexDoc, SearchIndex};
+use crate::records::Notification;
+
+/// Outbox rows handled per tantivy commit.
+const CHUNK: usize = 10_000;
+
+impl From<crate::index::IndexError> for StoreError {
+    fn from(e: crate::index::IndexError) -> Self {
+        StoreError::Index(e.to_string())
+    }
+}
+
+/// The search document of a notification.
+pub fn doc_for(n: &Notification) -> IndexDoc {
+    IndexDoc {
+        id: n.id,
+        service_id: n.service_id,
+        notification_type: n.notification_type.as_str().to_string(),
+        recipient: n.normalised_to.clone(),
+        reference: n.client_reference.clone(),
+        created_at_ms: n.created_at.div_euclid(1000),
+    }
+}
+
+/// Move up to one chunk of outbox rows into the index. Returns how many rows were handled.
+pub fn drain_once(store: &Store, index: &SearchIndex) -> Result<usize> {
+    let reader = store.read()?;
+    let rows = reader.outbox(CHUNK)?;
+    let Some(&(last_seq, _)) = rows.last() else {
+        return Ok(0);
+    };
+    let mut upserts = Vec::new();
+    let mut deletes: Vec<Uuid> = Vec::new();
+    for (_, id) in &rows {
+        match reader.get_notification(*id)? {
+            Some(n) => upserts.push(doc_for(&n)),
+            None => deletes.push(*id),
+        }
+    }
+    drop(reader);
+    index.delete(&deletes)?;
+    index.upsert(&upserts)?;
+    index.commit()?;
+    store.write_blocking(move |ctx| ctx.remove_outbox_through(last_seq))?;
+    Ok(rows.len())
+}
+
+/// Drain until the outbox is empty.
+pub fn drain_all(store: &Store, index: &SearchIndex) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = drain_once(store, index)?;
+        total += n;
+        if n < CHUNK {
+            return Ok(total);
+        }
+    }
+}
+
+/// Rebuild the index from redb alone: clear it, add every live notification from one snapshot,
+/// then forget the outbox rows that snapshot already covers. Returns the documents indexed.
+pub fn rebuild(store: &Store, index: &SearchIndex) -> Result<u64> {
+    let reader = store.read()?;
+    let covered = reader.outbox_last_seq()?;
+    index.clear()?;
+    let mut after = None;
+    let mut count = 0u64;
+    loop {
+        let chunk = reader.notifications_after(after, CHUNK)?;
+        let Some(last) = chunk.last() else { break };
+        after = Some(last.id);
+        count += chunk.len() as u64;
+        let docs: Vec<IndexDoc> = chunk.iter().map(doc_for).collect();
+        index.upsert(&docs)?;
+    }
+    drop(reader);
+    index.mark_rebuilt()?;
+    if let Some(seq) = covered {
+        store.write_blocking(move |ctx| ctx.remove_outbox_through(seq))?;
+    }
+    Ok(count)
+}
+
+enum Command {
+    Rebuild(tokio::sync::oneshot::Sender<Result<u64>>),
+    Stop,
+}
+
+/// The background indexer thread. Rebuilds go through it too, so a drain never interleaves
+/// with a half-done rebuild.
+pub struct Indexer {
+    tx: mpsc::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    index: Arc<SearchIndex>,
+}
+
+impl Indexer {
+    /// Start the thread; if the index asks for it (new, damaged, or an unfinished rebuild), it
+    /// rebuilds from redb first.
+    pub fn start(store: Store, index: Arc<SearchIndex>, interval: Duration) -> Result<Indexer> {
+        let (tx, rx) = mpsc::channel();
+        let idx = index.clone();
+        let thread = std::thread::Builder::new()
+            .name("notify-indexer".into())
+            .spawn(move || run(store, idx, rx, interval))?;
+        Ok(Indexer {
+            tx,
+            thread: Some(thread),
+            index,
+        })
+    }
+
+    pub fn index(&self) -> &Arc<SearchIndex> {
+        &self.index
+    }
+
+    /// Ask for a rebuild from redb now; the returned future resolves when it is done and does
+    /// not borrow the indexer.
+    pub fn rebuild(&self) -> impl std::future::Future<Output = Result<u64>> + Send + 'static {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let sent = self.tx.send(Command::Rebuild(reply));
+        async move {
+            sent.map_err(|_| StoreError::Index("the indexer has stopped".into()))?;
+            rx.await
+                .map_err(|_| StoreError::Index("the indexer has stopped".into()))?
+        }
+    }
+
+    /// Stop after a last drain.
+    pub fn stop(mut self) {
+        let _ = self.tx.send(Command::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(store: Store, index: Arc<SearchIndex>, rx: mpsc::Receiver<Command>, interval: Duration) {
+    if index.needs_rebuild() {
+        match rebuild(&store, &index) {
+            Ok(n) => tracing::info!(documents = n, "search index rebuilt from the database"),
+            Err(e) => tracing::error!(error = %e, "search index rebuild failed"),
+        }
+    }
+    loop {
+        match rx.recv_timeout(interval) {
+            Ok(Command::Rebuild(reply)) => {
+                let _ = reply.send(rebuild(&store, &index));
+            }
+            Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if let Err(e) = drain_all(&store, &index) {
+                    tracing::error!(error = %e, "final index drain failed");
+                }
+                return;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Err(e) = drain_all(&store, &index) {
+            tracing::warn!(error = %e, "index drain failed; will retry");
+        }
+    }
+}

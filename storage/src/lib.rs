@@ -1,0 +1,247 @@
+//! notify's storage engine. It knows nothing of HTTP, templates or providers.
+//!
+//! Code map:
+//! - [`tables`]: every redb table, in one place;
+//! - [`codec`]: the one versioned record encoding (format byte + bincode 2);
+//! - [`records`]: the plain stored records;
+//! - [`writer`]: group commit — one thread owns write transactions, callers are answered once
+//!   their commit is durable;
+//! - [`queue`]: durable queues (ready/leased rows, retries, lease recovery, wake-ups);
+//! - [`entities`]: typed reads and writes that keep secondary tables in step;
+//! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
+//!   the same transaction as each notification change;
+//! - [`clock`]: injected time.
+//!
+//! Invariants:
+//! - an answered write is durable (fsync'ed) — the writer answers only after commit;
+//! - a notification, its listing row, its status count and its outbox entry change together;
+//! - every leased queue row returns to its queue when the store is opened (the holder died);
+//! - the search index can always be rebuilt from redb alone.
+
+pub mod clock;
+pub mod codec;
+pub mod entities;
+pub mod error;
+pub mod index;
+pub mod indexer;
+pub mod queue;
+pub mod records;
+pub mod tables;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use entities::Reader;
+pub use error::{Result, StoreError};
+pub use queue::{Claimed, RetryOutcome};
+pub use writer::{WriteCtx, Writer};
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most operations in one group commit.
+    pub max_batch: usize,
+    /// redb page cache, bytes.
+    pub cache_size: usize,
+    pub clock: SharedClock,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_batch: 4096,
+            cache_size: 256 * 1024 * 1024,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The open store: redb plus its writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    writer: Writer,
+    clock: SharedClock,
+    wakers: Arc<queue::Wakers>,
+    dir: PathBuf,
+    writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The database file inside a data directory.
+pub fn database_path(dir: &Path) -> PathBuf {
+    dir.join("notify.redb")
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`: create every table, check the schema version, return
+    /// leased queue rows to their queues, and start the writer.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let path = database_path(dir);
+        let db = match Database::builder()
+            .set_cache_size(options.cache_size)
+            .create(&path)
+        {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse(dir.display().to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        prepare_schema(&db, &path)?;
+        let recovered = queue::recover_leases(&db)?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "returned leased queue rows from the previous run to their queues"
+            );
+        }
+        let db = Arc::new(db);
+        let wakers = Arc::new(queue::Wakers::default());
+        let (writer, handle) = Writer::start(
+            db.clone(),
+            writer::WriterConfig {
+                max_batch: options.max_batch.max(1),
+                clock: options.clock.clone(),
+                wakers: wakers.clone(),
+            },
+        )?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                writer,
+                clock: options.clock,
+                wakers,
+                dir: dir.to_path_buf(),
+                writer_thread: std::sync::Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.inner.writer
+    }
+
+    /// Apply `f` in the next group commit; resolves once it is durable.
+    pub async fn write<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner.writer.write(f).await
+    }
+
+    /// [`Store::write`] for threads outside the async runtime.
+    pub fn write_blocking<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner.writer.write_blocking(f)
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn read(&self) -> Result<Reader> {
+        Ok(Reader::new(self.inner.db.begin_read()?))
+    }
+
+    /// Lease up to `max` due rows of `queue`.
+    pub async fn claim(&self, queue: &str, max: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
+        let queue = queue.to_string();
+        self.write(move |ctx| ctx.claim(&queue, max, lease_ms))
+            .await
+    }
+
+    /// Wait until `queue` may have due work: returns at once if a row is due, otherwise when a
+    /// commit touches the queue or the earliest future row falls due (capped at `max_wait`).
+    pub async fn wait_for_work(&self, queue: &str, max_wait: std::time::Duration) -> Result<()> {
+        let notify = self.inner.wakers.get(queue);
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Register before looking, so a commit between the look and the wait still wakes us.
+        notified.as_mut().enable();
+        let wait = match queue::next_due_ms(&self.inner.db, queue)? {
+            Some(due) => {
+                let now = self.inner.clock.now_ms();
+                if due <= now {
+                    return Ok(());
+                }
+                std::time::Duration::from_millis((due - now) as u64).min(max_wait)
+            }
+            None => max_wait,
+        };
+        let _ = tokio::time::timeout(wait, notified).await;
+        Ok(())
+    }
+
+    /// (queue, ready rows, leased rows) for every queue that has rows.
+    pub fn queue_depths(&self) -> Result<Vec<(String, u64, u64)>> {
+        queue::depths(&self.inner.db)
+    }
+
+    /// Stop the writer after the operations already sent, and wait for it.
+    pub fn close(self) {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return;
+        };
+        let Inner {
+            db,
+            writer,
+            writer_thread,
+            ..
+        } = inner;
+        drop(writer);
+        if let Some(handle) = writer_thread.into_inner().ok().flatten() {
+            let _ = handle.join();
+        }
+        drop(db);
+    }
+}
+
+const SCHEMA_KEY: &str = "schema_version";
+
+fn prepare_schema(db: &Database, path: &Path) -> Result<()> {
+    let txn = db.begin_write()?;
+    {
+        // Opening a table in a write transaction creates it: every table exists from here on.
+        let mut tables = tables::Tables::open(&txn)?;
+        let found = tables
+            .meta
+            .get(SCHEMA_KEY)?
+            .map(|v| u32::from_le_bytes(v.value()[..4].try_into().unwrap_or([0; 4])));
+        match found {
+            Some(v) if v > tables::SCHEMA_VERSION => {
+                return Err(StoreError::SchemaTooNew {
+                    path: path.display().to_string(),
+                    found: v,
+                    supported: tables::SCHEMA_VERSION,
+                });
+            }
+            Some(v) if v == tables::SCHEMA_VERSION => {}
+            _ => {
+                tables
+                    .meta
+                    .insert(SCHEMA_KEY, tables::SCHEMA_VERSION.to_le_bytes().as_slice())?;
+            }
+        }
+    }
+    txn.commit()?;
+    let _ = db.begin_read()?;
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! Plain stored records. They hold data, not rules: validation and lifecycle live in the server's
+//! `domain` module. Timestamps are microseconds since the Unix epoch (UTC) so the API's six
+//! fractional digits round-trip exactly.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub type Micros = i64;
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// The three channels.
+    NotificationType { Email => "email", Sms => "sms", Letter => "letter" }
+);
+
+string_enum!(
+    /// `normal` is called "live" in the docs; `team` is "team and guest list".
+    KeyType { Normal => "normal", Team => "team", Test => "test" }
+);
+
+string_enum!(
+    /// Every status a notification can hold (internal names; the v2 API maps some for letters).
+    NotificationStatus {
+        Created => "created",
+        Sending => "sending",
+        Pending => "pending",
+        Sent => "sent",
+        Delivered => "delivered",
+        PermanentFailure => "permanent-failure",
+        TemporaryFailure => "temporary-failure",
+        TechnicalFailure => "technical-failure",
+        PendingVirusCheck => "pending-virus-check",
+        VirusScanFailed => "virus-scan-failed",
+        ValidationFailed => "validation-failed",
+        Cancelled => "cancelled",
+        ReturnedLetter => "returned-letter",
+    }
+);
+
+impl NotificationStatus {
+    /// Final statuses: nothing moves a notification out of them (except a returned letter).
+    pub fn is_final(self) -> bool {
+        use NotificationStatus::*;
+        matches!(
+            self,
+            Delivered
+                | PermanentFailure
+                | TemporaryFailure
+                | TechnicalFailure
+                | VirusScanFailed
+                | ValidationFailed
+                | Cancelled
+                | ReturnedLetter
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub id: Uuid,
+    pub name: String,
+    /// False once archived: its keys stop working.
+    pub active: bool,
+    /// Trial mode: only team members and the guest list receive messages.
+    pub restricted: bool,
+    /// Requests per minute per key type.
+    pub rate_limit: u32,
+    pub email_message_limit: u64,
+    pub sms_message_limit: u64,
+    pub letter_message_limit: u64,
+    pub international_sms_message_limit: u64,
+    /// `email`, `sms`, `letter`, `international_sms`, `international_letters`, ...
+    pub permissions: Vec<String>,
+    pub email_sender_local_part: String,
+    pub prefix_sms: bool,
+    pub contact_link: Option<String>,
+    pub email_reply_to: Vec<ReplyTo>,
+    pub sms_senders: Vec<SmsSender>,
+    pub letter_contacts: Vec<LetterContact>,
+    /// Guest list: email addresses and phone numbers (normalised) allowed in trial/team mode.
+    pub guest_list: Vec<String>,
+    pub created_at: Micros,
+    pub updated_at: Option<Micros>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub id: Uuid,
+    pub email_address: String,
+    pub is_default: bool,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsSender {
+    pub id: Uuid,
+    pub sms_sender: String,
+    pub is_default: bool,
+    pub archived: bool,
+    pub inbound_number: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LetterContact {
+    pub id: Uuid,
+    pub contact_block: String,
+    pub is_default: bool,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub email_address: String,
+    pub mobile_number: Option<String>,
+    pub created_at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub name: String,
+    pub key_type: KeyType,
+    /// The secret, sealed with the appliance's encryption key (never stored in clear).
+    pub secret_sealed: Vec<u8>,
+    pub created_at: Micros,
+    /// Set when revoked.
+    pub expiry_date: Option<Micros>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub name: String,
+    pub template_type: NotificationType,
+    pub subject: Option<String>,
+    pub content: String,
+    pub version: u32,
+    pub archived: bool,
+    pub hidden: bool,
+    /// Letters: `first`, `second`, `economy`, `europe`, `rest-of-world`.
+    pub postage: Option<String>,
+    pub letter_contact_id: Option<Uuid>,
+    pub created_at: Micros,
+    pub updated_at: Option<Micros>,
+    pub created_by: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub notification_type: NotificationType,
+    pub template_id: Uuid,
+    pub template_version: u32,
+    pub api_key_id: Option<Uuid>,
+    pub key_type: KeyType,
+    pub status: NotificationStatus,
+    /// The recipient as given (email address, phone number, or first address line).
+    pub to: String,
+    /// Lower-cased email or digits-only phone: what search and guest lists compare.
+    pub normalised_to: String,
+    /// Personalisation as a JSON object string.
+    pub personalisation: String,
+    pub client_reference: Option<String>,
+    pub job_id: Option<Uuid>,
+    pub job_row_number: Option<u32>,
+    pub reply_to_text: Option<String>,
+    pub one_click_unsubscribe_url: Option<String>,
+    pub postage: Option<String>,
+    pub international: bool,
+    pub billable_units: u32,
+    pub sent_by: Option<String>,
+    pub created_at: Micros,
+    pub sent_at: Option<Micros>,
+    pub updated_at: Option<Micros>,
+    pub created_by_name: Option<String>,
+    /// Free-form failure detail (e.g. a letter validation code), never shown to recipients.
+    pub status_reason: Option<String>,
+}
+
+/// What survives retention: the notification without personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationHistory {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub notification_type: NotificationType,
+    pub template_id: Uuid,
+    pub template_version: u32,
+    pub api_key_id: Option<Uuid>,
+    pub key_type: KeyType,
+    pub status: NotificationStatus,
+    pub client_reference: Option<String>,
+    pub job_id: Option<Uuid>,
+    pub job_row_number: Option<u32>,
+    pub postage: Option<String>,
+    pub international: bool,
+    pub billable_units: u32,
+    pub sent_by: Option<String>,
+    pub created_at: Micros,
+    pub sent_at: Option<Micros>,
+    pub updated_at: Option<Micros>,
+}
+
+impl From<&Notification> for NotificationHistory {
+    fn from(n: &Notification) -> Self {
+        NotificationHistory {
+            id: n.id,
+            service_id: n.service_id,
+            notification_type: n.notification_type,
+            template_id: n.template_id,
+            template_version: n.template_version,
+            api_key_id: n.api_key_id,
+            key_type: n.key_type,
+            status: n.status,
+            client_reference: n.client_reference.clone(),
+            job_id: n.job_id,
+            job_row_number: n.job_row_number,
+            postage: n.postage.clone(),
+            international: n.international,
+            billable_units: n.billable_units,
+            sent_by: n.sent_by.clone(),
+            created_at: n.created_at,
+            sent_at: n.sent_at,
+            updated_at: n.updated_at,
+        }
+    }
+}
+
+string_enum!(
+    JobStatus {
+        Pending => "pending",
+        Scheduled => "scheduled",
+        InProgress => "in progress",
+        Finished => "finished",
+        Cancelled => "cancelled",
+        SendingLimitsExceeded => "sending limits exceeded",
+        Error => "error",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub template_id: Uuid,
+    pub template_version: u32,
+    pub original_file_name: String,
+    /// Object-store key of the uploaded sheet.
+    pub file_key: String,
+    pub notification_count: u32,
+    pub notifications_sent: u32,
+    pub status: JobStatus,
+    pub scheduled_for: Option<Micros>,
+    pub contact_list_id: Option<Uuid>,
+    pub created_at: Micros,
+    pub processing_started: Option<Micros>,
+    pub processing_finished: Option<Micros>,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundSms {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub user_number: String,
+    pub notify_number: String,
+    pub content: String,
+    pub provider: String,
+    pub provider_reference: Option<String>,
+    pub provider_date: Option<Micros>,
+    pub created_at: Micros,
+}
+
+string_enum!(
+    CallbackKind {
+        DeliveryStatus => "delivery_status",
+        Complaint => "complaint",
+        InboundSms => "inbound_sms",
+        ReturnedLetter => "returned_letter",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceCallback {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub kind: CallbackKind,
+    pub url: String,
+    /// Sealed like API key secrets.
+    pub bearer_token_sealed: Vec<u8>,
+    pub created_at: Micros,
+    pub updated_at: Option<Micros>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LetterBatch {
+    pub id: Uuid,
+    /// The zip's file name (stable for a re-run of the same letters).
+    pub zip_name: String,
+    pub postage: String,
+    pub notification_ids: Vec<Uuid>,
+    pub size_bytes: u64,
+    pub created_at: Micros,
+    /// Set once the printer has confirmed the upload (the `zips_sent` marker).
+    pub sent_at: Option<Micros>,
+    pub attempts: u32,
+}
+
+/// One row of the daily billing facts (§6.2 of workers.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BillingFact {
+    /// London-local date as days since 1970-01-01.
+    pub bst_date: i32,
+    pub service_id: Uuid,
+    pub template_id: Uuid,
+    pub notification_type: NotificationType,
+    pub provider: String,
+    pub rate_multiplier: u32,
+    pub international: bool,
+    pub postage: Option<String>,
+    /// Rate in pence per unit.
+    pub rate_pence: u32,
+    pub billable_units: u64,
+    pub notifications_sent: u64,
+}
+
+/// One row of the daily status facts (§6.3 of workers.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusFact {
+    pub bst_date: i32,
+    pub service_id: Uuid,
+    pub template_id: Uuid,
+    pub job_id: Option<Uuid>,
+    pub notification_type: NotificationType,
+    pub key_type: KeyType,
+    pub status: NotificationStatus,
+    pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, encode};
+
+    #[test]
+    fn string_enums_round_trip_their_wire_names() {
+        for s in NotificationStatus::ALL {
+            assert_eq!(NotificationStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            NotificationStatus::parse("pending-virus-check"),
+            Some(NotificationStatus::PendingVirusCheck)
+        );
+        assert_eq!(JobStatus::parse("in progress"), Some(JobStatus::InProgress));
+        assert_eq!(KeyType::parse("live"), None);
+    }
+
+    #[test]
+    fn every_record_kind_encodes_and_decodes() {
+        let id = Uuid::now_v7();
+        let n = Notification {
+            id,
+            service_id: Uuid::new_v4(),
+            notification_type: NotificationType::Sms,
+            template_id: Uuid::new_v4(),
+            template_version: 3,
+            api_key_id: None,
+            key_type: KeyType::Team,
+            status: NotificationStatus::Created,
+            to: "07700 900123".into(),
+            normalised_to: "447700900123".into(),
+            personalisation: "{\"name\":\"Ann\"}".into(),
+            client_reference: Some("ref".into()),
+            job_id: None,
+            job_row_number: Some(4),
+            reply_to_text: None,
+            one_click_unsubscribe_url: None,
+            postage: None,
+            international: false,
+            billable_units: 1,
+            sent_by: None,
+            created_at: 1,
+            sent_at: None,
+            updated_at: None,
+            created_by_name: None,
+            status_reason: None,
+        };
+        assert_eq!(decode::<Notification>(&encode(&n)).unwrap(), n);
+        let h = NotificationHistory::from(&n);
+        assert_eq!(decode::<NotificationHistory>(&encode(&h)).unwrap(), h);
+        let b = LetterBatch {
+            id,
+            zip_name: "NOTIFY.2026-11-22.001.ZIP".into(),
+            postage: "second".into(),
+            notification_ids: vec![id],
+            size_bytes: 10,
+            created_at: 5,
+            sent_at: None,
+            attempts: 0,
+        };
+        assert_eq!(decode::<LetterBatch>(&encode(&b)).unwrap(), b);
+    }
+}

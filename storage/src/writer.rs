@@ -1,0 +1,234 @@
+//! Group commit: one thread owns every write transaction.
+//!
+//! Callers hand the writer an operation (a closure over [`WriteCtx`]) and wait on a oneshot.
+//! The writer takes whatever operations are waiting (never waiting for a batch to fill), applies
+//! them in one transaction, commits durably (fsync), and only then answers each caller. So an
+//! answer always means "durable", and many callers share the cost of one fsync.
+//!
+//! An operation must do its checks before it writes: if it returns a rejection
+//! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
+//! neighbours commit as usual. A storage failure aborts the whole batch and every caller in it
+//! gets the error; nothing in that batch was acknowledged, so nothing is lost.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use redb::Database;
+use tokio::sync::oneshot;
+
+use crate::clock::SharedClock;
+use crate::error::{Result, StoreError};
+use crate::queue::Wakers;
+use crate::tables::Tables;
+
+const SEQ_KEY: &str = "seq";
+
+/// What an operation sees: every table, open in the batch's transaction, plus the batch's time
+/// and a sequence generator.
+pub struct WriteCtx<'txn> {
+    pub tables: Tables<'txn>,
+    now_micros: i64,
+    seq: u64,
+    pub(crate) woken: BTreeSet<String>,
+}
+
+impl WriteCtx<'_> {
+    /// The time the batch started (one clock read per commit, shared by its operations).
+    pub fn now_micros(&self) -> i64 {
+        self.now_micros
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_micros.div_euclid(1000)
+    }
+
+    /// A store-wide, strictly increasing sequence number (queue rows, outbox entries).
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+}
+
+/// Type-erased pending operation: applied inside the batch, answered after the commit.
+trait PendingOp: Send {
+    fn apply(&mut self, ctx: &mut WriteCtx<'_>) -> Result<()>;
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct Op<F, R> {
+    f: Option<F>,
+    result: Option<Result<R>>,
+    reply: oneshot::Sender<Result<R>>,
+}
+
+impl<F, R> PendingOp for Op<F, R>
+where
+    F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send,
+    R: Send,
+{
+    fn apply(&mut self, ctx: &mut WriteCtx<'_>) -> Result<()> {
+        let Some(f) = self.f.take() else {
+            return Ok(());
+        };
+        match f(ctx) {
+            Err(e) if e.is_fatal_for_batch() => Err(e),
+            other => {
+                self.result = Some(other);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let answer = match commit {
+            Ok(()) => self.result.unwrap_or(Err(StoreError::WriterGone)),
+            Err(e) => Err(e),
+        };
+        // The caller may have given up waiting; its write is durable all the same.
+        let _ = self.reply.send(answer);
+    }
+}
+
+type BoxedOp = Box<dyn PendingOp>;
+
+/// The handle callers use; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<BoxedOp>,
+}
+
+pub(crate) struct WriterConfig {
+    pub max_batch: usize,
+    pub clock: SharedClock,
+    pub wakers: Arc<Wakers>,
+}
+
+impl Writer {
+    pub(crate) fn start(
+        db: Arc<Database>,
+        config: WriterConfig,
+    ) -> Result<(Writer, std::thread::JoinHandle<()>)> {
+        let start_seq = read_seq(&db)?;
+        let (tx, rx) = mpsc::channel::<BoxedOp>();
+        let handle = std::thread::Builder::new()
+            .name("notify-writer".into())
+            .spawn(move || run(db, rx, config, start_seq))?;
+        Ok((Writer { tx }, handle))
+    }
+
+    fn submit<F, R>(&self, f: F) -> Result<oneshot::Receiver<Result<R>>>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Box::new(Op {
+                f: Some(f),
+                result: None,
+                reply,
+            }))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(rx)
+    }
+
+    /// Apply `f` in the next group commit; resolves once that commit is durable.
+    pub async fn write<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit(f)?.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// The same for threads outside the async runtime (CLI, indexer, tests).
+    pub fn write_blocking<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit(f)?
+            .blocking_recv()
+            .map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+fn read_seq(db: &Database) -> Result<u64> {
+    use redb::ReadableDatabase;
+    let txn = db.begin_read()?;
+    let meta = match txn.open_table(crate::tables::META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(meta
+        .get(SEQ_KEY)?
+        .map(|v| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v.value()[..8]);
+            u64::from_le_bytes(b)
+        })
+        .unwrap_or(0))
+}
+
+fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, config: WriterConfig, mut seq: u64) {
+    let mut batch: Vec<BoxedOp> = Vec::with_capacity(config.max_batch);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < config.max_batch {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_batch(&db, &mut batch, &config, seq);
+        let result = match outcome {
+            Ok((new_seq, woken)) => {
+                seq = new_seq;
+                for op in batch.drain(..) {
+                    op.finish(Ok(()));
+                }
+                for queue in woken {
+                    config.wakers.wake(&queue);
+                }
+                continue;
+            }
+            Err(e) => e,
+        };
+        tracing::error!(error = %result, ops = batch.len(), "group commit failed; every operation in it was refused");
+        for op in batch.drain(..) {
+            op.finish(Err(result.clone()));
+        }
+    }
+    tracing::debug!("storage writer stopped");
+}
+
+fn commit_batch(
+    db: &Database,
+    batch: &mut [BoxedOp],
+    config: &WriterConfig,
+    seq: u64,
+) -> Result<(u64, BTreeSet<String>)> {
+    let txn = db.begin_write()?;
+    let (new_seq, woken) = {
+        let tables = Tables::open(&txn)?;
+        let mut ctx = WriteCtx {
+            tables,
+            now_micros: config.clock.now_micros(),
+            seq,
+            woken: BTreeSet::new(),
+        };
+        for op in batch.iter_mut() {
+            op.apply(&mut ctx)?;
+        }
+        if ctx.seq != seq {
+            ctx.tables
+                .meta
+                .insert(SEQ_KEY, ctx.seq.to_le_bytes().as_slice())?;
+        }
+        (ctx.seq, ctx.woken)
+    };
+    txn.commit()?;
+    Ok((new_seq, woken))
+}

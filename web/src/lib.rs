@@ -1,0 +1,73 @@
+//! The web pages of the appliance: askama templates from `web/templates` and files from
+//! `web/static`, both compiled into the binary so a deployment is one file.
+//!
+//! Pages are plain structs; the server fills them and calls `render()`.
+
+use askama::Template;
+
+/// `GET /`: what the appliance is doing right now.
+#[derive(Template)]
+#[template(path = "status.html")]
+pub struct StatusPage {
+    pub version: String,
+    pub schema_version: u32,
+    pub uptime: String,
+    pub total_notifications: u64,
+    /// (status, count), only statuses with notifications.
+    pub statuses: Vec<(String, u64)>,
+    /// (queue, ready, leased).
+    pub queues: Vec<(String, u64, u64)>,
+    /// Notification changes not yet in the search index.
+    pub index_lag: u64,
+    pub indexed_documents: u64,
+}
+
+impl StatusPage {
+    pub fn render_html(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
+/// A static asset by its path under `/static/`: (bytes, content type).
+pub fn asset(path: &str) -> Option<(&'static [u8], &'static str)> {
+    match path {
+        "style.css" => Some((
+            include_bytes!("../static/style.css"),
+            "text/css; charset=utf-8",
+        )),
+        "favicon.svg" => Some((include_bytes!("../static/favicon.svg"), "image/svg+xml")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_page_renders_and_escapes() {
+        let page = StatusPage {
+            version: "1.2.3".into(),
+            schema_version: 1,
+            uptime: "5s".into(),
+            total_notifications: 3,
+            statuses: vec![("created".into(), 2), ("<b>".into(), 1)],
+            queues: vec![("deliver-email".into(), 7, 1)],
+            index_lag: 0,
+            indexed_documents: 3,
+        };
+        let html = page.render_html().unwrap();
+        assert!(html.contains("1.2.3"));
+        assert!(html.contains("deliver-email"));
+        assert!(html.contains("&#60;b&#62;") || html.contains("&lt;b&gt;"));
+        assert!(!html.contains("<b>"));
+    }
+
+    #[test]
+    fn assets_are_embedded() {
+        let (css, mime) = asset("style.css").unwrap();
+        assert!(!css.is_empty());
+        assert!(mime.starts_with("text/css"));
+        assert!(asset("../Cargo.toml").is_none());
+    }
+}
