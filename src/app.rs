@@ -43,6 +43,9 @@ pub struct App {
     pub blobs: Arc<dyn ObjectStore>,
     pub admin_secret: Secret,
     pub started: Instant,
+    /// Services and unsealed key secrets for v2 authentication.
+    pub keys: crate::api::auth::KeyCache,
+    pub limits: crate::domain::limits::Limits,
 }
 
 /// The admin secret: from config, or generated once into the data directory (mode 0600) so the
@@ -100,6 +103,8 @@ impl App {
             blobs,
             admin_secret,
             started: Instant::now(),
+            keys: Default::default(),
+            limits: Default::default(),
         }))
     }
 

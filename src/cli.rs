@@ -66,6 +66,8 @@ pub enum Command {
     /// Manage templates.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Load-test the accept path of a running server (loopback benchmarks).
+    Load(crate::loadgen::LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +185,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Service(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Service(cmd))),
         Command::ApiKey(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::ApiKey(cmd))),
         Command::Template(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Template(cmd))),
+        Command::Load(args) => {
+            runtime()?
+                .block_on(crate::loadgen::run(args))
+                .map_err(CliError::Message)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

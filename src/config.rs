@@ -104,7 +104,7 @@ impl fmt::Display for Secret {
 
 /// The whole configuration. See `packaging/notify.toml` for a commented
 /// example of every setting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where all state lives.
@@ -116,6 +116,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub blobs: BlobsConfig,
     pub providers: ProvidersConfig,
+    pub sending: SendingConfig,
 }
 
 impl Default for Config {
@@ -129,6 +130,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             blobs: BlobsConfig::default(),
             providers: ProvidersConfig::default(),
+            sending: SendingConfig::default(),
         }
     }
 }
@@ -263,6 +265,28 @@ pub struct ProvidersConfig {
     pub letter: ProviderKind,
 }
 
+/// `[sending]`: what outgoing messages look like and cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendingConfig {
+    /// Domain of the From address: `<service local part>@<email_from_domain>`.
+    pub email_from_domain: String,
+    /// Sender of text messages when a service has none of its own.
+    pub default_sms_sender: String,
+    /// Price of one text message fragment, in pounds (for cost data in API responses).
+    pub sms_rate: f64,
+}
+
+impl Default for SendingConfig {
+    fn default() -> Self {
+        SendingConfig {
+            email_from_domain: "notify.localhost".into(),
+            default_sms_sender: "GOVUK".into(),
+            sms_rate: 0.0227,
+        }
+    }
+}
+
 /// `providers.*`
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -301,6 +325,18 @@ impl Config {
         self.data_dir.join(ENCRYPTION_KEY_FILE)
     }
 
+    pub fn email_domain(&self) -> &str {
+        &self.sending.email_from_domain
+    }
+
+    pub fn default_sms_sender(&self) -> String {
+        self.sending.default_sms_sender.clone()
+    }
+
+    pub fn sms_rate(&self) -> f64 {
+        self.sending.sms_rate
+    }
+
     /// `storage.index_commit_interval_ms` as a [`Duration`].
     pub fn index_commit_interval(&self) -> Duration {
         Duration::from_millis(self.storage.index_commit_interval_ms)
@@ -331,6 +367,12 @@ impl Config {
 
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
+        }
+        if self.sending.email_from_domain.trim().is_empty() {
+            return invalid("sending.email_from_domain", "must not be empty");
+        }
+        if !(self.sending.sms_rate.is_finite() && self.sending.sms_rate >= 0.0) {
+            return invalid("sending.sms_rate", "must be a price in pounds, 0 or more");
         }
         let url = &self.server.public_url;
         let has_scheme = url.starts_with("http://") || url.starts_with("https://");

@@ -25,6 +25,30 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// v2 authentication failure (§2.3): 401 or 403 `AuthError`.
+    #[error("{message}")]
+    Auth { status: StatusCode, message: String },
+    /// JSON-schema and address errors: 400 `ValidationError`, one entry per message.
+    #[error("{}", .0.join("; "))]
+    Validation(Vec<String>),
+    /// A business rule answered with 403 `BadRequestError` (letters with team keys, trial mode).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 400 `InvalidPhoneError`.
+    #[error("{0}")]
+    InvalidPhone(String),
+    /// 400 `PDFNotReadyError`.
+    #[error("PDF not available yet, try again later")]
+    PdfNotReady,
+    /// 404 `NoResultFound` with upstream's fixed message.
+    #[error("No result found")]
+    NoResult,
+    /// 429 `RateLimitError`.
+    #[error("{0}")]
+    RateLimit(String),
+    /// 429 `TooManyRequestsError`.
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl From<storage::StoreError> for AppError {
@@ -40,10 +64,38 @@ impl AppError {
             AppError::AdminAuth(e) => (StatusCode::UNAUTHORIZED, "AuthError", e.to_string()),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BadRequestError", m.clone()),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "NoResultFound", m.clone()),
+            AppError::Auth { status, message } => (*status, "AuthError", message.clone()),
+            AppError::Validation(m) => (
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                m.first().cloned().unwrap_or_default(),
+            ),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "BadRequestError", m.clone()),
+            AppError::InvalidPhone(m) => (StatusCode::BAD_REQUEST, "InvalidPhoneError", m.clone()),
+            AppError::PdfNotReady => (
+                StatusCode::BAD_REQUEST,
+                "PDFNotReadyError",
+                self.to_string(),
+            ),
+            AppError::NoResult => (StatusCode::NOT_FOUND, "NoResultFound", self.to_string()),
+            AppError::RateLimit(m) => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError", m.clone()),
+            AppError::TooManyRequests(m) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsError",
+                m.clone(),
+            ),
             AppError::Domain(d) => match d {
                 DomainError::NotFound(m) => (StatusCode::NOT_FOUND, "NoResultFound", m.clone()),
                 DomainError::Invalid(m) => (StatusCode::BAD_REQUEST, "ValidationError", m.clone()),
                 DomainError::Conflict(m) => (StatusCode::BAD_REQUEST, "BadRequestError", m.clone()),
+                DomainError::RateLimited(m) => {
+                    (StatusCode::TOO_MANY_REQUESTS, "RateLimitError", m.clone())
+                }
+                DomainError::DailyLimit(m) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsError",
+                    m.clone(),
+                ),
                 DomainError::Store(_) | DomainError::Crypto(_) => {
                     // Logged in full, answered in general terms: internals are not for clients.
                     tracing::error!(error = %d, "internal error");
@@ -58,17 +110,28 @@ impl AppError {
     }
 
     /// The body of the internal API and app-level errors.
-    pub fn into_admin_response(self) -> Response {
+    pub fn into_admin_response(&self) -> Response {
         let (status, _, message) = self.classify();
         admin_error_response(status, &message)
     }
 
-    /// The v2 envelope.
-    pub fn into_v2_response(self) -> Response {
+    /// The v2 envelope. Only validation errors carry several entries (deduplicated, in order).
+    pub fn into_v2_response(&self) -> Response {
         let (status, error, message) = self.classify();
+        let errors: Vec<serde_json::Value> = match self {
+            AppError::Validation(messages) => {
+                let mut seen = std::collections::HashSet::new();
+                messages
+                    .iter()
+                    .filter(|m| seen.insert(m.as_str()))
+                    .map(|m| json!({"error": error, "message": m}))
+                    .collect()
+            }
+            _ => vec![json!({"error": error, "message": message})],
+        };
         json_response(
             status,
-            &json!({"status_code": status.as_u16(), "errors": [{"error": error, "message": message}]}),
+            &json!({"status_code": status.as_u16(), "errors": errors}),
         )
     }
 }
@@ -89,6 +152,16 @@ impl warp::reject::Reject for AdminRejection {}
 
 pub fn admin_reject(e: impl Into<AppError>) -> warp::Rejection {
     warp::reject::custom(AdminRejection(e.into()))
+}
+
+/// An [`AppError`] from a public v2 route: answered with the v2 envelope.
+#[derive(Debug)]
+pub struct V2Rejection(pub AppError);
+
+impl warp::reject::Reject for V2Rejection {}
+
+pub fn v2_reject(e: impl Into<AppError>) -> warp::Rejection {
+    warp::reject::custom(V2Rejection(e.into()))
 }
 
 #[cfg(test)]

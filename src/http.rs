@@ -10,7 +10,8 @@ use warp::reply::{Reply, Response};
 
 use crate::app::App;
 use crate::error::{
-    AdminRejection, METHOD_NOT_ALLOWED_MESSAGE, NOT_FOUND_MESSAGE, admin_error_response,
+    AdminRejection, METHOD_NOT_ALLOWED_MESSAGE, NOT_FOUND_MESSAGE, V2Rejection,
+    admin_error_response,
 };
 
 fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
@@ -68,6 +69,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(assets)
         .unify()
+        .or(crate::api::routes(app.clone()))
+        .unify()
         .or(crate::admin::routes(app))
         .unify()
         .recover(handle_rejection)
@@ -77,6 +80,9 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
 }
 
 async fn handle_rejection(err: warp::Rejection) -> Result<Response, Infallible> {
+    if let Some(V2Rejection(e)) = err.find::<V2Rejection>() {
+        return Ok(e.into_v2_response());
+    }
     if let Some(AdminRejection(e)) = err.find::<AdminRejection>() {
         let (status, _, message) = e.classify();
         return Ok(admin_error_response(status, &message));

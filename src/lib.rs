@@ -2,6 +2,7 @@
 //! tools. See the README's "Code map" for a tour.
 
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -10,4 +11,6 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod loadgen;
 pub mod status;
+pub mod templates;

@@ -50,7 +50,11 @@ fn http(port: u16, method: &str, path: &str) -> (u16, String) {
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let code = raw[9..12].parse().unwrap();
-    let body = raw.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("").to_string();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
     (code, body)
 }
 
@@ -75,7 +79,10 @@ fn start_server(data_dir: &Path, port: u16) -> Server {
         .unwrap();
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !notify(data_dir, port, &["healthcheck", "--timeout", "1"]).status.success() {
+    while !notify(data_dir, port, &["healthcheck", "--timeout", "1"])
+        .status
+        .success()
+    {
         assert!(Instant::now() < deadline, "the server did not come up");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -89,7 +96,11 @@ fn bootstrap_serve_and_stop() {
     let port = free_port();
 
     // Nothing is listening yet: healthcheck says so and exits 1.
-    assert!(!notify(&data, port, &["healthcheck", "--timeout", "1"]).status.success());
+    assert!(
+        !notify(&data, port, &["healthcheck", "--timeout", "1"])
+            .status
+            .success()
+    );
 
     // Bootstrap against the stopped data directory.
     let service: serde_json::Value = serde_json::from_str(&stdout(&notify(
@@ -105,7 +116,16 @@ fn bootstrap_serve_and_stop() {
     let key = stdout(&notify(
         &data,
         port,
-        &["api-key", "create", "--service", &service_id, "--name", "Live Key", "--type", "normal"],
+        &[
+            "api-key",
+            "create",
+            "--service",
+            &service_id,
+            "--name",
+            "Live Key",
+            "--type",
+            "normal",
+        ],
     ));
     // The format the official clients parse: secret = last 36, service id = the 36 before.
     assert!(key.starts_with("live_key-"), "{key}");
@@ -117,7 +137,18 @@ fn bootstrap_serve_and_stop() {
     let template_id = stdout(&notify(
         &data,
         port,
-        &["template", "create", "--service", &service_id, "--type", "sms", "--name", "Greeting", "--body-file", body.to_str().unwrap()],
+        &[
+            "template",
+            "create",
+            "--service",
+            &service_id,
+            "--type",
+            "sms",
+            "--name",
+            "Greeting",
+            "--body-file",
+            body.to_str().unwrap(),
+        ],
     ));
     assert!(uuid::Uuid::parse_str(&template_id).is_ok());
 
@@ -125,7 +156,16 @@ fn bootstrap_serve_and_stop() {
     let bad = notify(
         &data,
         port,
-        &["api-key", "create", "--service", &service_id, "--name", "k", "--type", "live"],
+        &[
+            "api-key",
+            "create",
+            "--service",
+            &service_id,
+            "--name",
+            "k",
+            "--type",
+            "live",
+        ],
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("key_type live is not one of"));
@@ -133,7 +173,11 @@ fn bootstrap_serve_and_stop() {
     let server = start_server(&data, port);
 
     // The same commands while the server holds the data directory.
-    let second = stdout(&notify(&data, port, &["service", "create", "--name", "Second"]));
+    let second = stdout(&notify(
+        &data,
+        port,
+        &["service", "create", "--name", "Second"],
+    ));
     assert!(uuid::Uuid::parse_str(&second).is_ok(), "{second}");
     let dup = notify(&data, port, &["service", "create", "--name", "e2e service"]);
     assert!(!dup.status.success());
@@ -141,7 +185,17 @@ fn bootstrap_serve_and_stop() {
     let key2 = stdout(&notify(
         &data,
         port,
-        &["api-key", "create", "--service", &second, "--name", "Test key", "--type", "test", "--json"],
+        &[
+            "api-key",
+            "create",
+            "--service",
+            &second,
+            "--name",
+            "Test key",
+            "--type",
+            "test",
+            "--json",
+        ],
     ));
     let key2: serde_json::Value = serde_json::from_str(&key2).unwrap();
     assert_eq!(key2["key_type"], "test");
@@ -177,11 +231,25 @@ fn bootstrap_serve_and_stop() {
     // SIGTERM: a clean stop, and the data directory is free again.
     let mut server = server;
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let exit = server.0.wait().unwrap();
     assert!(exit.success(), "server exit: {exit}");
-    assert!(!notify(&data, port, &["healthcheck", "--timeout", "1"]).status.success());
-    let third = stdout(&notify(&data, port, &["service", "create", "--name", "Third"]));
+    assert!(
+        !notify(&data, port, &["healthcheck", "--timeout", "1"])
+            .status
+            .success()
+    );
+    let third = stdout(&notify(
+        &data,
+        port,
+        &["service", "create", "--name", "Third"],
+    ));
     assert!(uuid::Uuid::parse_str(&third).is_ok());
 }
 

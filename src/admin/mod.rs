@@ -135,6 +135,7 @@ pub fn routes(
             let created = api_keys::create_api_key(&app.store, &app.sealer, service_id, new)
                 .await
                 .map_err(admin_reject)?;
+            app.keys.invalidate(service_id);
             tracing::info!(%service_id, key_id = %created.id, key_type = created.key_type, "API key created");
             Ok::<_, warp::Rejection>(data(StatusCode::CREATED, json!(created)))
         });

@@ -2,8 +2,12 @@
 //! commands call these functions; nothing here knows about HTTP.
 
 pub mod api_keys;
+pub mod letters;
+pub mod limits;
+pub mod recipients;
 pub mod services;
 pub mod templates;
+pub mod working_days;
 
 use storage::StoreError;
 
@@ -21,6 +25,12 @@ pub enum DomainError {
     Store(StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The per-minute rate limit (429 `RateLimitError`).
+    #[error("{0}")]
+    RateLimited(String),
+    /// A daily sending limit (429 `TooManyRequestsError`).
+    #[error("{0}")]
+    DailyLimit(String),
 }
 
 impl From<StoreError> for DomainError {

@@ -106,3 +106,42 @@ pub async fn create_template(
         .await?;
     Ok(template)
 }
+
+/// Name of the hidden template precompiled letters are sent with.
+pub const PRECOMPILED_TEMPLATE_NAME: &str = "Pre-compiled PDF";
+
+/// The service's hidden precompiled-letter template, created on first use. Found and created
+/// inside one write operation, so concurrent first letters share one template.
+pub async fn precompiled_template(store: &Store, service_id: Uuid) -> DomainResult<Template> {
+    let now = store.clock().now_micros();
+    let template = store
+        .write(move |ctx| {
+            if let Some(t) = ctx
+                .service_templates(service_id)?
+                .into_iter()
+                .find(|t| t.hidden && t.name == PRECOMPILED_TEMPLATE_NAME)
+            {
+                return Ok(t);
+            }
+            let t = Template {
+                id: Uuid::new_v4(),
+                service_id,
+                name: PRECOMPILED_TEMPLATE_NAME.to_string(),
+                template_type: NotificationType::Letter,
+                subject: Some(PRECOMPILED_TEMPLATE_NAME.to_string()),
+                content: String::new(),
+                version: 1,
+                archived: false,
+                hidden: true,
+                postage: Some("second".to_string()),
+                letter_contact_id: None,
+                created_at: now,
+                updated_at: None,
+                created_by: None,
+            };
+            ctx.put_template(&t)?;
+            Ok(t)
+        })
+        .await?;
+    Ok(template)
+}

@@ -118,6 +118,15 @@ impl WriteCtx<'_> {
     }
 
     /// Store a template version: the current row, the version history and the service link.
+    /// The service's templates (current versions).
+    pub fn service_templates(&self, service_id: Uuid) -> Result<Vec<Template>> {
+        children_of(
+            &self.tables.service_templates,
+            &self.tables.templates,
+            service_id,
+        )
+    }
+
     pub fn put_template(&mut self, template: &Template) -> Result<()> {
         let bytes = encode(template);
         let id = template.id.as_u128();
@@ -191,6 +200,17 @@ impl WriteCtx<'_> {
         bump(&mut self.tables.status_counts, old.status.as_str(), -1)?;
         self.outbox(id)?;
         Ok(Some(old))
+    }
+
+    /// Store a received text message (ids are uuid v7: time-ordered).
+    pub fn insert_inbound_sms(&mut self, m: &InboundSms) -> Result<()> {
+        self.tables
+            .inbound_sms
+            .insert(m.id.as_u128(), encode(m).as_slice())?;
+        self.tables
+            .service_inbound_sms
+            .insert((m.service_id.as_u128(), m.id.as_u128()), ())?;
+        Ok(())
     }
 
     pub fn put_notification_history(&mut self, h: &NotificationHistory) -> Result<()> {
@@ -323,6 +343,64 @@ impl Reader {
                 && keep(&n)
             {
                 out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Count a service's live notifications created at or after `since_micros` that `keep`
+    /// accepts. Ids are uuid v7, so the time bound is a key range: only today's rows are read.
+    pub fn count_service_notifications_since(
+        &self,
+        service_id: Uuid,
+        since_micros: i64,
+        mut keep: impl FnMut(&Notification) -> bool,
+    ) -> Result<u64> {
+        let links = self.table(SERVICE_NOTIFICATIONS)?;
+        let records = self.table(NOTIFICATIONS)?;
+        let s = service_id.as_u128();
+        let lower = (since_micros.max(0) as u128 / 1000) << 80;
+        let mut count = 0;
+        for row in links.range((s, lower)..=(s, u128::MAX))? {
+            let (k, _) = row?;
+            if let Some(n) = get_by_id::<Notification>(&records, Uuid::from_u128(k.value().1))?
+                && n.created_at >= since_micros
+                && keep(&n)
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    pub fn get_inbound_sms(&self, id: Uuid) -> Result<Option<InboundSms>> {
+        get_by_id(&self.table(INBOUND_SMS)?, id)
+    }
+
+    /// A service's received texts, newest first, strictly older than `older_than` (ids are
+    /// uuid v7, so id order is time order), at most `limit`.
+    pub fn service_inbound_sms(
+        &self,
+        service_id: Uuid,
+        older_than: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<InboundSms>> {
+        let links = self.table(SERVICE_INBOUND_SMS)?;
+        let records = self.table(INBOUND_SMS)?;
+        let s = service_id.as_u128();
+        let upper = match older_than {
+            Some(id) => std::ops::Bound::Excluded((s, id.as_u128())),
+            None => std::ops::Bound::Included((s, u128::MAX)),
+        };
+        let mut out = Vec::new();
+        for row in links
+            .range::<(u128, u128)>((std::ops::Bound::Included((s, 0)), upper))?
+            .rev()
+            .take(limit)
+        {
+            let (k, _) = row?;
+            if let Some(m) = get_by_id(&records, Uuid::from_u128(k.value().1))? {
+                out.push(m);
             }
         }
         Ok(out)

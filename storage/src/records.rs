@@ -190,6 +190,9 @@ pub struct Notification {
     pub normalised_to: String,
     /// Personalisation as a JSON object string.
     pub personalisation: String,
+    /// The rendered body and subject as accepted (what the API returns and providers send).
+    pub body: String,
+    pub subject: Option<String>,
     pub client_reference: Option<String>,
     pub job_id: Option<Uuid>,
     pub job_row_number: Option<u32>,
@@ -399,6 +402,8 @@ mod tests {
             to: "07700 900123".into(),
             normalised_to: "447700900123".into(),
             personalisation: "{\"name\":\"Ann\"}".into(),
+            body: "Hello Ann".into(),
+            subject: None,
             client_reference: Some("ref".into()),
             job_id: None,
             job_row_number: Some(4),

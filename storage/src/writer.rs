@@ -71,7 +71,20 @@ where
         let Some(f) = self.f.take() else {
             return Ok(());
         };
-        match f(ctx) {
+        // A panicking operation may have written half its rows: abandon the batch like a
+        // storage failure, but keep the writer thread (and so the store) alive.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ctx)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(StoreError::Io(Arc::new(std::io::Error::other(format!(
+                    "a write operation panicked: {what}"
+                )))))
+            });
+        match outcome {
             Err(e) if e.is_fatal_for_batch() => Err(e),
             other => {
                 self.result = Some(other);

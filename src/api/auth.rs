@@ -1,0 +1,225 @@
+//! v2 authentication (spec §2): `Authorization: Bearer <jwt>`, HS256 signed with one of the
+//! service's key secrets, `iss` = service id, `iat` within ±30 s. The checks run in upstream's
+//! order so each failure gets upstream's message.
+//!
+//! Services and their (unsealed) key secrets are cached for two seconds, as upstream does, so
+//! the accept path does not open the database or decrypt anything per request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use storage::records::{ApiKey, Service};
+use storage::{Clock, Store};
+use uuid::Uuid;
+use warp::http::StatusCode;
+
+use crate::crypto::Sealer;
+use crate::error::AppError;
+
+const CACHE_TTL: Duration = Duration::from_secs(2);
+/// Revoked keys stay loaded this long, so their users get "revoked" rather than "not found".
+const REVOKED_KEY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+pub const CLOCK_SKEW_SECS: i64 = 30;
+
+const MALFORMED: &str = "Invalid token: make sure your API token matches the example at https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header";
+
+/// A key with its secret, ready to check signatures.
+pub struct LoadedKey {
+    pub key: ApiKey,
+    decoding: DecodingKey,
+}
+
+pub struct LoadedService {
+    pub service: Service,
+    pub keys: Vec<LoadedKey>,
+    loaded: Instant,
+}
+
+/// Who is calling: the service and the key that signed the token.
+#[derive(Clone)]
+pub struct Caller {
+    pub service: Arc<LoadedService>,
+    pub key_index: usize,
+}
+
+impl Caller {
+    pub fn service(&self) -> &Service {
+        &self.service.service
+    }
+
+    pub fn key(&self) -> &ApiKey {
+        &self.service.keys[self.key_index].key
+    }
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    map: RwLock<HashMap<Uuid, Arc<LoadedService>>>,
+}
+
+impl KeyCache {
+    /// Forget a service (its keys or settings changed in this process).
+    pub fn invalidate(&self, service_id: Uuid) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&service_id);
+    }
+
+    fn get(
+        &self,
+        store: &Store,
+        sealer: &Sealer,
+        service_id: Uuid,
+    ) -> Result<Option<Arc<LoadedService>>, AppError> {
+        if let Some(hit) = self
+            .map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&service_id)
+            && hit.loaded.elapsed() < CACHE_TTL
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let reader = store.read()?;
+        let Some(service) = reader.get_service(service_id)? else {
+            return Ok(None);
+        };
+        let now = store.clock().now_micros();
+        let mut keys = Vec::new();
+        for key in reader.service_api_keys(service_id)? {
+            if key
+                .expiry_date
+                .is_some_and(|revoked| now - revoked > REVOKED_KEY_WINDOW_MICROS)
+            {
+                continue;
+            }
+            let secret = sealer
+                .open(&key.secret_sealed)
+                .map_err(|e| AppError::Domain(e.into()))?;
+            keys.push(LoadedKey {
+                decoding: DecodingKey::from_secret(&secret),
+                key,
+            });
+        }
+        let loaded = Arc::new(LoadedService {
+            service,
+            keys,
+            loaded: Instant::now(),
+        });
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(service_id, loaded.clone());
+        Ok(Some(loaded))
+    }
+}
+
+fn auth_error(status: StatusCode, message: &str) -> AppError {
+    AppError::Auth {
+        status,
+        message: message.to_string(),
+    }
+}
+
+fn forbidden(message: &str) -> AppError {
+    auth_error(StatusCode::FORBIDDEN, message)
+}
+
+/// Authenticate a v2 request from its `Authorization` header.
+pub fn authenticate(
+    header: Option<&str>,
+    store: &Store,
+    sealer: &Sealer,
+    cache: &KeyCache,
+    clock: &dyn Clock,
+) -> Result<Caller, AppError> {
+    // Steps 1 and 2.
+    let header = header.filter(|h| !h.is_empty()).ok_or_else(|| {
+        auth_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized: authentication token must be provided",
+        )
+    })?;
+    let token = crate::auth::bearer_token(header).ok_or_else(|| {
+        auth_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized: authentication bearer scheme must be used",
+        )
+    })?;
+    // Step 3: decodes without verification, has an iss.
+    let header = jsonwebtoken::decode_header(token).map_err(|_| forbidden(MALFORMED))?;
+    let claims: Value =
+        jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| forbidden(MALFORMED))?;
+    let iss = match claims.get("iss") {
+        None | Some(Value::Null) => return Err(forbidden("Invalid token: iss field not provided")),
+        Some(v) => v,
+    };
+    // Step 4.
+    let service_id = iss
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| forbidden("Invalid token: service id is not the right data type"))?;
+    // Steps 5 to 7.
+    let loaded = cache
+        .get(store, sealer, service_id)?
+        .ok_or_else(|| forbidden("Invalid token: service not found"))?;
+    if loaded.keys.is_empty() {
+        return Err(forbidden("Invalid token: service has no API keys"));
+    }
+    if !loaded.service.active {
+        return Err(forbidden("Invalid token: service is archived"));
+    }
+    // Step 8: try each key; the first whose secret verifies the signature decides.
+    if header.alg != Algorithm::HS256 {
+        return Err(forbidden("Invalid token: algorithm used is not HS256"));
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    let now = clock.now().timestamp();
+    for (i, k) in loaded.keys.iter().enumerate() {
+        let verified = match jsonwebtoken::decode::<Value>(token, &k.decoding, &validation) {
+            Ok(data) => data.claims,
+            Err(e) => match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => continue,
+                _ => return Err(forbidden(MALFORMED)),
+            },
+        };
+        // A signed token without iat is treated as "try the next key", as upstream does.
+        let Some(iat) = verified.get("iat") else {
+            continue;
+        };
+        let clock_error =
+            || forbidden("Error: Your system clock must be accurate to within 30 seconds");
+        let iat = iat.as_f64().ok_or_else(clock_error)? as i64;
+        if (now - iat).abs() > CLOCK_SKEW_SECS {
+            return Err(clock_error());
+        }
+        if verified
+            .get("nbf")
+            .and_then(Value::as_f64)
+            .is_some_and(|nbf| nbf as i64 > now)
+        {
+            return Err(clock_error());
+        }
+        if verified
+            .get("exp")
+            .is_some_and(|exp| exp.as_f64().is_none_or(|exp| (exp as i64) < now))
+        {
+            return Err(forbidden(MALFORMED));
+        }
+        if k.key.expiry_date.is_some() {
+            return Err(forbidden("Invalid token: API key revoked"));
+        }
+        return Ok(Caller {
+            service: loaded.clone(),
+            key_index: i,
+        });
+    }
+    Err(forbidden("Invalid token: API key not found"))
+}

@@ -1,0 +1,164 @@
+//! The public REST API v2 (spec: shared/spec/api-v2.md), one file per resource.
+//!
+//! Every route authenticates first (§2), so an unauthenticated request never sees a validation
+//! error; errors travel as [`V2Rejection`] and are answered in the v2 envelope by `http.rs`.
+
+pub mod auth;
+pub mod inbound;
+pub mod notifications;
+pub mod render;
+pub mod schema;
+pub mod templates;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use warp::Filter;
+use warp::reply::Response;
+
+use crate::app::App;
+use crate::error::{AppError, v2_reject};
+pub use auth::Caller;
+
+/// Largest request body: a 2 MB file upload, base64-encoded, with room for the rest.
+const MAX_BODY: u64 = 12 * 1024 * 1024;
+
+/// The root URL responses build absolute links from: `public_url`, or scheme + Host + `/`.
+pub fn root_url(app: &App, host: Option<&str>, forwarded_proto: Option<&str>) -> String {
+    let configured = app.config.server.public_url.trim();
+    if !configured.is_empty() {
+        let mut root = configured.to_string();
+        if !root.ends_with('/') {
+            root.push('/');
+        }
+        return root;
+    }
+    let scheme = match forwarded_proto {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let host = host
+        .map(str::to_string)
+        .unwrap_or_else(|| app.config.server.listen.to_string());
+    format!("{scheme}://{host}/")
+}
+
+/// Everything a v2 handler needs: the app, the caller, and the request's root URL.
+#[derive(Clone)]
+pub struct V2 {
+    pub app: Arc<App>,
+    pub caller: Caller,
+    pub root: String,
+}
+
+/// Authenticate, and capture the root URL.
+pub fn authed(app: Arc<App>) -> impl Filter<Extract = (V2,), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(warp::header::optional::<String>("host"))
+        .and(warp::header::optional::<String>("x-forwarded-proto"))
+        .and_then(
+            move |header: Option<String>, host: Option<String>, proto: Option<String>| {
+                let app = app.clone();
+                async move {
+                    let caller = auth::authenticate(
+                        header.as_deref(),
+                        &app.store,
+                        &app.sealer,
+                        &app.keys,
+                        app.store.clock().as_ref(),
+                    )
+                    .map_err(v2_reject)?;
+                    let root = root_url(&app, host.as_deref(), proto.as_deref());
+                    Ok::<_, warp::Rejection>(V2 { app, caller, root })
+                }
+            },
+        )
+}
+
+pub fn body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes())
+}
+
+/// Upstream parses the body as JSON whatever the Content-Type (§1). Falsy JSON counts as `{}`;
+/// anything else that is not an object fails the schema's type check.
+pub fn parse_json_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Value>, AppError> {
+    let invalid = || AppError::BadRequest("Invalid JSON supplied in POST data".into());
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if empty_ok {
+            Ok(Map::new())
+        } else {
+            Err(invalid())
+        };
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+    let falsy = match &value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    };
+    match value {
+        _ if falsy => Ok(Map::new()),
+        Value::Object(o) => Ok(o),
+        other => Err(AppError::Validation(vec![format!(
+            "{} is not of type object",
+            schema::py_repr(&other)
+        )])),
+    }
+}
+
+/// The raw query string (empty when there is none).
+pub fn raw_query() -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// Query pairs in their original order.
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+pub fn routes(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    notifications::routes(app.clone())
+        .or(templates::routes(app.clone()))
+        .unify()
+        .or(inbound::routes(app))
+        .unify()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_parsed_whatever_they_look_like() {
+        assert!(parse_json_object(b"", true).unwrap().is_empty());
+        assert!(matches!(
+            parse_json_object(b"", false),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json_object(b"{nope", true),
+            Err(AppError::BadRequest(_))
+        ));
+        for falsy in ["null", "false", "0", "\"\"", "[]", "{}"] {
+            assert!(
+                parse_json_object(falsy.as_bytes(), false)
+                    .unwrap()
+                    .is_empty(),
+                "{falsy}"
+            );
+        }
+        match parse_json_object(b"[1]", false) {
+            Err(AppError::Validation(m)) => assert_eq!(m, vec!["[1] is not of type object"]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parse_json_object(br#"{"a":1}"#, false).unwrap()["a"], 1);
+    }
+}
