@@ -924,10 +924,20 @@ pub fn validate_email_address(s: &str) -> Result<String, EmailError> {
     if email.chars().count() > 320 || email.contains("..") {
         return Err(EmailError);
     }
+    // Python's "idna" codec: ASCII labels are kept as they are, others are converted.
     let hostname = if host.is_ascii() {
         host.to_string()
     } else {
-        idna::domain_to_ascii(host).map_err(|_| EmailError)?
+        host.split(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
+            .map(|label| {
+                if label.is_ascii() {
+                    Ok(label.to_string())
+                } else {
+                    idna::domain_to_ascii(label).map_err(|_| EmailError)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .join(".")
     };
     let parts: Vec<&str> = hostname.split('.').collect();
     if hostname.chars().count() > 253 || parts.len() < 2 {

@@ -55,10 +55,11 @@ const BLOCKQUOTE_OPEN: &str = r#"<blockquote style="Margin: 0 0 20px 0; border-l
 /// Width of the rules under headings in plain text.
 const COLUMN_WIDTH: usize = 65;
 
-/// Longest link text or URL looked at, in bytes. Upstream has no limit;
-/// this keeps pathological input (thousands of `[`) from taking quadratic
-/// time. Real links are far shorter.
-const MAX_LINK_SCAN: usize = 8192;
+/// Longest link text and link URL looked at, in bytes. Upstream has no
+/// limit; these keep pathological input (thousands of `[`) from taking
+/// quadratic time. Real links are far shorter.
+const MAX_LINK_TEXT: usize = 1024;
+const MAX_LINK_URL: usize = 8192;
 
 /// How deep lists and inset text may nest before their content is kept as
 /// plain text (mistune's `_max_recursive_depth`).
@@ -666,6 +667,15 @@ fn render_inline(text: &str, r: &dyn Renderer, in_link: bool) -> String {
             pos += 1 + c.len_utf8();
             continue;
         }
+        // Upstream's highlighted missing placeholder is raw inline HTML.
+        if s.starts_with("<span class='placeholder")
+            && let Some(end) = s.find("</span>")
+        {
+            let end = end + "</span>".len();
+            out.push_str(&s[..end]);
+            pos += end;
+            continue;
+        }
         // <http://...> and <someone@example.com>.
         if let Some((len, url, is_email)) = match_autolink(s) {
             out.push_str(&r.autolink(url, is_email));
@@ -786,12 +796,16 @@ fn match_link(s: &str) -> Option<LinkMatch<'_>> {
     } else {
         return None;
     };
-    if !s[open..].contains("](") {
-        return None;
-    }
-    let mut limit = s.len().min(open + MAX_LINK_SCAN);
+    let mut limit = s.len().min(open + MAX_LINK_TEXT);
     while !s.is_char_boundary(limit) {
         limit -= 1;
+    }
+    let search_end = s.len().min(limit + 2);
+    if !s.as_bytes()[open..search_end]
+        .windows(2)
+        .any(|w| w == b"](")
+    {
+        return None;
     }
     let reachable = link_text_ends(&s[..limit], open);
     for &close in reachable.iter().rev() {
@@ -860,7 +874,7 @@ fn link_destination(s: &str, start: usize) -> Option<(usize, &str, Option<&str>)
     for &angle in options {
         let href_start = url_start + usize::from(angle);
         let mut e = href_start;
-        while e - href_start <= MAX_LINK_SCAN {
+        while e - href_start <= MAX_LINK_URL {
             let after_href = match angle {
                 true => s[e..].starts_with('>').then_some(e + 1),
                 false => Some(e),
@@ -1382,6 +1396,15 @@ mod tests {
         assert_eq!(
             notify_email_markdown("a &lt;b&gt; &amp; c"),
             format!("{P}a &lt;b&gt; &amp; c</p>")
+        );
+        assert_eq!(
+            notify_email_markdown(
+                "http://example.com/?token=<span class='placeholder'>&#40;&#40;token&#41;&#41;</span>&key=1"
+            ),
+            format!(
+                "{P}{}<span class='placeholder'>&#40;&#40;token&#41;&#41;</span>&amp;key=1</p>",
+                link("http://example.com/?token=")
+            )
         );
     }
 }

@@ -42,7 +42,7 @@ pub use email::{
 };
 pub use placeholders::{
     ListStyle, Personalisation, is_truthy, missing, normalise_key, placeholder_names,
-    placeholder_names_in, value_to_text,
+    placeholder_names_in, substitute, value_to_text,
 };
 pub use sanitise::sanitise_value;
 pub use sms::{

@@ -355,6 +355,14 @@ impl From<&Map<String, Value>> for Personalisation {
     }
 }
 
+/// Substitutes the values into `content` with no escaping: missing values
+/// stay as written (`((name))`), conditional placeholders show their text
+/// when the value is truthy ([`is_truthy`]), lists are written as `lists`
+/// says. This is the plain building block of the renderers.
+pub fn substitute(content: &str, values: &Personalisation, lists: ListStyle) -> String {
+    fill(content, values, lists, Escaping::Passthrough)
+}
+
 /// Whether the text is HTML-escaped (template text and values) or passed
 /// through as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

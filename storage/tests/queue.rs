@@ -575,13 +575,12 @@ async fn a_panicking_operation_fails_its_commit_but_not_the_writer() {
     let service = Uuid::now_v7();
     let n = common::notification(service, "a@example.com", NotificationStatus::Created);
     let id = n.id;
-    let result = store
+    let result: storage::Result<()> = store
         .write(move |ctx| {
             ctx.insert_notification(&n)?;
             panic!("a bug in one write operation");
         })
-        .await
-        .map(|()| ());
+        .await;
     let err = result.expect_err("a panicking operation cannot succeed");
     assert!(err.is_fatal_for_batch(), "{err}");
     // Its half-done writes were rolled back with the batch...
