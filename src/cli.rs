@@ -77,8 +77,35 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ServiceUpdateArgs {
+    #[arg(long, value_name = "SERVICE_ID")]
+    pub service: uuid::Uuid,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Trial mode on (true) or off (false).
+    #[arg(long, value_name = "true|false")]
+    pub trial: Option<bool>,
+    /// Requests per minute per key type.
+    #[arg(long)]
+    pub rate_limit: Option<i64>,
+    #[arg(long)]
+    pub email_limit: Option<i64>,
+    #[arg(long)]
+    pub sms_limit: Option<i64>,
+    #[arg(long)]
+    pub letter_limit: Option<i64>,
+    /// Where recipients of files by email can get help (a URL, email address or phone number).
+    #[arg(long)]
+    pub contact_link: Option<String>,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
+    /// Change a service's settings (only the options given change).
+    Update(ServiceUpdateArgs),
     /// Create a service and print its id.
     Create {
         #[arg(long)]
@@ -347,6 +374,7 @@ struct Printed {
 async fn bootstrap(config: Config, cmd: Bootstrap) -> Result<ExitCode, CliError> {
     let json_out = match &cmd {
         Bootstrap::Service(ServiceCommand::Create { out, .. })
+        | Bootstrap::Service(ServiceCommand::Update(ServiceUpdateArgs { out, .. }))
         | Bootstrap::ApiKey(ApiKeyCommand::Create { out, .. })
         | Bootstrap::Template(TemplateCommand::Create { out, .. }) => out.json,
     };
@@ -417,6 +445,16 @@ async fn bootstrap_direct(
                 json: service_json(&s),
             }
         }
+        Bootstrap::Service(ServiceCommand::Update(args)) => {
+            let (id, body) = service_update_body(args);
+            let update: services::ServiceUpdate =
+                serde_json::from_value(body).map_err(|e| CliError::Message(e.to_string()))?;
+            let s = services::update_service(store, id, update).await?;
+            Printed {
+                plain: s.id.to_string(),
+                json: service_json(&s),
+            }
+        }
         Bootstrap::ApiKey(ApiKeyCommand::Create {
             service,
             name,
@@ -457,6 +495,10 @@ async fn bootstrap_direct(
 
 async fn bootstrap_remote(config: &Config, cmd: Bootstrap) -> Result<Printed, CliError> {
     let (path, body, plain_field) = match cmd {
+        Bootstrap::Service(ServiceCommand::Update(args)) => {
+            let (id, body) = service_update_body(args);
+            (format!("/service/{id}"), body, "id")
+        }
         Bootstrap::Service(ServiceCommand::Create { name, trial, .. }) => (
             "/service".to_string(),
             json!(services::NewService {
@@ -500,4 +542,33 @@ async fn bootstrap_remote(config: &Config, cmd: Bootstrap) -> Result<Printed, Cl
         plain: v[plain_field].as_str().unwrap_or_default().to_string(),
         json: v,
     })
+}
+
+/// The internal API body of `service update`: only the settings given on the command line.
+fn service_update_body(args: ServiceUpdateArgs) -> (uuid::Uuid, Value) {
+    let ServiceUpdateArgs {
+        service,
+        name,
+        trial,
+        rate_limit,
+        email_limit,
+        sms_limit,
+        letter_limit,
+        contact_link,
+        ..
+    } = args;
+    let mut body = serde_json::Map::new();
+    let mut set = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            body.insert(k.to_string(), v);
+        }
+    };
+    set("name", name.map(Value::from));
+    set("restricted", trial.map(Value::from));
+    set("rate_limit", rate_limit.map(Value::from));
+    set("email_message_limit", email_limit.map(Value::from));
+    set("sms_message_limit", sms_limit.map(Value::from));
+    set("letter_message_limit", letter_limit.map(Value::from));
+    set("contact_link", contact_link.map(Value::from));
+    (service, Value::Object(body))
 }

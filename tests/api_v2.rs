@@ -26,55 +26,149 @@ async fn authentication_errors_in_upstream_order() {
     let now = chrono::Utc::now().timestamp();
     let bearer = |t: String| Some(format!("Bearer {t}"));
 
-    assert_eq!(templates_with(&s, None).await, auth_err(401, "Unauthorized: authentication token must be provided"));
-    assert_eq!(templates_with(&s, Some(String::new())).await, auth_err(401, "Unauthorized: authentication token must be provided"));
+    assert_eq!(
+        templates_with(&s, None).await,
+        auth_err(401, "Unauthorized: authentication token must be provided")
+    );
+    assert_eq!(
+        templates_with(&s, Some(String::new())).await,
+        auth_err(401, "Unauthorized: authentication token must be provided")
+    );
     assert_eq!(
         templates_with(&s, Some(format!("Basic {}", s.token(&key)))).await,
-        auth_err(401, "Unauthorized: authentication bearer scheme must be used")
+        auth_err(
+            401,
+            "Unauthorized: authentication bearer scheme must be used"
+        )
     );
-    assert_eq!(templates_with(&s, bearer("not.a.jwt".into())).await, auth_err(403, MALFORMED));
+    assert_eq!(
+        templates_with(&s, bearer("not.a.jwt".into())).await,
+        auth_err(403, MALFORMED)
+    );
     let no_iss = sign(&json!({"iat": now}), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(no_iss)).await, auth_err(403, "Invalid token: iss field not provided"));
-    let bad_iss = sign(&json!({"iss": "nope", "iat": now}), secret_of(&key), Algorithm::HS256);
+    assert_eq!(
+        templates_with(&s, bearer(no_iss)).await,
+        auth_err(403, "Invalid token: iss field not provided")
+    );
+    let bad_iss = sign(
+        &json!({"iss": "nope", "iat": now}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
     assert_eq!(
         templates_with(&s, bearer(bad_iss)).await,
         auth_err(403, "Invalid token: service id is not the right data type")
     );
-    let unknown = sign(&json!({"iss": uuid::Uuid::new_v4().to_string(), "iat": now}), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(unknown)).await, auth_err(403, "Invalid token: service not found"));
+    let unknown = sign(
+        &json!({"iss": uuid::Uuid::new_v4().to_string(), "iat": now}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(unknown)).await,
+        auth_err(403, "Invalid token: service not found")
+    );
 
     // A service with no keys.
     let keyless = notify::domain::services::create_service(
         &s.app.store,
-        notify::domain::services::NewService { name: "Keyless".into(), restricted: false },
+        notify::domain::services::NewService {
+            name: "Keyless".into(),
+            restricted: false,
+        },
     )
     .await
     .unwrap();
-    let t = sign(&json!({"iss": keyless.id.to_string(), "iat": now}), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(t)).await, auth_err(403, "Invalid token: service has no API keys"));
+    let t = sign(
+        &json!({"iss": keyless.id.to_string(), "iat": now}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(t)).await,
+        auth_err(403, "Invalid token: service has no API keys")
+    );
 
     let hs512 = sign(&claims_for(&key, now), secret_of(&key), Algorithm::HS512);
-    assert_eq!(templates_with(&s, bearer(hs512)).await, auth_err(403, "Invalid token: algorithm used is not HS256"));
+    assert_eq!(
+        templates_with(&s, bearer(hs512)).await,
+        auth_err(403, "Invalid token: algorithm used is not HS256")
+    );
     let clock = "Error: Your system clock must be accurate to within 30 seconds";
-    let early = sign(&claims_for(&key, now - 40), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(early)).await, auth_err(403, clock));
-    let late = sign(&claims_for(&key, now + 40), secret_of(&key), Algorithm::HS256);
+    let early = sign(
+        &claims_for(&key, now - 40),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(early)).await,
+        auth_err(403, clock)
+    );
+    let late = sign(
+        &claims_for(&key, now + 40),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
     assert_eq!(templates_with(&s, bearer(late)).await, auth_err(403, clock));
-    let nbf = sign(&json!({"iss": s.service_id.to_string(), "iat": now, "nbf": now + 100}), secret_of(&key), Algorithm::HS256);
+    let nbf = sign(
+        &json!({"iss": s.service_id.to_string(), "iat": now, "nbf": now + 100}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
     assert_eq!(templates_with(&s, bearer(nbf)).await, auth_err(403, clock));
-    let expired = sign(&json!({"iss": s.service_id.to_string(), "iat": now, "exp": now - 100}), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(expired)).await, auth_err(403, MALFORMED));
-    let aud = sign(&json!({"iss": s.service_id.to_string(), "iat": now, "aud": "x"}), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(aud)).await, auth_err(403, MALFORMED));
-    let wrong_secret = sign(&claims_for(&key, now), &uuid::Uuid::new_v4().to_string(), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(wrong_secret)).await, auth_err(403, "Invalid token: API key not found"));
-    let no_iat = sign(&json!({"iss": s.service_id.to_string()}), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, bearer(no_iat)).await, auth_err(403, "Invalid token: API key not found"));
+    let expired = sign(
+        &json!({"iss": s.service_id.to_string(), "iat": now, "exp": now - 100}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(expired)).await,
+        auth_err(403, MALFORMED)
+    );
+    let aud = sign(
+        &json!({"iss": s.service_id.to_string(), "iat": now, "aud": "x"}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(aud)).await,
+        auth_err(403, MALFORMED)
+    );
+    let wrong_secret = sign(
+        &claims_for(&key, now),
+        &uuid::Uuid::new_v4().to_string(),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(wrong_secret)).await,
+        auth_err(403, "Invalid token: API key not found")
+    );
+    let no_iat = sign(
+        &json!({"iss": s.service_id.to_string()}),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, bearer(no_iat)).await,
+        auth_err(403, "Invalid token: API key not found")
+    );
 
     // Accepted: any case of the scheme, iat at the edge of the window.
-    let edge = sign(&claims_for(&key, now - 29), secret_of(&key), Algorithm::HS256);
-    assert_eq!(templates_with(&s, Some(format!("bearer {edge}"))).await.0, 200);
-    assert_eq!(templates_with(&s, Some(format!("BEARER {}", s.token(&key)))).await.0, 200);
+    let edge = sign(
+        &claims_for(&key, now - 29),
+        secret_of(&key),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        templates_with(&s, Some(format!("bearer {edge}"))).await.0,
+        200
+    );
+    assert_eq!(
+        templates_with(&s, Some(format!("BEARER {}", s.token(&key))))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -83,17 +177,36 @@ async fn request_errors_use_the_v2_envelope() {
     // Invalid JSON, whatever the content type.
     let token = s.token(&s.keys["normal"]);
     let (status, body) = s
-        .request("POST", "/v2/notifications/sms", Some(format!("Bearer {token}")), Some("{nope"))
+        .request(
+            "POST",
+            "/v2/notifications/sms",
+            Some(format!("Bearer {token}")),
+            Some("{nope"),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["status_code"], 400);
-    assert_eq!(errors(&body), vec![("BadRequestError".into(), "Invalid JSON supplied in POST data".into())]);
+    assert_eq!(
+        errors(&body),
+        vec![(
+            "BadRequestError".into(),
+            "Invalid JSON supplied in POST data".into()
+        )]
+    );
 
     // Every schema error at once; null counts as {}.
-    let (status, body) = s.call("normal", "POST", "/v2/notifications/sms", Some(Value::Null)).await;
+    let (status, body) = s
+        .call("normal", "POST", "/v2/notifications/sms", Some(Value::Null))
+        .await;
     assert_eq!(status, 400);
     let messages: Vec<String> = errors(&body).into_iter().map(|e| e.1).collect();
-    assert_eq!(messages, vec!["phone_number is a required property", "template_id is a required property"]);
+    assert_eq!(
+        messages,
+        vec![
+            "phone_number is a required property",
+            "template_id is a required property"
+        ]
+    );
 
     let (_, body) = s
         .call("normal", "POST", "/v2/notifications/email", Some(json!({
@@ -101,11 +214,19 @@ async fn request_errors_use_the_v2_envelope() {
         })))
         .await;
     let messages: Vec<String> = errors(&body).into_iter().map(|e| e.1).collect();
-    assert!(messages.contains(&"email_address 12345 is not of type string".to_string()), "{messages:?}");
+    assert!(
+        messages.contains(&"email_address 12345 is not of type string".to_string()),
+        "{messages:?}"
+    );
     assert!(messages.contains(&"template_id is not a valid UUID".to_string()));
     assert!(messages.contains(&format!("reference {} is too long", "r".repeat(1001))));
-    assert!(messages.contains(&"Additional properties are not allowed (foo, bar were unexpected)".to_string())
-        || messages.contains(&"Additional properties are not allowed (bar, foo were unexpected)".to_string()));
+    assert!(
+        messages.contains(
+            &"Additional properties are not allowed (foo, bar were unexpected)".to_string()
+        ) || messages.contains(
+            &"Additional properties are not allowed (bar, foo were unexpected)".to_string()
+        )
+    );
 
     // Business rules.
     let (status, body) = s
@@ -113,32 +234,71 @@ async fn request_errors_use_the_v2_envelope() {
             "phone_number": "07700900123", "template_id": uuid::Uuid::new_v4(), "personalisation": {"name": "x"}
         })))
         .await;
-    assert_eq!((status, errors(&body)), (400, vec![("BadRequestError".into(), "Template not found".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            400,
+            vec![("BadRequestError".into(), "Template not found".into())]
+        )
+    );
     let (status, body) = s
         .call("normal", "POST", "/v2/notifications/sms", Some(json!({
             "phone_number": "+1 202-555-0104", "template_id": s.sms_template, "personalisation": {"name": "x"}
         })))
         .await;
     assert_eq!(status, 201, "{body}");
-    s.update_service(|svc| svc.permissions.retain(|p| p != "international_sms" && p != "letter")).await;
+    s.update_service(|svc| {
+        svc.permissions
+            .retain(|p| p != "international_sms" && p != "letter")
+    })
+    .await;
     let (status, body) = s
         .call("normal", "POST", "/v2/notifications/sms", Some(json!({
             "phone_number": "+1 202-555-0104", "template_id": s.sms_template, "personalisation": {"name": "x"}
         })))
         .await;
-    assert_eq!((status, errors(&body)), (400, vec![("BadRequestError".into(), "Cannot send to international mobile numbers".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            400,
+            vec![(
+                "BadRequestError".into(),
+                "Cannot send to international mobile numbers".into()
+            )]
+        )
+    );
     let (status, body) = s
         .call("normal", "POST", "/v2/notifications/sms", Some(json!({
             "phone_number": "020 7946 0000", "template_id": s.sms_template, "personalisation": {"name": "x"}
         })))
         .await;
-    assert_eq!((status, errors(&body)), (400, vec![("InvalidPhoneError".into(), "Not a UK mobile number".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            400,
+            vec![("InvalidPhoneError".into(), "Not a UK mobile number".into())]
+        )
+    );
     let (status, body) = s
-        .call("normal", "POST", "/v2/notifications/letter", Some(json!({
-            "template_id": s.letter_template, "personalisation": {"name": "x"}
-        })))
+        .call(
+            "normal",
+            "POST",
+            "/v2/notifications/letter",
+            Some(json!({
+                "template_id": s.letter_template, "personalisation": {"name": "x"}
+            })),
+        )
         .await;
-    assert_eq!((status, errors(&body)), (400, vec![("BadRequestError".into(), "Service is not allowed to send letters".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            400,
+            vec![(
+                "BadRequestError".into(),
+                "Service is not allowed to send letters".into()
+            )]
+        )
+    );
     let long = "a".repeat(919);
     let (status, body) = s
         .call("normal", "POST", "/v2/notifications/sms", Some(json!({
@@ -162,22 +322,48 @@ async fn trial_mode_and_letters() {
         })))
         .await;
     assert_eq!(status, 400);
-    assert_eq!(errors(&body)[0].1, "Can’t send to this recipient when service is in trial mode – see https://www.notifications.service.gov.uk/trial-mode");
+    assert_eq!(
+        errors(&body)[0].1,
+        "Can’t send to this recipient when service is in trial mode – see https://www.notifications.service.gov.uk/trial-mode"
+    );
     let (status, body) = s
         .call("normal", "POST", "/v2/notifications/letter", Some(json!({
             "template_id": s.letter_template,
             "personalisation": {"name": "x", "address_line_1": "A", "address_line_2": "B", "postcode": "SW1A 1AA"}
         })))
         .await;
-    assert_eq!((status, errors(&body)), (403, vec![("BadRequestError".into(), "Cannot send letters when service is in trial mode".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            403,
+            vec![(
+                "BadRequestError".into(),
+                "Cannot send letters when service is in trial mode".into()
+            )]
+        )
+    );
     // Test keys may send letters in trial mode; the address rules still apply.
     let (status, body) = s
-        .call("test", "POST", "/v2/notifications/letter", Some(json!({
-            "template_id": s.letter_template,
-            "personalisation": {"name": "x", "address_line_1": "A", "address_line_2": "B"}
-        })))
+        .call(
+            "test",
+            "POST",
+            "/v2/notifications/letter",
+            Some(json!({
+                "template_id": s.letter_template,
+                "personalisation": {"name": "x", "address_line_1": "A", "address_line_2": "B"}
+            })),
+        )
         .await;
-    assert_eq!((status, errors(&body)), (400, vec![("ValidationError".into(), "Address must be at least 3 lines".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            400,
+            vec![(
+                "ValidationError".into(),
+                "Address must be at least 3 lines".into()
+            )]
+        )
+    );
     let (status, _) = s
         .call("test", "POST", "/v2/notifications/letter", Some(json!({
             "template_id": s.letter_template,
@@ -202,7 +388,16 @@ async fn rate_and_daily_limits() {
     assert_eq!(send().await.0, 201);
     assert_eq!(send().await.0, 201);
     let (status, body) = send().await;
-    assert_eq!((status, errors(&body)), (429, vec![("TooManyRequestsError".into(), "Exceeded send limits (sms: 2) for today".into())]));
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            429,
+            vec![(
+                "TooManyRequestsError".into(),
+                "Exceeded send limits (sms: 2) for today".into()
+            )]
+        )
+    );
     // Test keys never count and are never refused by the daily limit.
     let (status, _) = s
         .call("test", "POST", "/v2/notifications/sms", Some(json!({
@@ -214,14 +409,25 @@ async fn rate_and_daily_limits() {
     s.update_service(|svc| svc.rate_limit = 3).await;
     // capacity = ceil(3/3) + 1 = 2 tokens for the team key type.
     let team = || {
-        s.call("team", "POST", "/v2/notifications/email", Some(json!({"email_address": "x@example.com", "template_id": s.email_template})))
+        s.call(
+            "team",
+            "POST",
+            "/v2/notifications/email",
+            Some(json!({"email_address": "x@example.com", "template_id": s.email_template})),
+        )
     };
     let _ = team().await;
     let _ = team().await;
     let (status, body) = team().await;
     assert_eq!(
         (status, errors(&body)),
-        (429, vec![("RateLimitError".into(), "Exceeded rate limit for key type TEAM of 3 requests per 60 seconds".into())])
+        (
+            429,
+            vec![(
+                "RateLimitError".into(),
+                "Exceeded rate limit for key type TEAM of 3 requests per 60 seconds".into()
+            )]
+        )
     );
 }
 
@@ -235,8 +441,16 @@ async fn simulated_recipients_are_accepted_but_not_stored() {
         .await;
     assert_eq!(status, 201);
     let id = body["id"].as_str().unwrap();
-    let (status, body) = s.call("normal", "GET", &format!("/v2/notifications/{id}"), None).await;
-    assert_eq!((status, errors(&body)), (404, vec![("NoResultFound".into(), "No result found".into())]));
+    let (status, body) = s
+        .call("normal", "GET", &format!("/v2/notifications/{id}"), None)
+        .await;
+    assert_eq!(
+        (status, errors(&body)),
+        (
+            404,
+            vec![("NoResultFound".into(), "No result found".into())]
+        )
+    );
 }
 
 #[tokio::test]
@@ -245,8 +459,12 @@ async fn unknown_v2_routes_answer_before_authentication() {
     let (status, body) = s.request("GET", "/v2/nothing-here", None, None).await;
     assert_eq!(status, 404);
     assert_eq!(body["result"], "error");
-    let (status, body) = s.request("DELETE", "/v2/notifications/sms", None, None).await;
+    let (status, body) = s
+        .request("DELETE", "/v2/notifications/sms", None, None)
+        .await;
     assert_eq!(status, 405, "{body}");
-    let (status, _) = s.request("GET", "/v2/template/x/version/notanint", None, None).await;
+    let (status, _) = s
+        .request("GET", "/v2/template/x/version/notanint", None, None)
+        .await;
     assert_eq!(status, 404);
 }

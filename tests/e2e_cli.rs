@@ -202,6 +202,40 @@ fn bootstrap_serve_and_stop() {
     assert!(key2["key"].as_str().unwrap().contains(&second));
     assert!(stdout(&notify(&data, port, &["reindex"])).starts_with("indexed "));
 
+    // Settings change through the running server too; only the options given change.
+    let updated: serde_json::Value = serde_json::from_str(&stdout(&notify(
+        &data,
+        port,
+        &[
+            "service",
+            "update",
+            "--service",
+            &second,
+            "--rate-limit",
+            "60000",
+            "--trial",
+            "true",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(updated["rate_limit"], 60000);
+    assert_eq!(updated["restricted"], true);
+    assert_eq!(updated["name"], "Second");
+    let bad = notify(
+        &data,
+        port,
+        &[
+            "service",
+            "update",
+            "--service",
+            &second,
+            "--rate-limit",
+            "0",
+        ],
+    );
+    assert!(!bad.status.success());
+
     // Status for machines and for people.
     let (code, body) = http(port, "GET", "/_status");
     assert_eq!(code, 200);

@@ -370,8 +370,12 @@ async fn post_sms(v2: V2, raw: Bytes) -> Result<Response, AppError> {
 
     check_permission(&v2, NotificationType::Sms)?;
     let template = load_template(&v2, template_id, NotificationType::Sms)?;
-    let rendered = render::sms(&template, &personalisation)?;
     let service = v2.caller.service();
+    let rendered = render::sms(
+        &template,
+        &personalisation,
+        service.prefix_sms.then_some(service.name.as_str()),
+    )?;
     let from_number = match sender_id {
         Some(id) => service
             .sms_senders

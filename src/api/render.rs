@@ -60,12 +60,20 @@ pub fn template_placeholders(t: &Template, contact_block: Option<&str>) -> Vec<S
     templates::placeholders::placeholder_names_in(&parts)
 }
 
-pub fn sms(t: &Template, p: &Map<String, Value>) -> Result<RenderedSms, AppError> {
+/// Render an SMS. `prefix` is the service name when the service prefixes its texts: billing
+/// counts fragments of the text as delivered (prefix included), as upstream does, while the API
+/// returns and length-checks the body without it.
+pub fn sms(
+    t: &Template,
+    p: &Map<String, Value>,
+    prefix: Option<&str>,
+) -> Result<RenderedSms, AppError> {
     let values = templates::placeholders::Personalisation::new(p);
     missing_error(templates::placeholders::missing(&[&t.content], &values))?;
     let body = templates::sms::render_sms_body(&t.content, &values);
     not_empty(&body)?;
-    let fragments = templates::sms::fragment_count(&body);
+    let delivered = templates::sms::render_sms_for_delivery(&t.content, &values, prefix);
+    let fragments = templates::sms::fragment_count(&delivered);
     Ok(RenderedSms { body, fragments })
 }
 
@@ -376,8 +384,7 @@ pub fn decode_lenient_base64(text: &str) -> Option<Vec<u8>> {
     if body.contains('=') {
         return None;
     }
-    let padded_len = clean.len();
-    if padded_len % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return None;
     }
     base64::engine::general_purpose::STANDARD

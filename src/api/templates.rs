@@ -133,7 +133,11 @@ fn preview(v2: &V2, id_text: &str, raw: &Bytes) -> Result<Response, AppError> {
         .filter(|t| t.service_id == v2.caller.service().id && !t.hidden)
         .ok_or(AppError::NoResult)?;
     let (body, html, subject) = match template.template_type {
-        NotificationType::Sms => (render::sms(&template, &personalisation)?.body, None, None),
+        NotificationType::Sms => (
+            render::sms(&template, &personalisation, None)?.body,
+            None,
+            None,
+        ),
         NotificationType::Email => {
             let r = render::email(&template, &personalisation)?;
             let html = render::email_html(&template, &personalisation);

@@ -104,6 +104,55 @@ pub async fn create_api_key(
     })
 }
 
+/// The service's keys (revoked ones included), oldest first. Secrets stay sealed in the
+/// records; callers must not show them.
+pub fn list_api_keys(store: &Store, service_id: Uuid) -> DomainResult<Vec<ApiKey>> {
+    let reader = store.read()?;
+    if reader.get_service(service_id)?.is_none() {
+        return Err(DomainError::NotFound(format!(
+            "No service with id {service_id}"
+        )));
+    }
+    let mut keys = reader.service_api_keys(service_id)?;
+    keys.sort_by_key(|k| (k.created_at, k.id));
+    Ok(keys)
+}
+
+fn key_not_found(service_id: Uuid, key_id: Uuid) -> String {
+    format!("No API key with id {key_id} for service {service_id}")
+}
+
+/// One key of the service.
+pub fn get_api_key(store: &Store, service_id: Uuid, key_id: Uuid) -> DomainResult<ApiKey> {
+    super::services::get_service(store, service_id)?;
+    store
+        .read()?
+        .get_api_key(key_id)?
+        .filter(|k| k.service_id == service_id)
+        .ok_or_else(|| DomainError::NotFound(key_not_found(service_id, key_id)))
+}
+
+/// Revoke a key: its `expiry_date` becomes now (a revoked key keeps its first revocation
+/// time). The caller must invalidate the v2 key cache.
+pub async fn revoke_api_key(store: &Store, service_id: Uuid, key_id: Uuid) -> DomainResult<ApiKey> {
+    super::services::get_service(store, service_id)?;
+    let now = store.clock().now_micros();
+    let key = store
+        .write(move |ctx| {
+            let mut key = ctx
+                .get_api_key(key_id)?
+                .filter(|k| k.service_id == service_id)
+                .ok_or_else(|| storage::StoreError::NotFound(key_not_found(service_id, key_id)))?;
+            if key.expiry_date.is_none() {
+                key.expiry_date = Some(now);
+                ctx.put_api_key(&key)?;
+            }
+            Ok(key)
+        })
+        .await?;
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

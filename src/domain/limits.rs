@@ -18,11 +18,13 @@ struct Bucket {
     updated: Instant,
 }
 
+/// (service, limit name) → (UTC day, count so far).
+type DailyCounts = HashMap<(Uuid, &'static str), (i64, u64)>;
+
 #[derive(Default)]
 pub struct Limits {
     buckets: Mutex<HashMap<(Uuid, KeyType), Bucket>>,
-    /// (service, limit name) → (UTC day, count so far).
-    daily: Mutex<HashMap<(Uuid, &'static str), (i64, u64)>>,
+    daily: Mutex<DailyCounts>,
 }
 
 fn key_type_label(k: KeyType) -> &'static str {

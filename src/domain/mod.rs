@@ -7,6 +7,7 @@ pub mod limits;
 pub mod recipients;
 pub mod services;
 pub mod templates;
+pub mod users;
 pub mod working_days;
 
 use storage::StoreError;

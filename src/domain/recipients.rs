@@ -14,8 +14,8 @@
 //! `+`, "possible number" reasons...) behave like upstream.
 //!
 //! Data files (parsed on first use): `data/sms_rates.txt` (billed country prefixes and rate
-//! multipliers) and `data/countries.tsv` (country and territory names with synonyms, and
-//! their postage zone).
+//! multipliers; its header says which multipliers are confirmed current values) and
+//! `data/countries.tsv` (country and territory names with synonyms, and their postage zone).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -448,8 +448,8 @@ enum ParseError {
 /// `match`. `source` must be a pattern string of the static metadata: its address is the
 /// cache key.
 fn metadata_regex(source: &'static str, full: bool) -> Regex {
-    static CACHE: LazyLock<Mutex<HashMap<(usize, usize, bool), Regex>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
+    type Cache = Mutex<HashMap<(usize, usize, bool), Regex>>;
+    static CACHE: LazyLock<Cache> = LazyLock::new(|| Mutex::new(HashMap::new()));
     let key = (source.as_ptr() as usize, source.len(), full);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     cache
@@ -1059,7 +1059,7 @@ static COUNTRIES: LazyLock<Countries> = LazyLock::new(|| {
 
 /// Notify's `CountryMapping.make_key`.
 fn country_key(name: &str) -> String {
-    let name = name.replace('&', "and").replace('+', "and");
+    let name = name.replace(['&', '+'], "and");
     let normalised: String = name
         .chars()
         .filter(|c| !" _-'\u{2019},.()".contains(*c))
@@ -1278,8 +1278,8 @@ pub fn validate_postal_address(
     if international && bfpo {
         return Err(AddressError::BfpoWithCountry);
     }
-    let valid_last_line =
-        (allow_international && international && !bfpo) || postcode.is_some() || bfpo;
+    // A BFPO address with a country was rejected above.
+    let valid_last_line = bfpo || postcode.is_some() || allow_international && international;
     if !valid_last_line {
         return Err(if allow_international {
             AddressError::NotPostcodeOrCountry
@@ -1318,5 +1318,657 @@ impl fmt::Display for PostalAddress {
     /// The address on one line, comma separated.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.lines.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perms(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn lines(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| s.to_string()).collect()
+    }
+
+    // ----- §10.1 phone numbers -----
+
+    #[test]
+    fn spec_phone_table_valid_rows() {
+        // (input, normalised, international, crown dependency, rate multiplier, landline)
+        let rows: &[(&str, &str, bool, bool, u32, bool)] = &[
+            ("07700900123", "447700900123", false, false, 1, false),
+            ("+447700900123", "447700900123", false, false, 1, false),
+            ("447700900123", "447700900123", false, false, 1, false),
+            ("0044 7700 900123", "447700900123", false, false, 1, false),
+            ("+44 (0)7700 900123", "447700900123", false, false, 1, false),
+            ("7700900123", "447700900123", false, false, 1, false),
+            ("01709510122", "441709510122", false, false, 1, true),
+            ("020 7946 0000", "442079460000", false, false, 1, true),
+            ("+1 202-555-0104", "12025550104", true, false, 1, false),
+            ("12025550104", "12025550104", true, false, 1, false),
+            ("20-12-1234-1234", "201212341234", true, false, 7, false),
+            ("+33 6 12 34 56 78", "33612345678", true, false, 2, false),
+            ("+447624123456", "447624123456", true, true, 2, false),
+        ];
+        for &(input, normalised, international, crown, rate, landline) in rows {
+            let n = validate_phone_number(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(n.normalised, normalised, "{input}");
+            assert_eq!(n.international, international, "{input}");
+            assert_eq!(n.crown_dependency, crown, "{input}");
+            assert_eq!(n.rate_multiplier, rate, "{input}");
+            assert_eq!(n.uk_landline, landline, "{input}");
+        }
+    }
+
+    #[test]
+    fn spec_phone_table_error_rows() {
+        let rows: &[(&str, PhoneError, &str)] = &[
+            ("077009001234567", PhoneError::TooLong, "Too many digits"),
+            (
+                "0770090012a",
+                PhoneError::UnknownCharacter,
+                "Must not contain letters or symbols",
+            ),
+            ("999", PhoneError::TooShort, "Not enough digits"),
+            (
+                "08515111111",
+                PhoneError::InvalidNumber,
+                "Number is not valid \u{2013} double check the phone number you entered",
+            ),
+            (
+                "+800 1234 5678",
+                PhoneError::InvalidNumber,
+                "Number is not valid \u{2013} double check the phone number you entered",
+            ),
+            ("", PhoneError::TooShort, "Not enough digits"),
+            (
+                "24741111",
+                PhoneError::UnsupportedCountryCode,
+                "Not a valid country prefix",
+            ),
+        ];
+        for &(input, error, message) in rows {
+            let e = validate_phone_number(input).expect_err(input);
+            assert_eq!(e, error, "{input}");
+            assert_eq!(e.to_string(), message, "{input}");
+        }
+        assert_eq!(
+            PhoneError::NotUkMobile.to_string(),
+            "Not a UK mobile number"
+        );
+        assert_eq!(PhoneError::TooLong.code(), "TOO_LONG");
+    }
+
+    #[test]
+    fn spec_phone_table_mobile_only_permissions() {
+        let none = perms(&[]);
+        for landline in ["01709510122", "020 7946 0000"] {
+            let n = validate_phone_number(landline).unwrap();
+            let e = check_phone_permissions(&n, &none).unwrap_err();
+            assert_eq!(e, PhonePermissionError::NotUkMobile);
+            assert_eq!(e.to_string(), "Not a UK mobile number");
+            assert_eq!(e.error_name(), "InvalidPhoneError");
+            assert_eq!(e.status_code(), 400);
+            assert!(check_phone_permissions(&n, &perms(&["sms_to_uk_landlines"])).is_ok());
+        }
+        for international in ["+1 202-555-0104", "20-12-1234-1234", "+33 6 12 34 56 78"] {
+            let n = validate_phone_number(international).unwrap();
+            let e = check_phone_permissions(&n, &none).unwrap_err();
+            assert_eq!(e, PhonePermissionError::InternationalNotAllowed);
+            assert_eq!(e.to_string(), "Cannot send to international mobile numbers");
+            assert_eq!(e.error_name(), "BadRequestError");
+            assert!(check_phone_permissions(&n, &perms(&["international_sms"])).is_ok());
+        }
+        for ok in [
+            "07700900123",
+            "+447624123456",
+            "07797800123",
+            "+447700900030",
+        ] {
+            let n = validate_phone_number(ok).unwrap();
+            assert!(check_phone_permissions(&n, &none).is_ok(), "{ok}");
+        }
+        // A Crown-dependency landline is a UK landline.
+        let iom_landline = validate_phone_number("+44 1624 612345").unwrap();
+        assert!(iom_landline.crown_dependency && iom_landline.uk_landline);
+        assert_eq!(
+            check_phone_permissions(&iom_landline, &none),
+            Err(PhonePermissionError::NotUkMobile)
+        );
+    }
+
+    #[test]
+    fn phone_rescue_and_drama_numbers() {
+        let rows = [
+            ("0+447700900100", "447700900100"),
+            ("000007700900100", "447700900100"),
+            ("+07700900100", "447700900100"),
+            ("0+44(0)7779123456", "447779123456"),
+            ("+07044123456", "447044123456"),
+            ("04407379123456", "447379123456"),
+            ("001708123456", "441708123456"),
+            ("+04915161123456", "4915161123456"),
+            ("+0012025550104", "12025550104"),
+            ("1\u{2011}202\u{2013}555\u{2014}010\u{2212}4", "12025550104"),
+            (
+                "\u{200B}\t\t+44 (0)7723 456 789\u{FEFF} \r\n",
+                "447723456789",
+            ),
+            ("07700\u{00A0}900123", "447700900123"),
+            // Ofcom drama numbers, including upstream's loose match.
+            ("07700900000", "447700900000"),
+            ("07700900999", "447700900999"),
+            ("447700900020", "447700900020"),
+            ("07700 9001", "44077009001"),
+        ];
+        for (input, normalised) in rows {
+            let n = validate_phone_number(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(n.normalised, normalised, "{input:?}");
+        }
+        let tv = validate_phone_number("07700900010").unwrap();
+        assert!(!tv.international && !tv.crown_dependency && !tv.uk_landline);
+        assert_eq!(tv.rate_multiplier, 1);
+    }
+
+    #[test]
+    fn phone_upstream_error_cases() {
+        let rows = [
+            ("772345678910", PhoneError::TooLong),
+            ("0772345678910", PhoneError::TooLong),
+            ("+44 (0)7723 456 789 10", PhoneError::TooLong),
+            ("0772345678", PhoneError::InvalidNumber),
+            ("00447723456", PhoneError::InvalidNumber),
+            ("07890x32109", PhoneError::UnknownCharacter),
+            ("07723 456789...", PhoneError::UnknownCharacter),
+            ("ALPHANUM3R1C", PhoneError::UnknownCharacter),
+            ("0400 123 4567", PhoneError::InvalidNumber),
+            ("0900 123 4567", PhoneError::InvalidNumber),
+            ("0845 46 46", PhoneError::InvalidNumber),
+            ("80100000000", PhoneError::TooLong),
+            ("+682 1234", PhoneError::InvalidNumber),
+            ("(07417)4123456", PhoneError::TooLong),
+            ("+00263 71123456", PhoneError::InvalidNumber),
+            ("0049 160 123456", PhoneError::InvalidNumber),
+            ("07700\n900123", PhoneError::UnknownCharacter),
+        ];
+        for (input, error) in rows {
+            assert_eq!(validate_phone_number(input), Err(error), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn phone_international_details() {
+        let rows = [
+            ("16644913789", "1664", 6, true, false),
+            ("77234567890", "7", 10, true, false),
+            ("+23052512345", "230", 4, true, false),
+            ("07797800123", "44", 2, true, true),
+            ("07723456789", "44", 1, false, false),
+            ("+7 (8) (495) 123-45-67", "7", 10, true, false),
+            ("+43 676 111 222 333 4", "43", 3, true, false),
+        ];
+        for (input, prefix, rate, international, crown) in rows {
+            let n = validate_phone_number(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(n.phone_prefix, prefix, "{input}");
+            assert_eq!(n.rate_multiplier, rate, "{input}");
+            assert_eq!(n.international, international, "{input}");
+            assert_eq!(n.crown_dependency, crown, "{input}");
+        }
+    }
+
+    #[test]
+    fn simulated_recipients() {
+        for number in ["07700900000", "+44 7700 900111", "447700900222"] {
+            assert!(is_simulated_phone(
+                &validate_phone_number(number).unwrap().normalised
+            ));
+        }
+        assert!(!is_simulated_phone("447700900123"));
+        assert!(is_simulated_email(&normalise_email(
+            "Simulate-Delivered-2@notifications.service.gov.uk "
+        )));
+        assert!(is_simulated_email(
+            "simulate-delivered-3@notifications.service.gov.uk"
+        ));
+        assert!(!is_simulated_email(
+            "simulate-delivered-4@notifications.service.gov.uk"
+        ));
+    }
+
+    #[test]
+    fn format_recipient_for_guest_lists() {
+        assert_eq!(format_recipient("foo"), "foo");
+        assert_eq!(format_recipient("TeSt@ExAmPl3.com"), "test@exampl3.com");
+        assert_eq!(format_recipient("+4407900 900 123"), "447900900123");
+        assert_eq!(format_recipient("+1 928-282-4541"), "19282824541");
+        assert_eq!(
+            format_recipient("0012025550104"),
+            format_recipient("1-202-555-0104")
+        );
+    }
+
+    #[test]
+    fn sms_rates_data() {
+        assert_eq!(SMS_RATES.len(), 220);
+        for (prefix, rate) in [
+            ("1", 1),
+            ("7", 10),
+            ("20", 7),
+            ("33", 2),
+            ("44", 2),
+            ("1664", 6),
+        ] {
+            assert_eq!(SMS_RATES.get(prefix), Some(&rate), "{prefix}");
+        }
+        assert!(!SMS_RATES.contains_key("247"));
+    }
+
+    // ----- §10.2 email addresses -----
+
+    #[test]
+    fn spec_email_examples() {
+        for ok in [
+            "a@b.com",
+            "first.o'last@x.co.uk",
+            "a@xn--r8jz45g.xn--zckzah",
+            "a@例え.テスト",
+        ] {
+            assert_eq!(validate_email_address(ok), Ok(ok.to_string()), "{ok}");
+        }
+        for bad in [
+            "a..b@x.com",
+            "a@b",
+            "a@b.c",
+            "a\"b@x.com",
+            "a@-x.com",
+            "a@x_y.com",
+            "a b@x.com",
+            "用户@例子.广告",
+            "",
+            "@b.com",
+            "a@.b.com",
+            "a@b.com.",
+            "a@b.com@c.com",
+        ] {
+            let e = validate_email_address(bad).expect_err(bad);
+            assert_eq!(e.to_string(), "Not a valid email address");
+        }
+    }
+
+    #[test]
+    fn email_clean_up_length_and_case() {
+        assert_eq!(
+            validate_email_address("\u{200B} Test.User@Example.COM\u{00A0}\n"),
+            Ok("Test.User@Example.COM".to_string())
+        );
+        assert_eq!(
+            validate_email_address("te\u{202F}st@exa\u{2060}mple.com"),
+            Ok("test@example.com".to_string())
+        );
+        assert_eq!(
+            normalise_email(" Test.User@Example.COM "),
+            "test.user@example.com"
+        );
+        let long_label = format!("a@{}.com", "x".repeat(64));
+        assert!(validate_email_address(&long_label).is_err());
+        assert!(validate_email_address(&format!("a@{}.com", "x".repeat(63))).is_ok());
+        let too_long = format!("{}@b.com", "a".repeat(315));
+        assert!(validate_email_address(&too_long).is_err());
+        assert!(validate_email_address("a@bücher.de").is_ok());
+        assert!(validate_email_address("x@y.xn--p1ai").is_ok());
+        assert!(validate_email_address("a@b---c.com").is_err());
+        assert!(validate_email_address("a@b--c.com").is_ok());
+    }
+
+    #[test]
+    fn clean_recipient_removes_obscure_whitespace() {
+        assert_eq!(
+            clean_recipient("\u{FEFF} 07700\u{200B}900\u{00A0}123 \t"),
+            "07700900123"
+        );
+        assert_eq!(clean_recipient("a\u{2028}b\u{180E}c"), "abc");
+        assert_eq!(clean_recipient("\u{3000}x"), "\u{3000}x");
+    }
+
+    // ----- §10.3 postal addresses -----
+
+    fn address_error(l: &[&str], allow_international: bool) -> AddressError {
+        validate_postal_address(&lines(l), allow_international).expect_err(&l.join("|"))
+    }
+
+    #[test]
+    fn spec_address_checks_in_order() {
+        let invalid_characters = "Address lines must not start with any of the following \
+             characters: @ ( ) = [ ] \u{201D} \\ / , < >";
+        // (lines, allow_international, error, message)
+        let rows: &[(&[&str], bool, AddressError, &str)] = &[
+            // 1. fewer than 3 lines (also before any other check)
+            (
+                &["1 Street", "SW1A 1AA"],
+                false,
+                AddressError::TooFewLines,
+                "Address must be at least 3 lines",
+            ),
+            (
+                &["(Flat", "", "  ", "nfa"],
+                false,
+                AddressError::TooFewLines,
+                "Address must be at least 3 lines",
+            ),
+            (
+                &["1 Street", "Town", "United Kingdom"],
+                true,
+                AddressError::TooFewLines,
+                "Address must be at least 3 lines",
+            ),
+            (
+                &[],
+                false,
+                AddressError::TooFewLines,
+                "Address must be at least 3 lines",
+            ),
+            // 2. more than 7 lines
+            (
+                &["1", "2", "3", "4", "5", "6", "7", "SW1A 1AA"],
+                false,
+                AddressError::TooManyLines,
+                "Address must be no more than 7 lines",
+            ),
+            (
+                &["(1", "2", "3", "4", "5", "6", "7", "nope"],
+                true,
+                AddressError::TooManyLines,
+                "Address must be no more than 7 lines",
+            ),
+            // 3. lines 1 and 2 need an ASCII letter or digit
+            (
+                &["!!!", "1 Street", "SW1A 1AA"],
+                false,
+                AddressError::FirstTwoLinesNotAlphanumeric,
+                "The first 2 lines of the address must both include at least one alphanumeric character",
+            ),
+            (
+                &["1 Street", "é", "not a postcode"],
+                false,
+                AddressError::FirstTwoLinesNotAlphanumeric,
+                "The first 2 lines of the address must both include at least one alphanumeric character",
+            ),
+            // 4. BFPO address naming a country
+            (
+                &["Mx One", "BFPO 123", "France"],
+                true,
+                AddressError::BfpoWithCountry,
+                "The last line of a BFPO address must not be a country.",
+            ),
+            (
+                &["(Mx One", "BFPO 123", "Japan"],
+                false,
+                AddressError::BfpoWithCountry,
+                "The last line of a BFPO address must not be a country.",
+            ),
+            // 5. bad last line
+            (
+                &["1 Street", "Town", "Not a postcode"],
+                false,
+                AddressError::NotUkPostcode,
+                "Must be a real UK postcode",
+            ),
+            (
+                &["1 Street", "Town", "Not a postcode"],
+                true,
+                AddressError::NotPostcodeOrCountry,
+                "Last line of address must be a real UK postcode or another country",
+            ),
+            (
+                &["1 Rue Example", "Paris", "France"],
+                false,
+                AddressError::NotUkPostcode,
+                "Must be a real UK postcode",
+            ),
+            (
+                &["(1 Street", "Town", "NFA 1AA"],
+                false,
+                AddressError::NotUkPostcode,
+                "Must be a real UK postcode",
+            ),
+            (
+                &["1 Street", "Town", "SO144 6WB"],
+                false,
+                AddressError::NotUkPostcode,
+                "Must be a real UK postcode",
+            ),
+            (
+                &["1 Street", "Town", "NF1 1AA"],
+                false,
+                AddressError::NotUkPostcode,
+                "Must be a real UK postcode",
+            ),
+            // 6. first character of a line
+            (
+                &["1 Street", "(Town)", "SW1A 1AA"],
+                false,
+                AddressError::InvalidFirstCharacter,
+                invalid_characters,
+            ),
+            (
+                &["1 Street", "Town", "~NFA", "SW1A 1AA"],
+                false,
+                AddressError::InvalidFirstCharacter,
+                invalid_characters,
+            ),
+            (
+                &["1 Street", "Town", "\"Quoted\"", "SW1A 1AA"],
+                false,
+                AddressError::InvalidFirstCharacter,
+                invalid_characters,
+            ),
+            // 7. no fixed abode
+            (
+                &["A Person", "NFA", "SW1A 1AA"],
+                false,
+                AddressError::NoFixedAbode,
+                "Must be a real address",
+            ),
+            (
+                &["A Person", "nfa,", "SW1A 1AA"],
+                false,
+                AddressError::NoFixedAbode,
+                "Must be a real address",
+            ),
+            (
+                &["A Person", "no fixed Abode", "SW1A 1AA"],
+                false,
+                AddressError::NoFixedAbode,
+                "Must be a real address",
+            ),
+            (
+                &["User with NO FIXED ADDRESS", "London", "SW1A 1AA"],
+                false,
+                AddressError::NoFixedAbode,
+                "Must be a real address",
+            ),
+            (
+                &["nfa", "Berlin", "Deutschland"],
+                true,
+                AddressError::NoFixedAbode,
+                "Must be a real address",
+            ),
+        ];
+        for &(l, allow, error, message) in rows {
+            let e = address_error(l, allow);
+            assert_eq!(e, error, "{l:?}");
+            assert_eq!(e.to_string(), message, "{l:?}");
+        }
+        // Not a no-fixed-abode address.
+        assert!(
+            validate_postal_address(&lines(&["123 Street", "NFA NFA2024", "SW1A 1AA"]), false)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn address_postcode_is_reformatted() {
+        assert_eq!(format_postcode("sw1a1aa").as_deref(), Some("SW1A 1AA"));
+        assert_eq!(
+            format_postcode(" S W1 A 1 AA ").as_deref(),
+            Some("SW1A 1AA")
+        );
+        assert_eq!(
+            format_postcode("so14\u{00A0}6wb").as_deref(),
+            Some("SO14 6WB")
+        );
+        assert_eq!(format_postcode("N5 1AA").as_deref(), Some("N5 1AA"));
+        assert_eq!(format_postcode("N5"), None);
+        assert_eq!(format_postcode("SO14 6WBA"), None);
+        let a = validate_postal_address(&lines(&["1 Street", "Town", "sw1a1aa"]), false).unwrap();
+        assert_eq!(a.lines, ["1 Street", "Town", "SW1A 1AA"]);
+        assert_eq!(a.postcode.as_deref(), Some("SW1A 1AA"));
+        assert!(!a.international && a.postage_zone.is_none() && !a.bfpo && a.country.is_none());
+        assert_eq!(a.to_string(), "1 Street, Town, SW1A 1AA");
+    }
+
+    #[test]
+    fn address_uk_country_line_is_stripped() {
+        for country in [
+            "United Kingdom",
+            "England",
+            "UK",
+            "Scotland",
+            "Wales",
+            "Isle of Man",
+            "Y Deyrnas Unedig",
+        ] {
+            let a =
+                validate_postal_address(&lines(&["1 Street", "Town", "SW1A 1AA", country]), false)
+                    .unwrap_or_else(|e| panic!("{country}: {e}"));
+            assert_eq!(a.lines, ["1 Street", "Town", "SW1A 1AA"], "{country}");
+            assert_eq!(a.country.as_deref(), Some("United Kingdom"));
+            assert!(!a.international);
+        }
+        let a = validate_postal_address(
+            &lines(&["1 Street", "Town", "SW1A 1AA", "England", "United Kingdom"]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.lines, ["1 Street", "Town", "SW1A 1AA"]);
+    }
+
+    #[test]
+    fn address_international_zones() {
+        let rows = [
+            ("France", "France", "europe"),
+            ("Deutschland", "Germany", "europe"),
+            ("Nederland", "Netherlands", "europe"),
+            ("Canary Islands", "Canary Islands", "europe"),
+            ("Japan", "Japan", "rest-of-world"),
+            ("USA", "United States", "rest-of-world"),
+            ("Côte d'Ivoire", "Ivory Coast", "rest-of-world"),
+            ("Gambia", "The Gambia", "rest-of-world"),
+        ];
+        for (line, canonical, zone) in rows {
+            let a = validate_postal_address(&lines(&["1 Example Road", "Some City", line]), true)
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert!(a.international, "{line}");
+            assert_eq!(a.postage_zone.as_deref(), Some(zone), "{line}");
+            assert_eq!(a.country.as_deref(), Some(canonical), "{line}");
+            assert_eq!(
+                a.lines.last().map(String::as_str),
+                Some(canonical),
+                "{line}"
+            );
+            assert_eq!(a.postcode, None);
+        }
+        // A postcode before a foreign country is not a UK postcode.
+        let a = validate_postal_address(
+            &lines(&["123 Example Straße", "SW1A 1AA", "Deutschland"]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(a.postcode, None);
+        assert_eq!(a.lines, ["123 Example Straße", "SW1A 1AA", "Germany"]);
+    }
+
+    #[test]
+    fn address_bfpo() {
+        let a = validate_postal_address(&lines(&["Mx One", "Unit 1", "BFPO", "BFPO 123"]), false)
+            .unwrap();
+        assert!(a.bfpo && !a.international);
+        assert_eq!(a.bfpo_number.as_deref(), Some("123"));
+        assert_eq!(a.lines, ["Mx One", "Unit 1", "BFPO 123"]);
+        assert_eq!(a.postcode, None);
+
+        let a = validate_postal_address(&lines(&["Mx One", "bfpo c/o 0077", "BF1 1AA"]), false)
+            .unwrap();
+        assert_eq!(a.lines, ["Mx One", "BF1 1AA", "BFPO 77"]);
+        assert_eq!(a.postcode.as_deref(), Some("BF1 1AA"));
+
+        // "BFPO" alone does not make a BFPO address.
+        assert_eq!(
+            address_error(&["Mx One", "Unit 1", "BFPO"], false),
+            AddressError::NotUkPostcode
+        );
+    }
+
+    #[test]
+    fn address_whitespace_normalisation() {
+        let a = validate_postal_address(
+            &lines(&[
+                "123 Example St. \t  ,    \n, , ,  ,   ,     ,        ,\nCity of Town, Region,\nSW1A 1AA,,\n",
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            a.lines,
+            ["123 Example St.", "City of Town, Region", "SW1A 1AA"]
+        );
+        let a = validate_postal_address(
+            &lines(&[
+                "  123 Example    St  .",
+                "City\u{00A0}\u{00A0}of Town",
+                "",
+                "S W1 A 1 AA",
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.lines, ["123 Example St.", "City of Town", "SW1A 1AA"]);
+    }
+
+    #[test]
+    fn countries_data() {
+        let header: usize = include_str!("data/countries.tsv")
+            .lines()
+            .find_map(|l| l.strip_prefix("# keys: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap();
+        assert_eq!(COUNTRIES.by_key.len(), header);
+        assert_eq!(find_country("FRANCE"), Some(("France", Zone::Europe)));
+        assert_eq!(
+            find_country("Bahamas"),
+            Some(("The Bahamas", Zone::RestOfWorld))
+        );
+        assert_eq!(find_country("Alban"), Some(("United Kingdom", Zone::Uk)));
+        assert_eq!(
+            find_country("Trinidad & Tobago"),
+            Some(("Trinidad and Tobago", Zone::RestOfWorld))
+        );
+        assert_eq!(
+            find_country("East Germany"),
+            Some(("Germany", Zone::Europe))
+        );
+        assert_eq!(find_country("Yugoslavia"), None);
+        assert_eq!(find_country("Germany 1"), None);
+        assert_eq!(find_country("SW1A 1AA"), None);
+    }
+
+    #[test]
+    fn ascii_downgrade() {
+        assert_eq!(sanitise_ascii("Côte d’Ivoire"), "Cote d'Ivoire");
+        assert_eq!(sanitise_ascii("Łódź – ½"), "Lodz - ?");
+        assert_eq!(sanitise_ascii("日本"), "??");
     }
 }

@@ -29,23 +29,33 @@ pub fn parse_template_type(text: &str) -> DomainResult<NotificationType> {
     })
 }
 
-pub async fn create_template(
-    store: &Store,
-    service_id: Uuid,
-    new: NewTemplate,
-) -> DomainResult<Template> {
-    let template_type = parse_template_type(&new.template_type)?;
-    let name = new.name.trim().to_string();
+/// A template's checked fields.
+struct Fields {
+    name: String,
+    subject: Option<String>,
+    content: String,
+    postage: Option<String>,
+}
+
+/// The rules every version of a template must keep: a name, content, a subject for emails and
+/// letters (none for texts), a postage class for letters only (second class by default).
+fn check_fields(
+    template_type: NotificationType,
+    name: &str,
+    subject: Option<String>,
+    content: String,
+    postage: Option<String>,
+) -> DomainResult<Fields> {
+    let name = name.trim().to_string();
     if name.is_empty() {
         return Err(DomainError::Invalid("template name cannot be empty".into()));
     }
-    if new.content.trim().is_empty() {
+    if content.trim().is_empty() {
         return Err(DomainError::Invalid(
             "template content cannot be empty".into(),
         ));
     }
-    let subject = new
-        .subject
+    let subject = subject
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     let subject = match template_type {
@@ -61,7 +71,7 @@ pub async fn create_template(
             None
         }
     };
-    let postage = match (template_type, new.postage) {
+    let postage = match (template_type, postage) {
         (NotificationType::Letter, None) => Some("second".to_string()),
         (NotificationType::Letter, Some(p)) if POSTAGE_CLASSES.contains(&p.as_str()) => Some(p),
         (NotificationType::Letter, Some(p)) => {
@@ -76,6 +86,32 @@ pub async fn create_template(
         }
         (_, None) => None,
     };
+    Ok(Fields {
+        name,
+        subject,
+        content,
+        postage,
+    })
+}
+
+pub async fn create_template(
+    store: &Store,
+    service_id: Uuid,
+    new: NewTemplate,
+) -> DomainResult<Template> {
+    let template_type = parse_template_type(&new.template_type)?;
+    let Fields {
+        name,
+        subject,
+        content,
+        postage,
+    } = check_fields(
+        template_type,
+        &new.name,
+        new.subject,
+        new.content,
+        new.postage,
+    )?;
     super::services::get_service(store, service_id)?;
     let template = Template {
         id: Uuid::new_v4(),
@@ -83,7 +119,7 @@ pub async fn create_template(
         name,
         template_type,
         subject,
-        content: new.content,
+        content,
         version: 1,
         archived: false,
         hidden: false,
@@ -105,6 +141,209 @@ pub async fn create_template(
         })
         .await?;
     Ok(template)
+}
+
+/// `POST /service/{id}/template/{template_id}`: every field optional; absent fields keep their
+/// value. `archived: true` archives the template.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateUpdate {
+    /// Accepted only when it is the template's own type: a type never changes.
+    #[serde(default)]
+    pub template_type: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub postage: Option<String>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+    /// The user making the change (a known user), recorded on the new version.
+    #[serde(default)]
+    pub created_by: Option<Uuid>,
+}
+
+fn template_not_found(service_id: Uuid, id: Uuid) -> String {
+    format!("No template with id {id} for service {service_id}")
+}
+
+/// The next version of `current` after `update`, or `None` when nothing would change.
+pub fn next_version(
+    current: &Template,
+    update: TemplateUpdate,
+    now: i64,
+) -> DomainResult<Option<Template>> {
+    if current.hidden {
+        return Err(DomainError::Invalid(format!(
+            "template {} cannot be changed",
+            current.id
+        )));
+    }
+    if let Some(t) = &update.template_type
+        && parse_template_type(t)? != current.template_type
+    {
+        return Err(DomainError::Invalid(format!(
+            "template_type cannot be changed (this is a {} template)",
+            current.template_type
+        )));
+    }
+    let archived = update.archived.unwrap_or(current.archived);
+    if current.archived {
+        let only_archiving = update.name.is_none()
+            && update.subject.is_none()
+            && update.content.is_none()
+            && update.postage.is_none()
+            && archived;
+        if only_archiving {
+            return Ok(None);
+        }
+        return Err(DomainError::Invalid(format!(
+            "Template {} has been archived and cannot be changed",
+            current.id
+        )));
+    }
+    let fields = check_fields(
+        current.template_type,
+        update.name.as_deref().unwrap_or(&current.name),
+        update.subject.or_else(|| current.subject.clone()),
+        update.content.unwrap_or_else(|| current.content.clone()),
+        update.postage.or_else(|| current.postage.clone()),
+    )?;
+    let unchanged = fields.name == current.name
+        && fields.subject == current.subject
+        && fields.content == current.content
+        && fields.postage == current.postage
+        && archived == current.archived;
+    if unchanged {
+        return Ok(None);
+    }
+    Ok(Some(Template {
+        name: fields.name,
+        subject: fields.subject,
+        content: fields.content,
+        postage: fields.postage,
+        archived,
+        version: current.version + 1,
+        updated_at: Some(now),
+        created_by: update.created_by,
+        ..current.clone()
+    }))
+}
+
+/// Change a template: a new version (version + 1) when anything changes; earlier versions stay
+/// readable. An update that changes nothing answers the current version.
+pub async fn update_template(
+    store: &Store,
+    service_id: Uuid,
+    template_id: Uuid,
+    update: TemplateUpdate,
+) -> DomainResult<Template> {
+    super::services::get_service(store, service_id)?;
+    let now = store.clock().now_micros();
+    let template = store
+        .write(move |ctx| {
+            let current = ctx
+                .get_template(template_id)?
+                .filter(|t| t.service_id == service_id)
+                .ok_or_else(|| {
+                    storage::StoreError::NotFound(template_not_found(service_id, template_id))
+                })?;
+            if let Some(user) = update.created_by
+                && ctx.get_user(user)?.is_none()
+            {
+                return Err(storage::StoreError::Invalid(format!(
+                    "created_by: no user with id {user}"
+                )));
+            }
+            let next = next_version(&current, update, now).map_err(super::services::rejection)?;
+            match next {
+                Some(next) => {
+                    ctx.put_template(&next)?;
+                    Ok(next)
+                }
+                None => Ok(current),
+            }
+        })
+        .await?;
+    Ok(template)
+}
+
+/// Archive a template (a new version with `archived` set; sending with it is refused).
+pub async fn archive_template(
+    store: &Store,
+    service_id: Uuid,
+    template_id: Uuid,
+) -> DomainResult<Template> {
+    let update = TemplateUpdate {
+        archived: Some(true),
+        ..Default::default()
+    };
+    update_template(store, service_id, template_id, update).await
+}
+
+/// The service's visible templates (current versions), by name then type; archived ones only
+/// when asked for, and only of `template_type` when given.
+pub fn list_templates(
+    store: &Store,
+    service_id: Uuid,
+    template_type: Option<NotificationType>,
+    include_archived: bool,
+) -> DomainResult<Vec<Template>> {
+    let reader = store.read()?;
+    if reader.get_service(service_id)?.is_none() {
+        return Err(DomainError::NotFound(format!(
+            "No service with id {service_id}"
+        )));
+    }
+    let mut list: Vec<Template> = reader
+        .service_templates(service_id)?
+        .into_iter()
+        .filter(|t| !t.hidden && (include_archived || !t.archived))
+        .filter(|t| template_type.is_none_or(|w| t.template_type == w))
+        .collect();
+    list.sort_by_key(|t| (t.name.to_lowercase(), t.template_type.as_str()));
+    Ok(list)
+}
+
+/// The current version of one of the service's templates.
+pub fn get_template(store: &Store, service_id: Uuid, template_id: Uuid) -> DomainResult<Template> {
+    super::services::get_service(store, service_id)?;
+    store
+        .read()?
+        .get_template(template_id)?
+        .filter(|t| t.service_id == service_id)
+        .ok_or_else(|| DomainError::NotFound(template_not_found(service_id, template_id)))
+}
+
+/// One version of one of the service's templates.
+pub fn get_template_version(
+    store: &Store,
+    service_id: Uuid,
+    template_id: Uuid,
+    version: u32,
+) -> DomainResult<Template> {
+    get_template(store, service_id, template_id)?;
+    store
+        .read()?
+        .get_template_version(template_id, version)?
+        .ok_or_else(|| {
+            DomainError::NotFound(format!("Template {template_id} has no version {version}"))
+        })
+}
+
+/// Every version of one of the service's templates, newest first.
+pub fn template_versions(
+    store: &Store,
+    service_id: Uuid,
+    template_id: Uuid,
+) -> DomainResult<Vec<Template>> {
+    get_template(store, service_id, template_id)?;
+    let mut versions = store.read()?.template_versions(template_id)?;
+    versions.reverse();
+    Ok(versions)
 }
 
 /// Name of the hidden template precompiled letters are sent with.

@@ -301,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn welsh_non_gsm_set_is_welsh_minus_gsm() {
+        let derived: String = WELSH_DIACRITICS
+            .chars()
+            .filter(|&c| !GSM_BASIC.contains(c))
+            .collect();
+        assert_eq!(derived.chars().count(), 43);
+        assert_eq!(WELSH_NON_GSM_CHARACTERS.chars().count(), 43);
+        assert!(
+            derived
+                .chars()
+                .all(|c| WELSH_NON_GSM_CHARACTERS.contains(c))
+        );
+    }
+
+    #[test]
     fn length_limit() {
         assert!(!is_too_long(&"a".repeat(918)));
         assert!(is_too_long(&"a".repeat(919)));

@@ -40,13 +40,6 @@ fn children_of<T: DeserializeOwned>(
     Ok(out)
 }
 
-fn bump(table: &mut redb::Table<'_, &'static str, u64>, key: &str, delta: i64) -> Result<()> {
-    let current = table.get(key)?.map(|v| v.value()).unwrap_or(0);
-    let next = current.saturating_add_signed(delta);
-    table.insert(key, next)?;
-    Ok(())
-}
-
 impl WriteCtx<'_> {
     pub fn get_service(&self, id: Uuid) -> Result<Option<Service>> {
         get_by_id(&self.tables.services, id)
@@ -168,7 +161,7 @@ impl WriteCtx<'_> {
         self.tables
             .service_notifications
             .insert((n.service_id.as_u128(), id), ())?;
-        bump(&mut self.tables.status_counts, n.status.as_str(), 1)?;
+        self.bump_status(n.status.as_str(), 1);
         self.outbox(n.id)
     }
 
@@ -182,8 +175,8 @@ impl WriteCtx<'_> {
             .notifications
             .insert(n.id.as_u128(), encode(n).as_slice())?;
         if old.status != n.status {
-            bump(&mut self.tables.status_counts, old.status.as_str(), -1)?;
-            bump(&mut self.tables.status_counts, n.status.as_str(), 1)?;
+            self.bump_status(old.status.as_str(), -1);
+            self.bump_status(n.status.as_str(), 1);
         }
         self.outbox(n.id)
     }
@@ -197,7 +190,7 @@ impl WriteCtx<'_> {
         self.tables
             .service_notifications
             .remove((old.service_id.as_u128(), id.as_u128()))?;
-        bump(&mut self.tables.status_counts, old.status.as_str(), -1)?;
+        self.bump_status(old.status.as_str(), -1);
         self.outbox(id)?;
         Ok(Some(old))
     }
@@ -463,5 +456,85 @@ impl Reader {
     /// The highest outbox sequence written so far.
     pub fn outbox_last_seq(&self) -> Result<Option<u64>> {
         Ok(self.table(INDEX_OUTBOX)?.last()?.map(|(k, _)| k.value()))
+    }
+}
+
+// Internal (admin) API: changing services, keys, team members and template versions.
+
+impl WriteCtx<'_> {
+    /// Replace an existing service. Its name must stay unique (case-insensitive) among the
+    /// other services, as [`WriteCtx::insert_service`] requires of a new one.
+    pub fn update_service(&mut self, service: &Service) -> Result<()> {
+        if self.get_service(service.id)?.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "No service with id {}",
+                service.id
+            )));
+        }
+        let wanted = service.name.trim().to_lowercase();
+        for row in self.tables.services.iter()? {
+            let (_, v) = row?;
+            let existing: Service = decode(v.value())?;
+            if existing.id != service.id && existing.name.trim().to_lowercase() == wanted {
+                return Err(StoreError::Conflict(format!(
+                    "a service named '{}' already exists ({})",
+                    existing.name, existing.id
+                )));
+            }
+        }
+        self.put_service(service)
+    }
+
+    /// The service's API keys, revoked ones included.
+    pub fn service_api_keys(&self, service_id: Uuid) -> Result<Vec<ApiKey>> {
+        children_of(
+            &self.tables.service_api_keys,
+            &self.tables.api_keys,
+            service_id,
+        )
+    }
+
+    /// The first user `matches` accepts (a scan: users are few).
+    pub fn find_user(&self, mut matches: impl FnMut(&User) -> bool) -> Result<Option<User>> {
+        for row in self.tables.users.iter()? {
+            let (_, v) = row?;
+            let user: User = decode(v.value())?;
+            if matches(&user) {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ids of the service's team members.
+    pub fn service_user_ids(&self, service_id: Uuid) -> Result<Vec<Uuid>> {
+        let s = service_id.as_u128();
+        let mut out = Vec::new();
+        for row in self.tables.service_users.range((s, 0)..=(s, u128::MAX))? {
+            out.push(Uuid::from_u128(row?.0.value().1));
+        }
+        Ok(out)
+    }
+
+    /// Remove a team membership; false when there was none.
+    pub fn remove_service_user(&mut self, service_id: Uuid, user_id: Uuid) -> Result<bool> {
+        Ok(self
+            .tables
+            .service_users
+            .remove((service_id.as_u128(), user_id.as_u128()))?
+            .is_some())
+    }
+}
+
+impl Reader {
+    /// Every stored version of a template, oldest first.
+    pub fn template_versions(&self, id: Uuid) -> Result<Vec<Template>> {
+        let t = self.table(TEMPLATE_VERSIONS)?;
+        let k = id.as_u128();
+        let mut out = Vec::new();
+        for row in t.range((k, 0)..=(k, u32::MAX))? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
     }
 }

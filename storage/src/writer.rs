@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use redb::Database;
+use redb::{Database, ReadableTable};
 use tokio::sync::oneshot;
 
 use crate::clock::SharedClock;
@@ -23,6 +23,8 @@ use crate::queue::Wakers;
 use crate::tables::Tables;
 
 const SEQ_KEY: &str = "seq";
+/// How long the writer waits for the next operation of a busy batch before committing.
+const LINGER_GAP: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// What an operation sees: every table, open in the batch's transaction, plus the batch's time
 /// and a sequence generator.
@@ -31,6 +33,9 @@ pub struct WriteCtx<'txn> {
     now_micros: i64,
     seq: u64,
     pub(crate) woken: BTreeSet<String>,
+    /// Status count changes of this batch, applied once at its end (one read-modify-write per
+    /// status per commit instead of one per operation).
+    status_deltas: std::collections::BTreeMap<&'static str, i64>,
 }
 
 impl WriteCtx<'_> {
@@ -41,6 +46,10 @@ impl WriteCtx<'_> {
 
     pub fn now_ms(&self) -> i64 {
         self.now_micros.div_euclid(1000)
+    }
+
+    pub(crate) fn bump_status(&mut self, status: &'static str, delta: i64) {
+        *self.status_deltas.entry(status).or_default() += delta;
     }
 
     /// A store-wide, strictly increasing sequence number (queue rows, outbox entries).
@@ -113,6 +122,7 @@ pub struct Writer {
 
 pub(crate) struct WriterConfig {
     pub max_batch: usize,
+    pub linger: std::time::Duration,
     pub clock: SharedClock,
     pub wakers: Arc<Wakers>,
 }
@@ -195,6 +205,23 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, config: WriterConfig, mut
                 Err(_) => break,
             }
         }
+        // Under concurrency, callers answered by the last commit are usually a few microseconds
+        // from sending their next operation. Gathering them while they keep arriving (each
+        // within LINGER_GAP, `linger` at most) makes the fsync shared by many more; a lone
+        // caller (batch of one) never waits.
+        if batch.len() > 1 && !config.linger.is_zero() {
+            let deadline = std::time::Instant::now() + config.linger;
+            while batch.len() < config.max_batch {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                match rx.recv_timeout(LINGER_GAP.min(deadline - now)) {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+        }
         let outcome = commit_batch(&db, &mut batch, &config, seq);
         let result = match outcome {
             Ok((new_seq, woken)) => {
@@ -231,9 +258,23 @@ fn commit_batch(
             now_micros: config.clock.now_micros(),
             seq,
             woken: BTreeSet::new(),
+            status_deltas: Default::default(),
         };
         for op in batch.iter_mut() {
             op.apply(&mut ctx)?;
+        }
+        for (status, delta) in std::mem::take(&mut ctx.status_deltas) {
+            if delta != 0 {
+                let current = ctx
+                    .tables
+                    .status_counts
+                    .get(status)?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                ctx.tables
+                    .status_counts
+                    .insert(status, current.saturating_add_signed(delta))?;
+            }
         }
         if ctx.seq != seq {
             ctx.tables

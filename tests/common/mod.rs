@@ -82,9 +82,22 @@ impl TestServer {
             keys.insert(kind, k.key);
         }
         let sms_template = template(&app, service.id, "sms", None, "Hello ((name))").await;
-        let email_template = template(&app, service.id, "email", Some("Hi ((name))"), "Dear ((name))").await;
-        let letter_template =
-            template(&app, service.id, "letter", Some("About ((name))"), "Body ((name))").await;
+        let email_template = template(
+            &app,
+            service.id,
+            "email",
+            Some("Hi ((name))"),
+            "Dear ((name))",
+        )
+        .await;
+        let letter_template = template(
+            &app,
+            service.id,
+            "letter",
+            Some("About ((name))"),
+            "Body ((name))",
+        )
+        .await;
         TestServer {
             app,
             base,
@@ -99,7 +112,10 @@ impl TestServer {
     }
 
     /// Change the stored service (limits, mode, permissions) and drop the auth cache.
-    pub async fn update_service(&self, change: impl FnOnce(&mut storage::records::Service) + Send + 'static) {
+    pub async fn update_service(
+        &self,
+        change: impl FnOnce(&mut storage::records::Service) + Send + 'static,
+    ) {
         let id = self.service_id;
         self.app
             .store
@@ -115,10 +131,20 @@ impl TestServer {
 
     /// A v2 token for `key` signed the way the clients do.
     pub fn token(&self, key: &str) -> String {
-        sign(&claims_for(key, chrono::Utc::now().timestamp()), secret_of(key), jsonwebtoken::Algorithm::HS256)
+        sign(
+            &claims_for(key, chrono::Utc::now().timestamp()),
+            secret_of(key),
+            jsonwebtoken::Algorithm::HS256,
+        )
     }
 
-    pub async fn request(&self, method: &str, path: &str, auth: Option<String>, body: Option<&str>) -> (u16, Value) {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<String>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         let client = reqwest::Client::new();
         let url = format!("{}{}", self.base, path);
         let mut req = match method {
@@ -135,13 +161,27 @@ impl TestServer {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
-    pub async fn call(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let token = self.token(&self.keys[key]);
-        self.request(method, path, Some(format!("Bearer {token}")), body.map(|b| b.to_string()).as_deref())
-            .await
+        self.request(
+            method,
+            path,
+            Some(format!("Bearer {token}")),
+            body.map(|b| b.to_string()).as_deref(),
+        )
+        .await
     }
 }
 
@@ -172,6 +212,11 @@ pub fn errors(body: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap_or_else(|| panic!("not a v2 error body: {body}"))
         .iter()
-        .map(|e| (e["error"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["error"].as_str().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
