@@ -16,12 +16,16 @@ struct Claims {
     iat: i64,
 }
 
+/// Upstream's admin-auth messages; answered as `{"result":"error","message":{"token":[...]}}`.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum AdminAuthError {
-    #[error("Unauthorized, authentication token must be provided")]
+    #[error("Unauthorized: authentication token must be provided")]
     Missing,
-    #[error("Unauthorized, authentication bearer scheme must be used")]
+    #[error("Unauthorized: authentication bearer scheme must be used")]
     NotBearer,
+    /// A well-formed token from someone who is not the admin client (e.g. a service's API key).
+    #[error("Unauthorized: not allowed to perform this action")]
+    NotAllowed,
     #[error("Invalid token: signature, api token not found")]
     BadSignature,
     #[error("Invalid token: signature, api token is not valid")]
@@ -55,6 +59,13 @@ pub fn verify_admin_header(
         .filter(|h| !h.is_empty())
         .ok_or(AdminAuthError::Missing)?;
     let token = bearer_token(header).ok_or(AdminAuthError::NotBearer)?;
+    // Whose token is it? Upstream answers anyone but the admin client (a service's API key,
+    // say) with "not allowed" before checking the signature.
+    let claimed: serde_json::Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
+        .map_err(|_| AdminAuthError::Invalid)?;
+    if claimed.get("iss").and_then(|v| v.as_str()) != Some(client_id) {
+        return Err(AdminAuthError::NotAllowed);
+    }
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.required_spec_claims = HashSet::from(["iss".to_string()]);
@@ -66,6 +77,7 @@ pub fn verify_admin_header(
     )
     .map_err(|e| match e.kind() {
         jsonwebtoken::errors::ErrorKind::InvalidSignature => AdminAuthError::BadSignature,
+        jsonwebtoken::errors::ErrorKind::InvalidIssuer => AdminAuthError::NotAllowed,
         _ => AdminAuthError::Invalid,
     })?;
     if (data.claims.iat - now_secs).abs() > CLOCK_SKEW_SECS {
@@ -123,7 +135,7 @@ mod tests {
         );
         assert_eq!(
             verify_admin_header(Some(&h), "someone-else", "s3cret", NOW),
-            Err(AdminAuthError::Invalid)
+            Err(AdminAuthError::NotAllowed)
         );
     }
 }

@@ -109,10 +109,17 @@ impl AppError {
         }
     }
 
-    /// The body of the internal API and app-level errors.
+    /// The body of the internal API and app-level errors. Authentication failures carry
+    /// their message under `token`, as upstream's admin auth does.
     pub fn into_admin_response(&self) -> Response {
         let (status, _, message) = self.classify();
-        admin_error_response(status, &message)
+        match self {
+            AppError::AdminAuth(_) => json_response(
+                status,
+                &json!({"result": "error", "message": {"token": [message]}}),
+            ),
+            _ => admin_error_response(status, &message),
+        }
     }
 
     /// The v2 envelope. Only validation errors carry several entries (deduplicated, in order).

@@ -84,8 +84,7 @@ async fn handle_rejection(err: warp::Rejection) -> Result<Response, Infallible> 
         return Ok(e.into_v2_response());
     }
     if let Some(AdminRejection(e)) = err.find::<AdminRejection>() {
-        let (status, _, message) = e.classify();
-        return Ok(admin_error_response(status, &message));
+        return Ok(e.into_admin_response());
     }
     if err.is_not_found() {
         return Ok(admin_error_response(

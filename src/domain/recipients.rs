@@ -446,9 +446,10 @@ enum ParseError {
 
 /// Compiled copies of metadata patterns, anchored like Python's `fullmatch` (`full`) or
 /// `match`. `source` must be a pattern string of the static metadata: its address is the
-/// cache key.
-fn metadata_regex(source: &'static str, full: bool) -> Regex {
-    type Cache = Mutex<HashMap<(usize, usize, bool), Regex>>;
+/// cache key. Shared behind an `Arc`: a cloned `Regex` would start with an empty match cache
+/// and rebuild its lazy DFA on every number (that was most of the SMS accept path's CPU).
+fn metadata_regex(source: &'static str, full: bool) -> std::sync::Arc<Regex> {
+    type Cache = Mutex<HashMap<(usize, usize, bool), std::sync::Arc<Regex>>>;
     static CACHE: LazyLock<Cache> = LazyLock::new(|| Mutex::new(HashMap::new()));
     let key = (source.as_ptr() as usize, source.len(), full);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -460,10 +461,12 @@ fn metadata_regex(source: &'static str, full: bool) -> Regex {
             } else {
                 format!("^(?:{source})")
             };
-            RegexBuilder::new(&anchored)
-                .ignore_whitespace(true)
-                .build()
-                .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("valid regex"))
+            std::sync::Arc::new(
+                RegexBuilder::new(&anchored)
+                    .ignore_whitespace(true)
+                    .build()
+                    .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("valid regex")),
+            )
         })
         .clone()
 }
@@ -706,7 +709,7 @@ fn strip_national_prefix(number: &str, meta: &'static Metadata) -> String {
         Some(p) => metadata_regex(p.as_str(), false),
         None => match meta.national_prefix() {
             Some(p) if !p.is_empty() => match Regex::new(&format!("^(?:{})", regex::escape(p))) {
-                Ok(r) => r,
+                Ok(r) => std::sync::Arc::new(r),
                 Err(_) => return number.to_string(),
             },
             _ => return number.to_string(),

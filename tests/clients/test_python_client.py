@@ -204,3 +204,11 @@ def test_test_key_sends_are_listed_for_test_keys_only():
     listed = [n["id"] for n in c.get_all_notifications()["notifications"]]
     assert resp["id"] in listed
     assert resp["id"] not in [n["id"] for n in client().get_all_notifications()["notifications"]]
+
+
+def test_template_versions_is_an_admin_route():
+    # Upstream answers a service key on this admin-only route with 401 (spec 5.12).
+    with pytest.raises(HTTPError) as e:
+        client().get_all_template_versions(FIX["templates"]["sms"])
+    assert e.value.status_code == 401
+    assert e.value.message == {"token": ["Unauthorized: not allowed to perform this action"]}
