@@ -231,15 +231,7 @@ fn main() {
     for mode in [Mode::Plain, Mode::Accept] {
         for writers in WRITERS {
             let dir = tempfile::tempdir_in(&base).expect("temporary store directory");
-            let linger_us: u64 = std::env::var("BENCH_LINGER_US")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(500);
-            let options = StoreOptions {
-                linger: std::time::Duration::from_micros(linger_us),
-                ..StoreOptions::default()
-            };
-            let store = Store::open(dir.path(), options).expect("open store");
+            let store = Store::open(dir.path(), StoreOptions::default()).expect("open store");
             let outcome = runtime.block_on(run(&store, writers, mode, warmup, measure));
             store.close();
             let per_sec = outcome.ops as f64 / measure.as_secs_f64();

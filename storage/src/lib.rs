@@ -48,9 +48,6 @@ pub struct StoreOptions {
     /// redb page cache, bytes.
     pub cache_size: usize,
     pub clock: SharedClock,
-    /// How long a busy batch (two or more operations) may wait for more before it commits;
-    /// zero commits whatever is waiting at once. A lone operation never waits.
-    pub linger: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -59,7 +56,6 @@ impl Default for StoreOptions {
             max_batch: 4096,
             cache_size: 256 * 1024 * 1024,
             clock: Arc::new(SystemClock),
-            linger: std::time::Duration::from_micros(500),
         }
     }
 }
@@ -114,7 +110,6 @@ impl Store {
             db.clone(),
             writer::WriterConfig {
                 max_batch: options.max_batch.max(1),
-                linger: options.linger,
                 clock: options.clock.clone(),
                 wakers: wakers.clone(),
             },

@@ -23,8 +23,6 @@ use crate::queue::Wakers;
 use crate::tables::Tables;
 
 const SEQ_KEY: &str = "seq";
-/// How long the writer waits for the next operation of a busy batch before committing.
-const LINGER_GAP: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// What an operation sees: every table, open in the batch's transaction, plus the batch's time
 /// and a sequence generator.
@@ -122,7 +120,6 @@ pub struct Writer {
 
 pub(crate) struct WriterConfig {
     pub max_batch: usize,
-    pub linger: std::time::Duration,
     pub clock: SharedClock,
     pub wakers: Arc<Wakers>,
 }
@@ -203,23 +200,6 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, config: WriterConfig, mut
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
-            }
-        }
-        // Under concurrency, callers answered by the last commit are usually a few microseconds
-        // from sending their next operation. Gathering them while they keep arriving (each
-        // within LINGER_GAP, `linger` at most) makes the fsync shared by many more; a lone
-        // caller (batch of one) never waits.
-        if batch.len() > 1 && !config.linger.is_zero() {
-            let deadline = std::time::Instant::now() + config.linger;
-            while batch.len() < config.max_batch {
-                let now = std::time::Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                match rx.recv_timeout(LINGER_GAP.min(deadline - now)) {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
-                }
             }
         }
         let outcome = commit_batch(&db, &mut batch, &config, seq);

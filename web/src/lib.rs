@@ -28,6 +28,38 @@ impl StatusPage {
     }
 }
 
+/// `GET /d/{service_id}/{document_id}`: the recipient confirms their email address before a
+/// file sent by email can be downloaded. The form posts to `action` with the key hidden.
+#[derive(Template)]
+#[template(path = "document_confirm.html")]
+pub struct DocumentConfirmPage {
+    /// Where the form posts: `/d/{service_id}/{document_id}/confirm`.
+    pub action: String,
+    /// The document key from the link (base64url), sent back in a hidden field.
+    pub key: String,
+    /// What the recipient typed last time (empty on the first visit).
+    pub email_address: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+impl DocumentConfirmPage {
+    pub fn render_html(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
+/// A document link that is wrong, for a document that does not exist, or that has expired.
+#[derive(Template)]
+#[template(path = "document_unavailable.html")]
+pub struct DocumentUnavailablePage;
+
+impl DocumentUnavailablePage {
+    pub fn render_html(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
 /// A static asset by its path under `/static/`: (bytes, content type).
 pub fn asset(path: &str) -> Option<(&'static [u8], &'static str)> {
     match path {
@@ -61,6 +93,28 @@ mod tests {
         assert!(html.contains("deliver-email"));
         assert!(html.contains("&#60;b&#62;") || html.contains("&lt;b&gt;"));
         assert!(!html.contains("<b>"));
+    }
+
+    #[test]
+    fn document_pages_render_and_escape() {
+        let page = DocumentConfirmPage {
+            action: "/d/a/b/confirm".into(),
+            key: "k-_\"x".into(),
+            email_address: "<me>@example.com".into(),
+            error: Some("This is not the email address the file was sent to".into()),
+        };
+        let html = page.render_html().unwrap();
+        assert!(html.contains(r#"action="/d/a/b/confirm""#));
+        assert!(html.contains("This is not the email address the file was sent to"));
+        assert!(!html.contains("<me>"));
+        assert!(!html.contains(r#"k-_"x"#));
+        let first = DocumentConfirmPage {
+            error: None,
+            ..page
+        };
+        assert!(!first.render_html().unwrap().contains("There is a problem"));
+        let gone = DocumentUnavailablePage.render_html().unwrap();
+        assert!(gone.contains("no longer available"));
     }
 
     #[test]
