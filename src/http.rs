@@ -71,6 +71,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::api::routes(app.clone()))
         .unify()
+        .or(crate::documents::routes(app.clone()))
+        .unify()
         .or(crate::admin::routes(app))
         .unify()
         .recover(handle_rejection)

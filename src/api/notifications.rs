@@ -285,9 +285,10 @@ async fn store_and_queue(app: &App, n: Notification, queue: &'static str) -> Res
     let service_id = n.service_id;
     let t = n.notification_type;
     let international = n.international && t == NotificationType::Sms;
+    let encoded = storage::codec::encode(&n);
     app.store
         .write(move |ctx| {
-            ctx.insert_notification(&n)?;
+            ctx.insert_encoded_notification(&n, &encoded)?;
             let now = ctx.now_ms();
             ctx.enqueue(queue, now, n.id.as_bytes())?;
             Ok(())

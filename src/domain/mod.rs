@@ -2,6 +2,7 @@
 //! commands call these functions; nothing here knows about HTTP.
 
 pub mod api_keys;
+pub mod documents;
 pub mod letters;
 pub mod limits;
 pub mod recipients;

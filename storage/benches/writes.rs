@@ -132,9 +132,10 @@ async fn run(
                             .await
                     }
                     Mode::Accept => {
+                        let encoded = storage::codec::encode(&n);
                         store
                             .write(move |ctx| {
-                                ctx.insert_notification(&n)?;
+                                ctx.insert_encoded_notification(&n, &encoded)?;
                                 let now = ctx.now_ms();
                                 ctx.enqueue("deliver-email", now, n.id.as_bytes())?;
                                 Ok(ctx.now_micros())

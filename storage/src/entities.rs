@@ -150,14 +150,28 @@ impl WriteCtx<'_> {
 
     /// Insert a new notification with its listing row, status count and index outbox entry.
     pub fn insert_notification(&mut self, n: &Notification) -> Result<()> {
+        self.insert_encoded_notification(n, &encode(n))
+    }
+
+    /// [`WriteCtx::insert_notification`] with the record already encoded (by
+    /// [`crate::codec::encode`]) on the caller's thread, so the single writer thread spends
+    /// its time on the trees rather than on serialisation.
+    pub fn insert_encoded_notification(&mut self, n: &Notification, encoded: &[u8]) -> Result<()> {
         let id = n.id.as_u128();
-        if self.tables.notifications.get(id)?.is_some() {
+        // Insert first and put the old row back on a clash: one tree walk on the hot path
+        // instead of a lookup plus an insert.
+        let previous = self
+            .tables
+            .notifications
+            .insert(id, encoded)?
+            .map(|old| old.value().to_vec());
+        if let Some(old) = previous {
+            self.tables.notifications.insert(id, old.as_slice())?;
             return Err(StoreError::Conflict(format!(
                 "notification {} exists",
                 n.id
             )));
         }
-        self.tables.notifications.insert(id, encode(n).as_slice())?;
         self.tables
             .service_notifications
             .insert((n.service_id.as_u128(), id), ())?;
