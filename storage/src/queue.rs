@@ -56,6 +56,13 @@ pub enum RetryOutcome {
 }
 
 impl WriteCtx<'_> {
+    /// Wake `queue`'s waiters after the commit (allocates only for the first row per queue).
+    fn wake(&mut self, queue: &str) {
+        if !self.woken.contains(queue) {
+            self.woken.insert(queue.to_string());
+        }
+    }
+
     /// Add a row to `queue`, due at `due_ms` (use `now_ms()` for "now"). Returns its sequence.
     pub fn enqueue(&mut self, queue: &str, due_ms: i64, payload: &[u8]) -> Result<u64> {
         let seq = self.next_seq();
@@ -68,7 +75,7 @@ impl WriteCtx<'_> {
             .queue_ready
             .insert((queue, due_ms, seq), encode(&item).as_slice())?;
         // Wake even for future rows: a worker asleep until a later due time must learn of this one.
-        self.woken.insert(queue.to_string());
+        self.wake(queue);
         Ok(seq)
     }
 
@@ -141,7 +148,7 @@ impl WriteCtx<'_> {
         self.tables
             .queue_ready
             .insert((queue, due_ms, seq), encode(&item).as_slice())?;
-        self.woken.insert(queue.to_string());
+        self.wake(queue);
         Ok(RetryOutcome::Scheduled {
             attempts: item.attempts,
             due_ms,
