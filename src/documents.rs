@@ -36,13 +36,18 @@ fn with_app(
 fn private(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
+    h.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
     response
 }
 
 fn html(status: StatusCode, page: Result<String, impl std::fmt::Display>) -> Response {
     match page {
-        Ok(body) => private(warp::reply::with_status(warp::reply::html(body), status).into_response()),
+        Ok(body) => {
+            private(warp::reply::with_status(warp::reply::html(body), status).into_response())
+        }
         Err(e) => {
             tracing::error!(error = %e, "document page failed to render");
             internal_error()

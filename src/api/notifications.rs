@@ -481,11 +481,44 @@ async fn post_email(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     let sanitised = render::sanitise_personalisation(&mut personalisation, &sanitise_for);
     let template = load_template(&v2, template_id, NotificationType::Email)?;
     if render::has_file_upload(&personalisation) {
-        return Err(AppError::BadRequest(format!(
-            "Send files by email has not been set up - add contact details for your service at {}services/{}/service-settings/send-files-by-email",
-            v2.root,
-            v2.caller.service().id
-        )));
+        let service = v2.caller.service();
+        if service.contact_link.is_none() {
+            return Err(AppError::BadRequest(format!(
+                "Send files by email has not been set up - add contact details for your service at {}services/{}/service-settings/send-files-by-email",
+                v2.root, service.id
+            )));
+        }
+        // Upstream uploads only after the message and the recipient have passed their checks;
+        // check those first (uploads stood in for by their future link text) so a refused
+        // request stores no file.
+        let probe: Map<String, Value> = personalisation
+            .iter()
+            .map(|(k, v)| match v.as_object() {
+                Some(o) if o.contains_key("file") => (k.clone(), json!("file-link")),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect();
+        render::email(&template, &probe)?;
+        let recipient = recipients::normalise_email(&email);
+        check_recipient_allowed(&v2, &recipient)?;
+        crate::domain::documents::attach_documents(
+            &v2.app,
+            service,
+            &v2.root,
+            &mut personalisation,
+            &recipient,
+            recipients::is_simulated_email(&recipient),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::domain::documents::DocumentError::Rejected(m) => AppError::BadRequest(m),
+            other => {
+                tracing::error!(error = %other, "could not store a file sent by email");
+                AppError::Domain(crate::domain::DomainError::Store(storage::StoreError::Io(
+                    std::sync::Arc::new(std::io::Error::other(other.to_string())),
+                )))
+            }
+        })?;
     }
     let rendered = render::email(&template, &personalisation)?;
     let service = v2.caller.service();
