@@ -93,16 +93,8 @@ impl<'a> Checker<'a> {
             .map(String::as_str)
             .filter(|k| !allowed.contains(k))
             .collect();
-        match extra.len() {
-            0 => {}
-            1 => self.push(format!(
-                "Additional properties are not allowed ({} was unexpected)",
-                extra[0]
-            )),
-            _ => self.push(format!(
-                "Additional properties are not allowed ({} were unexpected)",
-                extra.join(", ")
-            )),
+        if let Some(message) = additional_properties(&extra) {
+            self.push(message);
         }
     }
 
@@ -172,6 +164,22 @@ impl<'a> Checker<'a> {
         } else {
             Err(crate::error::AppError::Validation(self.errors))
         }
+    }
+}
+
+/// The additionalProperties message for unexpected keys (request bodies and query strings).
+pub fn additional_properties(unexpected: &[impl AsRef<str>]) -> Option<String> {
+    let names: Vec<&str> = unexpected.iter().map(AsRef::as_ref).collect();
+    match names.len() {
+        0 => None,
+        1 => Some(format!(
+            "Additional properties are not allowed ({} was unexpected)",
+            names[0]
+        )),
+        _ => Some(format!(
+            "Additional properties are not allowed ({} were unexpected)",
+            names.join(", ")
+        )),
     }
 }
 

@@ -83,17 +83,7 @@ fn list(v2: &V2, raw: &str) -> Result<Response, AppError> {
             _ => {}
         }
     }
-    match unexpected.len() {
-        0 => {}
-        1 => errors.push(format!(
-            "Additional properties are not allowed ({} was unexpected)",
-            unexpected[0]
-        )),
-        _ => errors.push(format!(
-            "Additional properties are not allowed ({} were unexpected)",
-            unexpected.join(", ")
-        )),
-    }
+    errors.extend(super::schema::additional_properties(&unexpected));
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }

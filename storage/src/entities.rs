@@ -40,6 +40,40 @@ fn children_of<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// A service's records through its link table, newest first (uuid v7 ids are time-ordered),
+/// strictly older than `older_than` when given, keeping those `keep` accepts, at most `limit`.
+/// Walks backwards, so a page costs what it returns plus what the filter skips.
+fn newest_children<T: DeserializeOwned>(
+    links: &impl ReadableTable<(u128, u128), ()>,
+    records: &impl ReadableTable<u128, &'static [u8]>,
+    service_id: Uuid,
+    older_than: Option<Uuid>,
+    limit: usize,
+    mut keep: impl FnMut(&T) -> bool,
+) -> Result<Vec<T>> {
+    let s = service_id.as_u128();
+    let upper = match older_than {
+        Some(id) => std::ops::Bound::Excluded((s, id.as_u128())),
+        None => std::ops::Bound::Included((s, u128::MAX)),
+    };
+    let mut out = Vec::new();
+    for row in links
+        .range::<(u128, u128)>((std::ops::Bound::Included((s, 0)), upper))?
+        .rev()
+    {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, _) = row?;
+        if let Some(record) = get_by_id::<T>(records, Uuid::from_u128(k.value().1))?
+            && keep(&record)
+        {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
 impl WriteCtx<'_> {
     pub fn get_service(&self, id: Uuid) -> Result<Option<Service>> {
         get_by_id(&self.tables.services, id)
@@ -328,31 +362,16 @@ impl Reader {
         service_id: Uuid,
         older_than: Option<Uuid>,
         limit: usize,
-        mut keep: impl FnMut(&Notification) -> bool,
+        keep: impl FnMut(&Notification) -> bool,
     ) -> Result<Vec<Notification>> {
-        let links = self.table(SERVICE_NOTIFICATIONS)?;
-        let records = self.table(NOTIFICATIONS)?;
-        let s = service_id.as_u128();
-        let upper = match older_than {
-            Some(id) => std::ops::Bound::Excluded((s, id.as_u128())),
-            None => std::ops::Bound::Included((s, u128::MAX)),
-        };
-        let mut out = Vec::new();
-        for row in links
-            .range::<(u128, u128)>((std::ops::Bound::Included((s, 0)), upper))?
-            .rev()
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = row?;
-            if let Some(n) = get_by_id::<Notification>(&records, Uuid::from_u128(k.value().1))?
-                && keep(&n)
-            {
-                out.push(n);
-            }
-        }
-        Ok(out)
+        newest_children(
+            &self.table(SERVICE_NOTIFICATIONS)?,
+            &self.table(NOTIFICATIONS)?,
+            service_id,
+            older_than,
+            limit,
+            keep,
+        )
     }
 
     /// Count a service's live notifications created at or after `since_micros` that `keep`
@@ -392,25 +411,14 @@ impl Reader {
         older_than: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<InboundSms>> {
-        let links = self.table(SERVICE_INBOUND_SMS)?;
-        let records = self.table(INBOUND_SMS)?;
-        let s = service_id.as_u128();
-        let upper = match older_than {
-            Some(id) => std::ops::Bound::Excluded((s, id.as_u128())),
-            None => std::ops::Bound::Included((s, u128::MAX)),
-        };
-        let mut out = Vec::new();
-        for row in links
-            .range::<(u128, u128)>((std::ops::Bound::Included((s, 0)), upper))?
-            .rev()
-            .take(limit)
-        {
-            let (k, _) = row?;
-            if let Some(m) = get_by_id(&records, Uuid::from_u128(k.value().1))? {
-                out.push(m);
-            }
-        }
-        Ok(out)
+        newest_children(
+            &self.table(SERVICE_INBOUND_SMS)?,
+            &self.table(INBOUND_SMS)?,
+            service_id,
+            older_than,
+            limit,
+            |_| true,
+        )
     }
 
     /// Live notifications in id (time) order after `after`, at most `limit`: for rebuilds and
