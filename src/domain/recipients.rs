@@ -103,22 +103,6 @@ pub fn clean_recipient(s: &str) -> String {
 // ASCII downgrade (Notify's `SanitiseASCII`)
 // ---------------------------------------------------------------------------------------------
 
-/// Notify's replacement table for characters that downgrade to ASCII.
-fn ascii_replacement(c: char) -> Option<&'static str> {
-    Some(match c {
-        '\u{2011}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => "-",
-        '\u{2026}' => "...",
-        '\u{2018}' | '\u{2019}' | '\u{201A}' => "'",
-        '\u{201C}' | '\u{201D}' | '\u{201E}' => "\"",
-        '\u{180E}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
-        | '\u{2028}' | '\u{2029}' => "",
-        '\u{00A0}' | '\u{202F}' | '\t' => " ",
-        '\u{0141}' => "L",
-        '\u{0142}' => "l",
-        _ => return None,
-    })
-}
-
 /// Downgrade text to printable ASCII the way Notify does: printable ASCII is kept, letters
 /// with a canonical decomposition become their base letter, a few punctuation and space
 /// characters are replaced, and anything else becomes `?`.
@@ -144,7 +128,7 @@ fn sanitise_ascii(s: &str) -> String {
                 Some(f) if (' '..='~').contains(&f) => out.push(f),
                 _ => out.push('?'),
             }
-        } else if let Some(replacement) = ascii_replacement(c) {
+        } else if let Some(replacement) = crate::templates::sms::replacement(c) {
             out.push_str(replacement);
         } else {
             out.push('?');

@@ -53,8 +53,9 @@ pub fn is_sms_character(c: char) -> bool {
     GSM_BASIC.contains(c) || GSM_EXTENSION.contains(c) || WELSH_DIACRITICS.contains(c)
 }
 
-/// Characters with a fixed downgrade.
-fn replacement(c: char) -> Option<&'static str> {
+/// Characters with a fixed downgrade: Notify's replacement table, shared by the SMS and the
+/// ASCII (recipient) downgrades.
+pub fn replacement(c: char) -> Option<&'static str> {
     let r = match c {
         '\u{2011}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => "-",
         '\u{2026}' => "...",
