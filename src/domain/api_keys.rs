@@ -87,11 +87,7 @@ pub async fn create_api_key(
     store
         .write(move |ctx| {
             // Re-checked inside the commit: the service may have gone since the read above.
-            if ctx.get_service(service_id)?.is_none() {
-                return Err(storage::StoreError::NotFound(format!(
-                    "No service with id {service_id}"
-                )));
-            }
+            super::services::require_service(ctx, service_id)?;
             ctx.put_api_key(&key)
         })
         .await?;
@@ -107,12 +103,8 @@ pub async fn create_api_key(
 /// The service's keys (revoked ones included), oldest first. Secrets stay sealed in the
 /// records; callers must not show them.
 pub fn list_api_keys(store: &Store, service_id: Uuid) -> DomainResult<Vec<ApiKey>> {
+    super::services::get_service(store, service_id)?;
     let reader = store.read()?;
-    if reader.get_service(service_id)?.is_none() {
-        return Err(DomainError::NotFound(format!(
-            "No service with id {service_id}"
-        )));
-    }
     let mut keys = reader.service_api_keys(service_id)?;
     keys.sort_by_key(|k| (k.created_at, k.id));
     Ok(keys)

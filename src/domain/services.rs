@@ -117,6 +117,14 @@ fn no_service(id: Uuid) -> StoreError {
     StoreError::NotFound(format!("No service with id {id}"))
 }
 
+/// The service, checked inside a write operation (it may have gone since an earlier read).
+pub(crate) fn require_service(
+    ctx: &storage::WriteCtx<'_>,
+    id: Uuid,
+) -> Result<Service, StoreError> {
+    ctx.get_service(id)?.ok_or_else(|| no_service(id))
+}
+
 fn check_name(name: &str) -> DomainResult<String> {
     let name = name.trim().to_string();
     if name.is_empty() {
@@ -140,7 +148,7 @@ where
     let now = store.clock().now_micros();
     let out = store
         .write(move |ctx| {
-            let mut service = ctx.get_service(id)?.ok_or_else(|| no_service(id))?;
+            let mut service = require_service(ctx, id)?;
             let old_name = service.name.clone();
             let r = change(&mut service).map_err(rejection)?;
             service.updated_at = Some(now);
@@ -333,7 +341,7 @@ pub async fn archive_service(store: &Store, id: Uuid) -> DomainResult<Service> {
     let stamp = store.clock().now().format("%Y-%m-%d_%H:%M:%S").to_string();
     let service = store
         .write(move |ctx| {
-            let mut service = ctx.get_service(id)?.ok_or_else(|| no_service(id))?;
+            let mut service = require_service(ctx, id)?;
             if !service.active {
                 return Ok(service);
             }

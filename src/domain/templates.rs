@@ -132,11 +132,7 @@ pub async fn create_template(
     let stored = template.clone();
     store
         .write(move |ctx| {
-            if ctx.get_service(service_id)?.is_none() {
-                return Err(storage::StoreError::NotFound(format!(
-                    "No service with id {service_id}"
-                )));
-            }
+            super::services::require_service(ctx, service_id)?;
             ctx.put_template(&stored)
         })
         .await?;
@@ -292,12 +288,8 @@ pub fn list_templates(
     template_type: Option<NotificationType>,
     include_archived: bool,
 ) -> DomainResult<Vec<Template>> {
+    super::services::get_service(store, service_id)?;
     let reader = store.read()?;
-    if reader.get_service(service_id)?.is_none() {
-        return Err(DomainError::NotFound(format!(
-            "No service with id {service_id}"
-        )));
-    }
     let mut list: Vec<Template> = reader
         .service_templates(service_id)?
         .into_iter()

@@ -98,11 +98,7 @@ pub async fn add_user_to_service(
 ) -> DomainResult<()> {
     store
         .write(move |ctx| {
-            if ctx.get_service(service_id)?.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "No service with id {service_id}"
-                )));
-            }
+            super::services::require_service(ctx, service_id)?;
             if ctx.get_user(user_id)?.is_none() {
                 return Err(StoreError::NotFound(user_not_found(user_id)));
             }
@@ -126,11 +122,7 @@ pub async fn remove_user_from_service(
 ) -> DomainResult<()> {
     store
         .write(move |ctx| {
-            if ctx.get_service(service_id)?.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "No service with id {service_id}"
-                )));
-            }
+            super::services::require_service(ctx, service_id)?;
             let members = ctx.service_user_ids(service_id)?;
             if !members.contains(&user_id) {
                 return Err(StoreError::NotFound(format!(
