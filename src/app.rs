@@ -26,6 +26,8 @@ pub enum StartError {
     Crypto(#[from] CryptoError),
     #[error("blob store at {path}: {message}")]
     Blobs { path: String, message: String },
+    #[error("providers: {0}")]
+    Providers(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -46,6 +48,10 @@ pub struct App {
     /// Services and unsealed key secrets for v2 authentication.
     pub keys: crate::api::auth::KeyCache,
     pub limits: crate::domain::limits::Limits,
+    /// The delivery providers of the config.
+    pub providers: crate::providers::Providers,
+    /// One HTTP client for outgoing calls (service callbacks, SNS confirmations).
+    pub http: reqwest::Client,
 }
 
 /// The admin secret: from config, or generated once into the data directory (mode 0600) so the
@@ -78,6 +84,13 @@ pub fn index_dir(config: &Config) -> std::path::PathBuf {
 impl App {
     /// Open the data directory and start the background tasks that belong to storage.
     pub fn open(config: Config, clock: SharedClock) -> Result<Arc<App>, StartError> {
+        install_tls_provider();
+        let providers =
+            crate::providers::Providers::from_config(&config).map_err(StartError::Providers)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| StartError::Providers(format!("HTTP client: {e}")))?;
         let store = Store::open(&config.data_dir, store_options(&config, clock))?;
         let index = Arc::new(SearchIndex::open(&index_dir(&config))?);
         let indexer = Indexer::start(store.clone(), index.clone(), config.index_commit_interval())?;
@@ -105,6 +118,8 @@ impl App {
             started: Instant::now(),
             keys: Default::default(),
             limits: Default::default(),
+            providers,
+            http,
         }))
     }
 
@@ -142,6 +157,12 @@ impl App {
     }
 }
 
+/// rustls needs one crypto provider for the whole process (ring: pure Rust to build, no
+/// aws-lc). Installing twice is harmless.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Bind the configured address (a clear error if it is taken).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
@@ -149,18 +170,21 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serve HTTP on `listener` until `shutdown` resolves, then finish in-flight requests.
+/// Serve HTTP on `listener` and run the background workers until `shutdown` resolves, then
+/// finish in-flight requests and the work in hand.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let workers = crate::workers::start(&app);
     let routes = crate::http::routes(app);
     warp::serve(routes)
         .incoming(listener)
         .graceful(shutdown)
         .run()
         .await;
+    workers.stop().await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -190,6 +190,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    // Every HTTP client (healthcheck, the server fallback, providers) needs the TLS provider.
+    app::install_tls_provider();
     let listen = match &cli.command {
         Some(Command::Serve { listen }) => *listen,
         _ => None,

@@ -117,6 +117,14 @@ pub struct Config {
     pub blobs: BlobsConfig,
     pub providers: ProvidersConfig,
     pub sending: SendingConfig,
+    pub delivery: DeliveryConfig,
+    pub smtp: SmtpConfig,
+    /// `[[sms_providers]]`: the HTTP SMS providers used when `providers.sms = "http"`.
+    pub sms_providers: Vec<SmsProviderConfig>,
+    pub sms_switching: SmsSwitchingConfig,
+    pub receipts: ReceiptsConfig,
+    pub callbacks: CallbacksConfig,
+    pub outbox: OutboxConfig,
 }
 
 impl Default for Config {
@@ -131,6 +139,13 @@ impl Default for Config {
             blobs: BlobsConfig::default(),
             providers: ProvidersConfig::default(),
             sending: SendingConfig::default(),
+            delivery: DeliveryConfig::default(),
+            smtp: SmtpConfig::default(),
+            sms_providers: Vec::new(),
+            sms_switching: SmsSwitchingConfig::default(),
+            receipts: ReceiptsConfig::default(),
+            callbacks: CallbacksConfig::default(),
+            outbox: OutboxConfig::default(),
         }
     }
 }
@@ -260,9 +275,224 @@ pub enum BlobsKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProvidersConfig {
-    pub email: ProviderKind,
-    pub sms: ProviderKind,
+    pub email: EmailProviderKind,
+    pub sms: SmsProviderKind,
     pub letter: ProviderKind,
+}
+
+/// `providers.email`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailProviderKind {
+    /// Keep outgoing emails in the local outbox (`/outbox`).
+    #[default]
+    Outbox,
+    /// Relay through the SMTP server of `[smtp]`.
+    Smtp,
+}
+
+/// `providers.sms`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProviderKind {
+    /// Keep outgoing text messages in the local outbox (`/outbox`).
+    #[default]
+    Outbox,
+    /// Send through the HTTP providers of `[[sms_providers]]`.
+    Http,
+}
+
+/// `[delivery]`: how delivery workers retry and time out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Retries after a failed send before the notification becomes `technical-failure`.
+    pub max_retries: u32,
+    /// Seconds between retries.
+    pub retry_delay_seconds: u64,
+    /// Emails handed to the provider at once.
+    pub email_concurrency: usize,
+    /// Text messages handed to providers at once.
+    pub sms_concurrency: usize,
+    /// Emails and texts still `sending`/`pending` after this many hours become `temporary-failure`.
+    pub sending_timeout_hours: u64,
+    /// How often the sending timeout is checked, in seconds.
+    pub timeout_check_interval_seconds: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_retries: 48,
+            retry_delay_seconds: 300,
+            email_concurrency: 32,
+            sms_concurrency: 32,
+            sending_timeout_hours: 72,
+            timeout_check_interval_seconds: 3600,
+        }
+    }
+}
+
+/// `[smtp]`: the relay used when `providers.email = "smtp"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Empty = no authentication.
+    pub username: String,
+    pub password: Secret,
+    /// PEM file of an extra CA certificate to trust (e.g. a relay's self-signed certificate);
+    /// empty = the system's CA store only.
+    pub ca_file: PathBuf,
+    /// Connections kept open to the relay.
+    pub pool_size: u32,
+    pub timeout_seconds: u64,
+    /// True: the relay accepting an email means `delivered`. False: it means `sending`, and
+    /// delivery receipts (e.g. Amazon SES through SNS) decide the final status.
+    pub delivered_on_accept: bool,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            ca_file: PathBuf::new(),
+            pool_size: 8,
+            timeout_seconds: 30,
+            delivered_on_accept: true,
+        }
+    }
+}
+
+/// `smtp.tls`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP: only for a relay on the same machine.
+    None,
+    /// STARTTLS, required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// One `[[sms_providers]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsProviderConfig {
+    /// Recorded as the notification's `sent_by`, and the receipt path for `mmg`/`firetext`.
+    pub name: String,
+    pub kind: SmsApiKind,
+    /// The provider's send URL.
+    pub url: String,
+    #[serde(default)]
+    pub api_key: Secret,
+    /// Share of traffic, 0–100; also the resting point the share drifts back to.
+    pub priority: u32,
+    #[serde(default)]
+    pub supports_international: bool,
+    #[serde(default = "default_sms_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_sms_timeout() -> u64 {
+    10
+}
+
+/// `sms_providers.kind`: the request format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsApiKind {
+    Mmg,
+    Firetext,
+    /// JSON POST with a bearer token: `{"id","to","from","body","reference"}`.
+    Webhook,
+}
+
+/// `[sms_switching]`: when traffic moves between SMS providers (workers.md §7.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsSwitchingConfig {
+    /// More failed sends than this within `error_window_seconds` moves traffic away.
+    pub error_threshold: u32,
+    pub error_window_seconds: u64,
+    /// Points moved per change.
+    pub step: u32,
+    /// No error-driven change within this many seconds of the previous change.
+    pub min_seconds_between_changes: u64,
+    /// How often shares drift back towards their resting points, in seconds.
+    pub drift_every_seconds: u64,
+    /// Drift only after this many seconds without a change.
+    pub drift_after_quiet_seconds: u64,
+}
+
+impl Default for SmsSwitchingConfig {
+    fn default() -> Self {
+        SmsSwitchingConfig {
+            error_threshold: 50,
+            error_window_seconds: 60,
+            step: 10,
+            min_seconds_between_changes: 60,
+            drift_every_seconds: 300,
+            drift_after_quiet_seconds: 900,
+        }
+    }
+}
+
+/// `[receipts]`: delivery receipts and inbound texts posted by providers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiptsConfig {
+    /// HTTP basic auth required on the receipt routes (`/notifications/sms/*`,
+    /// `/notifications/email/ses`); empty = none.
+    pub username: String,
+    pub password: Secret,
+}
+
+/// `[callbacks]`: calls to services' callback URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbacksConfig {
+    pub timeout_seconds: u64,
+    pub max_retries: u32,
+    pub retry_delay_seconds: u64,
+    /// Callbacks sent at once.
+    pub concurrency: usize,
+    /// Allow `http://` callback URLs to hosts other than loopback (https is always allowed).
+    pub allow_http: bool,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            timeout_seconds: 5,
+            max_retries: 5,
+            retry_delay_seconds: 300,
+            concurrency: 16,
+            allow_http: false,
+        }
+    }
+}
+
+/// `[outbox]`: the local sink used by `outbox` providers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Most recent messages kept; older ones are dropped.
+    pub keep: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig { keep: 10_000 }
+    }
 }
 
 /// `[sending]`: what outgoing messages look like and cost.
@@ -393,6 +623,42 @@ impl Config {
         }
         if self.admin.client_id.trim().is_empty() {
             return invalid("admin.client_id", "must not be empty");
+        }
+        if self.providers.sms == SmsProviderKind::Http && self.sms_providers.is_empty() {
+            return invalid(
+                "providers.sms",
+                "is \"http\" but no [[sms_providers]] are configured",
+            );
+        }
+        let mut names = BTreeSet::new();
+        for p in &self.sms_providers {
+            if p.name.trim().is_empty() || !names.insert(p.name.as_str()) {
+                return invalid(
+                    "sms_providers.name",
+                    format!("must be present and unique (got {:?})", p.name),
+                );
+            }
+            if p.priority > 100 {
+                return invalid(
+                    "sms_providers.priority",
+                    format!("must be 0 to 100 (got {} for {})", p.priority, p.name),
+                );
+            }
+            if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
+                return invalid(
+                    "sms_providers.url",
+                    format!("must be an http(s) URL (got {:?} for {})", p.url, p.name),
+                );
+            }
+        }
+        if self.delivery.email_concurrency < 1 || self.delivery.sms_concurrency < 1 {
+            return invalid(
+                "delivery.email_concurrency",
+                "concurrency must be at least 1",
+            );
+        }
+        if self.callbacks.concurrency < 1 {
+            return invalid("callbacks.concurrency", "must be at least 1");
         }
         if self.storage.max_batch < 1 {
             return invalid(

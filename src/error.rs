@@ -49,6 +49,9 @@ pub enum AppError {
     /// 429 `TooManyRequestsError`.
     #[error("{0}")]
     TooManyRequests(String),
+    /// Something on our side failed (logged in full, answered in general terms).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<storage::StoreError> for AppError {
@@ -84,6 +87,14 @@ impl AppError {
                 "TooManyRequestsError",
                 m.clone(),
             ),
+            AppError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Exception",
+                    "Internal server error".to_string(),
+                )
+            }
             AppError::Domain(d) => match d {
                 DomainError::NotFound(m) => (StatusCode::NOT_FOUND, "NoResultFound", m.clone()),
                 DomainError::Invalid(m) => (StatusCode::BAD_REQUEST, "ValidationError", m.clone()),

@@ -13,5 +13,8 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod loadgen;
+pub mod providers;
+pub mod receipts;
 pub mod status;
 pub mod templates;
+pub mod workers;

@@ -8,7 +8,9 @@
 //! affects authentication or sending invalidates the service in the v2 key cache so it takes
 //! effect at once.
 
+mod callbacks;
 mod keys;
+mod outbox;
 mod senders;
 mod services;
 mod templates;
@@ -28,6 +30,7 @@ use crate::app::App;
 use crate::auth::verify_admin_header;
 use crate::error::{AppError, admin_reject, json_response};
 
+pub use outbox::page_route as outbox_page;
 pub use services::service_json;
 pub use templates::template_json;
 
@@ -111,6 +114,10 @@ pub fn routes(
         .or(templates::routes(auth.clone()))
         .unify()
         .or(users::routes(auth.clone()))
+        .unify()
+        .or(callbacks::routes(auth.clone()))
+        .unify()
+        .or(outbox::routes(auth.clone()))
         .unify()
         .or(rebuild_index(auth))
         .unify()

@@ -2,11 +2,14 @@
 //! commands call these functions; nothing here knows about HTTP.
 
 pub mod api_keys;
+pub mod callbacks;
 pub mod documents;
 pub mod letters;
 pub mod limits;
+pub mod receipts;
 pub mod recipients;
 pub mod services;
+pub mod status;
 pub mod templates;
 pub mod users;
 pub mod working_days;

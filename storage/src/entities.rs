@@ -261,6 +261,112 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
+    /// Keep a message in the local outbox sink, dropping the oldest beyond `keep`.
+    pub fn insert_outbox_message(&mut self, m: &OutboxMessage, keep: u64) -> Result<u64> {
+        let seq = self.next_seq();
+        self.tables
+            .outbox_messages
+            .insert(seq, encode(m).as_slice())?;
+        let len = self.tables.outbox_messages.len()?;
+        for _ in keep..len {
+            self.tables.outbox_messages.pop_first()?;
+        }
+        Ok(seq)
+    }
+
+    /// Remember a provider's id for a notification (receipts look it up).
+    pub fn put_provider_reference(&mut self, reference: &str, id: Uuid) -> Result<()> {
+        self.tables
+            .provider_references
+            .insert(reference, id.as_u128())?;
+        Ok(())
+    }
+
+    pub fn notification_id_by_reference(&self, reference: &str) -> Result<Option<Uuid>> {
+        Ok(self
+            .tables
+            .provider_references
+            .get(reference)?
+            .map(|v| Uuid::from_u128(v.value())))
+    }
+
+    pub fn insert_complaint(&mut self, c: &Complaint) -> Result<()> {
+        self.tables
+            .complaints
+            .insert(c.id.as_u128(), encode(c).as_slice())?;
+        Ok(())
+    }
+
+    pub fn get_notification_history(&self, id: Uuid) -> Result<Option<NotificationHistory>> {
+        get_by_id(&self.tables.notification_history, id)
+    }
+
+    pub fn get_service_callback(
+        &self,
+        service_id: Uuid,
+        kind: CallbackKind,
+    ) -> Result<Option<ServiceCallback>> {
+        match self
+            .tables
+            .service_callbacks
+            .get((service_id.as_u128(), kind.as_str()))?
+        {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put_service_callback(&mut self, c: &ServiceCallback) -> Result<()> {
+        self.tables.service_callbacks.insert(
+            (c.service_id.as_u128(), c.kind.as_str()),
+            encode(c).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_service_callback(
+        &mut self,
+        service_id: Uuid,
+        kind: CallbackKind,
+    ) -> Result<bool> {
+        Ok(self
+            .tables
+            .service_callbacks
+            .remove((service_id.as_u128(), kind.as_str()))?
+            .is_some())
+    }
+
+    /// Live notifications with ids (uuid v7, so creation order) from `after` (exclusive), at
+    /// most `limit`, that `keep` accepts; also the last id looked at, to resume from.
+    pub fn scan_notifications(
+        &self,
+        after: Option<Uuid>,
+        before: Uuid,
+        limit: usize,
+        mut keep: impl FnMut(&Notification) -> bool,
+    ) -> Result<(Vec<Notification>, Option<Uuid>)> {
+        let lower = match after {
+            Some(id) => std::ops::Bound::Excluded(id.as_u128()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        let mut last = None;
+        for row in self
+            .tables
+            .notifications
+            .range::<u128>((lower, std::ops::Bound::Excluded(before.as_u128())))?
+            .take(limit)
+        {
+            let (k, v) = row?;
+            last = Some(Uuid::from_u128(k.value()));
+            let n: Notification = decode(v.value())?;
+            if keep(&n) {
+                out.push(n);
+            }
+        }
+        Ok((out, last))
+    }
+
     fn outbox(&mut self, id: Uuid) -> Result<()> {
         let seq = self.next_seq();
         self.tables.index_outbox.insert(seq, id.as_u128())?;
@@ -297,6 +403,44 @@ impl Reader {
 
     pub fn get_service(&self, id: Uuid) -> Result<Option<Service>> {
         get_by_id(&self.table(SERVICES)?, id)
+    }
+
+    /// The outbox sink's messages, newest first, older than `before` (a sequence) when given.
+    pub fn outbox_messages(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, OutboxMessage)>> {
+        let table = self.table(OUTBOX_MESSAGES)?;
+        let upper = before.unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for row in table.range(..upper)?.rev().take(limit) {
+            let (k, v) = row?;
+            out.push((k.value(), decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn get_service_callback(
+        &self,
+        service_id: Uuid,
+        kind: CallbackKind,
+    ) -> Result<Option<ServiceCallback>> {
+        match self
+            .table(SERVICE_CALLBACKS)?
+            .get((service_id.as_u128(), kind.as_str()))?
+        {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn complaints(&self) -> Result<Vec<Complaint>> {
+        let mut out = Vec::new();
+        for row in self.table(COMPLAINTS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
     }
 
     pub fn list_services(&self) -> Result<Vec<Service>> {

@@ -369,6 +369,37 @@ pub struct StatusFact {
     pub count: u64,
 }
 
+/// A message kept by the local outbox sink instead of being sent: exactly what a provider would
+/// have received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub notification_id: Uuid,
+    pub service_id: Uuid,
+    pub notification_type: NotificationType,
+    pub to: String,
+    /// `"Name" <address>` for email, the sender name or number for text messages.
+    pub from: String,
+    pub reply_to: Option<String>,
+    pub subject: Option<String>,
+    /// The plain-text body (email) or the message as sent (text).
+    pub body: String,
+    pub html: Option<String>,
+    pub unsubscribe_url: Option<String>,
+    pub created_at: Micros,
+}
+
+/// A recipient reported an email as spam (through a provider's complaint notification).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Complaint {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub service_id: Uuid,
+    /// E.g. `abuse`, as the provider reported it.
+    pub complaint_type: Option<String>,
+    pub complaint_date: Option<Micros>,
+    pub created_at: Micros,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,14 @@ pub const BILLING_FACTS: TableDefinition<(i32, u128), Bytes> =
 pub const STATUS_FACTS: TableDefinition<(i32, u128), Bytes> =
     TableDefinition::new("day_service_status_facts");
 
+/// Messages kept by the local outbox sink: sequence → outbox message (newest last).
+pub const OUTBOX_MESSAGES: TableDefinition<u64, Bytes> = TableDefinition::new("seq_outbox_message");
+/// A provider's id for a sent message (e.g. the SES message id) → notification id.
+pub const PROVIDER_REFERENCES: TableDefinition<&str, u128> =
+    TableDefinition::new("provider_reference_notification_id");
+/// Complaints (an email recipient marked a message as spam), by uuid v7 id.
+pub const COMPLAINTS: TableDefinition<u128, Bytes> = TableDefinition::new("complaint_id_complaint");
+
 /// Every table open in one write transaction. Opened once per group commit, so operations in
 /// the batch can borrow several tables at once without re-opening them.
 pub struct Tables<'txn> {
@@ -91,6 +99,9 @@ pub struct Tables<'txn> {
     pub letter_batches: redb::Table<'txn, u128, Bytes>,
     pub billing_facts: redb::Table<'txn, (i32, u128), Bytes>,
     pub status_facts: redb::Table<'txn, (i32, u128), Bytes>,
+    pub outbox_messages: redb::Table<'txn, u64, Bytes>,
+    pub provider_references: redb::Table<'txn, &'static str, u128>,
+    pub complaints: redb::Table<'txn, u128, Bytes>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -120,6 +131,9 @@ impl<'txn> Tables<'txn> {
             letter_batches: txn.open_table(LETTER_BATCHES)?,
             billing_facts: txn.open_table(BILLING_FACTS)?,
             status_facts: txn.open_table(STATUS_FACTS)?,
+            outbox_messages: txn.open_table(OUTBOX_MESSAGES)?,
+            provider_references: txn.open_table(PROVIDER_REFERENCES)?,
+            complaints: txn.open_table(COMPLAINTS)?,
         })
     }
 }

@@ -8,9 +8,11 @@ root="$(cd "$here/../.." && pwd)"
 bin="${1:-$root/target/debug/notify}"
 [ -x "$bin" ] || { echo "notify binary not found at $bin (run cargo build first)" >&2; exit 1; }
 
-if [ ! -x "$here/.venv/bin/pytest" ]; then
-  python3 -m venv "$here/.venv"
+# (Re)install when requirements.txt changed since the last install (stamp kept in the venv).
+if [ ! -x "$here/.venv/bin/pytest" ] || ! cmp -s "$here/requirements.txt" "$here/.venv/requirements.installed"; then
+  [ -x "$here/.venv/bin/pip" ] || python3 -m venv "$here/.venv"
   "$here/.venv/bin/pip" install -q -r "$here/requirements.txt"
+  cp "$here/requirements.txt" "$here/.venv/requirements.installed"
 fi
 if [ ! -d "$here/node_modules/notifications-node-client" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --silent)
@@ -21,8 +23,33 @@ server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+smtp_port="$(free_port)"
+callback_port="$(free_port)"
+while [ "$smtp_port" = "$port" ]; do smtp_port="$(free_port)"; done
+while [ "$callback_port" = "$port" ] || [ "$callback_port" = "$smtp_port" ]; do callback_port="$(free_port)"; done
 export NOTIFY_DATA_DIR="$work/data" NOTIFY_SERVER__LISTEN="127.0.0.1:$port" NOTIFY_LOG__LEVEL=warn
+
+# A self-signed certificate for the SMTP sink (test_delivery.py runs it with STARTTLS required);
+# the server trusts it through smtp.ca_file. CA:FALSE so rustls accepts it as a server certificate.
+cat > "$work/openssl.cnf" <<'CNF'
+[req]
+distinguished_name = dn
+x509_extensions = server
+prompt = no
+[dn]
+CN = localhost
+[server]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+CNF
+openssl req -x509 -config "$work/openssl.cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+  -nodes -keyout "$work/smtp-key.pem" -out "$work/smtp-cert.pem" -days 2 2>/dev/null
+admin_secret="$(openssl rand -hex 32)"
 
 n() { "$bin" "$@"; }
 service="$(n service create --name "Client Tests")"
@@ -36,7 +63,12 @@ normal="$(n api-key create --service "$service" --name normal --type normal)"
 team="$(n api-key create --service "$service" --name team --type team)"
 test_key="$(n api-key create --service "$service" --name test --type test)"
 
-"$bin" serve > "$work/server.log" 2>&1 &
+# Emails go to the SMTP sink of test_delivery.py (not running during the other tests: those
+# emails stay `created` and are retried every second).
+NOTIFY_PROVIDERS__EMAIL=smtp NOTIFY_SMTP__HOST=127.0.0.1 NOTIFY_SMTP__PORT="$smtp_port" \
+  NOTIFY_SMTP__TLS=starttls NOTIFY_SMTP__CA_FILE="$work/smtp-cert.pem" \
+  NOTIFY_DELIVERY__RETRY_DELAY_SECONDS=1 NOTIFY_ADMIN__SECRET="$admin_secret" \
+  "$bin" serve > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
   n healthcheck --timeout 1 >/dev/null 2>&1 && break
@@ -48,13 +80,20 @@ cat > "$work/fixture.json" <<JSON
 {"base_url": "http://127.0.0.1:$port", "service_id": "$service",
  "keys": {"normal": "$normal", "team": "$team", "test": "$test_key"},
  "templates": {"sms": "$sms", "email": "$email", "letter": "$letter"},
- "pdf": "$root/fixtures/letters/one-page-a4.pdf"}
+ "pdf": "$root/fixtures/letters/one-page-a4.pdf",
+ "service_name": "Client Tests", "email_from_domain": "notify.localhost",
+ "smtp": {"host": "127.0.0.1", "port": $smtp_port,
+          "cert": "$work/smtp-cert.pem", "key": "$work/smtp-key.pem"},
+ "callback_port": $callback_port,
+ "admin": {"client_id": "notify-admin", "secret": "$admin_secret"}}
 JSON
-export NOTIFY_CLIENT_FIXTURE="$work/fixture.json"
+export NOTIFY_CLIENT_FIXTURE="$work/fixture.json" PYTHONDONTWRITEBYTECODE=1
 
 status=0
 echo "== notifications-python-client"
 "$here/.venv/bin/pytest" -q -p no:cacheprovider "$here/test_python_client.py" || status=1
+echo "== delivery through SMTP (aiosmtpd, STARTTLS)"
+"$here/.venv/bin/pytest" -q -p no:cacheprovider "$here/test_delivery.py" || status=1
 echo "== notifications-node-client"
 (cd "$here" && node --test test_node_client.mjs) || status=1
 if [ "$status" -ne 0 ]; then

@@ -48,9 +48,23 @@ async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, b
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose config `configure` changes first (providers, retries, ...).
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with_clock(Arc::new(storage::SystemClock), configure).await
+    }
+
+    /// [`TestServer::start_with`] on the given clock.
+    pub async fn start_with_clock(
+        clock: storage::SharedClock,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_tests(dir.path());
-        let app = App::open(config, Arc::new(storage::SystemClock)).unwrap();
+        let mut config = Config::for_tests(dir.path());
+        configure(&mut config);
+        let app = App::open(config, clock).unwrap();
         let listener = app::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -127,6 +141,16 @@ impl TestServer {
             .await
             .unwrap();
         self.app.keys.invalidate(id);
+    }
+
+    /// An `Authorization` header value for the internal API.
+    pub fn admin_auth(&self) -> String {
+        let token = notify::auth::sign_admin_token(
+            &self.app.config.admin.client_id,
+            self.app.admin_secret.expose(),
+            chrono::Utc::now().timestamp(),
+        );
+        format!("Bearer {token}")
     }
 
     /// A v2 token for `key` signed the way the clients do.

@@ -60,6 +60,33 @@ impl DocumentUnavailablePage {
     }
 }
 
+/// One message of the outbox page.
+pub struct OutboxEntry {
+    pub notification_id: String,
+    pub to: String,
+    pub from: String,
+    pub reply_to: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub unsubscribe_url: Option<String>,
+    pub created_at: String,
+}
+
+/// `GET /outbox`: what the outbox providers kept, newest first.
+#[derive(Template)]
+#[template(path = "outbox.html")]
+pub struct OutboxPage {
+    pub messages: Vec<OutboxEntry>,
+    /// The `before` cursor of the next (older) page.
+    pub older: Option<u64>,
+}
+
+impl OutboxPage {
+    pub fn render_html(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
 /// A static asset by its path under `/static/`: (bytes, content type).
 pub fn asset(path: &str) -> Option<(&'static [u8], &'static str)> {
     match path {

@@ -1,0 +1,141 @@
+//! Background workers: every one is started from [`start`] and stopped by [`Workers::stop`].
+//!
+//! - [`delivery`]: emails and text messages from their queues to the providers;
+//! - [`callbacks`]: calls to services' callback URLs;
+//! - [`timeouts`]: messages stuck in `sending` become `temporary-failure`; SMS provider shares
+//!   drift back to their resting points.
+//!
+//! Queue workers share one loop ([`serve_queue`]): claim what is due (as many rows as there are
+//! free slots), hand each row to a task, sleep until the queue has work. Every row is finished by
+//! its handler with an ack or a retry in the same write as the status change it caused.
+
+pub mod callbacks;
+pub mod delivery;
+pub mod timeouts;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use storage::Claimed;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+
+/// The running workers.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// Start every worker.
+pub fn start(app: &Arc<App>) -> Workers {
+    let (stop, rx) = watch::channel(false);
+    let d = &app.config.delivery;
+    let handles = vec![
+        tokio::spawn(serve_queue(
+            app.clone(),
+            delivery::QUEUE_DELIVER_EMAIL,
+            d.email_concurrency,
+            rx.clone(),
+            delivery::deliver,
+        )),
+        tokio::spawn(serve_queue(
+            app.clone(),
+            delivery::QUEUE_DELIVER_SMS,
+            d.sms_concurrency,
+            rx.clone(),
+            delivery::deliver,
+        )),
+        tokio::spawn(serve_queue(
+            app.clone(),
+            crate::domain::callbacks::QUEUE_CALLBACKS,
+            app.config.callbacks.concurrency,
+            rx.clone(),
+            callbacks::call,
+        )),
+        tokio::spawn(timeouts::run(app.clone(), rx)),
+    ];
+    Workers { stop, handles }
+}
+
+impl Workers {
+    /// Ask every worker to stop, and wait for the work in hand to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
+/// How long a claimed row stays leased: longer than any provider or callback timeout, so a row
+/// is only handed out again when its worker died.
+const LEASE_MS: i64 = 15 * 60 * 1000;
+/// Longest sleep between looks at an idle queue (wake-ups normally come sooner).
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+
+/// Claim rows of `queue` and run `handle` on each, at most `concurrency` at once, until `stop`.
+pub(crate) async fn serve_queue<F, Fut>(
+    app: Arc<App>,
+    queue: &'static str,
+    concurrency: usize,
+    mut stop: watch::Receiver<bool>,
+    handle: F,
+) where
+    F: Fn(Arc<App>, Claimed) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(concurrency));
+    while !*stop.borrow() {
+        // Wait for a free slot, then claim as many rows as there are free slots.
+        let first = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.changed() => break,
+        };
+        let want = slots.available_permits() + 1;
+        let claimed = match app.store.claim(queue, want, LEASE_MS).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(queue, error = %e, "cannot claim queue rows; retrying");
+                drop(first);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = stop.changed() => {},
+                }
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            drop(first);
+            tokio::select! {
+                r = app.store.wait_for_work(queue, IDLE_WAIT) => {
+                    if let Err(e) = r {
+                        tracing::error!(queue, error = %e, "cannot look at the queue");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                },
+                _ = stop.changed() => {},
+            }
+            continue;
+        }
+        let mut permit = Some(first);
+        for row in claimed {
+            let p = match permit.take() {
+                Some(p) => p,
+                None => match slots.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let fut = handle(app.clone(), row);
+            tokio::spawn(async move {
+                fut.await;
+                drop(p);
+            });
+        }
+    }
+    // Let the work in hand finish: its rows are acked or retried, never left leased.
+    let _ = slots.acquire_many(concurrency as u32).await;
+}
