@@ -41,7 +41,7 @@ pub struct SmtpProvider {
 /// connections are made here, on a socket with `TCP_NODELAY`, and pooled here; implicit TLS
 /// (rare) keeps lettre's transport.
 enum Relay {
-    NoDelay(NoDelayPool),
+    NoDelay(Box<NoDelayPool>),
     Lettre(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -162,7 +162,7 @@ impl SmtpProvider {
             }
         };
         Ok(SmtpProvider {
-            relay: Relay::NoDelay(NoDelayPool {
+            relay: Relay::NoDelay(Box::new(NoDelayPool {
                 host: host.to_string(),
                 port: config.port,
                 starttls,
@@ -171,7 +171,7 @@ impl SmtpProvider {
                 hello: ClientId::default(),
                 slots: tokio::sync::Semaphore::new(config.pool_size.max(1) as usize),
                 idle: std::sync::Mutex::new(Vec::new()),
-            }),
+            })),
         })
     }
 
