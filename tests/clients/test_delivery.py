@@ -127,3 +127,81 @@ def test_email_is_retried_while_the_relay_is_down(fix, notify_client, smtp_sink)
     copies = smtp_sink.messages_for(nid)
     assert len(copies) == 1, copies
     assert status_of(c, nid) == "delivered"
+
+
+def admin_token(fix):
+    import jwt  # PyJWT: a dependency of the official client
+
+    return jwt.encode(
+        {"iss": fix["admin"]["client_id"], "iat": int(time.time())},
+        fix["admin"]["secret"],
+        algorithm="HS256",
+    )
+
+
+def test_the_service_callback_hears_the_final_status(fix, notify_client, running_sink):
+    """Done when: sent with the official client, delivered through the relay, and the service's
+    callback URL is told, with its bearer token."""
+    import json
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            calls.append((self.headers.get("authorization"), json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", fix["callback_port"]), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        req = urllib.request.Request(
+            f"{fix['base_url']}/service/{fix['service_id']}/delivery-receipt-api",
+            data=json.dumps(
+                {
+                    "url": f"http://127.0.0.1:{fix['callback_port']}/notify-status",
+                    "bearer_token": "callback-token-for-tests",
+                }
+            ).encode(),
+            headers={
+                "Authorization": f"Bearer {admin_token(fix)}",
+                "Content-Type": "application/json",
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 201
+
+        c = notify_client("normal")
+        resp = send_email(c, fix, "callback.me@example.com", "Cal", reference="cb-1")
+        nid = resp["id"]
+        wait_for_status(c, nid, "delivered")
+        wait_for(
+            f"the callback for {nid}",
+            lambda: [body for _, body in calls if body.get("id") == nid],
+        )
+        auth, body = next((a, b) for a, b in calls if b.get("id") == nid)
+        assert auth == "Bearer callback-token-for-tests"
+        assert body["status"] == "delivered"
+        assert body["reference"] == "cb-1"
+        assert body["to"] == "callback.me@example.com"
+        assert body["notification_type"] == "email"
+        assert body["template_id"] == fix["templates"]["email"]
+        assert body["sent_at"] and body["completed_at"] and body["created_at"]
+
+        req = urllib.request.Request(
+            f"{fix['base_url']}/service/{fix['service_id']}/delivery-receipt-api",
+            headers={"Authorization": f"Bearer {admin_token(fix)}"},
+            method="DELETE",
+        )
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 204
+    finally:
+        server.shutdown()
