@@ -23,6 +23,18 @@ fn get_by_id<T: DeserializeOwned>(
     }
 }
 
+/// A service's callback setting of one kind.
+fn callback_of(
+    table: &impl ReadableTable<(u128, &'static str), &'static [u8]>,
+    service_id: Uuid,
+    kind: CallbackKind,
+) -> Result<Option<ServiceCallback>> {
+    match table.get((service_id.as_u128(), kind.as_str()))? {
+        Some(v) => Ok(Some(decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
 /// Records keyed (service, child) in a link table, resolved through the child's own table.
 fn children_of<T: DeserializeOwned>(
     links: &impl ReadableTable<(u128, u128), ()>,
@@ -297,23 +309,12 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
-    pub fn get_notification_history(&self, id: Uuid) -> Result<Option<NotificationHistory>> {
-        get_by_id(&self.tables.notification_history, id)
-    }
-
     pub fn get_service_callback(
         &self,
         service_id: Uuid,
         kind: CallbackKind,
     ) -> Result<Option<ServiceCallback>> {
-        match self
-            .tables
-            .service_callbacks
-            .get((service_id.as_u128(), kind.as_str()))?
-        {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        callback_of(&self.tables.service_callbacks, service_id, kind)
     }
 
     pub fn put_service_callback(&mut self, c: &ServiceCallback) -> Result<()> {
@@ -426,13 +427,7 @@ impl Reader {
         service_id: Uuid,
         kind: CallbackKind,
     ) -> Result<Option<ServiceCallback>> {
-        match self
-            .table(SERVICE_CALLBACKS)?
-            .get((service_id.as_u128(), kind.as_str()))?
-        {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        callback_of(&self.table(SERVICE_CALLBACKS)?, service_id, kind)
     }
 
     pub fn complaints(&self) -> Result<Vec<Complaint>> {
