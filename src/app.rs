@@ -28,6 +28,8 @@ pub enum StartError {
     Blobs { path: String, message: String },
     #[error("providers: {0}")]
     Providers(String),
+    #[error("scheduler: {0}")]
+    Scheduler(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -50,8 +52,10 @@ pub struct App {
     pub limits: crate::domain::limits::Limits,
     /// The delivery providers of the config.
     pub providers: crate::providers::Providers,
-    /// One HTTP client for outgoing calls (service callbacks, SNS confirmations).
+    /// One HTTP client for outgoing calls (service callbacks, SNS confirmations, alerts).
     pub http: reqwest::Client,
+    /// The scheduled jobs' schedules and which are running.
+    pub scheduler: crate::scheduler::Scheduler,
 }
 
 /// The admin secret: from config, or generated once into the data directory (mode 0600) so the
@@ -91,6 +95,8 @@ impl App {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| StartError::Providers(format!("HTTP client: {e}")))?;
+        let scheduler = crate::scheduler::Scheduler::new(&config.scheduler.jobs)
+            .map_err(StartError::Scheduler)?;
         let store = Store::open(&config.data_dir, store_options(&config, clock))?;
         let index = Arc::new(SearchIndex::open(&index_dir(&config))?);
         let indexer = Indexer::start(store.clone(), index.clone(), config.index_commit_interval())?;
@@ -120,6 +126,7 @@ impl App {
             limits: Default::default(),
             providers,
             http,
+            scheduler,
         }))
     }
 

@@ -1,5 +1,6 @@
-//! The `notify` command line: `serve` (the default), `healthcheck`, `reindex`, and the bootstrap
-//! commands that take a fresh appliance to a working API key without a UI.
+//! The `notify` command line: `serve` (the default), `healthcheck`, `reindex`, `jobs` (the
+//! scheduled jobs), and the bootstrap commands that take a fresh appliance to a working API key
+//! without a UI.
 //!
 //! Bootstrap commands open the data directory directly when no server is running. When a server
 //! holds it (redb allows one writer process), they send the same request to that server's
@@ -68,6 +69,25 @@ pub enum Command {
     Template(TemplateCommand),
     /// Load-test the accept path of a running server (loopback benchmarks).
     Load(crate::loadgen::LoadArgs),
+    /// The scheduled jobs (retention, billing facts, timeouts, checks).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Every scheduled job with its schedule, next run and last run.
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Run one job now and wait for it to finish.
+    Run {
+        /// The job's name, as `notify jobs list` shows it.
+        name: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +234,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Service(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Service(cmd))),
         Command::ApiKey(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::ApiKey(cmd))),
         Command::Template(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Template(cmd))),
+        Command::Jobs(cmd) => runtime()?.block_on(jobs(config, cmd)),
         Command::Load(args) => {
             runtime()?
                 .block_on(crate::loadgen::run(args))
@@ -359,6 +380,63 @@ async fn remote(config: &Config, method: &str, path: &str, body: Value) -> Resul
         return Err(CliError::Message(message));
     }
     Ok(v["data"].clone())
+}
+
+/// `notify jobs ...`: on the running server when there is one, otherwise on the data directory.
+async fn jobs(config: Config, cmd: JobsCommand) -> Result<ExitCode, CliError> {
+    let answer = match App::open(config.clone(), Arc::new(SystemClock)) {
+        Ok(app) => {
+            let result = match &cmd {
+                JobsCommand::List { .. } => crate::scheduler::list(&app).map(|j| json!(j)),
+                JobsCommand::Run { name, .. } => crate::scheduler::run_now(&app, name)
+                    .await
+                    .map(|r| json!(r)),
+            };
+            app.shutdown();
+            result.map_err(|e| CliError::Message(e.to_string()))?
+        }
+        Err(app::StartError::Store(storage::StoreError::InUse(_))) => match &cmd {
+            JobsCommand::List { .. } => {
+                remote(&config, "GET", "/scheduler/jobs", json!({})).await?
+            }
+            JobsCommand::Run { name, .. } => {
+                let path = format!("/scheduler/jobs/{name}/run");
+                remote(&config, "POST", &path, json!({})).await?
+            }
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let (JobsCommand::List { out } | JobsCommand::Run { out, .. }) = &cmd;
+    if out.json {
+        println!("{answer}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    match cmd {
+        JobsCommand::List { .. } => {
+            for j in answer.as_array().into_iter().flatten() {
+                let text = |k: &str| j[k].as_str().unwrap_or("-").to_string();
+                println!(
+                    "{:<70} {:<22} next {:<24} last {} {}",
+                    text("name"),
+                    text("schedule"),
+                    text("next_run"),
+                    text("last_outcome"),
+                    text("last_finished"),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCommand::Run { name, .. } => {
+            let message = answer["message"].as_str().unwrap_or_default();
+            if answer["ok"].as_bool() == Some(true) {
+                println!("{name}: {message}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("notify: {name} failed: {message}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
 }
 
 enum Bootstrap {

@@ -14,7 +14,7 @@
 //! Secrets are wrapped in [`Secret`], whose `Debug`/`Display` never print the
 //! value, so `tracing::info!(?config)` is safe.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -109,6 +109,9 @@ impl fmt::Display for Secret {
 pub struct Config {
     /// Where all state lives.
     pub data_dir: PathBuf,
+    /// What this appliance is for; checks that page a person (letters still sending) run only
+    /// in `production` and `test`.
+    pub environment: Environment,
     pub server: ServerConfig,
     pub log: LogConfig,
     pub admin: AdminConfig,
@@ -125,12 +128,16 @@ pub struct Config {
     pub receipts: ReceiptsConfig,
     pub callbacks: CallbacksConfig,
     pub outbox: OutboxConfig,
+    pub scheduler: SchedulerConfig,
+    pub retention: RetentionConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            environment: Environment::default(),
             server: ServerConfig::default(),
             log: LogConfig::default(),
             admin: AdminConfig::default(),
@@ -146,6 +153,9 @@ impl Default for Config {
             receipts: ReceiptsConfig::default(),
             callbacks: CallbacksConfig::default(),
             outbox: OutboxConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            retention: RetentionConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -186,6 +196,27 @@ impl Default for LogConfig {
             level: "info".to_owned(),
             format: LogFormat::Text,
         }
+    }
+}
+
+/// `environment`: one canonical name per kind of deployment (`live` is read as `production`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine (the embedded default).
+    #[default]
+    Development,
+    /// A shared test environment that behaves like production.
+    Test,
+    Staging,
+    #[serde(alias = "live")]
+    Production,
+}
+
+impl Environment {
+    /// Production and test environments raise operational alerts meant for people.
+    pub fn raises_operational_alerts(self) -> bool {
+        matches!(self, Environment::Production | Environment::Test)
     }
 }
 
@@ -314,10 +345,9 @@ pub struct DeliveryConfig {
     pub email_concurrency: usize,
     /// Text messages handed to providers at once.
     pub sms_concurrency: usize,
-    /// Emails and texts still `sending`/`pending` after this many hours become `temporary-failure`.
+    /// Emails and texts still `sending`/`pending` after this many hours become `temporary-failure`
+    /// (checked by the `timeout-sending-notifications` scheduled job).
     pub sending_timeout_hours: u64,
-    /// How often the sending timeout is checked, in seconds.
-    pub timeout_check_interval_seconds: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -328,7 +358,6 @@ impl Default for DeliveryConfig {
             email_concurrency: 32,
             sms_concurrency: 32,
             sending_timeout_hours: 72,
-            timeout_check_interval_seconds: 3600,
         }
     }
 }
@@ -495,6 +524,53 @@ impl Default for OutboxConfig {
     }
 }
 
+/// `[scheduler]`: the in-process scheduler of nightly and periodic jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Run scheduled jobs in this process. Off only where another process owns the data.
+    pub enabled: bool,
+    /// Cron lines replacing a job's default, by job name (`notify jobs list` shows the names).
+    /// Six fields, seconds first, in Europe/London time: `"0 50 17 * * *"` is 17:50 every day.
+    pub jobs: BTreeMap<String, String>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            enabled: true,
+            jobs: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[retention]`: how long notifications are kept when a service has not chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Whole London days kept before notifications are archived (services can choose their own).
+    pub default_days: u32,
+    /// Notifications archived per commit: smaller keeps API latency flat during a big purge.
+    pub batch_size: usize,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            default_days: 7,
+            batch_size: 2000,
+        }
+    }
+}
+
+/// `[alerts]`: where operator alerts go besides the log, the alerts page and the internal API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// POST each alert as JSON to this URL; empty = none.
+    pub webhook_url: String,
+}
+
 /// `[sending]`: what outgoing messages look like and cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -582,6 +658,9 @@ impl Config {
         config.server.listen = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
         config.storage.index_commit_interval_ms = 50;
         config.storage.cache_size_mb = 16;
+        // Tests drive scheduled jobs themselves (`scheduler::run_due`, `run_now`) on their own
+        // clock; a background timer would race them.
+        config.scheduler.enabled = false;
         config
     }
 
@@ -623,6 +702,22 @@ impl Config {
         }
         if self.admin.client_id.trim().is_empty() {
             return invalid("admin.client_id", "must not be empty");
+        }
+        if let Err(message) = crate::scheduler::check_overrides(&self.scheduler.jobs) {
+            return invalid("scheduler.jobs", message);
+        }
+        if self.retention.default_days == 0 || self.retention.batch_size == 0 {
+            return invalid(
+                "retention",
+                "default_days and batch_size must be at least 1",
+            );
+        }
+        let hook = &self.alerts.webhook_url;
+        if !(hook.is_empty() || hook.starts_with("http://") || hook.starts_with("https://")) {
+            return invalid(
+                "alerts.webhook_url",
+                format!("must be empty or an http(s) URL (got {hook:?})"),
+            );
         }
         if self.providers.sms == SmsProviderKind::Http && self.sms_providers.is_empty() {
             return invalid(

@@ -25,6 +25,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// 409: the thing asked for is already happening (a scheduled job already running).
+    #[error("{0}")]
+    Conflict(String),
     /// v2 authentication failure (§2.3): 401 or 403 `AuthError`.
     #[error("{message}")]
     Auth { status: StatusCode, message: String },
@@ -67,6 +70,7 @@ impl AppError {
             AppError::AdminAuth(e) => (StatusCode::UNAUTHORIZED, "AuthError", e.to_string()),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BadRequestError", m.clone()),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "NoResultFound", m.clone()),
+            AppError::Conflict(m) => (StatusCode::CONFLICT, "ConflictError", m.clone()),
             AppError::Auth { status, message } => (*status, "AuthError", message.clone()),
             AppError::Validation(m) => (
                 StatusCode::BAD_REQUEST,
@@ -107,7 +111,7 @@ impl AppError {
                     "TooManyRequestsError",
                     m.clone(),
                 ),
-                DomainError::Store(_) | DomainError::Crypto(_) => {
+                DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
                     // Logged in full, answered in general terms: internals are not for clients.
                     tracing::error!(error = %d, "internal error");
                     (

@@ -15,6 +15,7 @@ pub mod http;
 pub mod loadgen;
 pub mod providers;
 pub mod receipts;
+pub mod scheduler;
 pub mod status;
 pub mod templates;
 pub mod workers;

@@ -514,17 +514,17 @@ async fn texts_still_sending_after_the_timeout_become_temporary_failures() {
     // Not yet: 71 hours.
     clock.advance(Duration::from_secs(71 * 3600));
     assert_eq!(
-        notify::workers::timeouts::time_out_sending(&s.app)
+        notify::domain::upkeep::timeout_sending_notifications(&s.app)
             .await
             .unwrap(),
-        0
+        "notifications timed out: 0"
     );
     clock.advance(Duration::from_secs(2 * 3600));
     assert_eq!(
-        notify::workers::timeouts::time_out_sending(&s.app)
+        notify::domain::upkeep::timeout_sending_notifications(&s.app)
             .await
             .unwrap(),
-        1
+        "notifications timed out: 1"
     );
     let stored = s
         .app

@@ -170,7 +170,63 @@ fn bootstrap_serve_and_stop() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("key_type live is not one of"));
 
+    // Scheduled jobs on the stopped data directory: listed, run by hand, unknown names refused.
+    let jobs: serde_json::Value =
+        serde_json::from_str(&stdout(&notify(&data, port, &["jobs", "list", "--json"]))).unwrap();
+    let names: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"delete-notifications-older-than-retention"));
+    assert!(names.contains(&"timeout-sending-notifications"));
+    assert_eq!(
+        stdout(&notify(
+            &data,
+            port,
+            &["jobs", "run", "timeout-sending-notifications"]
+        )),
+        "timeout-sending-notifications: notifications timed out: 0"
+    );
+    let unknown = notify(&data, port, &["jobs", "run", "no-such-job"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("there is no scheduled job called \"no-such-job\"")
+    );
+
     let server = start_server(&data, port);
+
+    // A job run through the running server, then seen in its list.
+    assert_eq!(
+        stdout(&notify(
+            &data,
+            port,
+            &["jobs", "run", "replay-created-notifications"]
+        )),
+        "replay-created-notifications: notifications queued again: 0"
+    );
+    let jobs: serde_json::Value =
+        serde_json::from_str(&stdout(&notify(&data, port, &["jobs", "list", "--json"]))).unwrap();
+    let replay = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "replay-created-notifications")
+        .unwrap();
+    assert_eq!(replay["last_outcome"], "ok");
+    assert!(replay["runs"].as_u64().unwrap() >= 1);
+    let timeout = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "timeout-sending-notifications")
+        .unwrap();
+    assert_eq!(
+        timeout["runs"], 1,
+        "the run on the stopped directory is remembered"
+    );
 
     // The same commands while the server holds the data directory.
     let second = stdout(&notify(

@@ -11,8 +11,11 @@
 mod callbacks;
 mod keys;
 mod outbox;
+mod retention;
+mod scheduler;
 mod senders;
 mod services;
+mod statistics;
 mod templates;
 mod users;
 
@@ -31,6 +34,7 @@ use crate::auth::verify_admin_header;
 use crate::error::{AppError, admin_reject, json_response};
 
 pub use outbox::page_route as outbox_page;
+pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
 pub use templates::template_json;
 
@@ -118,6 +122,12 @@ pub fn routes(
         .or(callbacks::routes(auth.clone()))
         .unify()
         .or(outbox::routes(auth.clone()))
+        .unify()
+        .or(retention::routes(auth.clone()))
+        .unify()
+        .or(statistics::routes(auth.clone()))
+        .unify()
+        .or(scheduler::routes(auth.clone()))
         .unify()
         .or(rebuild_index(auth))
         .unify()

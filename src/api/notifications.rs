@@ -315,7 +315,7 @@ fn new_notification(
 ) -> Notification {
     let now = v2.app.store.clock().now_micros();
     Notification {
-        id: Uuid::now_v7(),
+        id: v2.app.store.clock().new_id(),
         service_id: v2.caller.service().id,
         notification_type: t,
         template_id: template.id,

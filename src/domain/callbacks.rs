@@ -161,7 +161,7 @@ pub async fn set_callback(
                     ..old
                 },
                 None => ServiceCallback {
-                    id: Uuid::now_v7(),
+                    id: ctx.new_id(),
                     service_id,
                     kind,
                     url,

@@ -1,16 +1,21 @@
 //! Rules shared by the public API, the internal API, the CLI and the workers. Handlers and
 //! commands call these functions; nothing here knows about HTTP.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod callbacks;
 pub mod documents;
+pub mod facts;
 pub mod letters;
 pub mod limits;
+pub mod monitoring;
 pub mod receipts;
 pub mod recipients;
+pub mod retention;
 pub mod services;
 pub mod status;
 pub mod templates;
+pub mod upkeep;
 pub mod users;
 pub mod working_days;
 
@@ -30,6 +35,9 @@ pub enum DomainError {
     Store(StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// Object storage (letter PDFs, job files) failed; the work is retried later.
+    #[error("object storage: {0}")]
+    Blobs(String),
     /// The per-minute rate limit (429 `RateLimitError`).
     #[error("{0}")]
     RateLimited(String),
@@ -50,3 +58,13 @@ impl From<StoreError> for DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+impl From<object_store::Error> for DomainError {
+    fn from(e: object_store::Error) -> Self {
+        DomainError::Blobs(e.to_string())
+    }
+}
+
+/// What a scheduled job reports when it finishes: a one-line summary for `notify jobs list`
+/// ("archived 1200 notifications"), or why it failed.
+pub type JobOutcome = DomainResult<String>;

@@ -77,7 +77,7 @@ pub async fn record_complaint(
                 return Ok(None);
             };
             let complaint = Complaint {
-                id: Uuid::now_v7(),
+                id: ctx.new_id(),
                 notification_id: id,
                 service_id: n.service_id,
                 complaint_type,
@@ -136,7 +136,7 @@ pub async fn receive_inbound_sms(
     Ok(store
         .write(move |ctx| {
             let m = InboundSms {
-                id: Uuid::now_v7(),
+                id: ctx.new_id(),
                 service_id: service.id,
                 user_number: normalise_number(&text.user_number),
                 notify_number: text.notify_number,

@@ -47,6 +47,19 @@ pub fn next_dvla_working_day(day: NaiveDate) -> NaiveDate {
     d
 }
 
+/// The DVLA working day `n` working days before `day`.
+pub fn dvla_working_days_before(day: NaiveDate, n: u32) -> NaiveDate {
+    let mut d = day;
+    let mut left = n;
+    while left > 0 {
+        d = d.pred_opt().expect("dates stay in range");
+        if is_dvla_working_day(d) {
+            left -= 1;
+        }
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

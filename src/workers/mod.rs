@@ -2,8 +2,7 @@
 //!
 //! - [`delivery`]: emails and text messages from their queues to the providers;
 //! - [`callbacks`]: calls to services' callback URLs;
-//! - [`timeouts`]: messages stuck in `sending` become `temporary-failure`; SMS provider shares
-//!   drift back to their resting points.
+//! - the scheduler's timer ([`crate::scheduler::run`]), when `scheduler.enabled`.
 //!
 //! Queue workers share one loop ([`serve_queue`]): claim what is due (as many rows as there are
 //! free slots), hand each row to a task, sleep until the queue has work. Every row is finished by
@@ -11,7 +10,6 @@
 
 pub mod callbacks;
 pub mod delivery;
-pub mod timeouts;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,7 +31,7 @@ pub struct Workers {
 pub fn start(app: &Arc<App>) -> Workers {
     let (stop, rx) = watch::channel(false);
     let d = &app.config.delivery;
-    let handles = vec![
+    let mut handles = vec![
         tokio::spawn(serve_queue(
             app.clone(),
             delivery::QUEUE_DELIVER_EMAIL,
@@ -55,8 +53,10 @@ pub fn start(app: &Arc<App>) -> Workers {
             rx.clone(),
             callbacks::call,
         )),
-        tokio::spawn(timeouts::run(app.clone(), rx)),
     ];
+    if app.config.scheduler.enabled {
+        handles.push(tokio::spawn(crate::scheduler::run(app.clone(), rx)));
+    }
     Workers { stop, handles }
 }
 

@@ -19,6 +19,29 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now_ms(&self) -> i64 {
         self.now_micros().div_euclid(1000)
     }
+
+    /// A new time-ordered id (uuid v7) stamped with this clock's time, so records created under
+    /// an injected clock sort (and are range-scanned) by the time the clock gave them.
+    fn new_id(&self) -> uuid::Uuid {
+        v7_at_micros(self.now_micros())
+    }
+}
+
+/// A uuid v7 for the given time, with random low bits.
+pub fn v7_at_micros(micros: i64) -> uuid::Uuid {
+    let micros = micros.max(0) as u64;
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        micros / 1_000_000,
+        ((micros % 1_000_000) * 1000) as u32,
+    );
+    uuid::Uuid::new_v7(ts)
+}
+
+/// The smallest uuid v7 of a millisecond: every id created before `ms` sorts below it, so
+/// `..v7_floor(ms)` is "everything created before `ms`".
+pub fn v7_floor(ms: i64) -> uuid::Uuid {
+    uuid::Uuid::from_u128((ms.max(0) as u128) << 80)
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -30,6 +53,11 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_micros(&self) -> i64 {
         Utc::now().timestamp_micros()
+    }
+
+    /// The real clock keeps uuid's counter, so ids made in one millisecond stay in order.
+    fn new_id(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
     }
 }
 

@@ -395,7 +395,7 @@ impl Reader {
         Reader { txn }
     }
 
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    pub(crate) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: redb::TableDefinition<K, V>,
     ) -> Result<ReadOnlyTable<K, V>> {

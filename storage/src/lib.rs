@@ -25,8 +25,11 @@ pub mod error;
 pub mod index;
 pub mod indexer;
 pub mod queue;
+pub mod facts;
 pub mod records;
+pub mod retention;
 pub mod tables;
+pub mod upkeep;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +37,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, v7_floor};
 pub use entities::Reader;
 pub use error::{Result, StoreError};
 pub use queue::{Claimed, RetryOutcome};

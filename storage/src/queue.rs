@@ -268,3 +268,20 @@ impl Wakers {
         }
     }
 }
+
+impl crate::entities::Reader {
+    /// The payloads of every row of `queue`, ready or leased: lets upkeep avoid queueing work
+    /// that is already waiting (e.g. a delivery waiting out its retry delay).
+    pub fn queue_payloads(&self, queue: &str) -> Result<std::collections::HashSet<Vec<u8>>> {
+        let mut out = std::collections::HashSet::new();
+        let ready = self.table(QUEUE_READY)?;
+        for row in ready.range((queue, i64::MIN, 0)..=(queue, i64::MAX, u64::MAX))? {
+            out.insert(decode::<QueueItem>(row?.1.value())?.payload);
+        }
+        let leased = self.table(QUEUE_LEASED)?;
+        for row in leased.range((queue, 0)..=(queue, u64::MAX))? {
+            out.insert(decode::<LeasedItem>(row?.1.value())?.item.payload);
+        }
+        Ok(out)
+    }
+}

@@ -400,6 +400,81 @@ pub struct Complaint {
     pub created_at: Micros,
 }
 
+/// The run state of one scheduled job, kept so a restart can tell what it missed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SchedulerRun {
+    pub name: String,
+    /// The latest schedule slot handled (run, or folded into a catch-up run).
+    pub last_due: Option<Micros>,
+    pub last_started: Option<Micros>,
+    pub last_finished: Option<Micros>,
+    /// True from start to finish: still true after a restart means the run was interrupted.
+    pub running: bool,
+    /// `ok`, `failed` or `interrupted`.
+    pub last_outcome: Option<String>,
+    /// What the run reported (counts) or why it failed.
+    pub last_message: Option<String>,
+    pub runs: u64,
+    pub failures: u64,
+}
+
+/// A service's retention for one notification type (`days_of_retention` whole London days).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRetention {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub notification_type: NotificationType,
+    pub days_of_retention: u32,
+    pub created_at: Micros,
+    pub updated_at: Option<Micros>,
+}
+
+/// What is kept of a received text after retention: no content, no sender number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundSmsHistory {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub notify_number: String,
+    pub provider: String,
+    pub provider_reference: Option<String>,
+    pub provider_date: Option<Micros>,
+    pub created_at: Micros,
+}
+
+impl From<&InboundSms> for InboundSmsHistory {
+    fn from(m: &InboundSms) -> Self {
+        InboundSmsHistory {
+            id: m.id,
+            service_id: m.service_id,
+            notify_number: m.notify_number.clone(),
+            provider: m.provider.clone(),
+            provider_reference: m.provider_reference.clone(),
+            provider_date: m.provider_date,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// How many API messages of a London day were sent within 10 seconds of acceptance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessingTimeFact {
+    pub bst_date: i32,
+    pub messages_total: u64,
+    pub messages_within_10_secs: u64,
+}
+
+/// Something an operator must look at (a failed job, letters the printer has not confirmed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: Uuid,
+    /// A stable name for the kind of problem, e.g. `letters-still-sending`.
+    pub kind: String,
+    pub message: String,
+    /// Supporting detail: references, counts, service ids.
+    pub details: Vec<String>,
+    pub created_at: Micros,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,20 @@ pub const PROVIDER_REFERENCES: TableDefinition<&str, u128> =
 /// Complaints (an email recipient marked a message as spam), by uuid v7 id.
 pub const COMPLAINTS: TableDefinition<u128, Bytes> = TableDefinition::new("complaint_id_complaint");
 
+/// Scheduled job name → its run state (last due slot, last start/finish/outcome).
+pub const SCHEDULER_RUNS: TableDefinition<&str, Bytes> = TableDefinition::new("job_name_run_state");
+/// (service id, notification type) → the service's data retention for that type.
+pub const DATA_RETENTION: TableDefinition<(u128, &str), Bytes> =
+    TableDefinition::new("service_type_data_retention");
+/// Received texts past retention, without their content or sender, by uuid v7 id.
+pub const INBOUND_SMS_HISTORY: TableDefinition<u128, Bytes> =
+    TableDefinition::new("inbound_id_inbound_history");
+/// London date (days since epoch) → that day's processing-time fact.
+pub const PROCESSING_TIME_FACTS: TableDefinition<i32, Bytes> =
+    TableDefinition::new("day_processing_time_fact");
+/// Operator alerts by uuid v7 id (newest last).
+pub const ALERTS: TableDefinition<u128, Bytes> = TableDefinition::new("alert_id_alert");
+
 /// Every table open in one write transaction. Opened once per group commit, so operations in
 /// the batch can borrow several tables at once without re-opening them.
 pub struct Tables<'txn> {
@@ -102,6 +116,11 @@ pub struct Tables<'txn> {
     pub outbox_messages: redb::Table<'txn, u64, Bytes>,
     pub provider_references: redb::Table<'txn, &'static str, u128>,
     pub complaints: redb::Table<'txn, u128, Bytes>,
+    pub scheduler_runs: redb::Table<'txn, &'static str, Bytes>,
+    pub data_retention: redb::Table<'txn, (u128, &'static str), Bytes>,
+    pub inbound_sms_history: redb::Table<'txn, u128, Bytes>,
+    pub processing_time_facts: redb::Table<'txn, i32, Bytes>,
+    pub alerts: redb::Table<'txn, u128, Bytes>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -134,6 +153,11 @@ impl<'txn> Tables<'txn> {
             outbox_messages: txn.open_table(OUTBOX_MESSAGES)?,
             provider_references: txn.open_table(PROVIDER_REFERENCES)?,
             complaints: txn.open_table(COMPLAINTS)?,
+            scheduler_runs: txn.open_table(SCHEDULER_RUNS)?,
+            data_retention: txn.open_table(DATA_RETENTION)?,
+            inbound_sms_history: txn.open_table(INBOUND_SMS_HISTORY)?,
+            processing_time_facts: txn.open_table(PROCESSING_TIME_FACTS)?,
+            alerts: txn.open_table(ALERTS)?,
         })
     }
 }

@@ -46,6 +46,11 @@ impl WriteCtx<'_> {
         self.now_micros.div_euclid(1000)
     }
 
+    /// A new uuid v7 stamped with the batch's time.
+    pub fn new_id(&self) -> uuid::Uuid {
+        crate::clock::v7_at_micros(self.now_micros)
+    }
+
     pub(crate) fn bump_status(&mut self, status: &'static str, delta: i64) {
         *self.status_deltas.entry(status).or_default() += delta;
     }

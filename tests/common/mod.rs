@@ -148,15 +148,17 @@ impl TestServer {
         let token = notify::auth::sign_admin_token(
             &self.app.config.admin.client_id,
             self.app.admin_secret.expose(),
-            chrono::Utc::now().timestamp(),
+            // The server checks `iat` against its own (possibly injected) clock.
+            self.app.store.clock().now().timestamp(),
         );
         format!("Bearer {token}")
     }
 
-    /// A v2 token for `key` signed the way the clients do.
+    /// A v2 token for `key` signed the way the clients do, at the server's (possibly injected)
+    /// time.
     pub fn token(&self, key: &str) -> String {
         sign(
-            &claims_for(key, chrono::Utc::now().timestamp()),
+            &claims_for(key, self.app.store.clock().now().timestamp()),
             secret_of(key),
             jsonwebtoken::Algorithm::HS256,
         )

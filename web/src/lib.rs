@@ -87,6 +87,52 @@ impl OutboxPage {
     }
 }
 
+/// One row of the scheduler page.
+pub struct ScheduledJobRow {
+    pub name: String,
+    pub description: String,
+    pub schedule: String,
+    pub next_run: String,
+    pub running: bool,
+    pub last_finished: String,
+    pub last_outcome: String,
+    pub last_message: String,
+}
+
+/// `GET /scheduler`: every scheduled job, its schedule, next run and last run.
+#[derive(Template)]
+#[template(path = "scheduler.html")]
+pub struct SchedulerPage {
+    pub jobs: Vec<ScheduledJobRow>,
+}
+
+impl SchedulerPage {
+    pub fn render_html(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
+/// One alert on the alerts page.
+pub struct AlertRow {
+    pub kind: String,
+    pub message: String,
+    pub details: Vec<String>,
+    pub created_at: String,
+}
+
+/// `GET /alerts`: operator alerts, newest first.
+#[derive(Template)]
+#[template(path = "alerts.html")]
+pub struct AlertsPage {
+    pub alerts: Vec<AlertRow>,
+}
+
+impl AlertsPage {
+    pub fn render_html(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
 /// A static asset by its path under `/static/`: (bytes, content type).
 pub fn asset(path: &str) -> Option<(&'static [u8], &'static str)> {
     match path {
@@ -142,6 +188,43 @@ mod tests {
         assert!(!first.render_html().unwrap().contains("There is a problem"));
         let gone = DocumentUnavailablePage.render_html().unwrap();
         assert!(gone.contains("no longer available"));
+    }
+
+    #[test]
+    fn scheduler_and_alerts_pages_render_and_escape() {
+        let page = SchedulerPage {
+            jobs: vec![ScheduledJobRow {
+                name: "delete-notifications-older-than-retention".into(),
+                description: "Archive".into(),
+                schedule: "0 0 3 * * *".into(),
+                next_run: "2026-11-23 03:00:00 GMT".into(),
+                running: false,
+                last_finished: String::new(),
+                last_outcome: "failed".into(),
+                last_message: "<disk>".into(),
+            }],
+        };
+        let html = page.render_html().unwrap();
+        assert!(html.contains("delete-notifications-older-than-retention"));
+        assert!(html.contains("2026-11-23 03:00:00 GMT"));
+        assert!(!html.contains("<disk>"));
+        let alerts = AlertsPage {
+            alerts: vec![AlertRow {
+                kind: "letters-still-created".into(),
+                message: "3 letters".into(),
+                details: vec!["<ref>".into()],
+                created_at: "2026-11-22T07:00:00.000000Z".into(),
+            }],
+        };
+        let html = alerts.render_html().unwrap();
+        assert!(html.contains("letters-still-created"));
+        assert!(!html.contains("<ref>"));
+        assert!(
+            AlertsPage { alerts: vec![] }
+                .render_html()
+                .unwrap()
+                .contains("No alerts")
+        );
     }
 
     #[test]

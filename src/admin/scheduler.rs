@@ -1,0 +1,150 @@
+//! The scheduler and alerts in the internal API:
+//! - `GET /scheduler/jobs`: every scheduled job with its schedule, next run and last run;
+//! - `POST /scheduler/jobs/{name}/run`: run one now and answer with its outcome (409 while it
+//!   is already running);
+//! - `GET /scheduler/alerts?limit=N`: operator alerts, newest first.
+//!
+//! And the loopback-only web pages `/scheduler` and `/alerts`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use storage::clock::format_api_timestamp;
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use super::{Auth, Routes, data, done};
+use crate::app::App;
+use crate::domain::alerts::alert_json;
+use crate::error::AppError;
+use crate::scheduler::{self, SchedulerError};
+
+const ALERTS_PAGE: usize = 100;
+
+impl From<SchedulerError> for AppError {
+    fn from(e: SchedulerError) -> Self {
+        match e {
+            SchedulerError::UnknownJob(_) => AppError::NotFound(e.to_string()),
+            SchedulerError::AlreadyRunning(_) => AppError::Conflict(e.to_string()),
+            SchedulerError::Store(s) => AppError::from(s),
+        }
+    }
+}
+
+fn alerts_limit(q: &HashMap<String, String>) -> Result<usize, AppError> {
+    match q.get("limit") {
+        Some(l) => Ok(l
+            .parse::<usize>()
+            .map_err(|_| AppError::BadRequest(format!("limit {l:?} is not a number")))?
+            .clamp(1, 1000)),
+        None => Ok(ALERTS_PAGE),
+    }
+}
+
+pub fn routes(auth: Auth) -> Routes {
+    let list = warp::path!("scheduler" / "jobs")
+        .and(warp::get())
+        .and(auth.clone())
+        .and_then(|app: Arc<App>| async move {
+            done(
+                scheduler::list(&app)
+                    .map(|jobs| data(StatusCode::OK, json!(jobs)))
+                    .map_err(AppError::from),
+            )
+        });
+    let run = warp::path!("scheduler" / "jobs" / String / "run")
+        .and(warp::post())
+        .and(auth.clone())
+        .and_then(|name: String, app: Arc<App>| async move {
+            done(
+                scheduler::run_now(&app, &name)
+                    .await
+                    .map(|r| data(StatusCode::OK, json!(r)))
+                    .map_err(AppError::from),
+            )
+        });
+    let alerts = warp::path!("scheduler" / "alerts")
+        .and(warp::get())
+        .and(auth)
+        .and(warp::query::<HashMap<String, String>>())
+        .and_then(|app: Arc<App>, q: HashMap<String, String>| async move {
+            done((|| {
+                let limit = alerts_limit(&q)?;
+                let rows = app.store.read()?.alerts(limit)?;
+                Ok(data(
+                    StatusCode::OK,
+                    Value::Array(rows.iter().map(alert_json).collect()),
+                ))
+            })())
+        });
+    list.or(run).unify().or(alerts).unify().boxed()
+}
+
+fn scheduler_page(app: &App) -> Result<Response, AppError> {
+    let jobs = scheduler::list(app)?
+        .into_iter()
+        .map(|j| web::ScheduledJobRow {
+            name: j.name.to_string(),
+            description: j.description.to_string(),
+            schedule: j.schedule,
+            next_run: j.next_run.unwrap_or_default(),
+            running: j.running,
+            last_finished: j.last_finished.unwrap_or_default(),
+            last_outcome: j.last_outcome.unwrap_or_default(),
+            last_message: j.last_message.unwrap_or_default(),
+        })
+        .collect();
+    let html = web::SchedulerPage { jobs }
+        .render_html()
+        .map_err(|e| AppError::Internal(format!("scheduler page: {e}")))?;
+    Ok(warp::reply::html(html).into_response())
+}
+
+fn alerts_page(app: &App) -> Result<Response, AppError> {
+    let alerts = app
+        .store
+        .read()?
+        .alerts(ALERTS_PAGE)?
+        .into_iter()
+        .map(|a| web::AlertRow {
+            kind: a.kind,
+            message: a.message,
+            details: a.details,
+            created_at: format_api_timestamp(a.created_at),
+        })
+        .collect();
+    let html = web::AlertsPage { alerts }
+        .render_html()
+        .map_err(|e| AppError::Internal(format!("alerts page: {e}")))?;
+    Ok(warp::reply::html(html).into_response())
+}
+
+/// The `/scheduler` and `/alerts` pages, for loopback callers only (like the outbox page).
+pub fn page_routes(app: Arc<App>) -> Routes {
+    let loopback = warp::addr::remote().and_then(|peer: Option<SocketAddr>| async move {
+        if peer.is_some_and(|p| p.ip().is_loopback()) {
+            Ok(())
+        } else {
+            Err(warp::reject::not_found())
+        }
+    });
+    let a = app.clone();
+    let jobs = warp::path!("scheduler")
+        .and(warp::get())
+        .and(loopback)
+        .and_then(move |()| {
+            let app = a.clone();
+            async move { done(scheduler_page(&app)) }
+        });
+    let alerts = warp::path!("alerts")
+        .and(warp::get())
+        .and(loopback)
+        .and_then(move |()| {
+            let app = app.clone();
+            async move { done(alerts_page(&app)) }
+        });
+    jobs.or(alerts).unify().boxed()
+}

@@ -1,0 +1,130 @@
+//! Delivery upkeep run by the scheduler:
+//! - `timeout-sending-notifications`: emails and texts still `sending`/`pending` after
+//!   `delivery.sending_timeout_hours` become `temporary-failure`, with the service's callback;
+//! - `replay-created-notifications`: emails and texts still `created` after an hour (and not
+//!   waiting in a delivery queue, e.g. for a retry) are queued again. Delivery acts only on a
+//!   notification still `created`, so a replay never sends twice;
+//! - `tend-providers-back-to-middle`: text-message provider shares drift back to their
+//!   configured priorities.
+//!
+//! Both walks go through live notifications in id order (uuid v7 ids are time-ordered, so they
+//! never look at rows younger than their cut-off), a bounded chunk at a time.
+
+use std::sync::Arc;
+
+use storage::records::{NotificationStatus, NotificationType};
+use storage::v7_floor;
+use uuid::Uuid;
+
+use super::JobOutcome;
+use super::status::{StatusChange, apply_status};
+use crate::api::notifications::{QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_SMS};
+use crate::app::App;
+use crate::providers::SmsSender;
+
+/// Rows looked at per chunk.
+const CHUNK: usize = 2000;
+const HOUR_MS: i64 = 3600 * 1000;
+/// Replay looks back this far: older `created` rows are left to the operator.
+const REPLAY_WINDOW_MS: i64 = 7 * 24 * HOUR_MS;
+
+/// Move every email/text still `sending` or `pending` past the timeout to `temporary-failure`.
+pub async fn timeout_sending_notifications(app: &Arc<App>) -> JobOutcome {
+    let hours = app.config.delivery.sending_timeout_hours as i64;
+    let cutoff = v7_floor(app.store.clock().now_ms() - hours * HOUR_MS);
+    let mut after: Option<Uuid> = None;
+    let mut moved = 0u64;
+    loop {
+        let (count, last) = app
+            .store
+            .write(move |ctx| {
+                let (stuck, last) = ctx.scan_notifications(after, cutoff, CHUNK, |n| {
+                    n.notification_type != NotificationType::Letter
+                        && matches!(
+                            n.status,
+                            NotificationStatus::Sending | NotificationStatus::Pending
+                        )
+                })?;
+                let mut count = 0u64;
+                for n in stuck {
+                    let change = StatusChange {
+                        reason: Some("no delivery receipt within the sending timeout".into()),
+                        ..Default::default()
+                    };
+                    apply_status(ctx, n.id, NotificationStatus::TemporaryFailure, change)?;
+                    count += 1;
+                }
+                Ok((count, last))
+            })
+            .await?;
+        moved += count;
+        match last {
+            Some(id) => after = Some(id),
+            None => return Ok(format!("notifications timed out: {moved}")),
+        }
+    }
+}
+
+/// Queue again every email/text still `created` between 7 days and 1 hour old that no delivery
+/// queue row is waiting for.
+pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
+    let now = app.store.clock().now_ms();
+    let before = v7_floor(now - HOUR_MS);
+    let mut after = Some(v7_floor(now - REPLAY_WINDOW_MS));
+    let reader = app.store.read()?;
+    let mut waiting = reader.queue_payloads(QUEUE_DELIVER_EMAIL)?;
+    waiting.extend(reader.queue_payloads(QUEUE_DELIVER_SMS)?);
+    let mut replayed = 0u64;
+    loop {
+        let (stuck, last) = reader.scan_notifications_before(after, before, CHUNK, |n| {
+            n.status == NotificationStatus::Created
+                && n.notification_type != NotificationType::Letter
+                && !waiting.contains(n.id.as_bytes().as_slice())
+        })?;
+        if !stuck.is_empty() {
+            let ids: Vec<(Uuid, NotificationType)> =
+                stuck.iter().map(|n| (n.id, n.notification_type)).collect();
+            replayed += app
+                .store
+                .write(move |ctx| {
+                    let mut queued = 0u64;
+                    let now = ctx.now_ms();
+                    for (id, kind) in ids {
+                        // Still created now (the snapshot may be a moment old)?
+                        let still = ctx
+                            .get_notification(id)?
+                            .is_some_and(|n| n.status == NotificationStatus::Created);
+                        if still {
+                            let queue = match kind {
+                                NotificationType::Sms => QUEUE_DELIVER_SMS,
+                                _ => QUEUE_DELIVER_EMAIL,
+                            };
+                            ctx.enqueue(queue, now, id.as_bytes())?;
+                            queued += 1;
+                        }
+                    }
+                    Ok(queued)
+                })
+                .await?;
+        }
+        match last {
+            Some(id) => after = Some(id),
+            None => break,
+        }
+    }
+    if replayed > 0 {
+        tracing::warn!(replayed, "queued again notifications stuck in created");
+    }
+    Ok(format!("notifications queued again: {replayed}"))
+}
+
+/// Let text-message provider shares drift back towards their configured priorities.
+pub fn tend_providers_back_to_middle(app: &Arc<App>) -> JobOutcome {
+    match &app.providers.sms {
+        SmsSender::Http(p) => {
+            p.drift(app.store.clock().now_ms());
+            Ok("provider shares tended".into())
+        }
+        _ => Ok("no HTTP text-message providers".into()),
+    }
+}

@@ -1,0 +1,107 @@
+//! The closed list of scheduled jobs: names (upstream's task names, so operators coming from
+//! GOV.UK Notify recognise them), default schedules (workers.md §6.1, Europe/London column) and
+//! what each runs. The work itself lives in [`crate::domain`].
+//!
+//! Ordering that matters: timeouts (00:05) before billing (00:15) and status facts (00:30),
+//! all before retention (03:00) removes the rows they count.
+
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::domain::{JobOutcome, facts, monitoring, retention, upkeep};
+
+macro_rules! jobs {
+    ($($variant:ident => $name:literal, $cron:literal, $about:literal;)*) => {
+        /// Every scheduled job.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Job { $($variant),* }
+
+        impl Job {
+            pub const ALL: &'static [Job] = &[$(Job::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Job::$variant => $name),* }
+            }
+
+            /// Six-field cron line (seconds first), Europe/London.
+            pub fn default_cron(self) -> &'static str {
+                match self { $(Job::$variant => $cron),* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Job::$variant => $about),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Job> {
+                match name { $($name => Some(Job::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+jobs! {
+    ReplayCreatedNotifications => "replay-created-notifications", "0 0,15,30,45 * * * *",
+        "Queue again emails and texts still created after an hour.";
+    TendProvidersBackToMiddle => "tend-providers-back-to-middle", "0 * * * * *",
+        "Move text-message provider shares back towards their configured priorities.";
+    TimeoutSendingNotifications => "timeout-sending-notifications", "0 5 0 * * *",
+        "Emails and texts still sending after the timeout become temporary-failure.";
+    CreateNightlyBilling => "create-nightly-billing", "0 15 0 * * *",
+        "Recompute billing facts for the last 10 London days.";
+    UpdateBillingForToday => "update-ft-billing-for-today", "0 0 * * * *",
+        "Recompute today's billing facts.";
+    CreateNightlyNotificationStatus => "create-nightly-notification-status", "0 30 0 * * *",
+        "Recompute status facts (4 days for email and text, 10 for letters).";
+    DeleteInboundSms => "delete-inbound-sms", "0 40 1 * * *",
+        "Move received texts past retention to their history, without content.";
+    SaveDailyProcessingTime => "save-daily-notification-processing-time", "0 0 2 * * *",
+        "Record yesterday's share of API messages sent within 10 seconds.";
+    DeleteNotificationsOlderThanRetention => "delete-notifications-older-than-retention", "0 0 3 * * *",
+        "Archive notifications past their service's retention; delete test ones and sent letters' PDFs.";
+    RemoveSmsEmailJobs => "remove-sms-email-jobs", "0 0 4 * * *",
+        "Delete the uploaded files of email and text jobs past retention.";
+    RemoveLetterJobs => "remove-letter-jobs", "0 20 4 * * *",
+        "Delete the uploaded files of letter jobs past retention.";
+    CheckIfLettersStillInCreated => "check-if-letters-still-in-created", "0 0 7 * * Mon-Fri",
+        "Alert if letters created before yesterday's print deadline are still waiting.";
+    RaiseAlertIfLettersStillSending => "raise-alert-if-letter-notifications-still-sending", "0 0 17 * * *",
+        "Alert (production and test only) on letters still sending two DVLA working days after they went to print.";
+    CheckHighFailureRatesAndTvNumbers => "check-for-services-with-high-failure-rates-or-sending-to-tv-numbers", "0 30 10 * * Mon-Fri",
+        "Alert on services with many permanent failures or texts to TV drama numbers in the last day.";
+}
+
+impl Job {
+    /// Jobs that run every minute log at debug level, so the log shows what matters.
+    pub fn is_routine(self) -> bool {
+        matches!(self, Job::TendProvidersBackToMiddle)
+    }
+
+    pub async fn run(self, app: &Arc<App>) -> JobOutcome {
+        match self {
+            Job::ReplayCreatedNotifications => upkeep::replay_created_notifications(app).await,
+            Job::TendProvidersBackToMiddle => upkeep::tend_providers_back_to_middle(app),
+            Job::TimeoutSendingNotifications => upkeep::timeout_sending_notifications(app).await,
+            Job::CreateNightlyBilling => facts::create_nightly_billing(app).await,
+            Job::UpdateBillingForToday => facts::update_billing_for_today(app).await,
+            Job::CreateNightlyNotificationStatus => {
+                facts::create_nightly_notification_status(app).await
+            }
+            Job::DeleteInboundSms => retention::delete_inbound_sms(app).await,
+            Job::SaveDailyProcessingTime => facts::save_daily_processing_time(app).await,
+            Job::DeleteNotificationsOlderThanRetention => {
+                retention::delete_notifications_older_than_retention(app).await
+            }
+            Job::RemoveSmsEmailJobs => retention::remove_job_files(app, false).await,
+            Job::RemoveLetterJobs => retention::remove_job_files(app, true).await,
+            Job::CheckIfLettersStillInCreated => {
+                monitoring::check_if_letters_still_in_created(app).await
+            }
+            Job::RaiseAlertIfLettersStillSending => {
+                monitoring::check_letters_still_sending(app).await
+            }
+            Job::CheckHighFailureRatesAndTvNumbers => {
+                monitoring::check_high_failure_rates_and_tv_numbers(app).await
+            }
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The in-process scheduler: a closed list of jobs ([`Job`]), each on a cron line in
+//! Europe/London time, run inside the server instead of by a separate beat process.
+//!
+//! Why it can be trusted:
+//! - **Run state lives in redb** (`SCHEDULER_RUNS`): the last schedule slot handled, the last
+//!   start, finish and outcome. A slot missed while the appliance was down is caught up once when
+//!   it comes back (several missed slots fold into one run), and a run cut short by a crash
+//!   (still marked running at start-up) is run again.
+//! - **Never two runs of one job at once**: a run holds the job's entry in an in-memory set for
+//!   its whole life; a second start (from the timer, `notify jobs run` or the internal API) is
+//!   refused.
+//! - **A failed run is recorded and alerted** ([`crate::domain::alerts`]).
+//! - Jobs are written to heal themselves (retention deletes everything past the cut-off, facts
+//!   recompute trailing days, replay picks up anything still `created`), so a missed or
+//!   repeated run is harmless; catching up is a convenience, not a correctness requirement.
+//!
+//! The timer ticks every second and compares each job's next slot with the injected clock, so
+//! tests can move a manual clock across midnight, or a DST change, and call [`run_due`].
+
+mod jobs;
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Europe::London;
+use cron::Schedule;
+use storage::records::SchedulerRun;
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::domain::alerts;
+pub use jobs::Job;
+
+/// How often the timer looks at the clock.
+const TICK: Duration = Duration::from_secs(1);
+/// Missed slots looked at when folding a long outage into one run (a minute job down for a
+/// week has 10,080); beyond this the run simply happens now.
+const MAX_SLOTS_FOLDED: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("there is no scheduled job called {0:?}; `notify jobs list` shows them")]
+    UnknownJob(String),
+    #[error("{0} is already running")]
+    AlreadyRunning(&'static str),
+    #[error(transparent)]
+    Store(#[from] storage::StoreError),
+}
+
+/// Check `[scheduler.jobs]` overrides: every name a job, every line a valid cron line.
+pub fn check_overrides(overrides: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, line) in overrides {
+        if Job::from_name(name).is_none() {
+            let names: Vec<&str> = Job::ALL.iter().map(|j| j.name()).collect();
+            return Err(format!(
+                "{name:?} is not a scheduled job (the jobs are: {})",
+                names.join(", ")
+            ));
+        }
+        parse_cron(line).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn parse_cron(line: &str) -> Result<Schedule, String> {
+    Schedule::from_str(line).map_err(|e| {
+        format!(
+            "{line:?} is not a cron line ({e}); use six fields, seconds first, \
+             e.g. \"0 50 17 * * *\" for 17:50 every day, and day names (Mon-Fri) for weekdays"
+        )
+    })
+}
+
+/// The jobs' parsed schedules and which of them are running now.
+pub struct Scheduler {
+    schedules: Vec<(Job, String, Schedule)>,
+    running: Mutex<HashSet<&'static str>>,
+}
+
+/// What `notify jobs list` shows for one job.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub schedule: String,
+    pub next_run: Option<String>,
+    pub running: bool,
+    pub last_started: Option<String>,
+    pub last_finished: Option<String>,
+    pub last_outcome: Option<String>,
+    pub last_message: Option<String>,
+    pub runs: u64,
+    pub failures: u64,
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    pub name: &'static str,
+    pub ok: bool,
+    pub message: String,
+}
+
+fn micros_to_london(micros: i64) -> Option<DateTime<chrono_tz::Tz>> {
+    Utc.timestamp_micros(micros)
+        .single()
+        .map(|t| t.with_timezone(&London))
+}
+
+fn london_text(micros: Option<i64>) -> Option<String> {
+    micros
+        .and_then(micros_to_london)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S %Z").to_string())
+}
+
+/// Holds a job's running mark; releases it when the run ends, however it ends.
+struct RunningGuard {
+    app: Arc<App>,
+    name: &'static str,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.app
+            .scheduler
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(self.name);
+    }
+}
+
+impl Scheduler {
+    /// Parse every job's schedule (its default, or the config's override). Overrides were
+    /// checked when the config was loaded.
+    pub fn new(overrides: &BTreeMap<String, String>) -> Result<Scheduler, String> {
+        let mut schedules = Vec::new();
+        for job in Job::ALL {
+            let line = overrides
+                .get(job.name())
+                .cloned()
+                .unwrap_or_else(|| job.default_cron().to_string());
+            let schedule = parse_cron(&line).map_err(|e| format!("{}: {e}", job.name()))?;
+            schedules.push((*job, line, schedule));
+        }
+        Ok(Scheduler {
+            schedules,
+            running: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn schedule_of(&self, job: Job) -> &Schedule {
+        &self
+            .schedules
+            .iter()
+            .find(|(j, _, _)| *j == job)
+            .expect("every job has a schedule")
+            .2
+    }
+
+    fn is_running(&self, job: Job) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(job.name())
+    }
+
+    /// The first slot strictly after `after_micros`.
+    fn next_slot(&self, job: Job, after_micros: i64) -> Option<i64> {
+        let after = micros_to_london(after_micros)?;
+        self.schedule_of(job)
+            .after(&after)
+            .next()
+            .map(|t| t.with_timezone(&Utc).timestamp_micros())
+    }
+
+    /// The latest slot at or before `now`, given that `first` (a slot) is at or before it.
+    fn latest_slot(&self, job: Job, first: i64, now: i64) -> i64 {
+        let mut latest = first;
+        for _ in 0..MAX_SLOTS_FOLDED {
+            match self.next_slot(job, latest) {
+                Some(next) if next <= now => latest = next,
+                _ => return latest,
+            }
+        }
+        now
+    }
+
+    /// Jobs due at `now`, each with the slot its run will record.
+    fn due(&self, app: &App, now: i64) -> Result<Vec<(Job, Option<i64>)>, SchedulerError> {
+        let stored: BTreeMap<String, SchedulerRun> = app
+            .store
+            .read()?
+            .scheduler_runs()?
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let mut due = Vec::new();
+        for (job, _, _) in &self.schedules {
+            let job = *job;
+            if self.is_running(job) {
+                continue;
+            }
+            match stored.get(job.name()) {
+                // First sight of this job: nothing was missed before the appliance knew it.
+                None => due.push((job, None)),
+                Some(run) if run.running => due.push((job, run.last_due)),
+                Some(run) => {
+                    let since = run.last_due.unwrap_or(now);
+                    if let Some(next) = self.next_slot(job, since)
+                        && next <= now
+                    {
+                        due.push((job, Some(self.latest_slot(job, next, now))));
+                    }
+                }
+            }
+        }
+        Ok(due)
+    }
+}
+
+/// Mark `job` running, unless it already is.
+fn try_mark_running(app: &Arc<App>, job: Job) -> Option<RunningGuard> {
+    let mut running = app
+        .scheduler
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    running.insert(job.name()).then(|| RunningGuard {
+        app: app.clone(),
+        name: job.name(),
+    })
+}
+
+/// Record that a job has been seen, without running it (first start of a new appliance).
+async fn remember(app: &App, job: Job, now: i64) -> Result<(), SchedulerError> {
+    let name = job.name();
+    app.store
+        .write(move |ctx| {
+            if ctx.get_scheduler_run(name)?.is_none() {
+                ctx.put_scheduler_run(&SchedulerRun {
+                    name: name.to_string(),
+                    last_due: Some(now),
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// Run one job now, recording it. `slot` is the schedule slot the run handles (None for a run
+/// asked for by hand, which leaves the schedule alone).
+async fn run_job(app: &Arc<App>, job: Job, slot: Option<i64>) -> Result<RunReport, SchedulerError> {
+    let Some(guard) = try_mark_running(app, job) else {
+        return Err(SchedulerError::AlreadyRunning(job.name()));
+    };
+    run_marked(app, guard, job, slot).await
+}
+
+/// [`run_job`] for a job already marked running (the mark is released when `_guard` drops).
+async fn run_marked(
+    app: &Arc<App>,
+    _guard: RunningGuard,
+    job: Job,
+    slot: Option<i64>,
+) -> Result<RunReport, SchedulerError> {
+    let name = job.name();
+    let started = app.store.clock().now_micros();
+    app.store
+        .write(move |ctx| {
+            let mut run = ctx
+                .get_scheduler_run(name)?
+                .unwrap_or_else(|| SchedulerRun {
+                    name: name.to_string(),
+                    ..Default::default()
+                });
+            if run.running {
+                run.failures += 1;
+                run.last_outcome = Some("interrupted".into());
+            }
+            run.running = true;
+            run.last_started = Some(started);
+            if let Some(slot) = slot {
+                run.last_due = Some(slot.max(run.last_due.unwrap_or(i64::MIN)));
+            }
+            ctx.put_scheduler_run(&run)
+        })
+        .await?;
+    if job.is_routine() {
+        tracing::debug!(job = name, "scheduled job started");
+    } else {
+        tracing::info!(job = name, "scheduled job started");
+    }
+    let outcome = job.run(app).await;
+    let finished = app.store.clock().now_micros();
+    let (ok, message) = match &outcome {
+        Ok(summary) => (true, summary.clone()),
+        Err(e) => (false, e.to_string()),
+    };
+    let recorded = message.clone();
+    app.store
+        .write(move |ctx| {
+            let mut run = ctx.get_scheduler_run(name)?.unwrap_or_default();
+            run.name = name.to_string();
+            run.running = false;
+            run.last_finished = Some(finished);
+            run.last_outcome = Some(if ok { "ok" } else { "failed" }.into());
+            run.last_message = Some(recorded);
+            run.runs += 1;
+            if !ok {
+                run.failures += 1;
+            }
+            ctx.put_scheduler_run(&run)
+        })
+        .await?;
+    let took_ms = (finished - started) / 1000;
+    if ok && job.is_routine() {
+        tracing::debug!(job = name, took_ms, summary = %message, "scheduled job finished");
+    } else if ok {
+        tracing::info!(job = name, took_ms, summary = %message, "scheduled job finished");
+    } else {
+        alerts::raise(
+            app,
+            "scheduled-job-failed",
+            format!("Scheduled job {name} failed: {message}"),
+            vec![],
+        )
+        .await;
+    }
+    Ok(RunReport { name, ok, message })
+}
+
+/// Run every job that is due now and wait for them (the timer spawns them instead). Returns the
+/// reports of the runs that happened.
+pub async fn run_due(app: &Arc<App>) -> Result<Vec<RunReport>, SchedulerError> {
+    let now = app.store.clock().now_micros();
+    let mut reports = Vec::new();
+    for (job, slot) in app.scheduler.due(app, now)? {
+        match slot {
+            None => remember(app, job, now).await?,
+            Some(slot) => match run_job(app, job, Some(slot)).await {
+                Ok(r) => reports.push(r),
+                Err(SchedulerError::AlreadyRunning(_)) => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    Ok(reports)
+}
+
+/// Run the named job now (`notify jobs run NAME`, the internal API) and wait for it.
+pub async fn run_now(app: &Arc<App>, name: &str) -> Result<RunReport, SchedulerError> {
+    let job = Job::from_name(name).ok_or_else(|| SchedulerError::UnknownJob(name.to_string()))?;
+    run_job(app, job, None).await
+}
+
+/// Every job with its schedule, next run and last run.
+pub fn list(app: &App) -> Result<Vec<JobInfo>, SchedulerError> {
+    let stored: BTreeMap<String, SchedulerRun> = app
+        .store
+        .read()?
+        .scheduler_runs()?
+        .into_iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
+    let now = app.store.clock().now_micros();
+    Ok(app
+        .scheduler
+        .schedules
+        .iter()
+        .map(|(job, line, _)| {
+            let run = stored.get(job.name()).cloned().unwrap_or_default();
+            JobInfo {
+                name: job.name(),
+                description: job.description(),
+                schedule: line.clone(),
+                next_run: london_text(app.scheduler.next_slot(*job, now)),
+                running: app.scheduler.is_running(*job),
+                last_started: london_text(run.last_started),
+                last_finished: london_text(run.last_finished),
+                last_outcome: run.last_outcome,
+                last_message: run.last_message,
+                runs: run.runs,
+                failures: run.failures,
+            }
+        })
+        .collect())
+}
+
+/// The timer: every second, start the jobs that are due (each in its own task, so a long
+/// retention run does not hold up the one-minute jobs). Stops when `stop` turns true; a job
+/// cut short is marked running in redb and runs again at the next start.
+pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = app.store.clock().now_micros();
+        match app.scheduler.due(&app, now) {
+            Ok(due) => {
+                for (job, slot) in due {
+                    let app = app.clone();
+                    match slot {
+                        None => {
+                            if let Err(e) = remember(&app, job, now).await {
+                                tracing::error!(job = job.name(), error = %e, "cannot record a scheduled job");
+                            }
+                        }
+                        Some(slot) => {
+                            // Marked before the task starts, so the next tick cannot start it again.
+                            let Some(guard) = try_mark_running(&app, job) else {
+                                continue;
+                            };
+                            tokio::spawn(async move {
+                                if let Err(e) = run_marked(&app, guard, job, Some(slot)).await {
+                                    tracing::error!(job = job.name(), error = %e, "cannot run a scheduled job");
+                                }
+                            });
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the scheduler's state"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {},
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_schedule_parses_and_names_are_unique() {
+        let s = Scheduler::new(&BTreeMap::new()).unwrap();
+        let names: HashSet<&str> = s.schedules.iter().map(|(j, _, _)| j.name()).collect();
+        assert_eq!(names.len(), Job::ALL.len());
+    }
+
+    #[test]
+    fn overrides_name_real_jobs_with_valid_lines() {
+        let mut o = BTreeMap::new();
+        o.insert("no-such-job".to_string(), "0 0 3 * * *".to_string());
+        assert!(
+            check_overrides(&o)
+                .unwrap_err()
+                .contains("not a scheduled job")
+        );
+        let mut o = BTreeMap::new();
+        o.insert(
+            "delete-notifications-older-than-retention".to_string(),
+            "0 3 * * *".to_string(),
+        );
+        assert!(check_overrides(&o).unwrap_err().contains("six fields"));
+        o.insert(
+            "delete-notifications-older-than-retention".to_string(),
+            "0 30 4 * * *".to_string(),
+        );
+        assert!(check_overrides(&o).is_ok());
+    }
+
+    fn london(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+        London
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+            .timestamp_micros()
+    }
+
+    #[test]
+    fn slots_are_london_wall_clock_across_a_dst_change() {
+        let s = Scheduler::new(&BTreeMap::new()).unwrap();
+        let job = Job::DeleteNotificationsOlderThanRetention;
+        // 03:00 London is 03:00 UTC in winter and 02:00 UTC in summer.
+        let before_spring = london(2026, 3, 28, 12, 0);
+        assert_eq!(
+            s.next_slot(job, before_spring),
+            Some(london(2026, 3, 29, 3, 0))
+        );
+        let summer = s.next_slot(job, before_spring).unwrap();
+        assert_eq!(
+            Utc.timestamp_micros(summer)
+                .unwrap()
+                .format("%H:%M")
+                .to_string(),
+            "02:00"
+        );
+        let winter = s.next_slot(job, london(2026, 10, 25, 12, 0)).unwrap();
+        assert_eq!(
+            Utc.timestamp_micros(winter)
+                .unwrap()
+                .format("%H:%M")
+                .to_string(),
+            "03:00"
+        );
+    }
+
+    #[test]
+    fn missed_slots_fold_into_the_latest() {
+        let s = Scheduler::new(&BTreeMap::new()).unwrap();
+        let job = Job::DeleteNotificationsOlderThanRetention;
+        let first = london(2026, 11, 1, 3, 0);
+        let now = london(2026, 11, 5, 9, 0);
+        assert_eq!(s.latest_slot(job, first, now), london(2026, 11, 5, 3, 0));
+    }
+}

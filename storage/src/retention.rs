@@ -1,0 +1,1 @@
+//! Retention reads and writes (filled in by the retention work).
