@@ -393,15 +393,17 @@ pub fn list(app: &App) -> Result<Vec<JobInfo>, SchedulerError> {
 }
 
 /// The timer: every second, start the jobs that are due (each in its own task, so a long
-/// retention run does not hold up the one-minute jobs). Stops when `stop` turns true; a job
-/// cut short is marked running in redb and runs again at the next start.
+/// retention run does not hold up the one-minute jobs). When `stop` turns true, runs still going
+/// are cut short between two commits (every job commits in bounded steps); they are still marked
+/// running in redb, so they run again at the next start.
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut in_flight: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     loop {
+        in_flight.retain(|h| !h.is_finished());
         let now = app.store.clock().now_micros();
         match app.scheduler.due(&app, now) {
             Ok(due) => {
                 for (job, slot) in due {
-                    let app = app.clone();
                     match slot {
                         None => {
                             if let Err(e) = remember(&app, job, now).await {
@@ -413,11 +415,12 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                             let Some(guard) = try_mark_running(&app, job) else {
                                 continue;
                             };
-                            tokio::spawn(async move {
+                            let app = app.clone();
+                            in_flight.push(tokio::spawn(async move {
                                 if let Err(e) = run_marked(&app, guard, job, Some(slot)).await {
                                     tracing::error!(job = job.name(), error = %e, "cannot run a scheduled job");
                                 }
-                            });
+                            }));
                         }
                     }
                 }
@@ -426,8 +429,14 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {},
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         }
+    }
+    for h in &in_flight {
+        h.abort();
+    }
+    for h in in_flight {
+        let _ = h.await;
     }
 }
 
