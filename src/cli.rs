@@ -22,6 +22,15 @@ use crate::config::{self, Config, LogFormat, Overrides};
 use crate::crypto::Sealer;
 use crate::domain::{DomainError, api_keys, services, templates};
 
+/// `println!` that ignores a closed standard output (`notify jobs list | head`), where
+/// `println!` would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "notify",
@@ -309,7 +318,7 @@ async fn healthcheck(
     };
     match answer.await {
         Ok((status, body)) if status.is_success() && body["status"] == "ok" => {
-            println!("ok {}", body["version"].as_str().unwrap_or(""));
+            say!("ok {}", body["version"].as_str().unwrap_or(""));
             Ok(ExitCode::SUCCESS)
         }
         Ok((status, body)) => {
@@ -344,7 +353,7 @@ async fn reindex(config: Config) -> Result<ExitCode, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    println!("indexed {outcome} notifications");
+    say!("indexed {outcome} notifications");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -408,14 +417,14 @@ async fn jobs(config: Config, cmd: JobsCommand) -> Result<ExitCode, CliError> {
     };
     let (JobsCommand::List { out } | JobsCommand::Run { out, .. }) = &cmd;
     if out.json {
-        println!("{answer}");
+        say!("{answer}");
         return Ok(ExitCode::SUCCESS);
     }
     match cmd {
         JobsCommand::List { .. } => {
             for j in answer.as_array().into_iter().flatten() {
                 let text = |k: &str| j[k].as_str().unwrap_or("-").to_string();
-                println!(
+                say!(
                     "{:<70} {:<22} next {:<24} last {} {}",
                     text("name"),
                     text("schedule"),
@@ -429,7 +438,7 @@ async fn jobs(config: Config, cmd: JobsCommand) -> Result<ExitCode, CliError> {
         JobsCommand::Run { name, .. } => {
             let message = answer["message"].as_str().unwrap_or_default();
             if answer["ok"].as_bool() == Some(true) {
-                println!("{name}: {message}");
+                say!("{name}: {message}");
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("notify: {name} failed: {message}");
@@ -471,9 +480,9 @@ async fn bootstrap(config: Config, cmd: Bootstrap) -> Result<ExitCode, CliError>
         Err(e) => return Err(e.into()),
     };
     if json_out {
-        println!("{}", printed.json);
+        say!("{}", printed.json);
     } else {
-        println!("{}", printed.plain);
+        say!("{}", printed.plain);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -132,7 +132,9 @@ pub async fn run(args: LoadArgs) -> Result<(), String> {
         }
         all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0
     };
-    println!(
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "type={} connections={} accepted={} errors={} seconds={:.1} rate={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms",
         args.notification_type,
         args.connections,
