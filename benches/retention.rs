@@ -1,1 +1,392 @@
-fn main() {}
+//! Retention purge throughput, and what it costs the accept path while it runs.
+//!
+//! Seeds `BENCH_N` (default 1,000,000) notifications past retention in a temporary data
+//! directory, lets the indexer take them in, then measures a steady open-loop load of
+//! `BENCH_RATE` text messages a second (default 200) through the real HTTP API: first alone for
+//! `BENCH_SECONDS` (default 10), then while the nightly purge archives every seeded row.
+//! Prints the purge's rows/s and the accept latency percentiles without and during the purge.
+//!
+//! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use notify::app::{self, App};
+use notify::config::Config;
+use notify::domain::retention::{self, PurgeOptions};
+use notify::domain::{api_keys, services, templates};
+use storage::clock::v7_at_micros;
+use storage::codec::encode;
+use storage::records::{KeyType, Notification, NotificationStatus, NotificationType};
+use uuid::Uuid;
+
+const SERVICES: usize = 4;
+/// Rows per seeding commit (no load is running yet, so big is fine).
+const SEED_CHUNK: usize = 20_000;
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Sender {
+    url: String,
+    service: String,
+    secret: String,
+    body: String,
+}
+
+/// A service with its template and a live key, limits raised out of the way.
+async fn sender(app: &App, base: &str) -> Sender {
+    let service = services::create_service(
+        &app.store,
+        services::NewService {
+            name: "Load".into(),
+            restricted: false,
+        },
+    )
+    .await
+    .expect("service");
+    let id = service.id;
+    app.store
+        .write(move |ctx| {
+            let mut s = ctx.get_service(id)?.expect("just created");
+            s.rate_limit = 10_000_000;
+            s.sms_message_limit = 100_000_000;
+            ctx.put_service(&s)
+        })
+        .await
+        .expect("limits");
+    app.keys.invalidate(id);
+    let template = templates::create_template(
+        &app.store,
+        id,
+        templates::NewTemplate {
+            template_type: "sms".into(),
+            name: "load".into(),
+            subject: None,
+            content: "Hello ((name))".into(),
+            postage: None,
+        },
+    )
+    .await
+    .expect("template");
+    let key = api_keys::create_api_key(
+        &app.store,
+        &app.sealer,
+        id,
+        api_keys::NewApiKey {
+            name: "load".into(),
+            key_type: "normal".into(),
+        },
+    )
+    .await
+    .expect("key")
+    .key;
+    Sender {
+        url: format!("{base}/v2/notifications/sms"),
+        service: id.to_string(),
+        secret: key[key.len() - 36..].to_string(),
+        body: serde_json::json!({
+            "phone_number": "07700900123",
+            "template_id": template.id,
+            "personalisation": {"name": "Load"},
+        })
+        .to_string(),
+    }
+}
+
+fn token(s: &Sender) -> String {
+    let claims = serde_json::json!({"iss": s.service, "iat": chrono::Utc::now().timestamp()});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(s.secret.as_bytes()),
+    )
+    .expect("HS256 signing")
+}
+
+/// Latencies (µs) of the requests started while `running`, and how many failed.
+#[derive(Default)]
+struct Recorded {
+    latencies: Vec<u64>,
+    errors: u64,
+}
+
+/// Send `rate` requests a second, each on its own task (open loop: a stalled server makes
+/// requests pile up rather than slowing the load), until `stop` resolves.
+async fn load(
+    sender: Arc<Sender>,
+    client: reqwest::Client,
+    rate: u64,
+    stop: impl std::future::Future<Output = ()>,
+) -> Recorded {
+    let recorded = Arc::new(Mutex::new(Recorded::default()));
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {
+                let (sender, client, recorded) = (sender.clone(), client.clone(), recorded.clone());
+                tasks.spawn(async move {
+                    let started = Instant::now();
+                    let ok = client
+                        .post(&sender.url)
+                        .bearer_auth(token(&sender))
+                        .header("content-type", "application/json")
+                        .body(sender.body.clone())
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().as_u16() == 201);
+                    let mut r = recorded.lock().unwrap_or_else(|p| p.into_inner());
+                    if ok {
+                        r.latencies.push(started.elapsed().as_micros() as u64);
+                    } else {
+                        r.errors += 1;
+                    }
+                });
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let mut r = std::mem::take(&mut *recorded.lock().unwrap_or_else(|p| p.into_inner()));
+    r.latencies.sort_unstable();
+    r
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn describe(r: &Recorded, seconds: f64) -> String {
+    format!(
+        "{} accepted ({:.0}/s), {} errors, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        r.latencies.len(),
+        r.latencies.len() as f64 / seconds,
+        r.errors,
+        pct(&r.latencies, 0.50),
+        pct(&r.latencies, 0.99),
+        pct(&r.latencies, 1.0),
+    )
+}
+
+/// `n` delivered texts ten days old, spread over the services, in big commits.
+async fn seed(app: &App, services: &[(Uuid, Uuid)], n: usize) {
+    let start = (chrono::Utc::now() - chrono::Duration::days(10)).timestamp_micros();
+    let mut done = 0;
+    while done < n {
+        let count = SEED_CHUNK.min(n - done);
+        let rows: Vec<(Notification, Vec<u8>)> = (done..done + count)
+            .map(|i| {
+                let (service_id, template_id) = services[i % services.len()];
+                let at = start + i as i64;
+                let n = Notification {
+                    id: v7_at_micros(at),
+                    service_id,
+                    notification_type: NotificationType::Sms,
+                    template_id,
+                    template_version: 1,
+                    api_key_id: None,
+                    key_type: KeyType::Normal,
+                    status: NotificationStatus::Delivered,
+                    to: "07700 900123".into(),
+                    normalised_to: "447700900123".into(),
+                    personalisation: r#"{"name":"Ann"}"#.into(),
+                    body: "Hello Ann".into(),
+                    subject: None,
+                    client_reference: Some(format!("ref-{i}")),
+                    job_id: None,
+                    job_row_number: None,
+                    reply_to_text: None,
+                    one_click_unsubscribe_url: None,
+                    postage: None,
+                    international: false,
+                    billable_units: 1,
+                    sent_by: Some("outbox".into()),
+                    created_at: at,
+                    sent_at: Some(at + 1000),
+                    updated_at: Some(at + 2000),
+                    created_by_name: None,
+                    status_reason: None,
+                };
+                let bytes = encode(&n);
+                (n, bytes)
+            })
+            .collect();
+        app.store
+            .write(move |ctx| {
+                for (n, bytes) in &rows {
+                    ctx.insert_encoded_notification(n, bytes)?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("seed");
+        done += count;
+    }
+}
+
+async fn index_settled(app: &App) {
+    while app.store.read().map_or(1, |r| r.outbox_len().unwrap_or(1)) > 0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Let the disk write back what seeding left dirty, so the baseline is not measured against
+/// the kernel's writeback of a gigabyte (a seeded store is days old in real life).
+async fn settle() {
+    let _ = tokio::process::Command::new("sync").status().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
+async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::for_tests(dir.path());
+    config.log.level = "warn".into();
+    config.storage.cache_size_mb = 256;
+    config.storage.index_commit_interval_ms = env("BENCH_INDEX_MS", 1000u64);
+    if let Some(b) = batch {
+        config.retention.batch_size = b;
+    }
+    let app = App::open(config, Arc::new(storage::SystemClock)).expect("open");
+    let listener = app::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app::serve(app.clone(), listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut owners = Vec::new();
+    for i in 0..SERVICES {
+        let s = services::create_service(
+            &app.store,
+            services::NewService {
+                name: format!("Expired {i}"),
+                restricted: false,
+            },
+        )
+        .await
+        .expect("service");
+        let t = templates::create_template(
+            &app.store,
+            s.id,
+            templates::NewTemplate {
+                template_type: "sms".into(),
+                name: "old".into(),
+                subject: None,
+                content: "Hello ((name))".into(),
+                postage: None,
+            },
+        )
+        .await
+        .expect("template");
+        owners.push((s.id, t.id));
+    }
+    let started = Instant::now();
+    seed(&app, &owners, n).await;
+    let seeded = started.elapsed().as_secs_f64();
+    if env("BENCH_INDEX_MS", 1000u64) <= 1000 {
+        index_settled(&app).await;
+    }
+    println!(
+        "seeded {n} expired notifications in {seeded:.1} s (indexed after {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    settle().await;
+    let sender = Arc::new(sender(&app, &base).await);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    // Warm up connections and caches.
+    load(
+        sender.clone(),
+        client.clone(),
+        rate,
+        tokio::time::sleep(Duration::from_secs(1)),
+    )
+    .await;
+
+    let alone = load(
+        sender.clone(),
+        client.clone(),
+        rate,
+        tokio::time::sleep(Duration::from_secs(seconds)),
+    )
+    .await;
+    println!("accept alone        {}", describe(&alone, seconds as f64));
+
+    let options = PurgeOptions::from_config(&app);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let purge_app = app.clone();
+    let purge = tokio::spawn(async move {
+        let started = Instant::now();
+        let report = retention::purge_notifications(&purge_app, options).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let _ = done_tx.send(());
+        (report, elapsed)
+    });
+    let during = load(sender.clone(), client.clone(), rate, async move {
+        let _ = done_rx.await;
+    })
+    .await;
+    let (report, elapsed) = purge.await.expect("purge task");
+    let report = report.expect("purge");
+    println!(
+        "purge               {} archived in {elapsed:.2} s: {:.0} rows/s (batch {})",
+        report.archived,
+        report.archived as f64 / elapsed,
+        options.batch_size
+    );
+    println!("accept during purge {}", describe(&during, elapsed));
+    println!(
+        "p99 during / alone  {:.2}x",
+        pct(&during.latencies, 0.99) / pct(&alone.latencies, 0.99).max(0.001)
+    );
+    let drain = Instant::now();
+    if env("BENCH_INDEX_MS", 1000u64) <= 1000 {
+        index_settled(&app).await;
+    }
+    println!(
+        "index caught up with the deletes {:.1} s after the purge",
+        drain.elapsed().as_secs_f64()
+    );
+    settle().await;
+    let after = load(
+        sender.clone(),
+        client.clone(),
+        rate,
+        tokio::time::sleep(Duration::from_secs(seconds)),
+    )
+    .await;
+    println!("accept alone again  {}", describe(&after, seconds as f64));
+    let _ = stop_server.send(());
+    let _ = server.await;
+    app.shutdown();
+}
+
+fn main() {
+    let n = env("BENCH_N", 1_000_000usize);
+    let rate = env("BENCH_RATE", 200u64);
+    let seconds = env("BENCH_SECONDS", 10u64);
+    let batch = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(n, rate, seconds, batch));
+}

@@ -190,6 +190,23 @@ fn invalid_values_name_the_setting_and_source() {
     .to_string();
     assert!(message.contains("server.listen"), "{message}");
     assert!(message.contains("NOTIFY_SERVER__LISTEN"), "{message}");
+
+    let file = toml_file("[sending.letter_rates]\nfirst = -1.0\n");
+    let message = load_from(Some(file.path()), &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("sending.letter_rates.first"), "{message}");
+}
+
+#[test]
+fn letter_rates_price_by_postage_and_sheets() {
+    let file = toml_file("[sending.letter_rates]\nsecond = 0.50\nextra_sheet = 0.10\n");
+    let config = load_from(Some(file.path()), &[], &Overrides::default()).unwrap();
+    let rates = &config.sending.letter_rates;
+    assert_eq!(rates.letter_cost(1, "second"), 0.50);
+    assert_eq!(rates.letter_cost(3, "second"), 0.70);
+    assert_eq!(rates.letter_cost(0, "second"), 0.0, "nothing printed, nothing charged");
+    assert_eq!(rates.letter_cost(1, "first"), 1.31, "unset prices keep their defaults");
 }
 
 #[test]

@@ -525,3 +525,54 @@ async fn the_still_sending_check_is_for_production_and_test_only() {
     let c: notify::config::Config = serde_json::from_value(json!({"environment": "live"})).unwrap();
     assert_eq!(c.environment, notify::config::Environment::Production);
 }
+
+#[tokio::test]
+async fn a_failed_run_is_recorded_and_alerted() {
+    let clock = ManualClock::new(london(2026, 11, 19, 4, 0));
+    let s = TestServer::start_with_clock(clock.clone(), |_| {}).await;
+    // A job whose file key object storage refuses: its file cannot be removed.
+    let created = london(2026, 10, 1, 9, 0).timestamp_micros();
+    let job = storage::records::Job {
+        id: storage::clock::v7_at_micros(created),
+        service_id: s.service_id,
+        template_id: s.email_template,
+        template_version: 1,
+        original_file_name: "people.csv".into(),
+        file_key: "jobs/../outside.csv".into(),
+        notification_count: 1,
+        notifications_sent: 1,
+        status: storage::records::JobStatus::Finished,
+        scheduled_for: None,
+        contact_list_id: None,
+        created_at: created,
+        processing_started: None,
+        processing_finished: None,
+        archived: false,
+    };
+    s.app
+        .store
+        .write(move |ctx| {
+            ctx.tables
+                .jobs
+                .insert(job.id.as_u128(), storage::codec::encode(&job).as_slice())?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let report = scheduler::run_now(&s.app, "remove-sms-email-jobs")
+        .await
+        .unwrap();
+    assert!(!report.ok);
+    let state = run_state(&s.app, "remove-sms-email-jobs");
+    assert_eq!(state.last_outcome.as_deref(), Some("failed"));
+    assert_eq!(state.failures, 1);
+    assert!(state.last_message.unwrap().contains("could not be deleted"));
+    let alerts = s.app.store.read().unwrap().alerts(10).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, "scheduled-job-failed");
+    assert!(
+        alerts[0]
+            .message
+            .starts_with("Scheduled job remove-sms-email-jobs failed")
+    );
+}

@@ -14,6 +14,7 @@ use warp::reply::Response;
 use super::schema::{Checker, parse_uuid};
 use super::{V2, authed, body, parse_json_object, query_pairs, raw_query, render};
 use crate::app::App;
+use crate::config::SendingConfig;
 use crate::domain::recipients;
 use crate::error::{AppError, json_response, v2_reject};
 
@@ -95,7 +96,8 @@ fn personalisation_value(p: &Map<String, Value>, key: &str) -> Value {
 }
 
 /// The notification object of §6.
-pub fn notification_json(n: &Notification, root: &str, sms_rate: f64) -> Value {
+pub fn notification_json(n: &Notification, root: &str, prices: &SendingConfig) -> Value {
+    let sms_rate = prices.sms_rate;
     let p: Map<String, Value> = serde_json::from_str(&n.personalisation).unwrap_or_default();
     let is_letter = n.notification_type == NotificationType::Letter;
     let line = |i: usize| {
@@ -138,10 +140,7 @@ pub fn notification_json(n: &Notification, root: &str, sms_rate: f64) -> Value {
                 ),
                 _ => (
                     true,
-                    json!(crate::domain::letters::letter_cost(
-                        n.billable_units,
-                        &postage
-                    )),
+                    json!(prices.letter_rates.letter_cost(n.billable_units, &postage)),
                     json!({"billable_sheets_of_paper": n.billable_units, "postage": postage}),
                 ),
             }
@@ -850,7 +849,6 @@ fn list(v2: &V2, raw_query: &str) -> Result<Response, AppError> {
             },
         )?,
     };
-    let sms_rate = v2.app.config.sms_rate();
     let current = if raw_query.is_empty() {
         format!("{}v2/notifications", v2.root)
     } else {
@@ -873,7 +871,7 @@ fn list(v2: &V2, raw_query: &str) -> Result<Response, AppError> {
     Ok(json_response(
         StatusCode::OK,
         &json!({
-            "notifications": items.iter().map(|n| notification_json(n, &v2.root, sms_rate)).collect::<Vec<_>>(),
+            "notifications": items.iter().map(|n| notification_json(n, &v2.root, &v2.app.config.sending)).collect::<Vec<_>>(),
             "links": links,
         }),
     ))
@@ -942,7 +940,7 @@ pub fn routes(
             reply(get_one(&v2, &id).map(|n| {
                 json_response(
                     StatusCode::OK,
-                    &notification_json(&n, &v2.root, v2.app.config.sms_rate()),
+                    &notification_json(&n, &v2.root, &v2.app.config.sending),
                 )
             }))
         });

@@ -44,22 +44,6 @@ pub fn estimated_delivery(created_at_micros: i64, postage: &str) -> i64 {
         .unwrap_or(created_at_micros)
 }
 
-/// Indicative price of a letter in pounds: a base price per postage plus a price per extra
-/// sheet. (Rates are not yet configurable; billing facts will use a dated rate table.)
-pub fn letter_cost(sheets: u32, postage: &str) -> f64 {
-    if sheets == 0 {
-        return 0.0;
-    }
-    let (base, per_extra_sheet) = match postage {
-        "first" => (1.31, 0.05),
-        "economy" => (0.59, 0.05),
-        "europe" | "rest-of-world" => (1.56, 0.05),
-        _ => (0.76, 0.05),
-    };
-    let cost = base + per_extra_sheet * f64::from(sheets - 1);
-    (cost * 100.0).round() / 100.0
-}
-
 /// Where a letter's printable PDF is kept in the blob store.
 pub fn pdf_path(n: &Notification) -> object_store::path::Path {
     object_store::path::Path::from(format!("letters-pdf/{}.pdf", n.id))
@@ -105,12 +89,5 @@ mod tests {
             storage::clock::format_api_timestamp(estimated_delivery(late, "first")),
             "2026-11-24T16:00:00.000000Z"
         );
-    }
-
-    #[test]
-    fn costs_grow_with_sheets() {
-        assert_eq!(letter_cost(0, "second"), 0.0);
-        assert!(letter_cost(2, "second") > letter_cost(1, "second"));
-        assert!(letter_cost(1, "first") > letter_cost(1, "second"));
     }
 }

@@ -13,6 +13,7 @@ pub mod receipts;
 pub mod recipients;
 pub mod retention;
 pub mod services;
+pub mod statistics;
 pub mod status;
 pub mod templates;
 pub mod upkeep;

@@ -10,7 +10,7 @@ pub type Micros = i64;
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum $name { $($variant),* }
 
         impl $name {
@@ -338,7 +338,8 @@ pub struct LetterBatch {
     pub attempts: u32,
 }
 
-/// One row of the daily billing facts (§6.2 of workers.md).
+/// One row of the daily billing facts (§6.2 of workers.md): what a service sent on one London
+/// day with one template at one price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BillingFact {
     /// London-local date as days since 1970-01-01.
@@ -346,12 +347,16 @@ pub struct BillingFact {
     pub service_id: Uuid,
     pub template_id: Uuid,
     pub notification_type: NotificationType,
+    /// Who sent them: the provider for texts and emails, `dvla` for letters.
     pub provider: String,
+    /// International price multiplier of texts (1 in the UK); 0 for email.
     pub rate_multiplier: u32,
     pub international: bool,
-    pub postage: Option<String>,
-    /// Rate in pence per unit.
-    pub rate_pence: u32,
+    /// `first`, `second`, `economy`, `europe`, `rest-of-world`, or `none` for texts and email.
+    pub postage: String,
+    /// Price in pounds: per text fragment, or per letter of this many sheets and postage.
+    pub rate: f64,
+    /// Text fragments, or sheets of paper; 0 for email.
     pub billable_units: u64,
     pub notifications_sent: u64,
 }

@@ -85,6 +85,10 @@ pub const PROCESSING_TIME_FACTS: TableDefinition<i32, Bytes> =
     TableDefinition::new("day_processing_time_fact");
 /// Operator alerts by uuid v7 id (newest last).
 pub const ALERTS: TableDefinition<u128, Bytes> = TableDefinition::new("alert_id_alert");
+/// Archived texts' international price multiplier (only where it is not 1): retention removes
+/// the number it was worked out from, but billing facts are recomputed from history.
+pub const HISTORY_RATE_MULTIPLIERS: TableDefinition<u128, u32> =
+    TableDefinition::new("notification_id_rate_multiplier");
 
 /// Every table open in one write transaction. Opened once per group commit, so operations in
 /// the batch can borrow several tables at once without re-opening them.
@@ -121,6 +125,7 @@ pub struct Tables<'txn> {
     pub inbound_sms_history: redb::Table<'txn, u128, Bytes>,
     pub processing_time_facts: redb::Table<'txn, i32, Bytes>,
     pub alerts: redb::Table<'txn, u128, Bytes>,
+    pub history_rate_multipliers: redb::Table<'txn, u128, u32>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -158,6 +163,7 @@ impl<'txn> Tables<'txn> {
             inbound_sms_history: txn.open_table(INBOUND_SMS_HISTORY)?,
             processing_time_facts: txn.open_table(PROCESSING_TIME_FACTS)?,
             alerts: txn.open_table(ALERTS)?,
+            history_rate_multipliers: txn.open_table(HISTORY_RATE_MULTIPLIERS)?,
         })
     }
 }
