@@ -205,8 +205,16 @@ fn letter_rates_price_by_postage_and_sheets() {
     let rates = &config.sending.letter_rates;
     assert_eq!(rates.letter_cost(1, "second"), 0.50);
     assert_eq!(rates.letter_cost(3, "second"), 0.70);
-    assert_eq!(rates.letter_cost(0, "second"), 0.0, "nothing printed, nothing charged");
-    assert_eq!(rates.letter_cost(1, "first"), 1.31, "unset prices keep their defaults");
+    assert_eq!(
+        rates.letter_cost(0, "second"),
+        0.0,
+        "nothing printed, nothing charged"
+    );
+    assert_eq!(
+        rates.letter_cost(1, "first"),
+        1.31,
+        "unset prices keep their defaults"
+    );
 }
 
 #[test]

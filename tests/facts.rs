@@ -871,3 +871,136 @@ async fn a_simulated_month_keeps_its_window_and_bills_what_was_sent() {
         "{alerts:?}"
     );
 }
+
+async fn report_returned(s: &TestServer, ids: Vec<Uuid>) -> (u16, Value) {
+    let body = json!({ "notification_ids": ids }).to_string();
+    s.request(
+        "POST",
+        "/letters/returned",
+        Some(s.admin_auth()),
+        Some(&body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn returned_letters_are_recorded_live_or_archived_and_summarised_by_day() {
+    let clock = ManualClock::new(london(2026, 11, 2, 9, 0));
+    let s = start(&clock).await;
+    notify::domain::callbacks::set_callback(
+        &s.app.store,
+        &s.app.sealer,
+        s.service_id,
+        storage::records::CallbackKind::ReturnedLetter,
+        "https://service.example/returned",
+        "a-long-enough-bearer-token",
+        false,
+    )
+    .await
+    .unwrap();
+    let at = clock.now().timestamp_micros();
+    let mk = |i: i64, r: Row| notification(&s, &r, at + i);
+    let delivered = mk(1, row(Letter, Normal, Delivered, 1));
+    let sending = mk(2, row(Letter, Normal, Sending, 1));
+    let archived = mk(3, row(Letter, Normal, Delivered, 2));
+    let created = mk(4, row(Letter, Normal, Created, 1));
+    let test_key = mk(5, row(Letter, Test, Delivered, 1));
+    let text = mk(6, row(Sms, Normal, Delivered, 1));
+    put(
+        &s.app,
+        vec![
+            (delivered.clone(), Kept::Live),
+            (sending.clone(), Kept::Live),
+            (archived.clone(), Kept::Archived),
+            (created.clone(), Kept::Live),
+            (test_key.clone(), Kept::Live),
+            (text.clone(), Kept::Live),
+        ],
+    )
+    .await;
+    let stranger = Uuid::now_v7();
+    let (status, body) = report_returned(
+        &s,
+        vec![
+            delivered.id,
+            archived.id,
+            created.id,
+            test_key.id,
+            text.id,
+            stranger,
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["returned"], json!([delivered.id, archived.id]));
+    assert_eq!(
+        body["data"]["not_printed"],
+        json!([created.id, test_key.id])
+    );
+    assert_eq!(body["data"]["unknown"], json!([text.id, stranger]));
+    let reader = s.app.store.read().unwrap();
+    assert_eq!(
+        reader
+            .get_notification(delivered.id)
+            .unwrap()
+            .unwrap()
+            .status,
+        ReturnedLetter
+    );
+    assert_eq!(
+        reader
+            .get_notification_history(archived.id)
+            .unwrap()
+            .unwrap()
+            .status,
+        ReturnedLetter
+    );
+    assert_eq!(
+        reader.get_notification(created.id).unwrap().unwrap().status,
+        Created
+    );
+    // The service's returned-letter callback is queued for each, without the address.
+    let queued: Vec<Value> = reader
+        .queue_payloads("service-callbacks")
+        .unwrap()
+        .into_iter()
+        .map(|p| serde_json::from_slice::<Value>(&p).unwrap()["body"].clone())
+        .collect();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    let first = queued
+        .iter()
+        .find(|b| b["notification_id"] == json!(delivered.id))
+        .unwrap();
+    assert_eq!(first["template_name"], "letter template");
+    assert_eq!(first["sent_by"], "API");
+    assert!(!first.to_string().contains("A Person"), "{first}");
+    drop(reader);
+
+    // The next day another comes back, and one is reported again (its first day stands).
+    clock.set(london(2026, 11, 3, 15, 0));
+    let (_, body) = report_returned(&s, vec![sending.id, delivered.id]).await;
+    assert_eq!(body["data"]["returned"], json!([sending.id]));
+    assert_eq!(body["data"]["already_returned"], json!([delivered.id]));
+    let (status, summary) = get(
+        &s,
+        &format!("/service/{}/returned-letter-summary", s.service_id),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        summary["data"],
+        json!([
+            {"returned_letter_count": 1, "reported_at": "2026-11-03"},
+            {"returned_letter_count": 2, "reported_at": "2026-11-02"},
+        ])
+    );
+    let (status, bad) = s
+        .request(
+            "POST",
+            "/letters/returned",
+            Some(s.admin_auth()),
+            Some(r#"{"notification_ids": []}"#),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+}

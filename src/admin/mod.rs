@@ -12,6 +12,7 @@ mod callbacks;
 mod keys;
 mod outbox;
 mod retention;
+mod returned_letters;
 mod scheduler;
 mod senders;
 mod services;
@@ -126,6 +127,8 @@ pub fn routes(
         .or(retention::routes(auth.clone()))
         .unify()
         .or(statistics::routes(auth.clone()))
+        .unify()
+        .or(returned_letters::routes(auth.clone()))
         .unify()
         .or(scheduler::routes(auth.clone()))
         .unify()

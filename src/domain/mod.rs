@@ -12,6 +12,7 @@ pub mod monitoring;
 pub mod receipts;
 pub mod recipients;
 pub mod retention;
+pub mod returned_letters;
 pub mod services;
 pub mod statistics;
 pub mod status;

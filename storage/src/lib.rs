@@ -28,6 +28,7 @@ pub mod indexer;
 pub mod queue;
 pub mod records;
 pub mod retention;
+pub mod returned_letters;
 pub mod tables;
 pub mod upkeep;
 pub mod writer;

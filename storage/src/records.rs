@@ -468,6 +468,15 @@ pub struct ProcessingTimeFact {
     pub messages_within_10_secs: u64,
 }
 
+/// A letter the printer reported as returned to sender (undeliverable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnedLetter {
+    pub notification_id: Uuid,
+    pub service_id: Uuid,
+    /// When the return was reported to us (the first report, if it came more than once).
+    pub reported_at: Micros,
+}
+
 /// Something an operator must look at (a failed job, letters the printer has not confirmed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

@@ -87,6 +87,9 @@ pub const PROCESSING_TIME_FACTS: TableDefinition<i32, Bytes> =
 pub const ALERTS: TableDefinition<u128, Bytes> = TableDefinition::new("alert_id_alert");
 /// Archived texts' international price multiplier (only where it is not 1): retention removes
 /// the number it was worked out from, but billing facts are recomputed from history.
+/// (service id, notification id) → a letter the printer reported as returned to sender.
+pub const RETURNED_LETTERS: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("service_notification_returned_letter");
 pub const HISTORY_RATE_MULTIPLIERS: TableDefinition<u128, u32> =
     TableDefinition::new("notification_id_rate_multiplier");
 
@@ -126,6 +129,7 @@ pub struct Tables<'txn> {
     pub processing_time_facts: redb::Table<'txn, i32, Bytes>,
     pub alerts: redb::Table<'txn, u128, Bytes>,
     pub history_rate_multipliers: redb::Table<'txn, u128, u32>,
+    pub returned_letters: redb::Table<'txn, (u128, u128), Bytes>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -164,6 +168,7 @@ impl<'txn> Tables<'txn> {
             processing_time_facts: txn.open_table(PROCESSING_TIME_FACTS)?,
             alerts: txn.open_table(ALERTS)?,
             history_rate_multipliers: txn.open_table(HISTORY_RATE_MULTIPLIERS)?,
+            returned_letters: txn.open_table(RETURNED_LETTERS)?,
         })
     }
 }
