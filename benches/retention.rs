@@ -6,7 +6,8 @@
 //! `BENCH_SECONDS` (default 10), then while the nightly purge archives every seeded row.
 //! Prints the purge's rows/s and the accept latency percentiles without and during the purge.
 //!
-//! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`).
+//! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
+//! `BENCH_CHUNK` `retention.write_chunk`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -256,6 +257,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     if let Some(b) = batch {
         config.retention.batch_size = b;
     }
+    config.retention.write_chunk = env("BENCH_CHUNK", config.retention.write_chunk);
     let app = App::open(config, Arc::new(storage::SystemClock)).expect("open");
     let listener = app::bind("127.0.0.1:0".parse().expect("addr"))
         .await

@@ -550,8 +550,10 @@ impl Default for SchedulerConfig {
 pub struct RetentionConfig {
     /// Whole London days kept before notifications are archived (services can choose their own).
     pub default_days: u32,
-    /// Notifications archived per commit: smaller keeps API latency flat during a big purge.
+    /// Notifications looked at per batch (one snapshot read; their letter PDFs deleted together).
     pub batch_size: usize,
+    /// Notifications removed per commit: small, so API writes never wait long behind the purge.
+    pub write_chunk: usize,
 }
 
 impl Default for RetentionConfig {
@@ -559,6 +561,7 @@ impl Default for RetentionConfig {
         RetentionConfig {
             default_days: 7,
             batch_size: 2000,
+            write_chunk: 250,
         }
     }
 }
@@ -772,10 +775,13 @@ impl Config {
         if let Err(message) = crate::scheduler::check_overrides(&self.scheduler.jobs) {
             return invalid("scheduler.jobs", message);
         }
-        if self.retention.default_days == 0 || self.retention.batch_size == 0 {
+        if self.retention.default_days == 0
+            || self.retention.batch_size == 0
+            || self.retention.write_chunk == 0
+        {
             return invalid(
                 "retention",
-                "default_days and batch_size must be at least 1",
+                "default_days, batch_size and write_chunk must be at least 1",
             );
         }
         let hook = &self.alerts.webhook_url;

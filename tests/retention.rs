@@ -667,6 +667,7 @@ async fn a_purge_cut_short_then_run_again_leaves_exactly_the_right_history() {
     // 1. Stopped after five commits, as if the process died there.
     let capped = PurgeOptions {
         batch_size: 7,
+        write_chunk: 3,
         max_batches: Some(5),
     };
     let report = retention::purge_notifications(&fx.app, capped)

@@ -10,6 +10,7 @@ pub mod letters;
 pub mod limits;
 pub mod monitoring;
 pub mod receipts;
+pub mod recipient_sheet;
 pub mod recipients;
 pub mod retention;
 pub mod returned_letters;

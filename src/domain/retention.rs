@@ -210,8 +210,10 @@ pub fn disposal(n: &Notification, cutoff: i64) -> Disposal {
 /// How a purge runs.
 #[derive(Debug, Clone, Copy)]
 pub struct PurgeOptions {
-    /// Rows looked at per batch (one commit each).
+    /// Rows looked at per batch (one snapshot read, PDFs deleted together).
     pub batch_size: usize,
+    /// Rows removed per commit: small, so an API write waits for at most one.
+    pub write_chunk: usize,
     /// Stop after this many committed batches, as a crash would (tests, benchmarks).
     pub max_batches: Option<usize>,
 }
@@ -220,6 +222,7 @@ impl PurgeOptions {
     pub fn from_config(app: &App) -> PurgeOptions {
         PurgeOptions {
             batch_size: app.config.retention.batch_size.max(1),
+            write_chunk: app.config.retention.write_chunk.max(1),
             max_batches: None,
         }
     }
@@ -312,6 +315,8 @@ pub async fn purge_notifications(
             break;
         }
     }
+    // Make every batch durable before the run reports success.
+    app.store.write(|_| Ok(())).await?;
     Ok(report)
 }
 
@@ -345,10 +350,18 @@ async fn purge_service(
         report.letters_kept += batch.letters_kept;
         report.batches += 1;
         let rows = delete_pdfs(app, batch.rows, report).await;
-        if !rows.is_empty() {
+        // Written in small commits so an API write never waits long behind one. A crash may
+        // undo a commit (redoing it is the next run's job), so they skip their own fsync; the
+        // run ends with a durable commit.
+        let mut rows = rows.into_iter();
+        loop {
+            let chunk: Vec<Retiring> = rows.by_ref().take(options.write_chunk).collect();
+            if chunk.is_empty() {
+                break;
+            }
             let retired = app
                 .store
-                .write(move |ctx| ctx.retire_notifications(&rows))
+                .write_deferred(move |ctx| ctx.retire_notifications(&chunk))
                 .await?;
             report.absorb(retired);
         }

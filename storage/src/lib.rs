@@ -151,6 +151,15 @@ impl Store {
         self.inner.writer.write(f).await
     }
 
+    /// Apply `f` in a commit that may skip its fsync (see [`Writer::write_deferred`]).
+    pub async fn write_deferred<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner.writer.write_deferred(f).await
+    }
+
     /// [`Store::write`] for threads outside the async runtime.
     pub fn write_blocking<F, R>(&self, f: F) -> Result<R>
     where

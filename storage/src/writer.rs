@@ -5,6 +5,11 @@
 //! them in one transaction, commits durably (fsync), and only then answers each caller. So an
 //! answer always means "durable", and many callers share the cost of one fsync.
 //!
+//! Bulk work that a crash may safely undo and redo (retention batches) can be submitted with
+//! [`Writer::write_deferred`]: a batch made only of such operations commits without fsync
+//! (`Durability::None`), and becomes durable with the next durable commit. A purge of a million
+//! rows then costs the API's writes no fsyncs of its own.
+//!
 //! An operation must do its checks before it writes: if it returns a rejection
 //! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
 //! neighbours commit as usual. A storage failure aborts the whole batch and every caller in it
@@ -66,12 +71,15 @@ impl WriteCtx<'_> {
 trait PendingOp: Send {
     fn apply(&mut self, ctx: &mut WriteCtx<'_>) -> Result<()>;
     fn finish(self: Box<Self>, commit: Result<()>);
+    /// False for deferred operations: their batch may skip the fsync.
+    fn needs_durability(&self) -> bool;
 }
 
 struct Op<F, R> {
     f: Option<F>,
     result: Option<Result<R>>,
     reply: oneshot::Sender<Result<R>>,
+    durable: bool,
 }
 
 impl<F, R> PendingOp for Op<F, R>
@@ -103,6 +111,10 @@ where
                 Ok(())
             }
         }
+    }
+
+    fn needs_durability(&self) -> bool {
+        self.durable
     }
 
     fn finish(self: Box<Self>, commit: Result<()>) {
@@ -142,7 +154,7 @@ impl Writer {
         Ok((Writer { tx }, handle))
     }
 
-    fn submit<F, R>(&self, f: F) -> Result<oneshot::Receiver<Result<R>>>
+    fn submit<F, R>(&self, f: F, durable: bool) -> Result<oneshot::Receiver<Result<R>>>
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
@@ -153,6 +165,7 @@ impl Writer {
                 f: Some(f),
                 result: None,
                 reply,
+                durable,
             }))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(rx)
@@ -164,7 +177,22 @@ impl Writer {
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        self.submit(f)?.await.map_err(|_| StoreError::WriterGone)?
+        self.submit(f, true)?
+            .await
+            .map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Apply `f` in the next group commit, which may skip its fsync: the change is visible once
+    /// this resolves but durable only after the next durable commit. Only for work a crash may
+    /// undo and that is simply done again (see the module notes).
+    pub async fn write_deferred<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit(f, false)?
+            .await
+            .map_err(|_| StoreError::WriterGone)?
     }
 
     /// The same for threads outside the async runtime (CLI, indexer, tests).
@@ -173,7 +201,7 @@ impl Writer {
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        self.submit(f)?
+        self.submit(f, true)?
             .blocking_recv()
             .map_err(|_| StoreError::WriterGone)?
     }
@@ -235,7 +263,11 @@ fn commit_batch(
     config: &WriterConfig,
     seq: u64,
 ) -> Result<(u64, BTreeSet<String>)> {
-    let txn = db.begin_write()?;
+    let mut txn = db.begin_write()?;
+    if batch.iter().all(|op| !op.needs_durability()) {
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
+    }
     let (new_seq, woken) = {
         let tables = Tables::open(&txn)?;
         let mut ctx = WriteCtx {
