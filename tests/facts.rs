@@ -994,6 +994,26 @@ async fn returned_letters_are_recorded_live_or_archived_and_summarised_by_day() 
             {"returned_letter_count": 2, "reported_at": "2026-11-02"},
         ])
     );
+    let (_, stats) = get(
+        &s,
+        &format!("/service/{}/returned-letter-statistics", s.service_id),
+    )
+    .await;
+    assert_eq!(
+        stats["data"],
+        json!({"returned_letter_count": 3, "most_recent_report": "2026-11-03"})
+    );
+    // A week later the reports have aged out of the count; the latest day stays.
+    clock.set(london(2026, 11, 10, 9, 0));
+    let (_, stats) = get(
+        &s,
+        &format!("/service/{}/returned-letter-statistics", s.service_id),
+    )
+    .await;
+    assert_eq!(
+        stats["data"],
+        json!({"returned_letter_count": 0, "most_recent_report": "2026-11-03"})
+    );
     let (status, bad) = s
         .request(
             "POST",

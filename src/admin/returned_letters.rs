@@ -1,7 +1,9 @@
 //! Letters returned to sender:
 //! - `POST /letters/returned` `{"notification_ids": [...]}`: the printer's list of letters it
 //!   could not deliver; answers what became of each id;
-//! - `GET /service/{id}/returned-letter-summary`: returned letters per reporting day.
+//! - `GET /service/{id}/returned-letter-summary`: returned letters per reporting day;
+//! - `GET /service/{id}/returned-letter-statistics`: how many in the last 7 days, and the most
+//!   recent reporting day.
 //!
 //! The rules live in [`crate::domain::returned_letters`].
 
@@ -40,6 +42,13 @@ async fn record(app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
     Ok(data(StatusCode::OK, report.to_json()))
 }
 
+fn statistics(service_id: Uuid, app: &App) -> Result<Response, AppError> {
+    Ok(data(
+        StatusCode::OK,
+        returned_letters::statistics(&app.store, service_id)?,
+    ))
+}
+
 fn summary(service_id: Uuid, app: &App) -> Result<Response, AppError> {
     Ok(data(
         StatusCode::OK,
@@ -55,7 +64,11 @@ pub fn routes(auth: Auth) -> Routes {
         .and_then(|app, body| async move { done(record(app, body).await) });
     let summary = warp::path!("service" / Uuid / "returned-letter-summary")
         .and(warp::get())
-        .and(auth)
+        .and(auth.clone())
         .and_then(|sid, app: Arc<App>| async move { done(summary(sid, &app)) });
-    record.or(summary).unify().boxed()
+    let statistics = warp::path!("service" / Uuid / "returned-letter-statistics")
+        .and(warp::get())
+        .and(auth)
+        .and_then(|sid, app: Arc<App>| async move { done(statistics(sid, &app)) });
+    record.or(summary).unify().or(statistics).unify().boxed()
 }

@@ -65,20 +65,6 @@ pub fn public_status(n: &Notification) -> &'static str {
     }
 }
 
-fn completed(status: NotificationStatus) -> bool {
-    use NotificationStatus::*;
-    matches!(
-        status,
-        Sent | Delivered
-            | TechnicalFailure
-            | TemporaryFailure
-            | PermanentFailure
-            | ReturnedLetter
-            | Cancelled
-            | ValidationFailed
-    )
-}
-
 fn ts(micros: Option<i64>) -> Value {
     micros.map_or(Value::Null, |m| Value::String(format_api_timestamp(m)))
 }
@@ -170,7 +156,7 @@ pub fn notification_json(n: &Notification, root: &str, prices: &SendingConfig) -
         "created_at": format_api_timestamp(n.created_at),
         "created_by_name": n.created_by_name,
         "sent_at": ts(n.sent_at),
-        "completed_at": if completed(n.status) { ts(n.updated_at.or(n.sent_at).or(Some(n.created_at))) } else { Value::Null },
+        "completed_at": if crate::domain::status::is_completed(n.status) { ts(n.updated_at.or(n.sent_at).or(Some(n.created_at))) } else { Value::Null },
         "scheduled_for": Value::Null,
         "postage": if is_letter { json!(n.postage) } else { Value::Null },
         "one_click_unsubscribe_url": n.one_click_unsubscribe_url,

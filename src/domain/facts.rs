@@ -24,7 +24,7 @@ use storage::records::{
     BillingFact, KeyType, NotificationHistory, NotificationStatus, NotificationType,
     ProcessingTimeFact, StatusFact,
 };
-use storage::{Reader, Store};
+use storage::{Reader, Store, WriteCtx};
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult, JobOutcome, recipients};
@@ -312,75 +312,86 @@ pub struct Recomputed {
     pub rows: usize,
 }
 
-/// Recomputes and replaces the billing facts of `dates`.
-pub async fn recompute_billing(app: &Arc<App>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
+/// A day's facts of one kind, per service.
+type PerService<T> = BTreeMap<Uuid, Vec<T>>;
+
+/// One kind of daily fact: how a day is counted, which services already have facts that day,
+/// and how one service's set is replaced.
+struct FactKind<T> {
+    count: fn(&Reader, NaiveDate, &App) -> DomainResult<PerService<T>>,
+    existing: fn(&Reader, i32) -> storage::Result<BTreeSet<Uuid>>,
+    replace: fn(&mut WriteCtx<'_>, i32, Uuid, &[T]) -> storage::Result<()>,
+}
+
+const BILLING: FactKind<BillingFact> = FactKind {
+    count: |reader, date, app| billing_facts_for_day(reader, date, &app.config.sending),
+    existing: |reader, day| {
+        Ok(reader
+            .billing_facts(None, day..=day)?
+            .iter()
+            .map(|f| f.service_id)
+            .collect())
+    },
+    replace: |ctx, day, service, facts| ctx.replace_billing_facts(day, service, facts),
+};
+
+const STATUS: FactKind<StatusFact> = FactKind {
+    count: |reader, date, _| status_facts_for_day(reader, date),
+    existing: |reader, day| {
+        Ok(reader
+            .services_with_status_facts(day..=day)?
+            .into_iter()
+            .collect())
+    },
+    replace: |ctx, day, service, facts| ctx.replace_status_facts(day, service, facts),
+};
+
+/// Recomputes the facts of each of `dates` and replaces what was stored: a service with facts
+/// that day but no rows any more has its set removed.
+async fn recompute<T: Send + 'static>(
+    app: &Arc<App>,
+    dates: Vec<NaiveDate>,
+    kind: FactKind<T>,
+) -> DomainResult<Recomputed> {
+    let FactKind {
+        count,
+        existing,
+        replace,
+    } = kind;
     let mut done = Recomputed::default();
     for date in dates {
+        let day = day_number(date);
         let app2 = app.clone();
         let (per_service, before) = blocking(move || {
             let reader = app2.store.read()?;
-            let day = day_number(date);
-            let per_service = billing_facts_for_day(&reader, date, &app2.config.sending)?;
-            let before = services_of(
-                reader
-                    .billing_facts(None, day..=day)?
-                    .iter()
-                    .map(|f| f.service_id),
-            );
-            Ok((per_service, before))
+            Ok((count(&reader, date, &app2)?, existing(&reader, day)?))
         })
         .await?;
         done.days += 1;
         done.rows += per_service.values().map(Vec::len).sum::<usize>();
-        let day = day_number(date);
         app.store
             .write(move |ctx| {
                 for service in before.iter().filter(|s| !per_service.contains_key(s)) {
-                    ctx.replace_billing_facts(day, *service, &[])?;
+                    replace(ctx, day, *service, &[])?;
                 }
                 for (service, facts) in &per_service {
-                    ctx.replace_billing_facts(day, *service, facts)?;
+                    replace(ctx, day, *service, facts)?;
                 }
                 Ok(())
             })
             .await?;
     }
     Ok(done)
+}
+
+/// Recomputes and replaces the billing facts of `dates`.
+pub async fn recompute_billing(app: &Arc<App>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
+    recompute(app, dates, BILLING).await
 }
 
 /// Recomputes and replaces the status facts of `dates`.
 pub async fn recompute_status(app: &Arc<App>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
-    let mut done = Recomputed::default();
-    for date in dates {
-        let app2 = app.clone();
-        let (per_service, before) = blocking(move || {
-            let reader = app2.store.read()?;
-            let day = day_number(date);
-            let per_service = status_facts_for_day(&reader, date)?;
-            let before = reader.services_with_status_facts(day..=day)?;
-            Ok((per_service, before))
-        })
-        .await?;
-        done.days += 1;
-        done.rows += per_service.values().map(Vec::len).sum::<usize>();
-        let day = day_number(date);
-        app.store
-            .write(move |ctx| {
-                for service in before.iter().filter(|s| !per_service.contains_key(s)) {
-                    ctx.replace_status_facts(day, *service, &[])?;
-                }
-                for (service, facts) in &per_service {
-                    ctx.replace_status_facts(day, *service, facts)?;
-                }
-                Ok(())
-            })
-            .await?;
-    }
-    Ok(done)
-}
-
-fn services_of(ids: impl Iterator<Item = Uuid>) -> BTreeSet<Uuid> {
-    ids.collect()
+    recompute(app, dates, STATUS).await
 }
 
 /// Runs a read-heavy count off the async workers, so the API keeps answering.

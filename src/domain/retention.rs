@@ -160,21 +160,6 @@ pub enum Disposal {
     Delete { delete_pdf: bool },
 }
 
-/// Letters whose journey is over: their PDF goes when they are archived (§5.2).
-fn letter_completed(status: NotificationStatus) -> bool {
-    use NotificationStatus::*;
-    matches!(
-        status,
-        Sent | Delivered
-            | TechnicalFailure
-            | TemporaryFailure
-            | PermanentFailure
-            | ReturnedLetter
-            | Cancelled
-            | ValidationFailed
-    )
-}
-
 /// Letters that may still reach the printer: never archived, PDF never deleted.
 fn letter_in_pipeline(status: NotificationStatus) -> bool {
     use NotificationStatus::*;
@@ -200,7 +185,8 @@ pub fn disposal(n: &Notification, cutoff: i64) -> Disposal {
     // `virus-scan-failed` (and anything outside the completed set) is archived with its file
     // left alone, as upstream does.
     Disposal::Archive {
-        delete_pdf: letter_completed(n.status),
+        // A letter whose journey is over loses its PDF when archived (§5.2).
+        delete_pdf: super::status::is_completed(n.status),
     }
 }
 

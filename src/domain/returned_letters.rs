@@ -167,6 +167,24 @@ pub async fn process_returned_letters(
     Ok(report)
 }
 
+/// `{"returned_letter_count", "most_recent_report"}`: letters reported in the last 7 London days
+/// (today included), and the latest reporting day ever (`null` if none).
+pub fn statistics(store: &Store, service_id: Uuid) -> DomainResult<Value> {
+    super::services::get_service(store, service_id)?;
+    let today = london_date(store.clock().now_micros());
+    let since = today - chrono::Days::new(6);
+    let days: Vec<chrono::NaiveDate> = store
+        .read()?
+        .returned_letters(service_id)?
+        .iter()
+        .map(|r| london_date(r.reported_at))
+        .collect();
+    Ok(json!({
+        "returned_letter_count": days.iter().filter(|d| **d >= since).count(),
+        "most_recent_report": days.iter().max().map(|d| d.to_string()),
+    }))
+}
+
 /// `[{"returned_letter_count", "reported_at": "YYYY-MM-DD"}]`, newest reporting day first.
 pub fn summary(store: &Store, service_id: Uuid) -> DomainResult<Value> {
     super::services::get_service(store, service_id)?;

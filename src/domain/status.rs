@@ -38,6 +38,21 @@ pub fn accepts_updates(current: NotificationStatus) -> bool {
     )
 }
 
+/// The journey is over: the API shows a `completed_at`, and retention may delete a letter's PDF.
+pub fn is_completed(status: NotificationStatus) -> bool {
+    use NotificationStatus::*;
+    matches!(
+        status,
+        Sent | Delivered
+            | TechnicalFailure
+            | TemporaryFailure
+            | PermanentFailure
+            | ReturnedLetter
+            | Cancelled
+            | ValidationFailed
+    )
+}
+
 /// Statuses the service's delivery-status callback hears about: every final one. (`sending` and
 /// `pending` are steps on the way; the callback reports where a message ended up.)
 pub fn is_reported(status: NotificationStatus) -> bool {

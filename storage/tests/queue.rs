@@ -603,3 +603,53 @@ async fn a_panicking_operation_fails_its_commit_but_not_the_writer() {
     );
     store.close();
 }
+
+/// Deferred writes (retention batches) mixed with ordinary ones from many tasks: every one is
+/// answered and visible, and once an ordinary write has committed after them they are on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_and_durable_writes_interleave_and_all_land() {
+    let dir = common::temp_dir();
+    let service = Uuid::now_v7();
+    let mut ids = Vec::new();
+    {
+        let store = common::open_store(dir.path());
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let n = common::notification(
+                service,
+                &format!("0770090{i:04}"),
+                NotificationStatus::Created,
+            );
+            ids.push(n.id);
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    store
+                        .write_deferred(move |ctx| ctx.insert_notification(&n))
+                        .await
+                } else {
+                    store.write(move |ctx| ctx.insert_notification(&n)).await
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task").expect("write");
+        }
+        let reader = store.read().expect("read");
+        for id in &ids {
+            assert!(reader.get_notification(*id).expect("get").is_some());
+        }
+        drop(reader);
+        // The ordinary write that makes everything before it durable.
+        store.write(|_| Ok(())).await.expect("durable commit");
+        store.close();
+    }
+    let store = common::open_store(dir.path());
+    let reader = store.read().expect("read");
+    for id in &ids {
+        assert!(
+            reader.get_notification(*id).expect("get").is_some(),
+            "{id} lost"
+        );
+    }
+}
