@@ -309,9 +309,8 @@ pub async fn purge_notifications(
 /// Walk one service's notifications older than its latest cut-off, oldest first. Every row
 /// looked at moves the walk on, so rows kept (or left after a failure) never stall it.
 ///
-/// Batches run one after another (read, delete PDFs, commit): the writer is never handed two
-/// purge batches at once, so API writes wait for at most one batch, and the purge uses about
-/// one core, leaving the other to the API.
+/// Batches run one after another (read, delete PDFs, then commits of `write_chunk` rows with one
+/// queued ahead): an API write waits for at most a chunk or two, never a whole batch.
 async fn purge_service(
     app: &Arc<App>,
     service_id: Uuid,
@@ -336,20 +335,29 @@ async fn purge_service(
         report.letters_kept += batch.letters_kept;
         report.batches += 1;
         let rows = delete_pdfs(app, batch.rows, report).await;
-        // Written in small commits so an API write never waits long behind one. A crash may
-        // undo a commit (redoing it is the next run's job), so they skip their own fsync; the
-        // run ends with a durable commit.
+        // Written in small commits so an API write never waits long behind one, with the
+        // next chunk already queued so the writer never idles waiting for this task to wake.
+        // A crash may undo a commit (redoing it is the next run's job), so they skip their own
+        // fsync; the run ends with a durable commit.
         let mut rows = rows.into_iter();
+        let mut in_flight: Option<tokio::task::JoinHandle<storage::Result<Retired>>> = None;
         loop {
             let chunk: Vec<Retiring> = rows.by_ref().take(options.write_chunk).collect();
             if chunk.is_empty() {
                 break;
             }
-            let retired = app
-                .store
-                .write_deferred(move |ctx| ctx.retire_notifications(&chunk))
-                .await?;
-            report.absorb(retired);
+            let store = app.store.clone();
+            let next = tokio::spawn(async move {
+                store
+                    .write_deferred(move |ctx| ctx.retire_notifications(&chunk))
+                    .await
+            });
+            if let Some(previous) = in_flight.replace(next) {
+                report.absorb(previous.await.map_err(stopped)??);
+            }
+        }
+        if let Some(last) = in_flight {
+            report.absorb(last.await.map_err(stopped)??);
         }
     }
 }
