@@ -13,7 +13,7 @@ use crate::records::*;
 use crate::tables::*;
 use crate::writer::WriteCtx;
 
-fn get_by_id<T: DeserializeOwned>(
+pub(crate) fn get_by_id<T: DeserializeOwned>(
     table: &impl ReadableTable<u128, &'static [u8]>,
     id: Uuid,
 ) -> Result<Option<T>> {

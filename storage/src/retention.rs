@@ -16,7 +16,7 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use uuid::Uuid;
 
 use crate::codec::{decode, encode};
-use crate::entities::Reader;
+use crate::entities::{Reader, get_by_id};
 use crate::error::Result;
 use crate::records::{
     DataRetention, InboundSms, InboundSmsHistory, Job, Notification, NotificationStatus,
@@ -155,10 +155,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_job(&self, id: Uuid) -> Result<Option<Job>> {
-        match self.tables.jobs.get(id.as_u128())? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        get_by_id(&self.tables.jobs, id)
     }
 
     /// Mark a job archived (its file is gone). False when there is no such job.
@@ -175,16 +172,7 @@ impl WriteCtx<'_> {
 
     /// A service's retention settings (at most one per notification type).
     pub fn service_data_retention(&self, service_id: Uuid) -> Result<Vec<DataRetention>> {
-        let s = service_id.as_u128();
-        let mut out = Vec::new();
-        for row in self
-            .tables
-            .data_retention
-            .range((s, "")..=(s, "\u{10FFFF}"))?
-        {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        crate::upkeep::retention_of(&self.tables.data_retention, service_id)
     }
 }
 
@@ -244,10 +232,7 @@ impl Reader {
         &self,
         id: Uuid,
     ) -> Result<Option<crate::records::NotificationHistory>> {
-        match self.table(NOTIFICATION_HISTORY)?.get(id.as_u128())? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        get_by_id(&self.table(NOTIFICATION_HISTORY)?, id)
     }
 
     pub fn notification_history_count(&self) -> Result<u64> {
@@ -287,9 +272,6 @@ impl Reader {
     }
 
     pub fn get_job(&self, id: Uuid) -> Result<Option<Job>> {
-        match self.table(JOBS)?.get(id.as_u128())? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        get_by_id(&self.table(JOBS)?, id)
     }
 }

@@ -5,7 +5,7 @@ use redb::ReadableTable;
 use uuid::Uuid;
 
 use crate::codec::{decode, encode};
-use crate::entities::Reader;
+use crate::entities::{Reader, get_by_id};
 use crate::error::Result;
 use crate::records::{NotificationHistory, ReturnedLetter};
 use crate::tables::RETURNED_LETTERS;
@@ -36,10 +36,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_notification_history(&self, id: Uuid) -> Result<Option<NotificationHistory>> {
-        match self.tables.notification_history.get(id.as_u128())? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        get_by_id(&self.tables.notification_history, id)
     }
 }
 

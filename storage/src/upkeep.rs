@@ -107,15 +107,7 @@ impl Reader {
 
     /// A service's retention settings, one per type that has one.
     pub fn service_data_retention(&self, service_id: Uuid) -> Result<Vec<DataRetention>> {
-        let s = service_id.as_u128();
-        let mut out = Vec::new();
-        for row in self
-            .table(DATA_RETENTION)?
-            .range((s, "")..=(s, "\u{10FFFF}"))?
-        {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        retention_of(&self.table(DATA_RETENTION)?, service_id)
     }
 
     /// Every service's retention settings.
@@ -126,4 +118,17 @@ impl Reader {
         }
         Ok(out)
     }
+}
+
+/// A service's retention settings from the table, read or write side alike.
+pub(crate) fn retention_of(
+    table: &impl ReadableTable<(u128, &'static str), &'static [u8]>,
+    service_id: Uuid,
+) -> Result<Vec<DataRetention>> {
+    let s = service_id.as_u128();
+    let mut out = Vec::new();
+    for row in table.range((s, "")..=(s, "\u{10FFFF}"))? {
+        out.push(decode(row?.1.value())?);
+    }
+    Ok(out)
 }
