@@ -81,6 +81,19 @@ pub enum Command {
     /// The scheduled jobs (retention, billing facts, timeouts, checks).
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Letters: operator actions on the letters pipeline.
+    #[command(subcommand)]
+    Letters(LettersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LettersCommand {
+    /// Scan again every upload kept in letters-scan/ERROR/ (after clamd or the blob store was
+    /// down for longer than the retries lasted).
+    ReplayScanErrors {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +226,7 @@ pub fn main() -> ExitCode {
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(app::BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the async runtime: {e}")))
@@ -244,6 +258,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::ApiKey(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::ApiKey(cmd))),
         Command::Template(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Template(cmd))),
         Command::Jobs(cmd) => runtime()?.block_on(jobs(config, cmd)),
+        Command::Letters(cmd) => runtime()?.block_on(letters(config, cmd)),
         Command::Load(args) => {
             runtime()?
                 .block_on(crate::loadgen::run(args))
@@ -446,6 +461,30 @@ async fn jobs(config: Config, cmd: JobsCommand) -> Result<ExitCode, CliError> {
             }
         }
     }
+}
+
+/// `notify letters ...`: on the running server when there is one, otherwise on the data
+/// directory (the letters queued then wait for the next start of the server).
+async fn letters(config: Config, cmd: LettersCommand) -> Result<ExitCode, CliError> {
+    let LettersCommand::ReplayScanErrors { out } = cmd;
+    let answer = match App::open(config.clone(), Arc::new(SystemClock)) {
+        Ok(app) => {
+            let result = crate::domain::letters::replay_scan_errors(&app).await;
+            app.shutdown();
+            json!({ "queued": result.map_err(CliError::Message)? })
+        }
+        Err(app::StartError::Store(storage::StoreError::InUse(_))) => {
+            remote(&config, "POST", "/letters/replay-scan-errors", json!({})).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if out.json {
+        say!("{answer}");
+    } else {
+        let queued = answer["queued"].as_array().map_or(0, Vec::len);
+        say!("{queued} letters queued for another virus scan");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 enum Bootstrap {

@@ -131,6 +131,9 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub retention: RetentionConfig,
     pub alerts: AlertsConfig,
+    pub letters: LettersConfig,
+    pub antivirus: AntivirusConfig,
+    pub print: PrintConfig,
 }
 
 impl Default for Config {
@@ -156,6 +159,9 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             retention: RetentionConfig::default(),
             alerts: AlertsConfig::default(),
+            letters: LettersConfig::default(),
+            antivirus: AntivirusConfig::default(),
+            print: PrintConfig::default(),
         }
     }
 }
@@ -291,6 +297,38 @@ pub struct BlobsConfig {
     /// Directory of the local object store; empty = `<data_dir>/blobs`
     /// (see [`Config::blobs_dir`]).
     pub path: PathBuf,
+    /// `[blobs.s3]`: the bucket used when `kind = "s3"`.
+    pub s3: S3Config,
+}
+
+/// `[blobs.s3]`: an S3 (or S3-compatible) bucket; every logical area is a prefix in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// Empty = AWS for `region`; e.g. `http://127.0.0.1:9000` for an on-premises store.
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Path-style requests (`endpoint/bucket/key`), which most S3-compatible servers need.
+    pub path_style: bool,
+    /// Allow a plain `http://` endpoint (a store on the same machine or network).
+    pub allow_http: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            region: "eu-west-2".into(),
+            endpoint: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            path_style: true,
+            allow_http: false,
+        }
+    }
 }
 
 /// `blobs.kind`
@@ -300,6 +338,8 @@ pub enum BlobsKind {
     /// Files on the local file system.
     #[default]
     Local,
+    /// One S3 or S3-compatible bucket (`[blobs.s3]`).
+    S3,
 }
 
 /// `[providers]`: which delivery provider each channel uses.
@@ -566,6 +606,150 @@ impl Default for RetentionConfig {
     }
 }
 
+/// `[letters]`: making letter PDFs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LettersConfig {
+    /// Letters rendered or validated at once.
+    pub concurrency: usize,
+    /// Attempts after the first when a letter's PDF cannot be made or stored (then
+    /// `technical-failure`), `retry_delay_seconds` apart.
+    pub max_retries: u32,
+    pub retry_delay_seconds: u64,
+    /// England and Wales bank holidays (DVLA and Royal Mail days off), in GOV.UK's
+    /// `bank-holidays.json` format; empty = the list built into the binary (2012–2028).
+    pub bank_holidays_file: PathBuf,
+}
+
+impl Default for LettersConfig {
+    fn default() -> Self {
+        LettersConfig {
+            concurrency: 4,
+            max_retries: 15,
+            retry_delay_seconds: 300,
+            bank_holidays_file: PathBuf::new(),
+        }
+    }
+}
+
+/// DVLA's hard limit on one zip.
+pub const PRINT_ZIP_HARD_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
+
+/// `[print]`: the daily print run (collation into zips) and the printer's response files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrintConfig {
+    /// Where zips go: `folder` (a directory the printer collects from) or `sftp`.
+    pub transport: PrintTransportKind,
+    /// The `folder` transport's outgoing directory; empty = `<data_dir>/print/outgoing`.
+    pub folder: PathBuf,
+    /// Where the `folder` transport finds the printer's response files; empty =
+    /// `<data_dir>/print/responses`. Processed files move to its `processed/` folder.
+    pub responses_folder: PathBuf,
+    /// A new zip starts before it would pass this size (DVLA refuses zips over 2 GB).
+    pub max_zip_bytes: u64,
+    /// ... or before it would hold more letters than this.
+    pub max_letters_per_zip: usize,
+    /// Attempts after the first to upload one zip, `retry_delay_seconds` apart; then its
+    /// letters are `technical-failure` and an alert is raised.
+    pub upload_retries: u32,
+    pub retry_delay_seconds: u64,
+    /// `sent_by` of printed letters.
+    pub provider_name: String,
+    /// Letters sent with a test key get a response file written by the appliance itself, so
+    /// they reach `delivered` the way real letters do (nothing is printed).
+    pub fake_test_key_responses: bool,
+    pub sftp: PrintSftpConfig,
+}
+
+impl Default for PrintConfig {
+    fn default() -> Self {
+        PrintConfig {
+            transport: PrintTransportKind::Folder,
+            folder: PathBuf::new(),
+            responses_folder: PathBuf::new(),
+            max_zip_bytes: 500 * 1024 * 1024,
+            max_letters_per_zip: 5000,
+            upload_retries: 3,
+            retry_delay_seconds: 60,
+            provider_name: "dvla".into(),
+            fake_test_key_responses: true,
+            sftp: PrintSftpConfig::default(),
+        }
+    }
+}
+
+/// `print.transport`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrintTransportKind {
+    #[default]
+    Folder,
+    Sftp,
+}
+
+/// `[print.sftp]`: the printer's SFTP server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrintSftpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    /// OpenSSH private key file (preferred), or `password`.
+    pub private_key_file: PathBuf,
+    pub password: Secret,
+    /// The server's host key, pinned: one OpenSSH public key line (`ssh-ed25519 AAAA...`).
+    pub host_key: String,
+    pub upload_dir: String,
+    pub response_dir: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for PrintSftpConfig {
+    fn default() -> Self {
+        PrintSftpConfig {
+            host: String::new(),
+            port: 22,
+            username: String::new(),
+            private_key_file: PathBuf::new(),
+            password: Secret::default(),
+            host_key: String::new(),
+            upload_dir: "notify".into(),
+            response_dir: "responses".into(),
+            timeout_seconds: 30,
+        }
+    }
+}
+
+/// `[antivirus]`: the virus scan of precompiled letters by clamd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AntivirusConfig {
+    /// Off by default so a developer's appliance needs no clamd: uploads go straight to
+    /// validation. Turn it on anywhere real letters are sent.
+    pub enabled: bool,
+    /// clamd's TCP address (`host:port`) or the path of its unix socket.
+    pub clamd: String,
+    /// Seconds to wait for one scan.
+    pub timeout_seconds: u64,
+    /// Attempts after the first when clamd or the blob store cannot be reached (then
+    /// `technical-failure`, file in `letters-scan/ERROR/`), `retry_delay_seconds` apart.
+    pub max_retries: u32,
+    pub retry_delay_seconds: u64,
+}
+
+impl Default for AntivirusConfig {
+    fn default() -> Self {
+        AntivirusConfig {
+            enabled: false,
+            clamd: "127.0.0.1:3310".into(),
+            timeout_seconds: 60,
+            max_retries: 5,
+            retry_delay_seconds: 300,
+        }
+    }
+}
+
 /// `[alerts]`: where operator alerts go besides the log, the alerts page and the internal API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -671,6 +855,24 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The `folder` print transport's outgoing directory.
+    pub fn print_folder(&self) -> PathBuf {
+        if self.print.folder.as_os_str().is_empty() {
+            self.data_dir.join("print").join("outgoing")
+        } else {
+            self.print.folder.clone()
+        }
+    }
+
+    /// Where the printer's response files are picked up with the `folder` transport.
+    pub fn print_responses_folder(&self) -> PathBuf {
+        if self.print.responses_folder.as_os_str().is_empty() {
+            self.data_dir.join("print").join("responses")
+        } else {
+            self.print.responses_folder.clone()
+        }
+    }
+
     /// Directory of the local object store: `blobs.path`, or
     /// `<data_dir>/blobs` when that is empty.
     pub fn blobs_dir(&self) -> PathBuf {
@@ -783,6 +985,63 @@ impl Config {
                 "retention",
                 "default_days, batch_size and write_chunk must be at least 1",
             );
+        }
+        if self.print.max_zip_bytes == 0 || self.print.max_zip_bytes > PRINT_ZIP_HARD_LIMIT {
+            return invalid(
+                "print.max_zip_bytes",
+                format!(
+                    "must be between 1 and {PRINT_ZIP_HARD_LIMIT} (DVLA refuses zips over 2 GB)"
+                ),
+            );
+        }
+        if self.print.max_letters_per_zip == 0 {
+            return invalid("print.max_letters_per_zip", "must be at least 1");
+        }
+        if self.print.transport == PrintTransportKind::Sftp {
+            let sftp = &self.print.sftp;
+            for (key, value) in [
+                ("print.sftp.host", &sftp.host),
+                ("print.sftp.username", &sftp.username),
+                ("print.sftp.host_key", &sftp.host_key),
+            ] {
+                if value.trim().is_empty() {
+                    return invalid(key, "must be set when print.transport = \"sftp\"");
+                }
+            }
+            if sftp.private_key_file.as_os_str().is_empty() && sftp.password.expose().is_empty() {
+                return invalid(
+                    "print.sftp",
+                    "needs private_key_file or password when print.transport = \"sftp\"",
+                );
+            }
+        }
+        if self.letters.concurrency == 0 {
+            return invalid("letters.concurrency", "must be at least 1");
+        }
+        if self.antivirus.enabled && self.antivirus.clamd.trim().is_empty() {
+            return invalid(
+                "antivirus.clamd",
+                "must be clamd's host:port or unix socket path when antivirus is enabled",
+            );
+        }
+        if self.blobs.kind == BlobsKind::S3 {
+            let s3 = &self.blobs.s3;
+            if s3.bucket.trim().is_empty() {
+                return invalid("blobs.s3.bucket", "must be set when blobs.kind = \"s3\"");
+            }
+            let e = &s3.endpoint;
+            if !(e.is_empty() || e.starts_with("http://") || e.starts_with("https://")) {
+                return invalid(
+                    "blobs.s3.endpoint",
+                    format!("must be empty (AWS) or an http(s) URL (got {e:?})"),
+                );
+            }
+            if e.starts_with("http://") && !s3.allow_http {
+                return invalid(
+                    "blobs.s3.endpoint",
+                    "is plain http://; set blobs.s3.allow_http = true to allow it",
+                );
+            }
         }
         let hook = &self.alerts.webhook_url;
         if !(hook.is_empty() || hook.starts_with("http://") || hook.starts_with("https://")) {

@@ -12,6 +12,7 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod letters;
 pub mod loadgen;
 pub mod providers;
 pub mod receipts;

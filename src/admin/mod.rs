@@ -10,6 +10,7 @@
 
 mod callbacks;
 mod keys;
+mod letters;
 mod outbox;
 mod retention;
 mod returned_letters;
@@ -129,6 +130,8 @@ pub fn routes(
         .or(statistics::routes(auth.clone()))
         .unify()
         .or(returned_letters::routes(auth.clone()))
+        .unify()
+        .or(letters::routes(auth.clone()))
         .unify()
         .or(scheduler::routes(auth.clone()))
         .unify()

@@ -274,6 +274,16 @@ async fn store_and_queue(app: &App, n: Notification, queue: &'static str) -> Res
     app.store
         .write(move |ctx| {
             ctx.insert_encoded_notification(&n, &encoded)?;
+            if t == NotificationType::Letter {
+                // The printer's files and replies name a letter only by this reference.
+                let reference = crate::letters::names::letter_reference(n.id);
+                if ctx.notification_id_by_reference(&reference)?.is_some() {
+                    return Err(storage::StoreError::Conflict(format!(
+                        "letter reference {reference} is already taken"
+                    )));
+                }
+                ctx.put_provider_reference(&reference, n.id)?;
+            }
             let now = ctx.now_ms();
             ctx.enqueue(queue, now, n.id.as_bytes())?;
             Ok(())
@@ -643,6 +653,8 @@ async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
         },
     );
     n.international = address.international;
+    // The contact block printed on the letter, as it was when the letter was sent.
+    n.reply_to_text = contact_block;
     n.postage = Some(if address.international {
         address
             .postage_zone
@@ -716,8 +728,9 @@ async fn post_precompiled_letter(v2: V2, body: Map<String, Value>) -> Result<Res
     let id = n.id;
     // The original goes to the scan area before the notification exists, so a stored
     // notification always has its file; a crash between the two leaves only an orphan file.
-    let path = object_store::path::Path::from(format!("letters-scan/{id}.pdf"));
-    object_store::ObjectStoreExt::put(v2.app.blobs.as_ref(), &path, pdf.into())
+    let name = crate::letters::files::scan_name(&n);
+    crate::letters::files::LetterFiles::new(v2.app.blobs.clone())
+        .put(crate::letters::files::Area::Scan, &name, pdf.into())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not store a precompiled letter");

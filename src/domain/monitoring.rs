@@ -8,6 +8,9 @@
 //! - letters the printer has not confirmed: still `sending` two DVLA working days after they
 //!   were sent (workers.md §4.4, the Dec-2022 rule), in production and test environments only.
 //!
+//! - precompiled letters still `pending-virus-check` 10 minutes to 2 hours after upload: scanned
+//!   again when their upload is still in the scan area, an alert otherwise.
+//!
 //! All read from a snapshot, a bounded chunk at a time, so they never hold up the writer.
 
 use std::collections::BTreeMap;
@@ -87,6 +90,76 @@ pub async fn check_if_letters_still_in_created(app: &Arc<App>) -> JobOutcome {
         .await;
     }
     Ok(format!("letters still created: {count}"))
+}
+
+/// Letters still waiting for their virus scan 10 minutes to 2 hours after upload (§1.8): queue
+/// the scan again when the upload is still in `letters-scan` and no scan is queued; alert on
+/// the rest.
+pub async fn check_if_letters_still_pending_virus_check(app: &Arc<App>) -> JobOutcome {
+    use crate::letters::files::{Area, LetterFiles, scan_name};
+    use crate::workers::letters::QUEUE_LETTER_SCAN;
+    let now = app.store.clock().now_ms();
+    let (oldest, newest) = (now - 120 * 60 * 1000, now - 10 * 60 * 1000);
+    let reader = app.store.read()?;
+    let queued = reader.queue_payloads(QUEUE_LETTER_SCAN)?;
+    let mut after = Some(v7_floor(oldest));
+    let mut waiting = Vec::new();
+    loop {
+        let (letters, last) =
+            reader.scan_notifications_before(after, v7_floor(newest), CHUNK, |n| {
+                n.notification_type == NotificationType::Letter
+                    && n.status == NotificationStatus::PendingVirusCheck
+                    && !queued.contains(n.id.as_bytes().as_slice())
+            })?;
+        waiting.extend(letters);
+        match last {
+            Some(id) => after = Some(id),
+            None => break,
+        }
+    }
+    drop(reader);
+    let files = LetterFiles::new(app.blobs.clone());
+    let (mut rescanned, mut lost) = (Vec::new(), Vec::new());
+    for n in waiting {
+        match files.exists(Area::Scan, &scan_name(&n)).await {
+            Ok(true) => rescanned.push(n.id),
+            Ok(false) => lost.push(format!(
+                "{} (reference {})",
+                n.id,
+                crate::letters::names::letter_reference(n.id)
+            )),
+            Err(e) => return Err(super::DomainError::Blobs(e.to_string())),
+        }
+    }
+    let count = rescanned.len();
+    if count > 0 {
+        let ids = rescanned.clone();
+        app.store
+            .write(move |ctx| {
+                let now = ctx.now_ms();
+                for id in ids {
+                    ctx.enqueue(QUEUE_LETTER_SCAN, now, id.as_bytes())?;
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::warn!(
+            count,
+            "letters still pending virus check were queued for another scan"
+        );
+    }
+    if !lost.is_empty() {
+        let total = lost.len();
+        lost.truncate(MAX_DETAILS);
+        alerts::raise(
+            app,
+            "letters-still-pending-virus-check",
+            format!("{total} letters are still pending virus check and their upload is not in letters-scan"),
+            lost,
+        )
+        .await;
+    }
+    Ok(format!("letters scanned again: {count}"))
 }
 
 /// London midnight at the start of `day`, in milliseconds.

@@ -2,8 +2,9 @@
 //! - `timeout-sending-notifications`: emails and texts still `sending`/`pending` after
 //!   `delivery.sending_timeout_hours` become `temporary-failure`, with the service's callback;
 //! - `replay-created-notifications`: emails and texts still `created` after an hour (and not
-//!   waiting in a delivery queue, e.g. for a retry) are queued again. Delivery acts only on a
-//!   notification still `created`, so a replay never sends twice;
+//!   waiting in a delivery queue, e.g. for a retry) are queued again, and so are letters still
+//!   without their PDF (§1.3's safety net). Delivery acts only on a notification still
+//!   `created`, and the PDF step only on a letter without a PDF, so a replay never sends twice;
 //! - `tend-providers-back-to-middle`: text-message provider shares drift back to their
 //!   configured priorities.
 //!
@@ -12,13 +13,13 @@
 
 use std::sync::Arc;
 
-use storage::records::{NotificationStatus, NotificationType};
+use storage::records::{KeyType, NotificationStatus, NotificationType};
 use storage::v7_floor;
 use uuid::Uuid;
 
 use super::JobOutcome;
 use super::status::{StatusChange, apply_status};
-use crate::api::notifications::{QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_SMS};
+use crate::api::notifications::{QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_SMS, QUEUE_LETTER_PDF};
 use crate::app::App;
 use crate::providers::SmsSender;
 
@@ -74,11 +75,17 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
     let reader = app.store.read()?;
     let mut waiting = reader.queue_payloads(QUEUE_DELIVER_EMAIL)?;
     waiting.extend(reader.queue_payloads(QUEUE_DELIVER_SMS)?);
+    waiting.extend(reader.queue_payloads(QUEUE_LETTER_PDF)?);
     let mut replayed = 0u64;
     loop {
         let (stuck, last) = reader.scan_notifications_before(after, before, CHUNK, |n| {
+            // A letter is stuck only while it has no PDF (`updated_at` is set when it gets one).
+            let waiting_for_work = match n.notification_type {
+                NotificationType::Letter => n.updated_at.is_none() && n.key_type != KeyType::Test,
+                _ => true,
+            };
             n.status == NotificationStatus::Created
-                && n.notification_type != NotificationType::Letter
+                && waiting_for_work
                 && !waiting.contains(n.id.as_bytes().as_slice())
         })?;
         if !stuck.is_empty() {
@@ -97,6 +104,7 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
                         if still {
                             let queue = match kind {
                                 NotificationType::Sms => QUEUE_DELIVER_SMS,
+                                NotificationType::Letter => QUEUE_LETTER_PDF,
                                 _ => QUEUE_DELIVER_EMAIL,
                             };
                             ctx.enqueue(queue, now, id.as_bytes())?;

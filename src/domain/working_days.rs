@@ -1,26 +1,53 @@
 //! Working days in London: DVLA print days (Monday to Friday) and Royal Mail delivery days,
 //! both skipping England and Wales bank holidays. The holiday list is GOV.UK's published file,
-//! compiled in.
+//! compiled in; an operator can replace it (`letters.bank_holidays_file`) when the government
+//! adds a holiday, without a new binary.
 
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-static BANK_HOLIDAYS: LazyLock<BTreeSet<NaiveDate>> = LazyLock::new(|| {
-    let data: serde_json::Value = serde_json::from_str(include_str!("data/uk-bank-holidays.json"))
-        .expect("the compiled-in bank holiday file is valid JSON");
-    data["england-and-wales"]["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["date"].as_str())
-        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .collect()
+static BANK_HOLIDAYS: LazyLock<RwLock<Arc<BTreeSet<NaiveDate>>>> = LazyLock::new(|| {
+    let built_in = parse_bank_holidays(include_str!("data/uk-bank-holidays.json"))
+        .expect("the compiled-in bank holiday file is valid");
+    RwLock::new(Arc::new(built_in))
 });
 
+/// The England and Wales dates of a GOV.UK `bank-holidays.json`.
+pub fn parse_bank_holidays(json: &str) -> Result<BTreeSet<NaiveDate>, String> {
+    let data: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let events = data["england-and-wales"]["events"]
+        .as_array()
+        .ok_or("no \"england-and-wales\".\"events\" list (GOV.UK's bank-holidays.json format)")?;
+    events
+        .iter()
+        .map(|e| {
+            let text = e["date"]
+                .as_str()
+                .ok_or(format!("an event without a date: {e}"))?;
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| format!("{text:?} is not a YYYY-MM-DD date"))
+        })
+        .collect()
+}
+
+/// Use the holidays in `path` from now on (the operator's replacement file).
+pub fn load_bank_holidays(path: &std::path::Path) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let days = parse_bank_holidays(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let count = days.len();
+    *BANK_HOLIDAYS.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(days);
+    Ok(count)
+}
+
 pub fn is_bank_holiday(day: NaiveDate) -> bool {
-    BANK_HOLIDAYS.contains(&day)
+    BANK_HOLIDAYS
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&day)
 }
 
 /// A day DVLA prints: Monday to Friday, not a bank holiday.
@@ -63,6 +90,31 @@ pub fn dvla_working_days_before(day: NaiveDate, n: u32) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replacement_file_is_read_and_bad_ones_are_refused_clearly() {
+        let good = r#"{"england-and-wales": {"division": "england-and-wales",
+            "events": [{"title": "Extra", "date": "2029-05-07", "notes": "", "bunting": true}]}}"#;
+        let days = parse_bank_holidays(good).unwrap();
+        assert!(days.contains(&d(2029, 5, 7)));
+        assert_eq!(days.len(), 1);
+        assert!(
+            parse_bank_holidays("{}")
+                .unwrap_err()
+                .contains("england-and-wales")
+        );
+        assert!(
+            parse_bank_holidays("nope")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        let bad_date = r#"{"england-and-wales": {"events": [{"date": "7 May 2029"}]}}"#;
+        assert!(
+            parse_bank_holidays(bad_date)
+                .unwrap_err()
+                .contains("7 May 2029")
+        );
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

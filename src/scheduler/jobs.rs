@@ -41,7 +41,7 @@ macro_rules! jobs {
 
 jobs! {
     ReplayCreatedNotifications => "replay-created-notifications", "0 0,15,30,45 * * * *",
-        "Queue again emails and texts still created after an hour.";
+        "Queue again emails, texts and letters without a PDF still created after an hour.";
     TendProvidersBackToMiddle => "tend-providers-back-to-middle", "0 * * * * *",
         "Move text-message provider shares back towards their configured priorities.";
     TimeoutSendingNotifications => "timeout-sending-notifications", "0 5 0 * * *",
@@ -62,6 +62,12 @@ jobs! {
         "Delete the uploaded files of email and text jobs past retention.";
     RemoveLetterJobs => "remove-letter-jobs", "0 20 4 * * *",
         "Delete the uploaded files of letter jobs past retention.";
+    CollateLetterPdfsToBeSent => "collate-letter-pdfs-to-be-sent", "0 50 17 * * *",
+        "The daily print run: letters created before 17:30 go to the printer in zips.";
+    ProcessPrintResponseFiles => "process-dvla-response-files", "0 5,15,25,35,45,55 * * * *",
+        "Apply the printer's response files: sent letters delivered, others temporary-failure.";
+    CheckIfLettersStillPendingVirusCheck => "check-if-letters-still-pending-virus-check", "0 0,10,20,30,40,50 * * * *",
+        "Scan again precompiled letters still waiting for their virus scan; alert when their upload is gone.";
     CheckIfLettersStillInCreated => "check-if-letters-still-in-created", "0 0 7 * * Mon-Fri",
         "Alert if letters created before yesterday's print deadline are still waiting.";
     RaiseAlertIfLettersStillSending => "raise-alert-if-letter-notifications-still-sending", "0 0 17 * * *",
@@ -93,6 +99,13 @@ impl Job {
             }
             Job::RemoveSmsEmailJobs => retention::remove_job_files(app, false).await,
             Job::RemoveLetterJobs => retention::remove_job_files(app, true).await,
+            Job::CollateLetterPdfsToBeSent => {
+                crate::letters::print_run::collate_letter_pdfs_to_be_sent(app).await
+            }
+            Job::ProcessPrintResponseFiles => crate::letters::responses::process_waiting(app).await,
+            Job::CheckIfLettersStillPendingVirusCheck => {
+                monitoring::check_if_letters_still_pending_virus_check(app).await
+            }
             Job::CheckIfLettersStillInCreated => {
                 monitoring::check_if_letters_still_in_created(app).await
             }

@@ -2,6 +2,7 @@
 //!
 //! - [`delivery`]: emails and text messages from their queues to the providers;
 //! - [`callbacks`]: calls to services' callback URLs;
+//! - [`letters`]: letter PDFs, the virus scan and validation of precompiled letters;
 //! - the scheduler's timer ([`crate::scheduler::run`]), when `scheduler.enabled`.
 //!
 //! Queue workers share one loop ([`serve_queue`]): claim what is due (as many rows as there are
@@ -10,6 +11,7 @@
 
 pub mod callbacks;
 pub mod delivery;
+pub mod letters;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -52,6 +54,20 @@ pub fn start(app: &Arc<App>) -> Workers {
             app.config.callbacks.concurrency,
             rx.clone(),
             callbacks::call,
+        )),
+        tokio::spawn(serve_queue(
+            app.clone(),
+            letters::QUEUE_LETTER_PDF,
+            app.config.letters.concurrency,
+            rx.clone(),
+            letters::create_pdf,
+        )),
+        tokio::spawn(serve_queue(
+            app.clone(),
+            letters::QUEUE_LETTER_SCAN,
+            app.config.letters.concurrency,
+            rx.clone(),
+            letters::scan,
         )),
     ];
     if app.config.scheduler.enabled {

@@ -493,6 +493,14 @@ impl Reader {
         get_by_id(&self.table(NOTIFICATIONS)?, id)
     }
 
+    /// The notification a provider's (or the printer's) reference names.
+    pub fn notification_id_by_reference(&self, reference: &str) -> Result<Option<Uuid>> {
+        Ok(self
+            .table(PROVIDER_REFERENCES)?
+            .get(reference)?
+            .map(|v| Uuid::from_u128(v.value())))
+    }
+
     /// A service's notifications, newest first, strictly older than `older_than` when given,
     /// keeping those `keep` accepts, at most `limit`. Walks the per-service listing backwards,
     /// so a page costs what it returns (plus what the filter skips).

@@ -25,6 +25,7 @@ pub mod error;
 pub mod facts;
 pub mod index;
 pub mod indexer;
+pub mod print;
 pub mod queue;
 pub mod records;
 pub mod retention;

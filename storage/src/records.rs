@@ -477,6 +477,23 @@ pub struct ReturnedLetter {
     pub reported_at: Micros,
 }
 
+/// A response file from the printer, as applied (each file name is applied once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrintResponseFile {
+    pub name: String,
+    pub processed_at: Micros,
+    /// The London date of the file's timestamp (days since 1970-01-01): its billing day.
+    pub billing_day: i32,
+    pub lines: u32,
+    pub delivered: u32,
+    /// References of letters the printer reported as not sent.
+    pub failed: Vec<String>,
+    /// References that name no letter we know.
+    pub unknown: Vec<String>,
+    pub sorted: u32,
+    pub unsorted: u32,
+}
+
 /// Something an operator must look at (a failed job, letters the printer has not confirmed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

@@ -85,13 +85,16 @@ pub const PROCESSING_TIME_FACTS: TableDefinition<i32, Bytes> =
     TableDefinition::new("day_processing_time_fact");
 /// Operator alerts by uuid v7 id (newest last).
 pub const ALERTS: TableDefinition<u128, Bytes> = TableDefinition::new("alert_id_alert");
-/// Archived texts' international price multiplier (only where it is not 1): retention removes
-/// the number it was worked out from, but billing facts are recomputed from history.
 /// (service id, notification id) → a letter the printer reported as returned to sender.
 pub const RETURNED_LETTERS: TableDefinition<(u128, u128), Bytes> =
     TableDefinition::new("service_notification_returned_letter");
+/// Archived texts' international price multiplier (only where it is not 1): retention removes
+/// the number it was worked out from, but billing facts are recomputed from history.
 pub const HISTORY_RATE_MULTIPLIERS: TableDefinition<u128, u32> =
     TableDefinition::new("notification_id_rate_multiplier");
+/// The printer's response file name → what it said (so a file is applied once).
+pub const PRINT_RESPONSE_FILES: TableDefinition<&str, Bytes> =
+    TableDefinition::new("file_name_print_response");
 
 /// Every table open in one write transaction. Opened once per group commit, so operations in
 /// the batch can borrow several tables at once without re-opening them.
@@ -130,6 +133,7 @@ pub struct Tables<'txn> {
     pub alerts: redb::Table<'txn, u128, Bytes>,
     pub history_rate_multipliers: redb::Table<'txn, u128, u32>,
     pub returned_letters: redb::Table<'txn, (u128, u128), Bytes>,
+    pub print_response_files: redb::Table<'txn, &'static str, Bytes>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -169,6 +173,7 @@ impl<'txn> Tables<'txn> {
             alerts: txn.open_table(ALERTS)?,
             history_rate_multipliers: txn.open_table(HISTORY_RATE_MULTIPLIERS)?,
             returned_letters: txn.open_table(RETURNED_LETTERS)?,
+            print_response_files: txn.open_table(PRINT_RESPONSE_FILES)?,
         })
     }
 }

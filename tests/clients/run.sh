@@ -8,19 +8,16 @@ root="$(cd "$here/../.." && pwd)"
 bin="${1:-$root/target/debug/notify}"
 [ -x "$bin" ] || { echo "notify binary not found at $bin (run cargo build first)" >&2; exit 1; }
 
-# (Re)install when requirements.txt changed since the last install (stamp kept in the venv).
-if [ ! -x "$here/.venv/bin/pytest" ] || ! cmp -s "$here/requirements.txt" "$here/.venv/requirements.installed"; then
-  [ -x "$here/.venv/bin/pip" ] || python3 -m venv "$here/.venv"
-  "$here/.venv/bin/pip" install -q -r "$here/requirements.txt"
-  cp "$here/requirements.txt" "$here/.venv/requirements.installed"
-fi
-if [ ! -d "$here/node_modules/notifications-node-client" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund --silent)
-fi
+bash "$here/setup.sh"
 
 work="$(mktemp -d)"
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+moto_pid=""
+clamd_pid=""
+cleanup() {
+  for p in "$server_pid" "$moto_pid" "$clamd_pid"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  wait 2>/dev/null || true; rm -rf "$work"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -63,6 +60,55 @@ normal="$(n api-key create --service "$service" --name normal --type normal)"
 team="$(n api-key create --service "$service" --name team --type team)"
 test_key="$(n api-key create --service "$service" --name test --type test)"
 
+# Letters: files in an S3 bucket (moto's server) and precompiled uploads scanned by a real clamd
+# with the project's test signatures (fixtures/clamav), as an appliance in production would run.
+s3_port="$(free_port)"
+clamd_port="$(free_port)"
+"$here/.venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > "$work/moto.log" 2>&1 &
+moto_pid=$!
+mkdir -p "$work/clamav/db"
+cp "$root"/fixtures/clamav/*.ndb "$root"/fixtures/clamav/*.hdb "$work/clamav/db/"
+cat > "$work/clamav/clamd.conf" <<CONF
+DatabaseDirectory $work/clamav/db
+TCPSocket $clamd_port
+TCPAddr 127.0.0.1
+Foreground yes
+LogFile $work/clamav/clamd.log
+PidFile $work/clamav/clamd.pid
+TemporaryDirectory $work/clamav
+CONF
+/usr/sbin/clamd -c "$work/clamav/clamd.conf" > /dev/null 2>&1 &
+clamd_pid=$!
+# Wait for both, and create the bucket (python: curl may not be on a fresh machine).
+python3 - "$s3_port" "$clamd_port" <<'PY'
+import socket, sys, time, urllib.request
+s3_port, clamd_port = int(sys.argv[1]), int(sys.argv[2])
+def clamd_ready():
+    try:
+        with socket.create_connection(("127.0.0.1", clamd_port), timeout=2) as s:
+            s.sendall(b"zPING\0")
+            return s.recv(16).startswith(b"PONG")
+    except OSError:
+        return False
+deadline = time.time() + 60
+while True:
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{s3_port}/client-letters", method="PUT"), timeout=2)
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit("moto_server did not start")
+        time.sleep(0.1)
+while not clamd_ready():
+    if time.time() > deadline:
+        sys.exit("clamd did not start")
+    time.sleep(0.1)
+PY
+export NOTIFY_BLOBS__KIND=s3 NOTIFY_BLOBS__S3__BUCKET=client-letters \
+  NOTIFY_BLOBS__S3__ENDPOINT="http://127.0.0.1:$s3_port" NOTIFY_BLOBS__S3__ALLOW_HTTP=true \
+  NOTIFY_BLOBS__S3__ACCESS_KEY_ID=testing NOTIFY_BLOBS__S3__SECRET_ACCESS_KEY=testing \
+  NOTIFY_ANTIVIRUS__ENABLED=true NOTIFY_ANTIVIRUS__CLAMD="127.0.0.1:$clamd_port"
+
 # Emails go to the SMTP sink of test_delivery.py (not running during the other tests: those
 # emails stay `created` and are retried every second).
 NOTIFY_PROVIDERS__EMAIL=smtp NOTIFY_SMTP__HOST=127.0.0.1 NOTIFY_SMTP__PORT="$smtp_port" \
@@ -80,11 +126,12 @@ cat > "$work/fixture.json" <<JSON
 {"base_url": "http://127.0.0.1:$port", "service_id": "$service",
  "keys": {"normal": "$normal", "team": "$team", "test": "$test_key"},
  "templates": {"sms": "$sms", "email": "$email", "letter": "$letter"},
- "pdf": "$root/fixtures/letters/one-page-a4.pdf",
+ "pdf": "$root/fixtures/letters/valid-1-page.pdf",
  "service_name": "Client Tests", "email_from_domain": "notify.localhost",
  "smtp": {"host": "127.0.0.1", "port": $smtp_port,
           "cert": "$work/smtp-cert.pem", "key": "$work/smtp-key.pem"},
  "callback_port": $callback_port,
+ "s3": {"endpoint": "http://127.0.0.1:$s3_port", "bucket": "client-letters"},
  "admin": {"client_id": "notify-admin", "secret": "$admin_secret"}}
 JSON
 export NOTIFY_CLIENT_FIXTURE="$work/fixture.json" PYTHONDONTWRITEBYTECODE=1

@@ -69,6 +69,41 @@ def test_send_email_and_read_it_back():
     assert got["cost_in_pounds"] == 0.0
 
 
+def letter_reference(notification_id):
+    """The printer's 16-character reference: the low 80 bits of the id in base 36."""
+    value = uuid.UUID(notification_id).int & ((1 << 80) - 1)
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    for _ in range(16):
+        value, d = divmod(value, 36)
+        out = digits[d] + out
+    return out
+
+
+def s3_keys(prefix):
+    """Keys in the server's S3 bucket (moto), read with boto3, not through the server."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=FIX["s3"]["endpoint"],
+        region_name="eu-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    listed = s3.list_objects_v2(Bucket=FIX["s3"]["bucket"], Prefix=prefix)
+    return [o["Key"] for o in listed.get("Contents", [])], s3
+
+
+def wait_for(check, seconds=30):
+    deadline = time.time() + seconds
+    while True:
+        result = check()
+        if result or time.time() > deadline:
+            return result
+        time.sleep(0.1)
+
+
 def test_send_templated_letter():
     c = client()
     resp = c.send_letter_notification(
@@ -89,9 +124,29 @@ def test_send_templated_letter():
     assert got["postcode"] == "sw1a 1aa"
     assert got["postage"] == "second"
     assert "estimated_delivery" in got
-    with pytest.raises(HTTPError) as e:
-        c.get_pdf_for_letter(resp["id"])
-    assert error_of(e) == (400, [{"error": "PDFNotReadyError", "message": "PDF not available yet, try again later"}])
+
+    # The PDF is made in the background: not ready, then a real PDF.
+    def pdf():
+        try:
+            return c.get_pdf_for_letter(resp["id"])
+        except HTTPError as e:
+            assert error_of_value(e) == (400, [{"error": "PDFNotReadyError", "message": "PDF not available yet, try again later"}])
+            return None
+
+    body = wait_for(pdf)
+    data = body.read() if hasattr(body, "read") else body
+    assert data.startswith(b"%PDF")
+    # ... kept in the S3 bucket under the print day's folder, named for the printer.
+    ref = letter_reference(resp["id"])
+    keys, s3 = s3_keys("letters-pdf/")
+    mine = [k for k in keys if f"/NOTIFY.{ref}.D.2.C." in k]
+    assert len(mine) == 1, keys
+    stored = s3.get_object(Bucket=FIX["s3"]["bucket"], Key=mine[0])["Body"].read()
+    assert stored == data
+
+
+def error_of_value(err):
+    return err.status_code, err.message
 
 
 def test_precompiled_letter():
@@ -101,8 +156,35 @@ def test_precompiled_letter():
     assert resp["reference"] == "py-pre-1"
     assert resp["postage"] == "first"
     got = c.get_notification_by_id(resp["id"])
-    assert got["status"] == "pending-virus-check"
+    assert got["status"] in ("pending-virus-check", "accepted")
     assert got["subject"] == "Pre-compiled PDF"
+    # clamd scans it, validation reads the address from its window, and it waits for the print run.
+    got = wait_for(lambda: (lambda n: n if n["status"] != "pending-virus-check" else None)(c.get_notification_by_id(resp["id"])))
+    assert got["status"] == "accepted", got
+    assert got["line_1"] == "Ms Jane Example", got
+    ref = letter_reference(resp["id"])
+    keys, _ = s3_keys("letters-pdf/")
+    assert [k for k in keys if f"/NOTIFY.{ref}.D.1.C." in k], keys
+    scan, _ = s3_keys("letters-scan/")
+    assert not [k for k in scan if ref in k], scan
+
+
+def test_a_virus_never_reaches_the_printer():
+    c = client()
+    infected = open(FIX["pdf"], "rb").read() + b"\n%X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n"
+    import io
+
+    resp = c.send_precompiled_letter_notification(reference="py-virus", pdf_file=io.BytesIO(infected))
+    got = wait_for(lambda: (lambda n: n if n["status"] != "pending-virus-check" else None)(c.get_notification_by_id(resp["id"])))
+    assert got["status"] == "virus-scan-failed", got
+    with pytest.raises(HTTPError) as e:
+        c.get_pdf_for_letter(resp["id"])
+    assert error_of(e) == (400, [{"error": "BadRequestError", "message": "File did not pass the virus scan"}])
+    ref = letter_reference(resp["id"])
+    failed, _ = s3_keys("letters-scan/FAILURE/")
+    assert [k for k in failed if ref in k], failed
+    printable, _ = s3_keys("letters-pdf/")
+    assert not [k for k in printable if ref in k], printable
 
 
 def test_list_with_filters_and_paging():

@@ -9,6 +9,9 @@ use notify::domain::{api_keys, services, templates};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod servers;
+pub mod sshd;
+
 pub struct TestServer {
     pub app: Arc<App>,
     pub base: String,

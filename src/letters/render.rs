@@ -1,0 +1,1513 @@
+//! Letter PDFs from templates: GOV.UK Notify's letter look, laid out to the printer's geometry.
+//!
+//! Rendering is two steps so the geometry can be tested without reading PDFs back: `layout`
+//! positions every line (page, millimetres from the page's top-left), and the drawing step only
+//! turns those lines into glyphs. We shape text ourselves (cmap lookup + `hmtx` advances, no
+//! kerning or ligatures) and hand krilla the finished glyphs, so the widths the wrapper measured
+//! are exactly the widths that get drawn; `draw_text` would shape again with kerning and could
+//! disagree with our measurements.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use krilla::Document;
+use krilla::geom::Point;
+use krilla::page::PageSettings;
+use krilla::text::{Font, GlyphId, KrillaGlyph};
+
+/// A4 width; the page is portrait.
+pub const A4_WIDTH_MM: f32 = 210.0;
+/// A4 height.
+pub const A4_HEIGHT_MM: f32 = 297.0;
+/// The envelope window the recipient's address must sit in: (x0, y0, x1, y1) in mm from the
+/// page's top-left. Anything outside it is hidden by the envelope or fails the printer's check.
+pub const ADDRESS_WINDOW_MM: (f32, f32, f32, f32) = (24.6, 39.5, 120.0, 66.3);
+
+/// The printer rejects any ink outside this box (x0, y0, x1, y1), on every page.
+const PRINTABLE_MM: (f32, f32, f32, f32) = (15.0, 5.0, 195.0, 292.0);
+
+const MM_PER_PT: f32 = 25.4 / 72.0;
+
+/// Body text column. Kept a few millimetres inside the printable area so that side bearings
+/// and rounding never push ink past the margin.
+const BODY_LEFT_MM: f32 = 25.0;
+const BODY_RIGHT_MM: f32 = 190.0;
+/// Page 1's body must start below the address window and contact block.
+const BODY_TOP_FIRST_MM: f32 = 95.0;
+const BODY_TOP_LATER_MM: f32 = 20.0;
+/// Body lines end here, well above the page number.
+const BODY_BOTTOM_MM: f32 = 275.0;
+
+const BODY_SIZE_PT: f32 = 11.0;
+const BODY_LINE_MM: f32 = 5.0;
+const SUBJECT_SIZE_PT: f32 = 14.0;
+const SUBJECT_LINE_MM: f32 = 6.4;
+const HEADING_SIZE_PT: f32 = 12.0;
+const HEADING_LINE_MM: f32 = 5.6;
+const PARAGRAPH_GAP_MM: f32 = 3.5;
+const HEADING_AFTER_MM: f32 = 1.5;
+const LIST_ITEM_GAP_MM: f32 = 1.0;
+const BULLET_INDENT_MM: f32 = 5.0;
+const NUMBER_INDENT_MM: f32 = 7.0;
+
+/// Space kept between the window's edges and the address text.
+const ADDRESS_PAD_X_MM: f32 = 1.4;
+const ADDRESS_PAD_Y_MM: f32 = 0.5;
+const ADDRESS_MAX_LINES: usize = 7;
+const ADDRESS_MAX_LINE_MM: f32 = 4.4;
+const ADDRESS_SIZES_PT: [f32; 7] = [11.0, 10.5, 10.0, 9.5, 9.0, 8.5, 8.0];
+
+const CONTACT_LEFT_MM: f32 = 125.0;
+const CONTACT_RIGHT_MM: f32 = 193.0;
+const CONTACT_TOP_MM: f32 = 20.0;
+const CONTACT_TOP_MIN_MM: f32 = 6.0;
+const CONTACT_BOTTOM_MM: f32 = 94.0;
+const CONTACT_SIZES_PT: [f32; 5] = [10.0, 9.5, 9.0, 8.5, 8.0];
+/// Contact block line pitch, in ems.
+const CONTACT_LINE_EM: f32 = 1.25;
+
+const PAGE_NUMBER_SIZE_PT: f32 = 9.0;
+const PAGE_NUMBER_BASELINE_MM: f32 = 285.0;
+
+/// What a letter says; everything is already validated and personalised by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct LetterContent<'a> {
+    /// 3..=7 lines, the last one a postcode or country.
+    pub address_lines: &'a [String],
+    /// The service's contact block, newline-separated.
+    pub contact_block: Option<&'a str>,
+    /// Printed as e.g. "30 November 2026".
+    pub date: chrono::NaiveDate,
+    pub subject: &'a str,
+    /// Notify letter markdown.
+    pub body: &'a str,
+}
+
+/// A finished letter PDF.
+pub struct RenderedLetter {
+    pub pdf: Vec<u8>,
+    /// Pages in `pdf`; callers reject letters that are too long.
+    pub page_count: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The embedded fonts did not parse; a build problem, not the letter's fault.
+    #[error("letter font could not be loaded: {0}")]
+    Font(String),
+    #[error("letter PDF could not be written: {0}")]
+    Pdf(String),
+    /// Text ended up outside the printable area or address window (a layout bug).
+    #[error("letter text outside the printable area: {0}")]
+    Geometry(String),
+}
+
+/// Renders a letter to PDF. Pure and synchronous: run it on a blocking thread.
+pub fn render_letter(content: &LetterContent) -> Result<RenderedLetter, RenderError> {
+    let layout = layout(content)?;
+    check_geometry(&layout)?;
+    let pdf = draw(fonts()?, &layout)?;
+    Ok(RenderedLetter {
+        pdf,
+        page_count: layout.page_count,
+    })
+}
+
+/// The layout keeps text inside the printer's boxes by construction; checking again costs
+/// nothing and turns a layout bug into a failed letter instead of a rejected print batch.
+fn check_geometry(layout: &Layout) -> Result<(), RenderError> {
+    let inside = |l: &PositionedLine, (x0, y0, x1, y1): (f32, f32, f32, f32)| {
+        l.x_mm >= x0 && l.x_mm + l.width_mm <= x1 && l.y_mm >= y0 && l.bottom_mm <= y1
+    };
+    for l in &layout.lines {
+        let address_ok =
+            l.kind != LineKind::Address || (l.page == 1 && inside(l, ADDRESS_WINDOW_MM));
+        if !inside(l, PRINTABLE_MM) || !address_ok {
+            return Err(RenderError::Geometry(format!(
+                "{:?} line on page {} at x {:.1}-{:.1} mm, y {:.1}-{:.1} mm",
+                l.kind,
+                l.page,
+                l.x_mm,
+                l.x_mm + l.width_mm,
+                l.y_mm,
+                l.bottom_mm
+            )));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fonts and metrics
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    Regular,
+    Bold,
+}
+
+/// Just enough of a TrueType font to measure and map text without shaping.
+struct Metrics {
+    units_per_em: f32,
+    /// hhea ascender/descender as fractions of the em (descent positive). For Liberation these
+    /// equal the Windows clipping metrics, i.e. they bound the glyphs' ink.
+    ascent: f32,
+    descent: f32,
+    /// Glyph ids for the Basic Multilingual Plane, indexed by code point; the rest in a map.
+    bmp: Vec<u16>,
+    astral: HashMap<u32, u16>,
+    advances: Vec<u16>,
+}
+
+impl Metrics {
+    fn parse(data: &[u8]) -> Option<Self> {
+        let table = |tag: &[u8; 4]| -> Option<&[u8]> {
+            let count = usize::from(be_u16(data, 4)?);
+            (0..count).find_map(|i| {
+                let rec = 12 + i * 16;
+                if data.get(rec..rec + 4)? != tag {
+                    return None;
+                }
+                let off = be_u32(data, rec + 8)? as usize;
+                let len = be_u32(data, rec + 12)? as usize;
+                data.get(off..off.checked_add(len)?)
+            })
+        };
+        let head = table(b"head")?;
+        let hhea = table(b"hhea")?;
+        let maxp = table(b"maxp")?;
+        let hmtx = table(b"hmtx")?;
+        let cmap = table(b"cmap")?;
+
+        let units_per_em = f32::from(be_u16(head, 18)?);
+        if units_per_em <= 0.0 {
+            return None;
+        }
+        let ascent = f32::from(be_u16(hhea, 4)? as i16) / units_per_em;
+        let descent = -f32::from(be_u16(hhea, 6)? as i16) / units_per_em;
+        let num_hmetrics = usize::from(be_u16(hhea, 34)?);
+        let num_glyphs = usize::from(be_u16(maxp, 4)?);
+        if num_hmetrics == 0 {
+            return None;
+        }
+        let mut advances = Vec::with_capacity(num_glyphs.max(num_hmetrics));
+        for i in 0..num_hmetrics {
+            advances.push(be_u16(hmtx, i * 4)?);
+        }
+        let last = advances[num_hmetrics - 1];
+        advances.resize(num_glyphs.max(num_hmetrics), last);
+
+        let mut bmp = vec![0u16; 0x10000];
+        let mut astral = HashMap::new();
+        parse_cmap(cmap, &mut bmp, &mut astral)?;
+        Some(Metrics {
+            units_per_em,
+            ascent,
+            descent,
+            bmp,
+            astral,
+            advances,
+        })
+    }
+
+    /// Glyph id and advance (in ems). Characters the font lacks map to `.notdef` (glyph 0),
+    /// which krilla draws as the font's missing-glyph box.
+    fn glyph(&self, c: char) -> (u16, f32) {
+        let cp = u32::from(c);
+        let gid = if cp < 0x10000 {
+            self.bmp[cp as usize]
+        } else {
+            self.astral.get(&cp).copied().unwrap_or(0)
+        };
+        let adv = self.advances.get(usize::from(gid)).copied().unwrap_or(0);
+        (gid, f32::from(adv) / self.units_per_em)
+    }
+
+    fn width_em(&self, text: &str) -> f32 {
+        text.chars().map(|c| self.glyph(c).1).sum()
+    }
+}
+
+fn be_u16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(d.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn be_u32(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Reads the best Unicode subtable: format 12 (full Unicode) if present, else format 4 (BMP).
+fn parse_cmap(cmap: &[u8], bmp: &mut [u16], astral: &mut HashMap<u32, u16>) -> Option<()> {
+    let count = usize::from(be_u16(cmap, 2)?);
+    let mut fmt4 = None;
+    let mut fmt12 = None;
+    for i in 0..count {
+        let rec = 4 + i * 8;
+        let platform = be_u16(cmap, rec)?;
+        let encoding = be_u16(cmap, rec + 2)?;
+        let off = be_u32(cmap, rec + 4)? as usize;
+        let unicode = platform == 0 || (platform == 3 && (encoding == 1 || encoding == 10));
+        if !unicode {
+            continue;
+        }
+        match be_u16(cmap, off) {
+            Some(4) => fmt4 = fmt4.or(Some(off)),
+            Some(12) => fmt12 = fmt12.or(Some(off)),
+            _ => {}
+        }
+    }
+    if let Some(off) = fmt12 {
+        let sub = cmap.get(off..)?;
+        let groups = be_u32(sub, 12)? as usize;
+        for g in 0..groups {
+            let at = 16 + g * 12;
+            let (start, end, first) =
+                (be_u32(sub, at)?, be_u32(sub, at + 4)?, be_u32(sub, at + 8)?);
+            for cp in start..=end.min(0x10FFFF) {
+                let gid = u16::try_from(first + (cp - start)).unwrap_or(0);
+                if cp < 0x10000 {
+                    bmp[cp as usize] = gid;
+                } else {
+                    astral.insert(cp, gid);
+                }
+            }
+        }
+        return Some(());
+    }
+    let off = fmt4?;
+    let sub = cmap.get(off..)?;
+    let seg_count = usize::from(be_u16(sub, 6)? / 2);
+    let ends = 14;
+    let starts = ends + seg_count * 2 + 2;
+    let deltas = starts + seg_count * 2;
+    let range_offsets = deltas + seg_count * 2;
+    for s in 0..seg_count {
+        let end = be_u16(sub, ends + s * 2)?;
+        let start = be_u16(sub, starts + s * 2)?;
+        let delta = be_u16(sub, deltas + s * 2)?;
+        let ro_at = range_offsets + s * 2;
+        let ro = usize::from(be_u16(sub, ro_at)?);
+        if start > end {
+            continue;
+        }
+        for cp in start..=end {
+            if cp == 0xFFFF {
+                break;
+            }
+            let gid = if ro == 0 {
+                cp.wrapping_add(delta)
+            } else {
+                let at = ro_at + ro + usize::from(cp - start) * 2;
+                match be_u16(sub, at) {
+                    Some(0) | None => 0,
+                    Some(g) => g.wrapping_add(delta),
+                }
+            };
+            bmp[usize::from(cp)] = gid;
+        }
+    }
+    Some(())
+}
+
+struct Face {
+    font: Font,
+    metrics: Metrics,
+}
+
+pub(crate) struct Fonts {
+    regular: Face,
+    bold: Face,
+}
+
+impl Fonts {
+    fn face(&self, style: Style) -> &Face {
+        match style {
+            Style::Regular => &self.regular,
+            Style::Bold => &self.bold,
+        }
+    }
+
+    fn width_mm(&self, style: Style, size_pt: f32, text: &str) -> f32 {
+        self.face(style).metrics.width_em(text) * size_pt * MM_PER_PT
+    }
+
+    /// Ascent and descent (ems) covering both styles, so mixed lines share one box.
+    fn ascent(&self) -> f32 {
+        self.regular.metrics.ascent.max(self.bold.metrics.ascent)
+    }
+
+    fn descent(&self) -> f32 {
+        self.regular.metrics.descent.max(self.bold.metrics.descent)
+    }
+
+    /// Height of a line's ink box in mm.
+    fn extent_mm(&self, size_pt: f32) -> f32 {
+        (self.ascent() + self.descent()) * size_pt * MM_PER_PT
+    }
+}
+
+static REGULAR_TTF: &[u8] = include_bytes!("fonts/LiberationSans-Regular.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("fonts/LiberationSans-Bold.ttf");
+
+/// Parsed once per process: parsing fonts per letter would dominate the render time.
+static FONTS: LazyLock<Result<Fonts, String>> = LazyLock::new(|| {
+    let face = |name: &str, data: &'static [u8]| -> Result<Face, String> {
+        let font =
+            Font::new(data.into(), 0).ok_or_else(|| format!("{name}: krilla rejected it"))?;
+        let metrics = Metrics::parse(data).ok_or_else(|| format!("{name}: bad metric tables"))?;
+        Ok(Face { font, metrics })
+    };
+    Ok(Fonts {
+        regular: face("LiberationSans-Regular", REGULAR_TTF)?,
+        bold: face("LiberationSans-Bold", BOLD_TTF)?,
+    })
+});
+
+fn fonts() -> Result<&'static Fonts, RenderError> {
+    FONTS.as_ref().map_err(|e| RenderError::Font(e.clone()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    Address,
+    Contact,
+    Date,
+    Subject,
+    Heading,
+    Body,
+    /// A bullet or list number, drawn beside its item's first line.
+    ListMarker,
+    PageNumber,
+}
+
+/// Text in one style, at an absolute x.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    pub(crate) style: Style,
+    pub(crate) text: String,
+    pub(crate) x_mm: f32,
+}
+
+/// One line of text placed on a page. Coordinates in mm from the page's top-left; `y_mm` and
+/// `bottom_mm` bound the line's ink (font ascent/descent), which is what the printer checks.
+#[derive(Debug, Clone)]
+pub(crate) struct PositionedLine {
+    /// 1-based.
+    pub(crate) page: u32,
+    pub(crate) kind: LineKind,
+    pub(crate) x_mm: f32,
+    pub(crate) y_mm: f32,
+    pub(crate) width_mm: f32,
+    pub(crate) bottom_mm: f32,
+    pub(crate) baseline_mm: f32,
+    pub(crate) size_pt: f32,
+    pub(crate) runs: Vec<Run>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Layout {
+    pub(crate) page_count: u32,
+    pub(crate) lines: Vec<PositionedLine>,
+}
+
+/// Positions every line of a letter; the PDF is drawn from exactly this.
+pub(crate) fn layout(content: &LetterContent) -> Result<Layout, RenderError> {
+    Ok(layout_with(fonts()?, content))
+}
+
+fn layout_with(fonts: &Fonts, content: &LetterContent) -> Layout {
+    let mut lines = Vec::new();
+    layout_address(fonts, content.address_lines, &mut lines);
+    layout_contact(fonts, content.contact_block, content.date, &mut lines);
+
+    let mut flow = Flow {
+        fonts,
+        page: 1,
+        y: BODY_TOP_FIRST_MM,
+        at_top: true,
+        page_has_body: false,
+        lines: &mut lines,
+    };
+    flow.subject(content.subject);
+    layout_body(&mut flow, content.body);
+    // A trailing page break would otherwise leave a blank last page.
+    if !flow.page_has_body && flow.page > 1 {
+        flow.page -= 1;
+    }
+    let page_count = flow.page;
+
+    for page in 1..=page_count {
+        let text = format!("Page {page} of {page_count}");
+        let width = fonts.width_mm(Style::Regular, PAGE_NUMBER_SIZE_PT, &text);
+        let x = (A4_WIDTH_MM - width) / 2.0;
+        lines.push(positioned(
+            fonts,
+            page,
+            LineKind::PageNumber,
+            PAGE_NUMBER_SIZE_PT,
+            PAGE_NUMBER_BASELINE_MM,
+            vec![Run {
+                style: Style::Regular,
+                text,
+                x_mm: x,
+            }],
+        ));
+    }
+    Layout { page_count, lines }
+}
+
+fn positioned(
+    fonts: &Fonts,
+    page: u32,
+    kind: LineKind,
+    size_pt: f32,
+    baseline_mm: f32,
+    runs: Vec<Run>,
+) -> PositionedLine {
+    let em = size_pt * MM_PER_PT;
+    let x_mm = runs.first().map_or(0.0, |r| r.x_mm);
+    let end = runs
+        .last()
+        .map_or(x_mm, |r| r.x_mm + fonts.width_mm(r.style, size_pt, &r.text));
+    PositionedLine {
+        page,
+        kind,
+        x_mm,
+        y_mm: baseline_mm - fonts.ascent() * em,
+        width_mm: end - x_mm,
+        bottom_mm: baseline_mm + fonts.descent() * em,
+        baseline_mm,
+        size_pt,
+        runs,
+    }
+}
+
+/// Lays out the address in the envelope window, in the largest size at which every line fits;
+/// whatever still does not fit at the smallest size is cut (with an ellipsis) rather than
+/// allowed out of the window, because the printer would reject the whole letter.
+fn layout_address(fonts: &Fonts, address: &[String], out: &mut Vec<PositionedLine>) {
+    let mut lines: Vec<String> = address.iter().map(|l| clean_inline(l)).collect();
+    // Validation guarantees at most 7; folding extras keeps the window contract regardless.
+    if lines.len() > ADDRESS_MAX_LINES {
+        let rest = lines.split_off(ADDRESS_MAX_LINES - 1);
+        lines.push(rest.join(", "));
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let (x0, y0, x1, y1) = ADDRESS_WINDOW_MM;
+    let left = x0 + ADDRESS_PAD_X_MM;
+    let max_width = x1 - ADDRESS_PAD_X_MM - left;
+    let avail_h = (y1 - y0) - 2.0 * ADDRESS_PAD_Y_MM;
+    let n = lines.len();
+
+    let vertical = |size: f32| -> Option<f32> {
+        let em = size * MM_PER_PT;
+        let extent = fonts.extent_mm(size);
+        if n == 1 {
+            return (extent <= avail_h).then_some(0.0);
+        }
+        let line = ((avail_h - extent) / (n - 1) as f32).min(ADDRESS_MAX_LINE_MM);
+        (line >= em).then_some(line)
+    };
+    let widest = |size: f32| {
+        lines
+            .iter()
+            .map(|l| fonts.width_mm(Style::Regular, size, l))
+            .fold(0.0, f32::max)
+    };
+    let smallest = ADDRESS_SIZES_PT[ADDRESS_SIZES_PT.len() - 1];
+    let (size, line_h) = ADDRESS_SIZES_PT
+        .iter()
+        .find_map(|&s| {
+            vertical(s)
+                .filter(|_| widest(s) <= max_width)
+                .map(|h| (s, h))
+        })
+        // Nothing fits whole: the smallest size cuts the least.
+        .or_else(|| {
+            ADDRESS_SIZES_PT
+                .iter()
+                .rev()
+                .find_map(|&s| vertical(s).map(|h| (s, h)))
+        })
+        .unwrap_or((smallest, smallest * MM_PER_PT));
+
+    let first_baseline = y0 + ADDRESS_PAD_Y_MM + fonts.ascent() * size * MM_PER_PT;
+    for (i, line) in lines.iter().enumerate() {
+        let text = truncate_to(fonts, Style::Regular, size, line, max_width);
+        let baseline = first_baseline + i as f32 * line_h;
+        if text.is_empty() {
+            continue;
+        }
+        out.push(positioned(
+            fonts,
+            1,
+            LineKind::Address,
+            size,
+            baseline,
+            vec![Run {
+                style: Style::Regular,
+                text,
+                x_mm: left,
+            }],
+        ));
+    }
+}
+
+/// Cuts `text` so it is at most `max_mm` wide, ending with an ellipsis when anything was cut.
+fn truncate_to(fonts: &Fonts, style: Style, size: f32, text: &str, max_mm: f32) -> String {
+    if fonts.width_mm(style, size, text) <= max_mm {
+        return text.to_owned();
+    }
+    let budget = max_mm - fonts.width_mm(style, size, "…");
+    let mut out = String::new();
+    let mut width = 0.0;
+    for c in text.chars() {
+        let w = fonts.width_mm(style, size, c.encode_utf8(&mut [0; 4]));
+        if width + w > budget {
+            break;
+        }
+        width += w;
+        out.push(c);
+    }
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    out
+}
+
+/// The contact block and date in the top-right column. It must end above the body (y 95 mm),
+/// so a long block moves up, then shrinks, and as a last resort loses its final lines; the
+/// date is always kept.
+fn layout_contact(
+    fonts: &Fonts,
+    block: Option<&str>,
+    date: chrono::NaiveDate,
+    out: &mut Vec<PositionedLine>,
+) {
+    let normalised = block.map(normalise).unwrap_or_default();
+    let raw: Vec<&str> = normalised.lines().map(str::trim).collect();
+    let first = raw.iter().position(|l| !l.is_empty());
+    let last = raw.iter().rposition(|l| !l.is_empty());
+    let raw = match (first, last) {
+        (Some(a), Some(b)) => &raw[a..=b],
+        _ => &[][..],
+    };
+    let date = date.format("%-d %B %Y").to_string();
+    let width = CONTACT_RIGHT_MM - CONTACT_LEFT_MM;
+
+    let wrap_block = |size: f32| -> Vec<String> {
+        let mut lines = Vec::new();
+        for l in raw {
+            if l.is_empty() {
+                lines.push(String::new());
+                continue;
+            }
+            lines.extend(wrap_plain(fonts, l, size, width));
+        }
+        lines
+    };
+    let fits = |n: usize, size: f32| -> Option<f32> {
+        let line_h = size * MM_PER_PT * CONTACT_LINE_EM;
+        let total = (n.max(1) - 1) as f32 * line_h + fonts.extent_mm(size);
+        if total <= CONTACT_BOTTOM_MM - CONTACT_TOP_MM {
+            Some(CONTACT_TOP_MM)
+        } else if total <= CONTACT_BOTTOM_MM - CONTACT_TOP_MIN_MM {
+            Some(CONTACT_BOTTOM_MM - total)
+        } else {
+            None
+        }
+    };
+    let with_date = |mut block: Vec<String>, size: f32| -> Vec<String> {
+        if !block.is_empty() {
+            block.push(String::new());
+        }
+        block.extend(wrap_plain(fonts, &date, size, width));
+        block
+    };
+
+    let mut chosen = None;
+    for &size in &CONTACT_SIZES_PT {
+        let lines = with_date(wrap_block(size), size);
+        if let Some(top) = fits(lines.len(), size) {
+            chosen = Some((size, top, lines));
+            break;
+        }
+    }
+    let (size, top, lines) = match chosen {
+        Some(c) => c,
+        None => {
+            let size = CONTACT_SIZES_PT[CONTACT_SIZES_PT.len() - 1];
+            let mut block = wrap_block(size);
+            let date_lines = wrap_plain(fonts, &date, size, width).len();
+            // Keep as many lines as leave room for the blank line and the date.
+            let room = (0..=block.len())
+                .rev()
+                .find(|&n| fits(n + 1 + date_lines, size).is_some())
+                .unwrap_or(0);
+            block.truncate(room);
+            while block.last().is_some_and(String::is_empty) {
+                block.pop();
+            }
+            let lines = with_date(block, size);
+            let top = fits(lines.len(), size).unwrap_or(CONTACT_TOP_MIN_MM);
+            (size, top, lines)
+        }
+    };
+
+    let em = size * MM_PER_PT;
+    let line_h = em * CONTACT_LINE_EM;
+    let first_baseline = top + fonts.ascent() * em;
+    let date_from = lines.len() - wrap_plain(fonts, &date, size, width).len();
+    for (i, text) in lines.into_iter().enumerate() {
+        if text.is_empty() {
+            continue;
+        }
+        let kind = if i >= date_from {
+            LineKind::Date
+        } else {
+            LineKind::Contact
+        };
+        out.push(positioned(
+            fonts,
+            1,
+            kind,
+            size,
+            first_baseline + i as f32 * line_h,
+            vec![Run {
+                style: Style::Regular,
+                text,
+                x_mm: CONTACT_LEFT_MM,
+            }],
+        ));
+    }
+}
+
+/// Wraps unstyled text (the date is one line in practice, but nothing may overflow the column).
+fn wrap_plain(fonts: &Fonts, text: &str, size: f32, width: f32) -> Vec<String> {
+    let spans = [(Style::Regular, text.to_owned())];
+    wrap(fonts, &spans, size, width)
+        .into_iter()
+        .map(|l| l.into_iter().map(|(_, t)| t).collect())
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    Paragraph,
+    List,
+    Heading,
+}
+
+/// Places body lines top to bottom, starting new pages as they fill.
+struct Flow<'a> {
+    fonts: &'a Fonts,
+    page: u32,
+    /// Top of the next line box.
+    y: f32,
+    /// Nothing placed on this page's body yet: gaps are dropped here.
+    at_top: bool,
+    page_has_body: bool,
+    lines: &'a mut Vec<PositionedLine>,
+}
+
+impl Flow<'_> {
+    fn new_page(&mut self) {
+        self.page += 1;
+        self.y = BODY_TOP_LATER_MM;
+        self.at_top = true;
+        self.page_has_body = false;
+    }
+
+    fn gap(&mut self, mm: f32) {
+        if !self.at_top {
+            self.y += mm;
+        }
+    }
+
+    /// Ensures `mm` of vertical space is left on this page, else moves to the next.
+    fn need(&mut self, mm: f32) {
+        if self.y + mm > BODY_BOTTOM_MM && !self.at_top {
+            self.new_page();
+        }
+    }
+
+    /// An explicit page break. Breaking on a page that has no body yet would only add a blank
+    /// page (e.g. `***` right after the text filled a page), so it is ignored there.
+    fn page_break(&mut self) {
+        if self.page_has_body {
+            self.new_page();
+        }
+    }
+
+    /// Places one line in a box of `line_mm`, returning its baseline and page.
+    fn place(
+        &mut self,
+        kind: LineKind,
+        size: f32,
+        line_mm: f32,
+        x: f32,
+        spans: Vec<(Style, String)>,
+    ) -> (u32, f32) {
+        self.need(line_mm);
+        let half_leading = (line_mm - self.fonts.extent_mm(size)).max(0.0) / 2.0;
+        let baseline = self.y + half_leading + self.fonts.ascent() * size * MM_PER_PT;
+        self.y += line_mm.max(self.fonts.extent_mm(size));
+        self.at_top = false;
+        self.page_has_body = true;
+        let runs = runs_at(self.fonts, size, x, spans);
+        if !runs.is_empty() {
+            self.lines.push(positioned(
+                self.fonts, self.page, kind, size, baseline, runs,
+            ));
+        }
+        (self.page, baseline)
+    }
+
+    fn subject(&mut self, subject: &str) {
+        let spans = vec![(Style::Bold, clean_inline(subject))];
+        let lines = wrap(
+            self.fonts,
+            &spans,
+            SUBJECT_SIZE_PT,
+            BODY_RIGHT_MM - BODY_LEFT_MM,
+        );
+        let any = !lines.is_empty();
+        for line in lines {
+            self.place(
+                LineKind::Subject,
+                SUBJECT_SIZE_PT,
+                SUBJECT_LINE_MM,
+                BODY_LEFT_MM,
+                line,
+            );
+        }
+        if any {
+            self.gap(PARAGRAPH_GAP_MM);
+        }
+    }
+}
+
+/// Turns a line's styled pieces into runs with absolute x positions, merging equal styles.
+fn runs_at(fonts: &Fonts, size: f32, x: f32, spans: Vec<(Style, String)>) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut cursor = x;
+    for (style, text) in spans {
+        if text.is_empty() {
+            continue;
+        }
+        let width = fonts.width_mm(style, size, &text);
+        match runs.last_mut() {
+            Some(last) if last.style == style => last.text.push_str(&text),
+            _ => runs.push(Run {
+                style,
+                text,
+                x_mm: cursor,
+            }),
+        }
+        cursor += width;
+    }
+    runs
+}
+
+/// The Notify letter markdown subset: blank lines separate paragraphs, single newlines break
+/// lines, `#` headings, `*`/`-` bullets, `1.` numbered items, `**bold**`, and `***`/`---` on
+/// their own line as page breaks.
+fn layout_body(flow: &mut Flow, body: &str) {
+    let body = normalise(body);
+    let mut previous: Option<BlockKind> = None;
+    let mut blank = false;
+    let width = BODY_RIGHT_MM - BODY_LEFT_MM;
+    for raw in body.lines() {
+        let line = raw.trim();
+        if line.is_empty() {
+            blank = true;
+            continue;
+        }
+        if line == "***" || line == "---" {
+            flow.page_break();
+            previous = None;
+            blank = false;
+            continue;
+        }
+        let block = if let Some(text) = heading_text(line) {
+            let lines = wrap(
+                flow.fonts,
+                &parse_inline(text, Style::Bold),
+                HEADING_SIZE_PT,
+                width,
+            );
+            if !lines.is_empty() {
+                flow.gap(PARAGRAPH_GAP_MM);
+                // Keep a heading with at least one line of what follows.
+                let block_mm = lines.len() as f32 * HEADING_LINE_MM + BODY_LINE_MM;
+                flow.need(block_mm + HEADING_AFTER_MM);
+                for l in lines {
+                    flow.place(
+                        LineKind::Heading,
+                        HEADING_SIZE_PT,
+                        HEADING_LINE_MM,
+                        BODY_LEFT_MM,
+                        l,
+                    );
+                }
+                flow.gap(HEADING_AFTER_MM);
+            }
+            BlockKind::Heading
+        } else if let Some((marker, text)) = list_item(line) {
+            let gap = match previous {
+                Some(BlockKind::List) if !blank => LIST_ITEM_GAP_MM,
+                Some(BlockKind::Heading) if !blank => 0.0,
+                _ => PARAGRAPH_GAP_MM,
+            };
+            flow.gap(gap);
+            let marker_w = flow.fonts.width_mm(Style::Regular, BODY_SIZE_PT, &marker);
+            let indent = if marker == "•" {
+                BULLET_INDENT_MM
+            } else {
+                NUMBER_INDENT_MM.max(marker_w + 2.0)
+            };
+            let text_x = BODY_LEFT_MM + indent;
+            let spans = parse_inline(text, Style::Regular);
+            let mut lines = wrap(flow.fonts, &spans, BODY_SIZE_PT, BODY_RIGHT_MM - text_x);
+            if lines.is_empty() {
+                lines.push(Vec::new());
+            }
+            for (i, l) in lines.into_iter().enumerate() {
+                let (page, baseline) =
+                    flow.place(LineKind::Body, BODY_SIZE_PT, BODY_LINE_MM, text_x, l);
+                if i == 0 {
+                    let runs = runs_at(
+                        flow.fonts,
+                        BODY_SIZE_PT,
+                        BODY_LEFT_MM,
+                        vec![(Style::Regular, marker.clone())],
+                    );
+                    flow.lines.push(positioned(
+                        flow.fonts,
+                        page,
+                        LineKind::ListMarker,
+                        BODY_SIZE_PT,
+                        baseline,
+                        runs,
+                    ));
+                }
+            }
+            BlockKind::List
+        } else {
+            let gap = match previous {
+                Some(BlockKind::Paragraph) if !blank => 0.0,
+                Some(BlockKind::Heading) if !blank => 0.0,
+                _ => PARAGRAPH_GAP_MM,
+            };
+            flow.gap(gap);
+            let spans = parse_inline(line, Style::Regular);
+            for l in wrap(flow.fonts, &spans, BODY_SIZE_PT, width) {
+                flow.place(LineKind::Body, BODY_SIZE_PT, BODY_LINE_MM, BODY_LEFT_MM, l);
+            }
+            BlockKind::Paragraph
+        };
+        previous = Some(block);
+        blank = false;
+    }
+}
+
+fn heading_text(line: &str) -> Option<&str> {
+    let hashes = line.bytes().take_while(|&b| b == b'#').count();
+    if !(1..=3).contains(&hashes) {
+        return None;
+    }
+    let rest = &line[hashes..];
+    rest.starts_with(' ').then(|| rest.trim())
+}
+
+/// A list item's marker (a bullet, or the number as written) and its text.
+fn list_item(line: &str) -> Option<(String, &str)> {
+    for bullet in ["* ", "- ", "• "] {
+        if let Some(rest) = line.strip_prefix(bullet) {
+            return Some(("•".to_owned(), rest.trim()));
+        }
+    }
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    if (1..=9).contains(&digits) && line[digits..].starts_with(". ") {
+        return Some((line[..digits + 1].to_owned(), line[digits + 2..].trim()));
+    }
+    None
+}
+
+/// Splits `**bold**` spans. An unpaired `**` is kept as literal text.
+fn parse_inline(text: &str, base: Style) -> Vec<(Style, String)> {
+    let parts: Vec<&str> = text.split("**").collect();
+    let markers = parts.len() - 1;
+    let paired = markers - markers % 2;
+    let mut spans = Vec::new();
+    let mut bold = false;
+    let mut literal = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > paired {
+            // Past the last paired marker: the rest is plain text with its `**` restored.
+            literal.push_str("**");
+            literal.push_str(part);
+            continue;
+        }
+        if i > 0 {
+            bold = !bold;
+        }
+        if !part.is_empty() {
+            let style = if bold { Style::Bold } else { base };
+            spans.push((style, (*part).to_owned()));
+        }
+    }
+    if !literal.is_empty() {
+        let style = if bold { Style::Bold } else { base };
+        match spans.last_mut() {
+            Some((s, t)) if *s == style => t.push_str(&literal),
+            _ => spans.push((style, literal)),
+        }
+    }
+    spans
+}
+
+/// Line endings to `\n`, tabs to spaces, other control characters dropped: none of them has
+/// a glyph, and they must not reach the PDF.
+fn normalise(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' => Some('\n'),
+            '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// One line of text with no line breaks left in it.
+fn clean_inline(text: &str) -> String {
+    normalise(text)
+        .split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_break_space(c: char) -> bool {
+    c == ' ' || (c.is_whitespace() && c != '\u{a0}' && c != '\u{202f}' && c != '\u{2007}')
+}
+
+/// Greedy word wrap to `max_mm`, measured with the fonts' advances. Runs of spaces collapse to
+/// one and vanish at line ends; a word wider than the line is broken between characters.
+/// Returns each line as styled pieces.
+fn wrap(
+    fonts: &Fonts,
+    spans: &[(Style, String)],
+    size: f32,
+    max_mm: f32,
+) -> Vec<Vec<(Style, String)>> {
+    // Words as styled pieces; `space_before` is the style of the space preceding the word.
+    struct Word {
+        space_before: Option<Style>,
+        pieces: Vec<(Style, String)>,
+    }
+    let mut words: Vec<Word> = Vec::new();
+    let mut current: Vec<(Style, String)> = Vec::new();
+    let mut pending_space: Option<Style> = None;
+    for (style, text) in spans {
+        for c in text.chars() {
+            if is_break_space(c) {
+                if !current.is_empty() {
+                    words.push(Word {
+                        space_before: pending_space.take(),
+                        pieces: std::mem::take(&mut current),
+                    });
+                }
+                if !words.is_empty() {
+                    pending_space = pending_space.or(Some(*style));
+                }
+                continue;
+            }
+            match current.last_mut() {
+                Some((s, t)) if s == style => t.push(c),
+                _ => current.push((*style, c.to_string())),
+            }
+        }
+    }
+    if !current.is_empty() {
+        words.push(Word {
+            space_before: pending_space.take(),
+            pieces: current,
+        });
+    }
+
+    let measure = |pieces: &[(Style, String)]| -> f32 {
+        pieces
+            .iter()
+            .map(|(s, t)| fonts.width_mm(*s, size, t))
+            .sum()
+    };
+    let mut lines = Vec::new();
+    let mut line: Vec<(Style, String)> = Vec::new();
+    let mut line_w = 0.0f32;
+    for word in words {
+        let word_w = measure(&word.pieces);
+        if !line.is_empty() {
+            let space = word.space_before.unwrap_or(Style::Regular);
+            let space_w = fonts.width_mm(space, size, " ");
+            if line_w + space_w + word_w <= max_mm {
+                line.push((space, " ".to_owned()));
+                line.extend(word.pieces);
+                line_w += space_w + word_w;
+                continue;
+            }
+            lines.push(std::mem::take(&mut line));
+            line_w = 0.0;
+        }
+        if word_w <= max_mm {
+            line = word.pieces;
+            line_w = word_w;
+            continue;
+        }
+        for (style, text) in word.pieces {
+            for c in text.chars() {
+                let w = fonts.width_mm(style, size, c.encode_utf8(&mut [0; 4]));
+                if line_w + w > max_mm && !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                    line_w = 0.0;
+                }
+                match line.last_mut() {
+                    Some((s, t)) if *s == style => t.push(c),
+                    _ => line.push((style, c.to_string())),
+                }
+                line_w += w;
+            }
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing
+
+fn pt(mm: f32) -> f32 {
+    mm / MM_PER_PT
+}
+
+fn draw(fonts: &Fonts, layout: &Layout) -> Result<Vec<u8>, RenderError> {
+    let settings = PageSettings::from_wh(pt(A4_WIDTH_MM), pt(A4_HEIGHT_MM))
+        .ok_or_else(|| RenderError::Pdf("invalid page size".to_owned()))?;
+    let mut by_page: Vec<Vec<&PositionedLine>> = vec![Vec::new(); layout.page_count as usize];
+    for line in &layout.lines {
+        if let Some(page) = by_page.get_mut((line.page as usize).wrapping_sub(1)) {
+            page.push(line);
+        }
+    }
+    let mut document = Document::new();
+    let mut glyphs = Vec::new();
+    for lines in by_page {
+        let mut page = document.start_page_with(settings.clone());
+        let mut surface = page.surface();
+        for line in lines {
+            for run in &line.runs {
+                let face = fonts.face(run.style);
+                shape(&face.metrics, &run.text, &mut glyphs);
+                if glyphs.is_empty() {
+                    continue;
+                }
+                surface.draw_glyphs(
+                    Point::from_xy(pt(run.x_mm), pt(line.baseline_mm)),
+                    &glyphs,
+                    face.font.clone(),
+                    &run.text,
+                    line.size_pt,
+                    false,
+                );
+            }
+        }
+        surface.finish();
+        page.finish();
+    }
+    document
+        .finish()
+        .map_err(|e| RenderError::Pdf(e.to_string()))
+}
+
+/// One glyph per character, advances straight from `hmtx`: the same numbers `wrap` measured.
+fn shape(metrics: &Metrics, text: &str, out: &mut Vec<KrillaGlyph>) {
+    out.clear();
+    for (i, c) in text.char_indices() {
+        let (gid, advance) = metrics.glyph(c);
+        let range: Range<usize> = i..i + c.len_utf8();
+        out.push(KrillaGlyph::new(
+            GlyphId::new(u32::from(gid)),
+            advance,
+            0.0,
+            0.0,
+            0.0,
+            range,
+            None,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn address(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn letter<'a>(address: &'a [String], body: &'a str) -> LetterContent<'a> {
+        LetterContent {
+            address_lines: address,
+            contact_block: Some(
+                "Department of Examples\nPO Box 123\nLondon\nSW1A 1AA\n\n0300 123 4567",
+            ),
+            date: NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid date"),
+            subject: "Your application",
+            body,
+        }
+    }
+
+    fn pdf_pages(pdf: &[u8]) -> (lopdf::Document, usize) {
+        let doc = lopdf::Document::load_mem(pdf).expect("PDF parses");
+        let n = doc.get_pages().len();
+        (doc, n)
+    }
+
+    fn long_letter_body() -> String {
+        let mut body = String::from("# A heading\n\n");
+        for i in 0..120 {
+            body.push_str(&format!(
+                "Paragraph {i} with enough words to wrap across the width of the page, \
+                 including **some bold text**, tabs\tand a Supercalifragilisticexpialidocious\
+                 ExtraordinarilyLongWordThatCannotPossiblyFitOnOneLineOfTheLetterAtAllEverAgain.\n\n"
+            ));
+            if i % 10 == 0 {
+                body.push_str("* a bullet point that is long enough to wrap onto a second line of the letter body text\n- another\n\n1. first\n12. twelfth\n\n");
+            }
+        }
+        body
+    }
+
+    #[test]
+    fn one_page_letter_is_a4_with_embedded_fonts() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let content = letter(&addr, "Hello,\n\nThis is a short letter.\nOn two lines.");
+        let rendered = render_letter(&content).expect("renders");
+        assert_eq!(rendered.page_count, 1);
+        let (doc, pages) = pdf_pages(&rendered.pdf);
+        assert_eq!(pages, 1);
+
+        let page_id = *doc.get_pages().get(&1).expect("page 1");
+        let page = doc.get_dictionary(page_id).expect("page dict");
+        let media_box = page
+            .get(b"MediaBox")
+            .and_then(|o| o.as_array())
+            .expect("MediaBox");
+        let nums: Vec<f32> = media_box
+            .iter()
+            .map(|o| o.as_float().expect("number"))
+            .collect();
+        assert_eq!(nums.len(), 4);
+        assert!((nums[2] - nums[0] - 595.28).abs() < 0.5, "width {nums:?}");
+        assert!((nums[3] - nums[1] - 841.89).abs() < 0.5, "height {nums:?}");
+
+        let mut descriptors = 0;
+        for object in doc.objects.values() {
+            let Ok(dict) = object.as_dict() else { continue };
+            if dict.get(b"Type").and_then(|t| t.as_name()).ok() == Some(&b"FontDescriptor"[..]) {
+                descriptors += 1;
+                assert!(
+                    dict.has(b"FontFile2") || dict.has(b"FontFile3"),
+                    "font not embedded: {dict:?}"
+                );
+            }
+        }
+        // Regular (address, body) and bold (subject) are both used.
+        assert_eq!(descriptors, 2);
+    }
+
+    #[test]
+    fn long_body_flows_onto_pages_matching_the_pdf() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let body: String = (0..120)
+            .map(|i| format!("Paragraph {i} of a long letter that goes on and on.\n\n"))
+            .collect();
+        let rendered = render_letter(&letter(&addr, &body)).expect("renders");
+        assert!(rendered.page_count >= 3, "{}", rendered.page_count);
+        let (_, pages) = pdf_pages(&rendered.pdf);
+        assert_eq!(pages as u32, rendered.page_count);
+    }
+
+    #[test]
+    fn page_breaks_start_new_pages() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        // Repeated and trailing breaks do not add blank pages.
+        let body =
+            "Page one.\n\n***\n\nPage two.\n---\nPage three.\n\n***\n***\n\nPage four.\n***\n";
+        let rendered = render_letter(&letter(&addr, body)).expect("renders");
+        assert_eq!(rendered.page_count, 4);
+        let (_, pages) = pdf_pages(&rendered.pdf);
+        assert_eq!(pages, 4);
+        let laid_out = layout(&letter(&addr, body)).expect("layout");
+        let page_of = |needle: &str| {
+            laid_out
+                .lines
+                .iter()
+                .find(|l| l.runs.iter().any(|r| r.text.contains(needle)))
+                .map(|l| l.page)
+        };
+        assert_eq!(page_of("Page two."), Some(2));
+        assert_eq!(page_of("Page three."), Some(3));
+        assert_eq!(page_of("Page four."), Some(4));
+        assert_eq!(page_of("Page 4 of 4"), Some(4));
+    }
+
+    fn assert_in_printable_area(layout: &Layout) {
+        let (x0, y0, x1, y1) = PRINTABLE_MM;
+        for l in &layout.lines {
+            assert!(l.page >= 1 && l.page <= layout.page_count, "{l:?}");
+            assert!(l.x_mm >= x0, "left of margin: {l:?}");
+            assert!(l.x_mm + l.width_mm <= x1, "right of margin: {l:?}");
+            assert!(l.y_mm >= y0, "above margin: {l:?}");
+            assert!(l.bottom_mm <= y1, "below margin: {l:?}");
+        }
+    }
+
+    #[test]
+    fn layout_stays_in_printable_area_and_window() {
+        let addr = address(&[
+            "The Right Honourable Lady Wilhelmina Featherstonehaugh-Cholmondeley",
+            "Flat 123, Extraordinarily Long Building Name House",
+            "1234 Exceedingly Long Street Name Boulevard West",
+            "Little Snoring-on-the-Marsh Parish",
+            "Kings Lynn and West Norfolk District",
+            "Norfolk",
+            "NR21 0AA",
+        ]);
+        let body = long_letter_body();
+        let mut content = letter(&addr, &body);
+        let contact: String = (0..40)
+            .map(|i| format!("Contact line {i} which is rather long indeed\n"))
+            .collect();
+        content.contact_block = Some(&contact);
+        content.subject = "A very long subject line that needs wrapping because it keeps going and going past the margin";
+        let laid_out = layout(&content).expect("layout");
+        let layout = laid_out;
+        assert!(layout.page_count >= 5, "{}", layout.page_count);
+        assert_in_printable_area(&layout);
+
+        let (wx0, wy0, wx1, wy1) = ADDRESS_WINDOW_MM;
+        let address: Vec<_> = layout
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Address)
+            .collect();
+        assert_eq!(address.len(), 7);
+        for l in &address {
+            assert_eq!(l.page, 1);
+            assert!(l.x_mm >= wx0 && l.x_mm + l.width_mm <= wx1, "{l:?}");
+            assert!(l.y_mm >= wy0 && l.bottom_mm <= wy1, "{l:?}");
+        }
+
+        let body_top = layout
+            .lines
+            .iter()
+            .filter(|l| {
+                l.page == 1
+                    && matches!(
+                        l.kind,
+                        LineKind::Subject
+                            | LineKind::Heading
+                            | LineKind::Body
+                            | LineKind::ListMarker
+                    )
+            })
+            .map(|l| l.y_mm)
+            .fold(f32::INFINITY, f32::min);
+        assert!(body_top >= BODY_TOP_FIRST_MM, "{body_top}");
+
+        // The contact block and date stay in their column above the body.
+        let contact: Vec<_> = layout
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::Contact | LineKind::Date))
+            .collect();
+        assert!(contact.iter().any(|l| l.kind == LineKind::Date));
+        for l in contact {
+            assert!(l.x_mm >= 125.0 && l.x_mm + l.width_mm <= 195.0, "{l:?}");
+            assert!(l.y_mm >= 5.0 && l.bottom_mm <= BODY_TOP_FIRST_MM, "{l:?}");
+        }
+
+        // Every page is numbered, and the PDF agrees with the layout.
+        let numbers = layout
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::PageNumber)
+            .count();
+        assert_eq!(numbers as u32, layout.page_count);
+        let rendered = render_letter(&content).expect("renders");
+        assert_eq!(rendered.page_count, layout.page_count);
+        assert_eq!(pdf_pages(&rendered.pdf).1 as u32, layout.page_count);
+    }
+
+    #[test]
+    fn seven_long_address_lines_fit_the_window() {
+        let long = "W".repeat(80);
+        let addr: Vec<String> = (0..7).map(|i| format!("{i} {long}")).collect();
+        let first = layout(&letter(&addr, "Body")).expect("layout");
+        let (wx0, wy0, wx1, wy1) = ADDRESS_WINDOW_MM;
+        let lines: Vec<_> = first
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Address)
+            .collect();
+        assert_eq!(lines.len(), 7);
+        for l in &lines {
+            assert!(l.x_mm >= wx0 && l.x_mm + l.width_mm <= wx1, "{l:?}");
+            assert!(l.y_mm >= wy0 && l.bottom_mm <= wy1, "{l:?}");
+            assert!(l.runs[0].text.ends_with('…'), "{l:?}");
+        }
+        // Lines do not overlap each other.
+        for pair in lines.windows(2) {
+            assert!(pair[1].baseline_mm - pair[0].baseline_mm >= pair[0].size_pt * MM_PER_PT);
+        }
+
+        // Seven ordinary lines are not truncated and use a readable size.
+        let addr = address(&[
+            "Mr Alexander Worthington-Smythe",
+            "Apartment 42",
+            "Riverside Court",
+            "27 Long Acre Road",
+            "Sutton Coldfield",
+            "West Midlands",
+            "B75 7AA",
+        ]);
+        let second = layout(&letter(&addr, "Body")).expect("layout");
+        let lines: Vec<_> = second
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Address)
+            .collect();
+        assert_eq!(lines.len(), 7);
+        for (l, expected) in lines.iter().zip(&addr) {
+            assert_eq!(&l.runs[0].text, expected);
+            assert!(l.size_pt >= 10.0, "{l:?}");
+            assert!(l.y_mm >= wy0 && l.bottom_mm <= wy1, "{l:?}");
+        }
+    }
+
+    #[test]
+    fn wrapping_respects_width_and_breaks_long_words() {
+        let fonts = fonts().expect("fonts");
+        let spans = parse_inline(
+            "short **bold words** and an Unbreakablewordthatgoesonforeverandeverandever",
+            Style::Regular,
+        );
+        let lines = wrap(fonts, &spans, 11.0, 40.0);
+        assert!(lines.len() > 2, "{lines:?}");
+        for l in &lines {
+            let w: f32 = l.iter().map(|(s, t)| fonts.width_mm(*s, 11.0, t)).sum();
+            assert!(w <= 40.0, "{l:?} is {w} mm");
+            assert!(!l.first().is_some_and(|(_, t)| t.starts_with(' ')), "{l:?}");
+        }
+        let text: String = lines.iter().flatten().map(|(_, t)| t.as_str()).collect();
+        assert!(text.contains("Unbreakable"));
+        assert!(
+            lines
+                .iter()
+                .flatten()
+                .any(|(s, t)| *s == Style::Bold && t.contains("bold"))
+        );
+        assert!(wrap(fonts, &[], 11.0, 40.0).is_empty());
+        assert!(wrap(fonts, &[(Style::Regular, "   ".into())], 11.0, 40.0).is_empty());
+    }
+
+    #[test]
+    fn inline_bold_parsing() {
+        assert_eq!(
+            parse_inline("a **b** c", Style::Regular),
+            vec![
+                (Style::Regular, "a ".into()),
+                (Style::Bold, "b".into()),
+                (Style::Regular, " c".into())
+            ]
+        );
+        assert_eq!(
+            parse_inline("a ** b", Style::Regular),
+            vec![(Style::Regular, "a ** b".into())]
+        );
+        assert_eq!(
+            parse_inline("**x** y **z", Style::Regular),
+            vec![(Style::Bold, "x".into()), (Style::Regular, " y **z".into())]
+        );
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        let addr = address(&["", "\t😀 ünïcødé \u{7}", "ZZ99 9ZZ"]);
+        for body in [
+            "",
+            "\n\n\n",
+            "***",
+            "😀😀😀 emoji, 中文, عربى, \u{0301}combining, \u{200b}zero width\ttab\r\nCRLF\rCR",
+            "# \n#\n* \n- \n1. \n**\n****\n** **",
+            &"x".repeat(5000),
+        ] {
+            let mut content = letter(&addr, body);
+            content.contact_block = None;
+            content.subject = "";
+            let rendered = render_letter(&content).expect("renders");
+            assert_eq!(
+                pdf_pages(&rendered.pdf).1 as u32,
+                rendered.page_count,
+                "{body:?}"
+            );
+            assert_in_printable_area(&layout(&content).expect("layout"));
+        }
+        // Too many address lines are folded into the window rather than spilling out.
+        let many: Vec<String> = (0..12).map(|i| format!("Line {i}")).collect();
+        let folded = layout(&letter(&many, "Body")).expect("layout");
+        let (_, wy0, _, wy1) = ADDRESS_WINDOW_MM;
+        for l in folded.lines.iter().filter(|l| l.kind == LineKind::Address) {
+            assert!(l.y_mm >= wy0 && l.bottom_mm <= wy1, "{l:?}");
+        }
+    }
+
+    #[test]
+    fn date_is_printed_in_full() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let laid_out = layout(&letter(&addr, "Body")).expect("layout");
+        let date: Vec<_> = laid_out
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Date)
+            .map(|l| l.runs[0].text.as_str())
+            .collect();
+        assert_eq!(date, ["30 November 2026"]);
+    }
+
+    #[test]
+    fn font_metrics_are_sane() {
+        let fonts = fonts().expect("fonts");
+        let m = &fonts.regular.metrics;
+        assert!(m.glyph('A').0 != 0);
+        assert_eq!(m.glyph('😀').0, 0);
+        assert!(m.glyph('W').1 > m.glyph('i').1);
+        assert!(m.ascent > 0.5 && m.ascent < 1.2 && m.descent > 0.1 && m.descent < 0.5);
+        assert!(
+            fonts.width_mm(Style::Bold, 11.0, "Hello")
+                > fonts.width_mm(Style::Regular, 11.0, "Hello")
+        );
+    }
+}
