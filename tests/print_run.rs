@@ -273,6 +273,27 @@ async fn a_day_of_letters_goes_out_at_the_print_run_and_comes_back_delivered() {
         .unwrap();
     assert_eq!(ours["sorted_count"], 6);
     assert_eq!(ours["billing_day"], "2026-11-27");
+
+    // Royal Mail sends one back: the printer's list names it by its reference.
+    let body = json!({"references": [letter_reference(express), "ZZZZZZZZZZZZZZZZ"]}).to_string();
+    let (status, body) = s
+        .request(
+            "POST",
+            "/letters/returned",
+            Some(s.admin_auth()),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["returned"], json!([express.to_string()]));
+    assert_eq!(
+        body["data"]["unknown_references"],
+        json!(["ZZZZZZZZZZZZZZZZ"])
+    );
+    assert_eq!(
+        notification(&s, express).status,
+        NotificationStatus::ReturnedLetter
+    );
 }
 
 #[tokio::test]

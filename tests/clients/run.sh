@@ -143,7 +143,29 @@ echo "== delivery through SMTP (aiosmtpd, STARTTLS)"
 "$here/.venv/bin/pytest" -q -p no:cacheprovider "$here/test_delivery.py" || status=1
 echo "== notifications-node-client"
 (cd "$here" && node --test test_node_client.mjs) || status=1
+
+# The letter tests once more with the files on local disk instead of S3 (same data, clamd still
+# scanning): the same statuses and the same names, in <data_dir>/blobs.
+echo "== letters with files on local disk"
+kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+env -u NOTIFY_BLOBS__KIND -u NOTIFY_BLOBS__S3__BUCKET -u NOTIFY_BLOBS__S3__ENDPOINT -u NOTIFY_CLIENT_FIXTURE \
+  NOTIFY_ADMIN__SECRET="$admin_secret" "$bin" serve > "$work/server-disk.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  n healthcheck --timeout 1 >/dev/null 2>&1 && break
+  sleep 0.1
+done
+python3 - "$work/fixture.json" "$work/fixture-disk.json" "$work/data/blobs" <<'PY'
+import json, sys
+fix = json.load(open(sys.argv[1]))
+del fix["s3"]
+fix["blobs_dir"] = sys.argv[3]
+json.dump(fix, open(sys.argv[2], "w"))
+PY
+NOTIFY_CLIENT_FIXTURE="$work/fixture-disk.json" "$here/.venv/bin/pytest" -q -p no:cacheprovider \
+  -k "letter or virus" "$here/test_python_client.py" || status=1
 if [ "$status" -ne 0 ]; then
   echo "--- server log" >&2; tail -50 "$work/server.log" >&2
+  [ -f "$work/server-disk.log" ] && tail -20 "$work/server-disk.log" >&2
 fi
 exit "$status"

@@ -80,19 +80,27 @@ def letter_reference(notification_id):
     return out
 
 
-def s3_keys(prefix):
-    """Keys in the server's S3 bucket (moto), read with boto3, not through the server."""
-    import boto3
+def stored_keys(prefix):
+    """Keys of the server's letter files under `prefix`, and a reader for one: from its S3 bucket
+    (moto) with boto3, or from its blob directory on disk, never through the server."""
+    if "s3" in FIX:
+        import boto3
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=FIX["s3"]["endpoint"],
-        region_name="eu-west-2",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    listed = s3.list_objects_v2(Bucket=FIX["s3"]["bucket"], Prefix=prefix)
-    return [o["Key"] for o in listed.get("Contents", [])], s3
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=FIX["s3"]["endpoint"],
+            region_name="eu-west-2",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        listed = s3.list_objects_v2(Bucket=FIX["s3"]["bucket"], Prefix=prefix)
+        keys = [o["Key"] for o in listed.get("Contents", [])]
+        return keys, lambda key: s3.get_object(Bucket=FIX["s3"]["bucket"], Key=key)["Body"].read()
+    root = FIX["blobs_dir"]
+    keys = []
+    for folder, _, files in os.walk(os.path.join(root, prefix)):
+        keys += [os.path.relpath(os.path.join(folder, f), root) for f in files]
+    return keys, lambda key: open(os.path.join(root, key), "rb").read()
 
 
 def wait_for(check, seconds=30):
@@ -136,13 +144,12 @@ def test_send_templated_letter():
     body = wait_for(pdf)
     data = body.read() if hasattr(body, "read") else body
     assert data.startswith(b"%PDF")
-    # ... kept in the S3 bucket under the print day's folder, named for the printer.
+    # ... kept (in the S3 bucket or on disk) under the print day's folder, named for the printer.
     ref = letter_reference(resp["id"])
-    keys, s3 = s3_keys("letters-pdf/")
+    keys, read = stored_keys("letters-pdf/")
     mine = [k for k in keys if f"/NOTIFY.{ref}.D.2.C." in k]
     assert len(mine) == 1, keys
-    stored = s3.get_object(Bucket=FIX["s3"]["bucket"], Key=mine[0])["Body"].read()
-    assert stored == data
+    assert read(mine[0]) == data
 
 
 def error_of_value(err):
@@ -163,9 +170,9 @@ def test_precompiled_letter():
     assert got["status"] == "accepted", got
     assert got["line_1"] == "Ms Jane Example", got
     ref = letter_reference(resp["id"])
-    keys, _ = s3_keys("letters-pdf/")
+    keys, _ = stored_keys("letters-pdf/")
     assert [k for k in keys if f"/NOTIFY.{ref}.D.1.C." in k], keys
-    scan, _ = s3_keys("letters-scan/")
+    scan, _ = stored_keys("letters-scan/")
     assert not [k for k in scan if ref in k], scan
 
 
@@ -181,9 +188,9 @@ def test_a_virus_never_reaches_the_printer():
         c.get_pdf_for_letter(resp["id"])
     assert error_of(e) == (400, [{"error": "BadRequestError", "message": "File did not pass the virus scan"}])
     ref = letter_reference(resp["id"])
-    failed, _ = s3_keys("letters-scan/FAILURE/")
+    failed, _ = stored_keys("letters-scan/FAILURE/")
     assert [k for k in failed if ref in k], failed
-    printable, _ = s3_keys("letters-pdf/")
+    printable, _ = stored_keys("letters-pdf/")
     assert not [k for k in printable if ref in k], printable
 
 
