@@ -24,36 +24,16 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn notification(s: &TestServer, id: Uuid) -> Notification {
-    s.app
-        .store
-        .read()
-        .unwrap()
-        .get_notification(id)
-        .unwrap()
-        .unwrap()
+    s.stored_notification(id)
 }
 
-/// Wait until `done` holds for the notification (the workers run in the background).
 async fn wait_for(
     s: &TestServer,
     id: Uuid,
     what: &str,
     done: impl Fn(&Notification) -> bool,
 ) -> Notification {
-    let start = Instant::now();
-    loop {
-        let n = notification(s, id);
-        if done(&n) {
-            return n;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "notification {id} never became {what}; it is {} ({:?})",
-            n.status,
-            n.status_reason
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    s.wait_for(id, what, done).await
 }
 
 async fn wait_until_not(s: &TestServer, id: Uuid, status: NotificationStatus) -> Notification {

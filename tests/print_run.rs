@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::TestServer;
 use notify::letters::files::pdf_location;
@@ -21,30 +20,11 @@ fn at(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
 }
 
 fn notification(s: &TestServer, id: Uuid) -> Notification {
-    s.app
-        .store
-        .read()
-        .unwrap()
-        .get_notification(id)
-        .unwrap()
-        .unwrap()
+    s.stored_notification(id)
 }
 
 async fn wait_for(s: &TestServer, id: Uuid, done: impl Fn(&Notification) -> bool) -> Notification {
-    let start = Instant::now();
-    loop {
-        let n = notification(s, id);
-        if done(&n) {
-            return n;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{id}: {} {:?}",
-            n.status,
-            n.status_reason
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    s.wait_for(id, "ready", done).await
 }
 
 /// Send a templated letter and wait for its PDF.

@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use common::TestServer;
 use common::sshd::Sshd;
@@ -43,11 +42,8 @@ async fn letter(s: &TestServer, name: &str) -> Uuid {
         .await;
     assert_eq!(status, 201, "{body}");
     let id: Uuid = body["id"].as_str().unwrap().parse().unwrap();
-    let start = Instant::now();
-    while notification(s, id).updated_at.is_none() {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    s.wait_for(id, "given its PDF", |n| n.updated_at.is_some())
+        .await;
     id
 }
 

@@ -146,6 +146,41 @@ impl TestServer {
         self.app.keys.invalidate(id);
     }
 
+    /// The stored notification (it must exist).
+    pub fn stored_notification(&self, id: Uuid) -> storage::records::Notification {
+        self.app
+            .store
+            .read()
+            .unwrap()
+            .get_notification(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no notification {id}"))
+    }
+
+    /// Wait until `done` holds for the notification (the workers run in the background); fails
+    /// the test after a minute, saying what it waited for and where the notification stands.
+    pub async fn wait_for(
+        &self,
+        id: Uuid,
+        what: &str,
+        done: impl Fn(&storage::records::Notification) -> bool,
+    ) -> storage::records::Notification {
+        let start = std::time::Instant::now();
+        loop {
+            let n = self.stored_notification(id);
+            if done(&n) {
+                return n;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "notification {id} never became {what}; it is {} ({:?})",
+                n.status,
+                n.status_reason
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// An `Authorization` header value for the internal API.
     pub fn admin_auth(&self) -> String {
         let token = notify::auth::sign_admin_token(
