@@ -84,6 +84,35 @@ pub enum Command {
     /// Letters: operator actions on the letters pipeline.
     #[command(subcommand)]
     Letters(LettersCommand),
+    /// Bulk sends: a spreadsheet of recipients sent as one job.
+    #[command(subcommand)]
+    Sheet(SheetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SheetCommand {
+    /// Check a sheet (CSV, .xlsx or .ods) against a template, then send it as a job now or at
+    /// --at. Rows with problems are listed (row number, column, what is wrong) and nothing is
+    /// sent. Prints the job id.
+    Send {
+        #[arg(long, value_name = "SERVICE_ID")]
+        service: uuid::Uuid,
+        #[arg(long, value_name = "TEMPLATE_ID")]
+        template: uuid::Uuid,
+        /// The sheet: a header row (`phone number`, `email address` or the address lines,
+        /// and a column for each placeholder), then a row per recipient.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// When to send: `2026-12-01T09:00` (London time) or RFC 3339 with an offset; at most
+        /// 7 days ahead.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Only check the sheet; send nothing.
+        #[arg(long)]
+        check_only: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +287,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::ApiKey(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::ApiKey(cmd))),
         Command::Template(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Template(cmd))),
         Command::Jobs(cmd) => runtime()?.block_on(jobs(config, cmd)),
+        Command::Sheet(cmd) => runtime()?.block_on(sheet(config, cmd)),
         Command::Letters(cmd) => runtime()?.block_on(letters(config, cmd)),
         Command::Load(args) => {
             runtime()?
@@ -374,6 +404,23 @@ async fn reindex(config: Config) -> Result<ExitCode, CliError> {
 
 /// Send one internal-API request to the running server.
 async fn remote(config: &Config, method: &str, path: &str, body: Value) -> Result<Value, CliError> {
+    remote_with(config, method, path, RemoteBody::Json(body)).await
+}
+
+/// What a request to the running server carries.
+enum RemoteBody {
+    Json(Value),
+    /// A sheet, sent as it is.
+    Raw(Vec<u8>),
+}
+
+/// Call the running server's internal API, signed with the admin secret; answers its `data`.
+async fn remote_with(
+    config: &Config,
+    method: &str,
+    path: &str,
+    body: RemoteBody,
+) -> Result<Value, CliError> {
     let secret = app::admin_secret(config).map_err(app::StartError::from)?;
     let token = crate::auth::sign_admin_token(
         &config.admin.client_id,
@@ -381,9 +428,11 @@ async fn remote(config: &Config, method: &str, path: &str, body: Value) -> Resul
         chrono::Utc::now().timestamp(),
     );
     let url = format!("{}{}", local_base_url(config), path);
-    let client = http_client(60)?;
-    let req = match method {
-        "POST" => client.post(&url).json(&body),
+    // A big sheet takes a while to check.
+    let client = http_client(300)?;
+    let req = match (method, body) {
+        ("POST", RemoteBody::Json(body)) => client.post(&url).json(&body),
+        ("POST", RemoteBody::Raw(bytes)) => client.post(&url).body(bytes),
         _ => client.get(&url),
     };
     let resp = req.bearer_auth(token).send().await.map_err(|e| {
@@ -461,6 +510,164 @@ async fn jobs(config: Config, cmd: JobsCommand) -> Result<ExitCode, CliError> {
             }
         }
     }
+}
+
+/// `--at`: a London wall-clock time, or RFC 3339 with its own offset.
+fn parse_send_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return chrono_tz::Europe::London
+                .from_local_datetime(&t)
+                .earliest()
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .ok_or_else(|| {
+                    CliError::Message(format!(
+                        "{text} does not exist in London (the clocks change)"
+                    ))
+                });
+        }
+    }
+    Err(CliError::Message(format!(
+        "--at {text}: give a time like 2026-12-01T09:00 (London) or 2026-12-01T09:00:00Z"
+    )))
+}
+
+/// `notify sheet send`: directly on the data directory when no server holds it (the job then
+/// runs when the server starts), otherwise through the running server.
+async fn sheet(config: Config, cmd: SheetCommand) -> Result<ExitCode, CliError> {
+    let SheetCommand::Send {
+        service,
+        template,
+        file,
+        at,
+        check_only,
+        out,
+    } = cmd;
+    let bytes = std::fs::read(&file)
+        .map_err(|e| CliError::Message(format!("cannot read {}: {e}", file.display())))?;
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sheet.csv".into());
+    let scheduled_for = at.as_deref().map(parse_send_time).transpose()?;
+    let (upload, job) = match App::open(config.clone(), Arc::new(SystemClock)) {
+        Ok(app) => {
+            let result = sheet_direct(
+                &app,
+                service,
+                template,
+                file_name.clone(),
+                bytes,
+                scheduled_for,
+                check_only,
+            )
+            .await;
+            app.shutdown();
+            result?
+        }
+        Err(app::StartError::Store(storage::StoreError::InUse(_))) => {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("template_id", &template.to_string())
+                .append_pair("original_file_name", &file_name)
+                .finish();
+            let upload = remote_with(
+                &config,
+                "POST",
+                &format!("/service/{service}/job/upload?{query}"),
+                RemoteBody::Raw(bytes),
+            )
+            .await?;
+            let job = if upload["valid"] == true && !check_only {
+                let mut body = json!({ "id": upload["id"] });
+                if let Some(at) = scheduled_for {
+                    body["scheduled_for"] = json!(at.to_rfc3339());
+                }
+                Some(remote(&config, "POST", &format!("/service/{service}/job"), body).await?)
+            } else {
+                None
+            };
+            (upload, job)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if out.json {
+        say!("{}", json!({ "upload": upload, "job": job }));
+    }
+    if upload["valid"] != true {
+        for e in upload["errors"].as_array().into_iter().flatten() {
+            eprintln!(
+                "row {}{}: {}",
+                e["row"],
+                e["column"]
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                e["message"].as_str().unwrap_or_default()
+            );
+        }
+        eprintln!("notify: {file_name} has rows that cannot be sent; nothing was sent",);
+        return Ok(ExitCode::FAILURE);
+    }
+    if !out.json {
+        match &job {
+            Some(job) => say!("{}", job["id"].as_str().unwrap_or_default()),
+            None => say!(
+                "{file_name}: {} rows, all can be sent",
+                upload["notification_count"]
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sheet_direct(
+    app: &Arc<App>,
+    service: uuid::Uuid,
+    template: uuid::Uuid,
+    original_file_name: String,
+    bytes: Vec<u8>,
+    scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    check_only: bool,
+) -> Result<(Value, Option<Value>), CliError> {
+    use crate::domain::jobs;
+    let upload = jobs::upload_sheet(
+        app,
+        service,
+        jobs::NewUpload {
+            template_id: template,
+            original_file_name,
+            ..Default::default()
+        },
+        bytes.into(),
+    )
+    .await?;
+    let upload_json = crate::admin::upload_json(&upload);
+    if !upload.meta.valid || check_only {
+        return Ok((upload_json, None));
+    }
+    let job = jobs::create_job(
+        app,
+        service,
+        jobs::NewJob {
+            id: upload.meta.id,
+            scheduled_for,
+            created_by: None,
+        },
+    )
+    .await?;
+    let job_json =
+        crate::admin::job_json(app, &job).map_err(|e| CliError::Message(e.to_string()))?;
+    Ok((upload_json, Some(job_json)))
 }
 
 /// `notify letters ...`: on the running server when there is one, otherwise on the data
@@ -699,4 +906,22 @@ fn service_update_body(args: ServiceUpdateArgs) -> (uuid::Uuid, Value) {
     set("letter_message_limit", letter_limit.map(Value::from));
     set("contact_link", contact_link.map(Value::from));
     (service, Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_times_are_london_wall_clock_unless_they_say_otherwise() {
+        let winter = parse_send_time("2026-12-01T09:00").unwrap();
+        assert_eq!(winter.to_rfc3339(), "2026-12-01T09:00:00+00:00");
+        let summer = parse_send_time("2026-07-01 09:00").unwrap();
+        assert_eq!(summer.to_rfc3339(), "2026-07-01T08:00:00+00:00");
+        let explicit = parse_send_time("2026-07-01T09:00:00+02:00").unwrap();
+        assert_eq!(explicit.to_rfc3339(), "2026-07-01T07:00:00+00:00");
+        // 01:30 on the spring-forward night does not exist in London.
+        assert!(parse_send_time("2026-03-29T01:30").is_err());
+        assert!(parse_send_time("tomorrow").is_err());
+    }
 }

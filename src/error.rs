@@ -106,6 +106,7 @@ impl AppError {
                 DomainError::RateLimited(m) => {
                     (StatusCode::TOO_MANY_REQUESTS, "RateLimitError", m.clone())
                 }
+                DomainError::Forbidden(m) => (StatusCode::FORBIDDEN, "BadRequestError", m.clone()),
                 DomainError::DailyLimit(m) => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "TooManyRequestsError",

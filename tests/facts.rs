@@ -661,6 +661,8 @@ fn job(s: &TestServer, status: JobStatus, at: i64, scheduled_for: Option<i64>) -
         processing_started: Some(at),
         processing_finished: (status == JobStatus::Finished).then_some(at + 60_000_000),
         archived: false,
+        sender_id: None,
+        created_by: None,
     }
 }
 

@@ -893,6 +893,8 @@ async fn job_files_past_retention_are_removed_and_their_jobs_archived() {
             processing_started: None,
             processing_finished: None,
             archived: false,
+            sender_id: None,
+            created_by: None,
         }
     };
     let old_sms = job(s.sms_template, "2024-11-01T10:00:00Z", None);

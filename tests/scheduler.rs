@@ -548,6 +548,8 @@ async fn a_failed_run_is_recorded_and_alerted() {
         processing_started: None,
         processing_finished: None,
         archived: false,
+        sender_id: None,
+        created_by: None,
     };
     s.app
         .store

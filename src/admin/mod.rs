@@ -9,6 +9,7 @@
 //! effect at once.
 
 mod callbacks;
+mod jobs;
 mod keys;
 mod letters;
 mod outbox;
@@ -35,6 +36,7 @@ use crate::app::App;
 use crate::auth::verify_admin_header;
 use crate::error::{AppError, admin_reject, json_response};
 
+pub use jobs::{job_json, upload_json};
 pub use outbox::page_route as outbox_page;
 pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
@@ -132,6 +134,8 @@ pub fn routes(
         .or(returned_letters::routes(auth.clone()))
         .unify()
         .or(letters::routes(auth.clone()))
+        .unify()
+        .or(jobs::routes(auth.clone()))
         .unify()
         .or(scheduler::routes(auth.clone()))
         .unify()

@@ -23,6 +23,10 @@ pub const PAGE_SIZE: usize = 250;
 /// Queue names the delivery workers claim from.
 pub const QUEUE_DELIVER_EMAIL: &str = "deliver-email";
 pub const QUEUE_DELIVER_SMS: &str = "deliver-sms";
+/// Bulk sends' messages wait on queues of their own, so a 100,000-row job never stands between
+/// an API send and its provider.
+pub const QUEUE_DELIVER_EMAIL_JOBS: &str = "deliver-email-jobs";
+pub const QUEUE_DELIVER_SMS_JOBS: &str = "deliver-sms-jobs";
 pub const QUEUE_LETTER_PDF: &str = "letter-create-pdf";
 pub const QUEUE_LETTER_SCAN: &str = "letter-scan";
 
@@ -272,22 +276,7 @@ async fn store_and_queue(app: &App, n: Notification, queue: &'static str) -> Res
     let international = n.international && t == NotificationType::Sms;
     let encoded = storage::codec::encode(&n);
     app.store
-        .write(move |ctx| {
-            ctx.insert_encoded_notification(&n, &encoded)?;
-            if t == NotificationType::Letter {
-                // The printer's files and replies name a letter only by this reference.
-                let reference = crate::letters::names::letter_reference(n.id);
-                if ctx.notification_id_by_reference(&reference)?.is_some() {
-                    return Err(storage::StoreError::Conflict(format!(
-                        "letter reference {reference} is already taken"
-                    )));
-                }
-                ctx.put_provider_reference(&reference, n.id)?;
-            }
-            let now = ctx.now_ms();
-            ctx.enqueue(queue, now, n.id.as_bytes())?;
-            Ok(())
-        })
+        .write(move |ctx| crate::domain::sending::insert_and_queue(ctx, &n, &encoded, queue))
         .await?;
     if count_daily {
         app.limits.record_sent(service_id, t, international);
@@ -372,25 +361,15 @@ async fn post_sms(v2: V2, raw: Bytes) -> Result<Response, AppError> {
         &personalisation,
         service.prefix_sms.then_some(service.name.as_str()),
     )?;
-    let from_number = match sender_id {
-        Some(id) => service
-            .sms_senders
-            .iter()
-            .find(|s| s.id == id && !s.archived)
-            .map(|s| s.sms_sender.clone())
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "sms_sender_id {id} does not exist in database for service id {}",
-                    service.id
-                ))
-            })?,
-        None => service
-            .sms_senders
-            .iter()
-            .find(|s| s.is_default && !s.archived)
-            .map(|s| s.sms_sender.clone())
-            .unwrap_or_else(|| v2.app.config.default_sms_sender()),
-    };
+    let from_number = crate::domain::sending::sms_sender(service, sender_id, || {
+        v2.app.config.default_sms_sender()
+    })
+    .map_err(|unknown| {
+        AppError::BadRequest(format!(
+            "sms_sender_id {} does not exist in database for service id {}",
+            unknown.0, service.id
+        ))
+    })?;
     check_recipient_allowed(&v2, &phone.normalised)?;
     recipients::check_phone_permissions(&phone, &service.permissions)
         .map_err(render::phone_permission_error)?;
@@ -517,26 +496,13 @@ async fn post_email(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     }
     let rendered = render::email(&template, &personalisation)?;
     let service = v2.caller.service();
-    let reply_to = match reply_to_id {
-        Some(id) => Some(
-            service
-                .email_reply_to
-                .iter()
-                .find(|r| r.id == id && !r.archived)
-                .map(|r| r.email_address.clone())
-                .ok_or_else(|| {
-                    AppError::BadRequest(format!(
-                        "email_reply_to_id {id} does not exist in database for service id {}",
-                        service.id
-                    ))
-                })?,
-        ),
-        None => service
-            .email_reply_to
-            .iter()
-            .find(|r| r.is_default && !r.archived)
-            .map(|r| r.email_address.clone()),
-    };
+    let reply_to =
+        crate::domain::sending::email_reply_to(service, reply_to_id).map_err(|unknown| {
+            AppError::BadRequest(format!(
+                "email_reply_to_id {} does not exist in database for service id {}",
+                unknown.0, service.id
+            ))
+        })?;
     let normalised = recipients::normalise_email(&email);
     check_recipient_allowed(&v2, &normalised)?;
     render::check_email_length(&rendered.body)?;

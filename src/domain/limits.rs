@@ -96,6 +96,38 @@ impl Limits {
         Ok(())
     }
 
+    /// Whether `count` more messages of this type fit in today's limit (a bulk send checks its
+    /// whole sheet at once, as upstream's `process-job` does).
+    pub fn fits_daily(
+        &self,
+        store: &Store,
+        service: &Service,
+        t: NotificationType,
+        count: u64,
+    ) -> DomainResult<bool> {
+        let name = t.as_str();
+        let sent = self.sent_today(store, service.id, name)?;
+        Ok(sent + count <= Self::limit_for(service, name))
+    }
+
+    /// Count `count` stored notifications of a bulk send, `international` of them international
+    /// texts.
+    pub fn record_sent_many(
+        &self,
+        service_id: Uuid,
+        t: NotificationType,
+        count: u64,
+        international: u64,
+    ) {
+        let mut daily = self.daily.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = daily.get_mut(&(service_id, t.as_str())) {
+            entry.1 += count;
+        }
+        if let Some(entry) = daily.get_mut(&(service_id, "international_sms")) {
+            entry.1 += international;
+        }
+    }
+
     fn sent_today(&self, store: &Store, service_id: Uuid, name: &'static str) -> DomainResult<u64> {
         let now = store.clock().now_micros();
         let today = utc_day(now);

@@ -4,8 +4,10 @@
 pub mod alerts;
 pub mod api_keys;
 pub mod callbacks;
+pub mod contact_lists;
 pub mod documents;
 pub mod facts;
+pub mod jobs;
 pub mod letters;
 pub mod limits;
 pub mod monitoring;
@@ -14,6 +16,7 @@ pub mod recipient_sheet;
 pub mod recipients;
 pub mod retention;
 pub mod returned_letters;
+pub mod sending;
 pub mod services;
 pub mod statistics;
 pub mod status;
@@ -47,6 +50,10 @@ pub enum DomainError {
     /// A daily sending limit (429 `TooManyRequestsError`).
     #[error("{0}")]
     DailyLimit(String),
+    /// A rule that refuses the caller outright (403): an inactive service, a letter job from a
+    /// trial-mode service.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<StoreError> for DomainError {

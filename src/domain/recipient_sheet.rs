@@ -24,7 +24,8 @@ use crate::templates::placeholders::{normalise_key, placeholder_names_in};
 /// The most rows one sheet may hold.
 pub const MAX_ROWS: usize = 100_000;
 
-const ADDRESS_COLUMNS: [&str; 8] = [
+/// The address columns of a letter sheet, by their canonical personalisation names.
+pub const ADDRESS_COLUMNS: [&str; 8] = [
     "address_line_1",
     "address_line_2",
     "address_line_3",
@@ -105,6 +106,40 @@ pub struct Allowed {
 
 /// The header and the data rows, each with its 0-based index among the data rows. The csv
 /// reader skips blank lines; they are counted back in so row numbers match the spreadsheet.
+/// The sheet as CSV: a spreadsheet (`.xlsx`, `.xlsm`, `.xls`, `.ods`, by the file name) is read
+/// through calamine, first sheet only, and written out as CSV; anything else is taken as CSV.
+pub fn sheet_as_csv<'a>(
+    file_name: &str,
+    bytes: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, SheetError> {
+    use calamine::Reader as _;
+    let lower = file_name.to_ascii_lowercase();
+    let spreadsheet = [".xlsx", ".xlsm", ".xls", ".ods"]
+        .iter()
+        .any(|ext| lower.ends_with(ext));
+    if !spreadsheet {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let unreadable = |e: &dyn std::fmt::Display| {
+        SheetError::Unreadable(format!(
+            "{file_name} is not a spreadsheet we can read ({e})"
+        ))
+    };
+    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e| unreadable(&e))?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or(SheetError::Empty)?
+        .map_err(|e| unreadable(&e))?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for row in range.rows() {
+        out.write_record(row.iter().map(|cell| cell.to_string()))
+            .map_err(|e| unreadable(&e))?;
+    }
+    let csv = out.into_inner().map_err(|e| unreadable(&e))?;
+    Ok(std::borrow::Cow::Owned(csv))
+}
+
 #[allow(clippy::type_complexity)]
 fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), SheetError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -160,6 +195,25 @@ pub fn check_csv(
     bytes: &[u8],
     template: &Template,
     allowed: Allowed,
+) -> Result<CheckedSheet, SheetError> {
+    read_sheet(bytes, template, allowed, true)
+}
+
+/// The rows of a sheet already checked by [`check_csv`] (a job's stored sheet), read again
+/// without checking each recipient a second time: the job builds each row's recipient anyway.
+pub fn rows_of_checked_csv(
+    bytes: &[u8],
+    template: &Template,
+    allowed: Allowed,
+) -> Result<Vec<SheetRow>, SheetError> {
+    read_sheet(bytes, template, allowed, false).map(|s| s.rows)
+}
+
+fn read_sheet(
+    bytes: &[u8],
+    template: &Template,
+    allowed: Allowed,
+    check_recipients: bool,
 ) -> Result<CheckedSheet, SheetError> {
     let (headers, rows) = read_csv(bytes)?;
     let keys: Vec<String> = headers.iter().map(|h| normalise_key(h)).collect();
@@ -265,8 +319,9 @@ pub fn check_csv(
             NotificationType::Sms => {
                 let i = column("phone number").expect("checked above");
                 let value = cell(i);
-                match recipients::validate_phone_number(value) {
-                    Ok(p)
+                match check_recipients.then(|| recipients::validate_phone_number(value)) {
+                    None => {}
+                    Some(Ok(p))
                         if p.international && !p.crown_dependency && !allowed.international_sms =>
                     {
                         fail(
@@ -276,12 +331,12 @@ pub fn check_csv(
                         );
                         row_ok = false;
                     }
-                    Ok(_) => {}
-                    Err(_) if value.trim().is_empty() => {
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) if value.trim().is_empty() => {
                         fail(&headers[i], "Missing phone number".into());
                         row_ok = false;
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         fail(&headers[i], e.to_string());
                         row_ok = false;
                     }
@@ -291,7 +346,9 @@ pub fn check_csv(
             NotificationType::Email => {
                 let i = column("email address").expect("checked above");
                 let value = cell(i);
-                if value.trim().is_empty() {
+                if !check_recipients {
+                    // Checked when the sheet was uploaded.
+                } else if value.trim().is_empty() {
                     fail(&headers[i], "Missing email address".into());
                     row_ok = false;
                 } else if let Err(e) = recipients::validate_email_address(value) {
@@ -306,9 +363,9 @@ pub fn check_csv(
                     .map(|c| column(c).map(|i| cell(i).to_string()).unwrap_or_default())
                     .collect();
                 let first = column("address_line_1").expect("checked above");
-                if let Err(e) =
+                if let Some(Err(e)) = check_recipients.then(|| {
                     recipients::validate_postal_address(&lines, allowed.international_letters)
-                {
+                }) {
                     fail(&headers[first], e.to_string());
                     row_ok = false;
                 }
@@ -516,6 +573,34 @@ mod tests {
             sheet.rows[1].index, 3,
             "blank rows still count for row numbers"
         );
+    }
+
+    #[test]
+    fn extra_columns_are_carried_and_a_stored_sheet_reads_without_rechecking() {
+        let t = template(NotificationType::Sms, None, "Hi ((name))");
+        let csv = "phone number,name,shoe size\n07700900123,Ann,5\n";
+        let sheet = check(csv, &t).unwrap();
+        assert_eq!(sheet.rows[0].personalisation["shoe size"], "5");
+        // A stored sheet was checked when it was uploaded: reading it again skips the
+        // recipient checks (the job checks each recipient as it builds the row).
+        let rows = rows_of_checked_csv(
+            "phone number,name\nnot checked again,Ann\n".as_bytes(),
+            &t,
+            Allowed::default(),
+        )
+        .unwrap();
+        assert_eq!(rows[0].recipient, "not checked again");
+    }
+
+    #[test]
+    fn a_csv_passes_through_and_a_broken_spreadsheet_is_named() {
+        let csv = b"phone number\n07700900123\n";
+        assert!(matches!(
+            sheet_as_csv("people.csv", csv),
+            Ok(std::borrow::Cow::Borrowed(_))
+        ));
+        let err = sheet_as_csv("People.XLSX", b"not a zip").unwrap_err();
+        assert!(err.to_string().contains("People.XLSX"), "{err}");
     }
 
     #[test]

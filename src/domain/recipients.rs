@@ -537,6 +537,27 @@ fn matches_desc(nsn: &str, desc: Option<&'static Descriptor>) -> bool {
     full_match(desc.national_number().as_str(), nsn)
 }
 
+/// Whether a region's fixed-line and mobile patterns are the same (whitespace aside). The
+/// patterns are long, so the answer is worked out once per region, not once per number.
+fn fixed_line_same_as_mobile(meta: &'static Metadata) -> bool {
+    type Cache = Mutex<HashMap<usize, bool>>;
+    static CACHE: LazyLock<Cache> = LazyLock::new(|| Mutex::new(HashMap::new()));
+    let key = meta as *const Metadata as usize;
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    *cache.entry(key).or_insert_with(|| {
+        let d = meta.descriptors();
+        let squash = |desc: Option<&Descriptor>| {
+            desc.map(|x| {
+                x.national_number()
+                    .as_str()
+                    .split_whitespace()
+                    .collect::<String>()
+            })
+        };
+        squash(d.fixed_line()) == squash(d.mobile())
+    })
+}
+
 fn number_type_for(nsn: &str, meta: &'static Metadata) -> Type {
     let d = meta.descriptors();
     let (general_lengths, _) = general_lengths(meta);
@@ -557,15 +578,7 @@ fn number_type_for(nsn: &str, meta: &'static Metadata) -> Type {
             return kind;
         }
     }
-    let squash = |desc: Option<&Descriptor>| {
-        desc.map(|x| {
-            x.national_number()
-                .as_str()
-                .split_whitespace()
-                .collect::<String>()
-        })
-    };
-    let same_pattern = squash(d.fixed_line()) == squash(d.mobile());
+    let same_pattern = fixed_line_same_as_mobile(meta);
     if matches_desc(nsn, d.fixed_line()) {
         if same_pattern || matches_desc(nsn, d.mobile()) {
             return Type::FixedLineOrMobile;

@@ -568,7 +568,18 @@ pub async fn remove_job_files(app: &Arc<App>, letters: bool) -> JobOutcome {
         after = Some(last);
         let mut done = Vec::new();
         for (id, file_key) in expired {
-            match delete_object(app, &file_key).await {
+            // The upload's metadata beside the sheet goes with it.
+            let meta = file_key
+                .strip_suffix(".csv")
+                .map(|stem| format!("{stem}.json"));
+            let deleted = match delete_object(app, &file_key).await {
+                Ok(()) => match meta {
+                    Some(meta) => delete_object(app, &meta).await,
+                    None => Ok(()),
+                },
+                Err(e) => Err(e),
+            };
+            match deleted {
                 Ok(()) => done.push(id),
                 Err(e) => {
                     tracing::error!(job_id = %id, error = %e, "could not delete a job file");

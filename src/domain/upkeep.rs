@@ -19,7 +19,10 @@ use uuid::Uuid;
 
 use super::JobOutcome;
 use super::status::{StatusChange, apply_status};
-use crate::api::notifications::{QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_SMS, QUEUE_LETTER_PDF};
+use crate::api::notifications::{
+    QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_EMAIL_JOBS, QUEUE_DELIVER_SMS, QUEUE_DELIVER_SMS_JOBS,
+    QUEUE_LETTER_PDF,
+};
 use crate::app::App;
 use crate::providers::SmsSender;
 
@@ -75,6 +78,8 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
     let reader = app.store.read()?;
     let mut waiting = reader.queue_payloads(QUEUE_DELIVER_EMAIL)?;
     waiting.extend(reader.queue_payloads(QUEUE_DELIVER_SMS)?);
+    waiting.extend(reader.queue_payloads(QUEUE_DELIVER_EMAIL_JOBS)?);
+    waiting.extend(reader.queue_payloads(QUEUE_DELIVER_SMS_JOBS)?);
     waiting.extend(reader.queue_payloads(QUEUE_LETTER_PDF)?);
     let mut replayed = 0u64;
     loop {
@@ -89,23 +94,27 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
                 && !waiting.contains(n.id.as_bytes().as_slice())
         })?;
         if !stuck.is_empty() {
-            let ids: Vec<(Uuid, NotificationType)> =
-                stuck.iter().map(|n| (n.id, n.notification_type)).collect();
+            let ids: Vec<(Uuid, NotificationType, bool)> = stuck
+                .iter()
+                .map(|n| (n.id, n.notification_type, n.job_id.is_some()))
+                .collect();
             replayed += app
                 .store
                 .write(move |ctx| {
                     let mut queued = 0u64;
                     let now = ctx.now_ms();
-                    for (id, kind) in ids {
+                    for (id, kind, from_job) in ids {
                         // Still created now (the snapshot may be a moment old)?
                         let still = ctx
                             .get_notification(id)?
                             .is_some_and(|n| n.status == NotificationStatus::Created);
                         if still {
-                            let queue = match kind {
-                                NotificationType::Sms => QUEUE_DELIVER_SMS,
-                                NotificationType::Letter => QUEUE_LETTER_PDF,
-                                _ => QUEUE_DELIVER_EMAIL,
+                            let queue = match (kind, from_job) {
+                                (NotificationType::Letter, _) => QUEUE_LETTER_PDF,
+                                (NotificationType::Sms, false) => QUEUE_DELIVER_SMS,
+                                (NotificationType::Sms, true) => QUEUE_DELIVER_SMS_JOBS,
+                                (_, false) => QUEUE_DELIVER_EMAIL,
+                                (_, true) => QUEUE_DELIVER_EMAIL_JOBS,
                             };
                             ctx.enqueue(queue, now, id.as_bytes())?;
                             queued += 1;

@@ -21,7 +21,9 @@ use storage::Claimed;
 use storage::records::{KeyType, Notification, NotificationStatus, NotificationType, Service};
 use uuid::Uuid;
 
-pub use crate::api::notifications::{QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_SMS};
+pub use crate::api::notifications::{
+    QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_EMAIL_JOBS, QUEUE_DELIVER_SMS, QUEUE_DELIVER_SMS_JOBS,
+};
 use crate::app::App;
 use crate::domain::receipts;
 use crate::domain::status::{StatusChange, apply_status};
@@ -35,11 +37,14 @@ use crate::templates::sms::render_sms_for_delivery;
 /// Handle one claimed delivery row. Never panics on bad data: what cannot be delivered ends in
 /// a failure status.
 pub async fn deliver(app: Arc<App>, row: Claimed) {
-    let queue: &'static str = if row.queue == QUEUE_DELIVER_SMS {
-        QUEUE_DELIVER_SMS
-    } else {
-        QUEUE_DELIVER_EMAIL
-    };
+    let queue: &'static str = [
+        QUEUE_DELIVER_SMS,
+        QUEUE_DELIVER_SMS_JOBS,
+        QUEUE_DELIVER_EMAIL_JOBS,
+    ]
+    .into_iter()
+    .find(|q| *q == row.queue)
+    .unwrap_or(QUEUE_DELIVER_EMAIL);
     let seq = row.seq;
     let Ok(id) = Uuid::from_slice(&row.payload) else {
         tracing::error!(

@@ -3,6 +3,7 @@
 //! - [`delivery`]: emails and text messages from their queues to the providers;
 //! - [`callbacks`]: calls to services' callback URLs;
 //! - [`letters`]: letter PDFs, the virus scan and validation of precompiled letters;
+//! - bulk sends: a job's rows into notifications ([`crate::domain::jobs::process`]);
 //! - the scheduler's timer ([`crate::scheduler::run`]), when `scheduler.enabled`.
 //!
 //! Queue workers share one loop ([`serve_queue`]): claim what is due (as many rows as there are
@@ -47,6 +48,28 @@ pub fn start(app: &Arc<App>) -> Workers {
             d.sms_concurrency,
             rx.clone(),
             delivery::deliver,
+        )),
+        // Bulk sends have their own queues and slots: they never hold up an API send.
+        tokio::spawn(serve_queue(
+            app.clone(),
+            delivery::QUEUE_DELIVER_EMAIL_JOBS,
+            d.email_concurrency,
+            rx.clone(),
+            delivery::deliver,
+        )),
+        tokio::spawn(serve_queue(
+            app.clone(),
+            delivery::QUEUE_DELIVER_SMS_JOBS,
+            d.sms_concurrency,
+            rx.clone(),
+            delivery::deliver,
+        )),
+        tokio::spawn(serve_queue(
+            app.clone(),
+            crate::domain::jobs::QUEUE_PROCESS_JOB,
+            1,
+            rx.clone(),
+            crate::domain::jobs::process,
         )),
         tokio::spawn(serve_queue(
             app.clone(),

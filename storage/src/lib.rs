@@ -25,6 +25,7 @@ pub mod error;
 pub mod facts;
 pub mod index;
 pub mod indexer;
+pub mod jobs;
 pub mod print;
 pub mod queue;
 pub mod records;

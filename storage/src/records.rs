@@ -267,6 +267,9 @@ string_enum!(
         Cancelled => "cancelled",
         SendingLimitsExceeded => "sending limits exceeded",
         Error => "error",
+        FinishedAllNotificationsCreated => "finished all notifications created",
+        ReadyToSend => "ready to send",
+        SentToDvla => "sent to dvla",
     }
 );
 
@@ -280,6 +283,8 @@ pub struct Job {
     /// Object-store key of the uploaded sheet.
     pub file_key: String,
     pub notification_count: u32,
+    /// Rows processed so far (each is a notification, or skipped for a trial-mode service);
+    /// processing resumes from here after a crash.
     pub notifications_sent: u32,
     pub status: JobStatus,
     pub scheduled_for: Option<Micros>,
@@ -287,6 +292,25 @@ pub struct Job {
     pub created_at: Micros,
     pub processing_started: Option<Micros>,
     pub processing_finished: Option<Micros>,
+    pub archived: bool,
+    /// The SMS sender or email reply-to chosen for the job (else the service's default).
+    pub sender_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+}
+
+/// A saved sheet of recipients (workers.md §8.1) that jobs can be sent from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactList {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub original_file_name: String,
+    pub row_count: u32,
+    /// `email` or `sms`: the recipient column the sheet holds.
+    pub template_type: NotificationType,
+    /// Object-store key of the sheet.
+    pub file_key: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: Micros,
     pub archived: bool,
 }
 

@@ -50,6 +50,14 @@ pub const QUEUE_LEASED: TableDefinition<(&str, u64), Bytes> =
 pub const JOBS: TableDefinition<u128, Bytes> = TableDefinition::new("job_id_job");
 pub const SERVICE_JOBS: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("service_job_unit");
+/// (job id, row number) → the notification made from that row: the key that makes processing
+/// a row twice (a retry, a crash in the middle) a no-op, and a job's notifications in row order.
+pub const JOB_ROWS: TableDefinition<(u128, u32), u128> =
+    TableDefinition::new("job_row_notification");
+pub const CONTACT_LISTS: TableDefinition<u128, Bytes> =
+    TableDefinition::new("contact_list_id_contact_list");
+pub const SERVICE_CONTACT_LISTS: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("service_contact_list");
 pub const INBOUND_SMS: TableDefinition<u128, Bytes> = TableDefinition::new("inbound_id_inbound");
 pub const SERVICE_INBOUND_SMS: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("service_inbound_unit");
@@ -117,6 +125,9 @@ pub struct Tables<'txn> {
     pub queue_leased: redb::Table<'txn, (&'static str, u64), Bytes>,
     pub jobs: redb::Table<'txn, u128, Bytes>,
     pub service_jobs: redb::Table<'txn, (u128, u128), ()>,
+    pub job_rows: redb::Table<'txn, (u128, u32), u128>,
+    pub contact_lists: redb::Table<'txn, u128, Bytes>,
+    pub service_contact_lists: redb::Table<'txn, (u128, u128), ()>,
     pub inbound_sms: redb::Table<'txn, u128, Bytes>,
     pub service_inbound_sms: redb::Table<'txn, (u128, u128), ()>,
     pub service_callbacks: redb::Table<'txn, (u128, &'static str), Bytes>,
@@ -157,6 +168,9 @@ impl<'txn> Tables<'txn> {
             queue_leased: txn.open_table(QUEUE_LEASED)?,
             jobs: txn.open_table(JOBS)?,
             service_jobs: txn.open_table(SERVICE_JOBS)?,
+            job_rows: txn.open_table(JOB_ROWS)?,
+            contact_lists: txn.open_table(CONTACT_LISTS)?,
+            service_contact_lists: txn.open_table(SERVICE_CONTACT_LISTS)?,
             inbound_sms: txn.open_table(INBOUND_SMS)?,
             service_inbound_sms: txn.open_table(SERVICE_INBOUND_SMS)?,
             service_callbacks: txn.open_table(SERVICE_CALLBACKS)?,
