@@ -580,14 +580,8 @@ async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
 
     check_permission(&v2, NotificationType::Letter)?;
     let template = load_template(&v2, template_id, NotificationType::Letter)?;
-    let contact_block = template.letter_contact_id.and_then(|id| {
-        v2.caller
-            .service()
-            .letter_contacts
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.contact_block.clone())
-    });
+    let contact_block =
+        crate::domain::sending::letter_contact_block(v2.caller.service(), &template);
     let rendered = render::letter(&template, &personalisation, contact_block.as_deref())?;
     letter_checks(&v2)?;
     let allow_international = v2
@@ -621,14 +615,7 @@ async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     n.international = address.international;
     // The contact block printed on the letter, as it was when the letter was sent.
     n.reply_to_text = contact_block;
-    n.postage = Some(if address.international {
-        address
-            .postage_zone
-            .clone()
-            .unwrap_or_else(|| "rest-of-world".into())
-    } else {
-        template.postage.clone().unwrap_or_else(|| "second".into())
-    });
+    n.postage = Some(crate::domain::sending::letter_postage(&address, &template));
     let id = n.id;
     store_and_queue(&v2.app, n, QUEUE_LETTER_PDF).await?;
     Ok(json_response(

@@ -92,6 +92,29 @@ pub fn email_reply_to(
     }
 }
 
+/// The contact block a letter of this template prints (the template's, from the service).
+pub fn letter_contact_block(service: &Service, template: &Template) -> Option<String> {
+    template.letter_contact_id.and_then(|id| {
+        service
+            .letter_contacts
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.contact_block.clone())
+    })
+}
+
+/// A letter's postage: its international zone, else the template's (second class by default).
+pub fn letter_postage(address: &recipients::PostalAddress, template: &Template) -> String {
+    if address.international {
+        address
+            .postage_zone
+            .clone()
+            .unwrap_or_else(|| "rest-of-world".into())
+    } else {
+        template.postage.clone().unwrap_or_else(|| "second".into())
+    }
+}
+
 /// What every row of one job shares: the service, the template version, the sender.
 pub struct RowSender {
     service: Service,
@@ -121,13 +144,7 @@ impl RowSender {
                 Some(sms_sender(&service, sender_id, || default_sms_sender).map_err(unknown)?)
             }
             NotificationType::Email => email_reply_to(&service, sender_id).map_err(unknown)?,
-            NotificationType::Letter => template.letter_contact_id.and_then(|id| {
-                service
-                    .letter_contacts
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map(|c| c.contact_block.clone())
-            }),
+            NotificationType::Letter => letter_contact_block(&service, &template),
         };
         Ok(RowSender {
             service,
