@@ -584,17 +584,8 @@ async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
         crate::domain::sending::letter_contact_block(v2.caller.service(), &template);
     let rendered = render::letter(&template, &personalisation, contact_block.as_deref())?;
     letter_checks(&v2)?;
-    let allow_international = v2
-        .caller
-        .service()
-        .permissions
-        .iter()
-        .any(|p| p == "international_letters");
-    let address = recipients::validate_postal_address(
-        &render::address_lines(&personalisation),
-        allow_international,
-    )
-    .map_err(|e| AppError::Validation(vec![e.to_string()]))?;
+    let address = crate::domain::sending::letter_address(v2.caller.service(), &personalisation)
+        .map_err(|e| AppError::Validation(vec![e.to_string()]))?;
     let test_key = v2.caller.key().key_type == KeyType::Test;
     let mut n = new_notification(
         &v2,

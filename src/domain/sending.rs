@@ -103,6 +103,22 @@ pub fn letter_contact_block(service: &Service, template: &Template) -> Option<St
     })
 }
 
+/// A letter's address from its personalisation (`address_line_1`…, `postcode`), checked with
+/// the service's permission for international letters.
+pub fn letter_address(
+    service: &Service,
+    personalisation: &Map<String, Value>,
+) -> Result<recipients::PostalAddress, recipients::AddressError> {
+    let allow_international = service
+        .permissions
+        .iter()
+        .any(|p| p == "international_letters");
+    recipients::validate_postal_address(
+        &render::address_lines(personalisation),
+        allow_international,
+    )
+}
+
 /// A letter's postage: its international zone, else the template's (second class by default).
 pub fn letter_postage(address: &recipients::PostalAddress, template: &Template) -> String {
     if address.international {
@@ -239,16 +255,8 @@ impl RowSender {
             NotificationType::Letter => {
                 // The letter renderer reads the address under its canonical names.
                 canonical_address_keys(&mut personalisation);
-                let allow_international = self
-                    .service
-                    .permissions
-                    .iter()
-                    .any(|p| p == "international_letters");
-                let address = recipients::validate_postal_address(
-                    &render::address_lines(&personalisation),
-                    allow_international,
-                )
-                .map_err(|e| e.to_string())?;
+                let address =
+                    letter_address(&self.service, &personalisation).map_err(|e| e.to_string())?;
                 let rendered =
                     render::letter(&self.template, &personalisation, self.sender.as_deref())
                         .map_err(message)?;
