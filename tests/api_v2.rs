@@ -171,6 +171,78 @@ async fn authentication_errors_in_upstream_order() {
     );
 }
 
+/// A client reuses one token for all its requests within a second, so the server remembers
+/// tokens it has verified; what can change (the time window, the key, the service) must still
+/// be checked on every use.
+#[tokio::test]
+async fn a_reused_token_is_checked_again_on_every_use() {
+    let clock = storage::ManualClock::new(chrono::Utc::now());
+    let s = TestServer::start_with_clock(clock.clone(), |_| {}).await;
+    let key = s.keys["normal"].clone();
+    let token = Some(format!("Bearer {}", s.token(&key)));
+    assert_eq!(templates_with(&s, token.clone()).await.0, 200);
+    assert_eq!(
+        templates_with(&s, token.clone()).await.0,
+        200,
+        "the same token again"
+    );
+
+    // Out of the ±30 s window by the server's clock: refused, then fine again back inside it.
+    clock.advance(std::time::Duration::from_secs(31));
+    assert_eq!(
+        templates_with(&s, token.clone()).await,
+        auth_err(
+            403,
+            "Error: Your system clock must be accurate to within 30 seconds"
+        )
+    );
+    clock.set(storage::Clock::now(&*clock) - chrono::Duration::seconds(31));
+    assert_eq!(templates_with(&s, token.clone()).await.0, 200);
+
+    // The key revoked: the remembered token no longer works.
+    let reader = s.app.store.read().unwrap();
+    let key_id = reader
+        .service_api_keys(s.service_id)
+        .unwrap()
+        .into_iter()
+        .find(|k| k.key_type == storage::records::KeyType::Normal)
+        .unwrap()
+        .id;
+    drop(reader);
+    notify::domain::api_keys::revoke_api_key(&s.app.store, s.service_id, key_id)
+        .await
+        .unwrap();
+    s.app.keys.invalidate(s.service_id);
+    assert_eq!(
+        templates_with(&s, token.clone()).await,
+        auth_err(403, "Invalid token: API key revoked")
+    );
+
+    // The service archived: refused with the full check's message.
+    let other = s.keys["team"].clone();
+    let team_token = Some(format!("Bearer {}", s.token(&other)));
+    assert_eq!(templates_with(&s, team_token.clone()).await.0, 200);
+    let mut service = s
+        .app
+        .store
+        .read()
+        .unwrap()
+        .get_service(s.service_id)
+        .unwrap()
+        .unwrap();
+    service.active = false;
+    s.app
+        .store
+        .write(move |ctx| ctx.put_service(&service))
+        .await
+        .unwrap();
+    s.app.keys.invalidate(s.service_id);
+    assert_eq!(
+        templates_with(&s, team_token).await,
+        auth_err(403, "Invalid token: service is archived")
+    );
+}
+
 #[tokio::test]
 async fn request_errors_use_the_v2_envelope() {
     let s = TestServer::start().await;

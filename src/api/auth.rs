@@ -3,7 +3,9 @@
 //! order so each failure gets upstream's message.
 //!
 //! Services and their (unsealed) key secrets are cached for two seconds, as upstream does, so
-//! the accept path does not open the database or decrypt anything per request.
+//! the accept path does not open the database or decrypt anything per request; tokens that
+//! verified are remembered for as long, so a client's many requests within one second (one
+//! token, as `iat` is in whole seconds) pay for one signature check.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -58,7 +60,29 @@ impl Caller {
 #[derive(Default)]
 pub struct KeyCache {
     map: RwLock<HashMap<Uuid, Arc<LoadedService>>>,
+    /// Tokens whose signature was checked lately. A client signs a fresh token per request, but
+    /// `iat` is in whole seconds, so one token serves all of a client's requests in a second:
+    /// checking its HMAC and parsing its JSON once per second instead of per request is most of
+    /// the authentication cost. Only what cannot change is remembered (who signed it, with
+    /// which key, its time claims); the time window, the key's revocation and the service's
+    /// state are checked again on every use.
+    verified: RwLock<HashMap<Box<str>, VerifiedToken>>,
 }
+
+/// A token that passed every check once.
+#[derive(Clone, Copy)]
+struct VerifiedToken {
+    service_id: Uuid,
+    key_id: Uuid,
+    key_index: usize,
+    iat: i64,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    checked: Instant,
+}
+
+/// Tokens remembered at most; beyond it the memory is simply cleared (tokens live seconds).
+const VERIFIED_TOKENS_MAX: usize = 4096;
 
 impl KeyCache {
     /// Forget a service (its keys or settings changed in this process).
@@ -118,6 +142,56 @@ impl KeyCache {
     }
 }
 
+impl KeyCache {
+    /// A caller for a token verified lately, if it still passes the checks that can change
+    /// (its service is active, its key still loaded and not revoked, its time claims). `None`
+    /// sends the token through the full checks, which give the exact error when it fails.
+    fn verified_again(
+        &self,
+        store: &Store,
+        sealer: &Sealer,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<Caller>, AppError> {
+        let Some(seen) = self
+            .verified
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .copied()
+        else {
+            return Ok(None);
+        };
+        if seen.checked.elapsed() >= CACHE_TTL
+            || (now - seen.iat).abs() > CLOCK_SKEW_SECS
+            || seen.nbf.is_some_and(|nbf| nbf > now)
+            || seen.exp.is_some_and(|exp| exp < now)
+        {
+            return Ok(None);
+        }
+        let Some(loaded) = self.get(store, sealer, seen.service_id)? else {
+            return Ok(None);
+        };
+        let key_still_valid = loaded.service.active
+            && loaded
+                .keys
+                .get(seen.key_index)
+                .is_some_and(|k| k.key.id == seen.key_id && k.key.expiry_date.is_none());
+        Ok(key_still_valid.then(|| Caller {
+            service: loaded,
+            key_index: seen.key_index,
+        }))
+    }
+
+    fn remember(&self, token: &str, verified: VerifiedToken) {
+        let mut map = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= VERIFIED_TOKENS_MAX {
+            map.clear();
+        }
+        map.insert(token.into(), verified);
+    }
+}
+
 fn auth_error(status: StatusCode, message: &str) -> AppError {
     AppError::Auth {
         status,
@@ -150,6 +224,10 @@ pub fn authenticate(
             "Unauthorized: authentication bearer scheme must be used",
         )
     })?;
+    let now = clock.now().timestamp();
+    if let Some(caller) = cache.verified_again(store, sealer, token, now)? {
+        return Ok(caller);
+    }
     // Step 3: decodes without verification, has an iss.
     let header = jsonwebtoken::decode_header(token).map_err(|_| forbidden(MALFORMED))?;
     let claims: Value =
@@ -181,7 +259,6 @@ pub fn authenticate(
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.required_spec_claims.clear();
-    let now = clock.now().timestamp();
     for (i, k) in loaded.keys.iter().enumerate() {
         let verified = match jsonwebtoken::decode::<Value>(token, &k.decoding, &validation) {
             Ok(data) => data.claims,
@@ -216,6 +293,24 @@ pub fn authenticate(
         if k.key.expiry_date.is_some() {
             return Err(forbidden("Invalid token: API key revoked"));
         }
+        cache.remember(
+            token,
+            VerifiedToken {
+                service_id,
+                key_id: k.key.id,
+                key_index: i,
+                iat,
+                nbf: verified
+                    .get("nbf")
+                    .and_then(Value::as_f64)
+                    .map(|v| v as i64),
+                exp: verified
+                    .get("exp")
+                    .and_then(Value::as_f64)
+                    .map(|v| v as i64),
+                checked: Instant::now(),
+            },
+        );
         return Ok(Caller {
             service: loaded.clone(),
             key_index: i,

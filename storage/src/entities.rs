@@ -238,7 +238,12 @@ impl WriteCtx<'_> {
             self.bump_status(old.status.as_str(), -1);
             self.bump_status(n.status.as_str(), 1);
         }
-        self.outbox(n.id)
+        // Most updates are status changes, which the search document does not hold: re-index
+        // only when a searched field changed (a letter's address read from its PDF, say).
+        if crate::indexer::search_fields_differ(&old, n) {
+            self.outbox(n.id)?;
+        }
+        Ok(())
     }
 
     /// Remove a live notification (retention); the index drops it on its next drain.

@@ -38,6 +38,17 @@ pub fn doc_for(n: &Notification) -> IndexDoc {
     }
 }
 
+/// Whether two versions of a notification have different search documents. Lists exactly the
+/// fields [`doc_for`] reads.
+pub fn search_fields_differ(a: &Notification, b: &Notification) -> bool {
+    a.id != b.id
+        || a.service_id != b.service_id
+        || a.notification_type != b.notification_type
+        || a.normalised_to != b.normalised_to
+        || a.client_reference != b.client_reference
+        || a.created_at != b.created_at
+}
+
 /// Move up to one chunk of outbox rows into the index. Returns how many rows were handled.
 pub fn drain_once(store: &Store, index: &SearchIndex) -> Result<usize> {
     let reader = store.read()?;

@@ -8,7 +8,9 @@
 //! Bulk work that a crash may safely undo and redo (retention batches) can be submitted with
 //! [`Writer::write_deferred`]: a batch made only of such operations commits without fsync
 //! (`Durability::None`), and becomes durable with the next durable commit. A purge of a million
-//! rows then costs the API's writes no fsyncs of its own.
+//! rows then costs the API's writes no fsyncs of its own. Durable operations also go first:
+//! deferred ones get a commit each only when no durable one is waiting (or after
+//! [`DEFERRED_MAX_WAIT`]), so an API write waits behind at most one chunk of bulk work.
 //!
 //! An operation must do its checks before it writes: if it returns a rejection
 //! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
@@ -225,36 +227,85 @@ fn read_seq(db: &Database) -> Result<u64> {
         .unwrap_or(0))
 }
 
+type Held = std::collections::VecDeque<(std::time::Instant, BoxedOp)>;
+
+/// How long a deferred operation may be passed over by durable ones before it gets a commit
+/// of its own anyway: API writes go first, but a purge under full load still moves.
+const DEFERRED_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, config: WriterConfig, mut seq: u64) {
+    // Durable operations are committed as soon as possible, all waiting ones together.
+    // Deferred ones (bulk work) wait in `held` and get a commit each when no durable operation
+    // is waiting, so an API write never waits behind more than the one chunk being committed.
     let mut batch: Vec<BoxedOp> = Vec::with_capacity(config.max_batch);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < config.max_batch {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
+    let mut held = Held::new();
+    let mut open = true;
+    loop {
+        let take = |op: BoxedOp, batch: &mut Vec<BoxedOp>, held: &mut Held| {
+            if op.needs_durability() {
+                batch.push(op);
+            } else {
+                held.push_back((std::time::Instant::now(), op));
+            }
+        };
+        if open && held.is_empty() {
+            match rx.recv() {
+                Ok(op) => take(op, &mut batch, &mut held),
+                Err(_) => open = false,
             }
         }
-        let outcome = commit_batch(&db, &mut batch, &config, seq);
-        let result = match outcome {
-            Ok((new_seq, woken)) => {
-                seq = new_seq;
-                for op in batch.drain(..) {
-                    op.finish(Ok(()));
-                }
-                for queue in woken {
-                    config.wakers.wake(&queue);
-                }
-                continue;
+        while open && batch.len() < config.max_batch {
+            match rx.try_recv() {
+                Ok(op) => take(op, &mut batch, &mut held),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => open = false,
             }
-            Err(e) => e,
-        };
-        tracing::error!(error = %result, ops = batch.len(), "group commit failed; every operation in it was refused");
-        for op in batch.drain(..) {
-            op.finish(Err(result.clone()));
+        }
+        let overdue = held
+            .front()
+            .is_some_and(|(since, _)| since.elapsed() >= DEFERRED_MAX_WAIT);
+        if batch.is_empty() || overdue {
+            let Some((_, op)) = held.pop_front() else {
+                if open {
+                    continue;
+                }
+                break;
+            };
+            let mut one = vec![op];
+            seq = commit_and_answer(&db, &mut one, &config, seq, false);
+        } else {
+            seq = commit_and_answer(&db, &mut batch, &config, seq, true);
         }
     }
     tracing::debug!("storage writer stopped");
+}
+
+/// Commit one batch and answer its callers (all with the error if the commit failed).
+fn commit_and_answer(
+    db: &Database,
+    batch: &mut Vec<BoxedOp>,
+    config: &WriterConfig,
+    seq: u64,
+    durable: bool,
+) -> u64 {
+    match commit_batch(db, batch, config, seq, durable) {
+        Ok((new_seq, woken)) => {
+            for op in batch.drain(..) {
+                op.finish(Ok(()));
+            }
+            for queue in woken {
+                config.wakers.wake(&queue);
+            }
+            new_seq
+        }
+        Err(e) => {
+            tracing::error!(error = %e, ops = batch.len(), "group commit failed; every operation in it was refused");
+            for op in batch.drain(..) {
+                op.finish(Err(e.clone()));
+            }
+            seq
+        }
+    }
 }
 
 fn commit_batch(
@@ -262,9 +313,10 @@ fn commit_batch(
     batch: &mut [BoxedOp],
     config: &WriterConfig,
     seq: u64,
+    durable: bool,
 ) -> Result<(u64, BTreeSet<String>)> {
     let mut txn = db.begin_write()?;
-    if batch.iter().all(|op| !op.needs_durability()) {
+    if !durable {
         txn.set_durability(redb::Durability::None)
             .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
     }

@@ -653,3 +653,67 @@ async fn deferred_and_durable_writes_interleave_and_all_land() {
         );
     }
 }
+
+/// A durable write that arrives while deferred (bulk) work is waiting is committed first: an
+/// API write waits behind at most the one chunk already being committed. The deferred work
+/// still lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_writes_go_before_waiting_deferred_ones() {
+    let dir = common::temp_dir();
+    let store = common::open_store(dir.path());
+    let order = Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    // Keep the writer busy so what follows queues up behind it.
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let busy = {
+        let store = store.clone();
+        let order = order.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |_| {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(30));
+                    order.lock().unwrap().push("busy");
+                    Ok(())
+                })
+                .await
+        })
+    };
+    started_rx.recv().unwrap();
+    let mut deferred = Vec::new();
+    for _ in 0..3 {
+        let store = store.clone();
+        let order = order.clone();
+        deferred.push(tokio::spawn(async move {
+            store
+                .write_deferred(move |_| {
+                    order.lock().unwrap().push("deferred");
+                    Ok(())
+                })
+                .await
+        }));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let durable = {
+        let store = store.clone();
+        let order = order.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |_| {
+                    order.lock().unwrap().push("durable");
+                    Ok(())
+                })
+                .await
+        })
+    };
+    busy.await.unwrap().unwrap();
+    durable.await.unwrap().unwrap();
+    for d in deferred {
+        d.await.unwrap().unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(
+        order,
+        ["busy", "durable", "deferred", "deferred", "deferred"]
+    );
+    store.close();
+}
