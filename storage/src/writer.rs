@@ -229,6 +229,15 @@ fn read_seq(db: &Database) -> Result<u64> {
 
 type Held = std::collections::VecDeque<(std::time::Instant, BoxedOp)>;
 
+/// Sort an incoming operation: durable ones join the next batch, deferred ones wait their turn.
+fn take(op: BoxedOp, batch: &mut Vec<BoxedOp>, held: &mut Held) {
+    if op.needs_durability() {
+        batch.push(op);
+    } else {
+        held.push_back((std::time::Instant::now(), op));
+    }
+}
+
 /// How long a deferred operation may be passed over by durable ones before it gets a commit
 /// of its own anyway: API writes go first, but a purge under full load still moves.
 const DEFERRED_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -241,13 +250,6 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, config: WriterConfig, mut
     let mut held = Held::new();
     let mut open = true;
     loop {
-        let take = |op: BoxedOp, batch: &mut Vec<BoxedOp>, held: &mut Held| {
-            if op.needs_durability() {
-                batch.push(op);
-            } else {
-                held.push_back((std::time::Instant::now(), op));
-            }
-        };
         if open && held.is_empty() {
             match rx.recv() {
                 Ok(op) => take(op, &mut batch, &mut held),
