@@ -13,6 +13,10 @@
 //! values to report the mean batch size. Run without `--bench` (e.g. by `cargo test
 //! --benches`) it does a short smoke run instead.
 
+// The same allocator as the `notify` binary, so the figures are the appliance's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -229,8 +233,19 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // `BENCH_WRITERS=256` / `BENCH_MODE=accept` narrow the run (handy under a profiler).
+    let only_writers: Option<usize> = std::env::var("BENCH_WRITERS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let only_mode = std::env::var("BENCH_MODE").ok();
     for mode in [Mode::Plain, Mode::Accept] {
+        if only_mode.as_deref().is_some_and(|m| m != mode.name()) {
+            continue;
+        }
         for writers in WRITERS {
+            if only_writers.is_some_and(|w| w != writers) {
+                continue;
+            }
             let dir = tempfile::tempdir_in(&base).expect("temporary store directory");
             let store = Store::open(dir.path(), StoreOptions::default()).expect("open store");
             let outcome = runtime.block_on(run(&store, writers, mode, warmup, measure));

@@ -88,7 +88,7 @@ fn newest_children<T: DeserializeOwned>(
 
 impl WriteCtx<'_> {
     pub fn get_service(&self, id: Uuid) -> Result<Option<Service>> {
-        get_by_id(&self.tables.services, id)
+        get_by_id(&*self.tables.services, id)
     }
 
     /// Insert a new service; names are unique (case-insensitive), as upstream.
@@ -121,7 +121,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_user(&self, id: Uuid) -> Result<Option<User>> {
-        get_by_id(&self.tables.users, id)
+        get_by_id(&*self.tables.users, id)
     }
 
     pub fn put_user(&mut self, user: &User) -> Result<()> {
@@ -139,7 +139,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_api_key(&self, id: Uuid) -> Result<Option<ApiKey>> {
-        get_by_id(&self.tables.api_keys, id)
+        get_by_id(&*self.tables.api_keys, id)
     }
 
     pub fn put_api_key(&mut self, key: &ApiKey) -> Result<()> {
@@ -153,15 +153,15 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_template(&self, id: Uuid) -> Result<Option<Template>> {
-        get_by_id(&self.tables.templates, id)
+        get_by_id(&*self.tables.templates, id)
     }
 
     /// Store a template version: the current row, the version history and the service link.
     /// The service's templates (current versions).
     pub fn service_templates(&self, service_id: Uuid) -> Result<Vec<Template>> {
         children_of(
-            &self.tables.service_templates,
-            &self.tables.templates,
+            &*self.tables.service_templates,
+            &*self.tables.templates,
             service_id,
         )
     }
@@ -191,7 +191,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_notification(&self, id: Uuid) -> Result<Option<Notification>> {
-        get_by_id(&self.tables.notifications, id)
+        get_by_id(&*self.tables.notifications, id)
     }
 
     /// Insert a new notification with its listing row, status count and index outbox entry.
@@ -319,7 +319,7 @@ impl WriteCtx<'_> {
         service_id: Uuid,
         kind: CallbackKind,
     ) -> Result<Option<ServiceCallback>> {
-        callback_of(&self.tables.service_callbacks, service_id, kind)
+        callback_of(&*self.tables.service_callbacks, service_id, kind)
     }
 
     pub fn put_service_callback(&mut self, c: &ServiceCallback) -> Result<()> {
@@ -662,8 +662,8 @@ impl WriteCtx<'_> {
     /// The service's API keys, revoked ones included.
     pub fn service_api_keys(&self, service_id: Uuid) -> Result<Vec<ApiKey>> {
         children_of(
-            &self.tables.service_api_keys,
-            &self.tables.api_keys,
+            &*self.tables.service_api_keys,
+            &*self.tables.api_keys,
             service_id,
         )
     }

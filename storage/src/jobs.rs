@@ -47,7 +47,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_contact_list(&self, id: Uuid) -> Result<Option<ContactList>> {
-        get_by_id(&self.tables.contact_lists, id)
+        get_by_id(&*self.tables.contact_lists, id)
     }
 }
 

@@ -235,7 +235,7 @@ fn prepare_schema(db: &Database, path: &Path) -> Result<()> {
     let txn = db.begin_write()?;
     {
         // Opening a table in a write transaction creates it: every table exists from here on.
-        let mut tables = tables::Tables::open(&txn)?;
+        let mut tables = tables::Tables::open_all(&txn)?;
         let found = tables
             .meta
             .get(SCHEMA_KEY)?

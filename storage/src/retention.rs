@@ -155,7 +155,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_job(&self, id: Uuid) -> Result<Option<Job>> {
-        get_by_id(&self.tables.jobs, id)
+        get_by_id(&*self.tables.jobs, id)
     }
 
     /// Mark a job archived (its file is gone). False when there is no such job.
@@ -172,7 +172,7 @@ impl WriteCtx<'_> {
 
     /// A service's retention settings (at most one per notification type).
     pub fn service_data_retention(&self, service_id: Uuid) -> Result<Vec<DataRetention>> {
-        crate::upkeep::retention_of(&self.tables.data_retention, service_id)
+        crate::upkeep::retention_of(&*self.tables.data_retention, service_id)
     }
 }
 

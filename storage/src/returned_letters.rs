@@ -36,7 +36,7 @@ impl WriteCtx<'_> {
     }
 
     pub fn get_notification_history(&self, id: Uuid) -> Result<Option<NotificationHistory>> {
-        get_by_id(&self.tables.notification_history, id)
+        get_by_id(&*self.tables.notification_history, id)
     }
 }
 

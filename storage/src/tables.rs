@@ -104,91 +104,189 @@ pub const HISTORY_RATE_MULTIPLIERS: TableDefinition<u128, u32> =
 pub const PRINT_RESPONSE_FILES: TableDefinition<&str, Bytes> =
     TableDefinition::new("file_name_print_response");
 
-/// Every table open in one write transaction. Opened once per group commit, so operations in
-/// the batch can borrow several tables at once without re-opening them.
+/// Every table of one write transaction, each opened on first use: a group commit of
+/// notification inserts touches five of the ~40 tables, and opening a table is a lookup in
+/// redb's table tree (plus a root flush at commit), so opening all of them per commit was
+/// ~5% of the writer's time. Operations in a batch can still borrow several tables at once.
 pub struct Tables<'txn> {
-    pub meta: redb::Table<'txn, &'static str, Bytes>,
-    pub services: redb::Table<'txn, u128, Bytes>,
-    pub users: redb::Table<'txn, u128, Bytes>,
-    pub service_users: redb::Table<'txn, (u128, u128), ()>,
-    pub api_keys: redb::Table<'txn, u128, Bytes>,
-    pub service_api_keys: redb::Table<'txn, (u128, u128), ()>,
-    pub templates: redb::Table<'txn, u128, Bytes>,
-    pub template_versions: redb::Table<'txn, (u128, u32), Bytes>,
-    pub service_templates: redb::Table<'txn, (u128, u128), ()>,
-    pub notifications: redb::Table<'txn, u128, Bytes>,
-    pub service_notifications: redb::Table<'txn, (u128, u128), ()>,
-    pub notification_history: redb::Table<'txn, u128, Bytes>,
-    pub status_counts: redb::Table<'txn, &'static str, u64>,
-    pub index_outbox: redb::Table<'txn, u64, u128>,
-    pub queue_ready: redb::Table<'txn, (&'static str, i64, u64), Bytes>,
-    pub queue_leased: redb::Table<'txn, (&'static str, u64), Bytes>,
-    pub jobs: redb::Table<'txn, u128, Bytes>,
-    pub service_jobs: redb::Table<'txn, (u128, u128), ()>,
-    pub job_rows: redb::Table<'txn, (u128, u32), u128>,
-    pub contact_lists: redb::Table<'txn, u128, Bytes>,
-    pub service_contact_lists: redb::Table<'txn, (u128, u128), ()>,
-    pub inbound_sms: redb::Table<'txn, u128, Bytes>,
-    pub service_inbound_sms: redb::Table<'txn, (u128, u128), ()>,
-    pub service_callbacks: redb::Table<'txn, (u128, &'static str), Bytes>,
-    pub letter_batches: redb::Table<'txn, u128, Bytes>,
-    pub billing_facts: redb::Table<'txn, (i32, u128), Bytes>,
-    pub status_facts: redb::Table<'txn, (i32, u128), Bytes>,
-    pub outbox_messages: redb::Table<'txn, u64, Bytes>,
-    pub provider_references: redb::Table<'txn, &'static str, u128>,
-    pub complaints: redb::Table<'txn, u128, Bytes>,
-    pub scheduler_runs: redb::Table<'txn, &'static str, Bytes>,
-    pub data_retention: redb::Table<'txn, (u128, &'static str), Bytes>,
-    pub inbound_sms_history: redb::Table<'txn, u128, Bytes>,
-    pub processing_time_facts: redb::Table<'txn, i32, Bytes>,
-    pub alerts: redb::Table<'txn, u128, Bytes>,
-    pub history_rate_multipliers: redb::Table<'txn, u128, u32>,
-    pub returned_letters: redb::Table<'txn, (u128, u128), Bytes>,
-    pub print_response_files: redb::Table<'txn, &'static str, Bytes>,
+    pub meta: LazyTable<'txn, &'static str, Bytes>,
+    pub services: LazyTable<'txn, u128, Bytes>,
+    pub users: LazyTable<'txn, u128, Bytes>,
+    pub service_users: LazyTable<'txn, (u128, u128), ()>,
+    pub api_keys: LazyTable<'txn, u128, Bytes>,
+    pub service_api_keys: LazyTable<'txn, (u128, u128), ()>,
+    pub templates: LazyTable<'txn, u128, Bytes>,
+    pub template_versions: LazyTable<'txn, (u128, u32), Bytes>,
+    pub service_templates: LazyTable<'txn, (u128, u128), ()>,
+    pub notifications: LazyTable<'txn, u128, Bytes>,
+    pub service_notifications: LazyTable<'txn, (u128, u128), ()>,
+    pub notification_history: LazyTable<'txn, u128, Bytes>,
+    pub status_counts: LazyTable<'txn, &'static str, u64>,
+    pub index_outbox: LazyTable<'txn, u64, u128>,
+    pub queue_ready: LazyTable<'txn, (&'static str, i64, u64), Bytes>,
+    pub queue_leased: LazyTable<'txn, (&'static str, u64), Bytes>,
+    pub jobs: LazyTable<'txn, u128, Bytes>,
+    pub service_jobs: LazyTable<'txn, (u128, u128), ()>,
+    pub job_rows: LazyTable<'txn, (u128, u32), u128>,
+    pub contact_lists: LazyTable<'txn, u128, Bytes>,
+    pub service_contact_lists: LazyTable<'txn, (u128, u128), ()>,
+    pub inbound_sms: LazyTable<'txn, u128, Bytes>,
+    pub service_inbound_sms: LazyTable<'txn, (u128, u128), ()>,
+    pub service_callbacks: LazyTable<'txn, (u128, &'static str), Bytes>,
+    pub letter_batches: LazyTable<'txn, u128, Bytes>,
+    pub billing_facts: LazyTable<'txn, (i32, u128), Bytes>,
+    pub status_facts: LazyTable<'txn, (i32, u128), Bytes>,
+    pub outbox_messages: LazyTable<'txn, u64, Bytes>,
+    pub provider_references: LazyTable<'txn, &'static str, u128>,
+    pub complaints: LazyTable<'txn, u128, Bytes>,
+    pub scheduler_runs: LazyTable<'txn, &'static str, Bytes>,
+    pub data_retention: LazyTable<'txn, (u128, &'static str), Bytes>,
+    pub inbound_sms_history: LazyTable<'txn, u128, Bytes>,
+    pub processing_time_facts: LazyTable<'txn, i32, Bytes>,
+    pub alerts: LazyTable<'txn, u128, Bytes>,
+    pub history_rate_multipliers: LazyTable<'txn, u128, u32>,
+    pub returned_letters: LazyTable<'txn, (u128, u128), Bytes>,
+    pub print_response_files: LazyTable<'txn, &'static str, Bytes>,
 }
 
 impl<'txn> Tables<'txn> {
-    pub fn open(txn: &'txn WriteTransaction) -> Result<Self> {
-        Ok(Tables {
-            meta: txn.open_table(META)?,
-            services: txn.open_table(SERVICES)?,
-            users: txn.open_table(USERS)?,
-            service_users: txn.open_table(SERVICE_USERS)?,
-            api_keys: txn.open_table(API_KEYS)?,
-            service_api_keys: txn.open_table(SERVICE_API_KEYS)?,
-            templates: txn.open_table(TEMPLATES)?,
-            template_versions: txn.open_table(TEMPLATE_VERSIONS)?,
-            service_templates: txn.open_table(SERVICE_TEMPLATES)?,
-            notifications: txn.open_table(NOTIFICATIONS)?,
-            service_notifications: txn.open_table(SERVICE_NOTIFICATIONS)?,
-            notification_history: txn.open_table(NOTIFICATION_HISTORY)?,
-            status_counts: txn.open_table(STATUS_COUNTS)?,
-            index_outbox: txn.open_table(INDEX_OUTBOX)?,
-            queue_ready: txn.open_table(QUEUE_READY)?,
-            queue_leased: txn.open_table(QUEUE_LEASED)?,
-            jobs: txn.open_table(JOBS)?,
-            service_jobs: txn.open_table(SERVICE_JOBS)?,
-            job_rows: txn.open_table(JOB_ROWS)?,
-            contact_lists: txn.open_table(CONTACT_LISTS)?,
-            service_contact_lists: txn.open_table(SERVICE_CONTACT_LISTS)?,
-            inbound_sms: txn.open_table(INBOUND_SMS)?,
-            service_inbound_sms: txn.open_table(SERVICE_INBOUND_SMS)?,
-            service_callbacks: txn.open_table(SERVICE_CALLBACKS)?,
-            letter_batches: txn.open_table(LETTER_BATCHES)?,
-            billing_facts: txn.open_table(BILLING_FACTS)?,
-            status_facts: txn.open_table(STATUS_FACTS)?,
-            outbox_messages: txn.open_table(OUTBOX_MESSAGES)?,
-            provider_references: txn.open_table(PROVIDER_REFERENCES)?,
-            complaints: txn.open_table(COMPLAINTS)?,
-            scheduler_runs: txn.open_table(SCHEDULER_RUNS)?,
-            data_retention: txn.open_table(DATA_RETENTION)?,
-            inbound_sms_history: txn.open_table(INBOUND_SMS_HISTORY)?,
-            processing_time_facts: txn.open_table(PROCESSING_TIME_FACTS)?,
-            alerts: txn.open_table(ALERTS)?,
-            history_rate_multipliers: txn.open_table(HISTORY_RATE_MULTIPLIERS)?,
-            returned_letters: txn.open_table(RETURNED_LETTERS)?,
-            print_response_files: txn.open_table(PRINT_RESPONSE_FILES)?,
+    /// Handles for every table; none is opened yet.
+    pub fn new(txn: &'txn WriteTransaction) -> Self {
+        Tables {
+            meta: LazyTable::new(txn, META),
+            services: LazyTable::new(txn, SERVICES),
+            users: LazyTable::new(txn, USERS),
+            service_users: LazyTable::new(txn, SERVICE_USERS),
+            api_keys: LazyTable::new(txn, API_KEYS),
+            service_api_keys: LazyTable::new(txn, SERVICE_API_KEYS),
+            templates: LazyTable::new(txn, TEMPLATES),
+            template_versions: LazyTable::new(txn, TEMPLATE_VERSIONS),
+            service_templates: LazyTable::new(txn, SERVICE_TEMPLATES),
+            notifications: LazyTable::new(txn, NOTIFICATIONS),
+            service_notifications: LazyTable::new(txn, SERVICE_NOTIFICATIONS),
+            notification_history: LazyTable::new(txn, NOTIFICATION_HISTORY),
+            status_counts: LazyTable::new(txn, STATUS_COUNTS),
+            index_outbox: LazyTable::new(txn, INDEX_OUTBOX),
+            queue_ready: LazyTable::new(txn, QUEUE_READY),
+            queue_leased: LazyTable::new(txn, QUEUE_LEASED),
+            jobs: LazyTable::new(txn, JOBS),
+            service_jobs: LazyTable::new(txn, SERVICE_JOBS),
+            job_rows: LazyTable::new(txn, JOB_ROWS),
+            contact_lists: LazyTable::new(txn, CONTACT_LISTS),
+            service_contact_lists: LazyTable::new(txn, SERVICE_CONTACT_LISTS),
+            inbound_sms: LazyTable::new(txn, INBOUND_SMS),
+            service_inbound_sms: LazyTable::new(txn, SERVICE_INBOUND_SMS),
+            service_callbacks: LazyTable::new(txn, SERVICE_CALLBACKS),
+            letter_batches: LazyTable::new(txn, LETTER_BATCHES),
+            billing_facts: LazyTable::new(txn, BILLING_FACTS),
+            status_facts: LazyTable::new(txn, STATUS_FACTS),
+            outbox_messages: LazyTable::new(txn, OUTBOX_MESSAGES),
+            provider_references: LazyTable::new(txn, PROVIDER_REFERENCES),
+            complaints: LazyTable::new(txn, COMPLAINTS),
+            scheduler_runs: LazyTable::new(txn, SCHEDULER_RUNS),
+            data_retention: LazyTable::new(txn, DATA_RETENTION),
+            inbound_sms_history: LazyTable::new(txn, INBOUND_SMS_HISTORY),
+            processing_time_facts: LazyTable::new(txn, PROCESSING_TIME_FACTS),
+            alerts: LazyTable::new(txn, ALERTS),
+            history_rate_multipliers: LazyTable::new(txn, HISTORY_RATE_MULTIPLIERS),
+            returned_letters: LazyTable::new(txn, RETURNED_LETTERS),
+            print_response_files: LazyTable::new(txn, PRINT_RESPONSE_FILES),
+        }
+    }
+
+    /// Open (and so create) every table now: used once when the store is opened, so that
+    /// read transactions find every table, and so a broken table fails the open, not a write.
+    pub fn open_all(txn: &'txn WriteTransaction) -> Result<Self> {
+        let mut t = Tables::new(txn);
+        t.meta.open()?;
+        t.services.open()?;
+        t.users.open()?;
+        t.service_users.open()?;
+        t.api_keys.open()?;
+        t.service_api_keys.open()?;
+        t.templates.open()?;
+        t.template_versions.open()?;
+        t.service_templates.open()?;
+        t.notifications.open()?;
+        t.service_notifications.open()?;
+        t.notification_history.open()?;
+        t.status_counts.open()?;
+        t.index_outbox.open()?;
+        t.queue_ready.open()?;
+        t.queue_leased.open()?;
+        t.jobs.open()?;
+        t.service_jobs.open()?;
+        t.job_rows.open()?;
+        t.contact_lists.open()?;
+        t.service_contact_lists.open()?;
+        t.inbound_sms.open()?;
+        t.service_inbound_sms.open()?;
+        t.service_callbacks.open()?;
+        t.letter_batches.open()?;
+        t.billing_facts.open()?;
+        t.status_facts.open()?;
+        t.outbox_messages.open()?;
+        t.provider_references.open()?;
+        t.complaints.open()?;
+        t.scheduler_runs.open()?;
+        t.data_retention.open()?;
+        t.inbound_sms_history.open()?;
+        t.processing_time_facts.open()?;
+        t.alerts.open()?;
+        t.history_rate_multipliers.open()?;
+        t.returned_letters.open()?;
+        t.print_response_files.open()?;
+        Ok(t)
+    }
+}
+
+/// A table of a write transaction that is opened the first time it is used.
+pub struct LazyTable<'txn, K: redb::Key + 'static, V: redb::Value + 'static> {
+    txn: &'txn WriteTransaction,
+    definition: TableDefinition<'static, K, V>,
+    table: std::cell::OnceCell<redb::Table<'txn, K, V>>,
+}
+
+impl<'txn, K: redb::Key + 'static, V: redb::Value + 'static> LazyTable<'txn, K, V> {
+    fn new(txn: &'txn WriteTransaction, definition: TableDefinition<'static, K, V>) -> Self {
+        LazyTable {
+            txn,
+            definition,
+            table: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The open table, opening it now if need be; the error is redb's.
+    pub fn open(&mut self) -> Result<&mut redb::Table<'txn, K, V>> {
+        if self.table.get().is_none() {
+            let table = self.txn.open_table(self.definition)?;
+            let _ = self.table.set(table);
+        }
+        Ok(self.table.get_mut().expect("set just above"))
+    }
+}
+
+impl<'txn, K: redb::Key + 'static, V: redb::Value + 'static> std::ops::Deref
+    for LazyTable<'txn, K, V>
+{
+    type Target = redb::Table<'txn, K, V>;
+
+    fn deref(&self) -> &Self::Target {
+        // Every table was opened (created) when the store was opened, so this fails only if
+        // the file itself is broken. Operations run under the writer's panic guard, which
+        // turns that into an error for the batch.
+        self.table.get_or_init(|| {
+            self.txn
+                .open_table(self.definition)
+                .unwrap_or_else(|e| panic!("table {} cannot be opened: {e}", self.definition))
         })
+    }
+}
+
+impl<K: redb::Key + 'static, V: redb::Value + 'static> std::ops::DerefMut for LazyTable<'_, K, V> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        let _ = std::ops::Deref::deref(self);
+        self.table.get_mut().expect("opened by deref")
     }
 }
 
