@@ -92,11 +92,41 @@ async fn index_settled(app: &App) {
     }
 }
 
-/// Let the disk write back what seeding left dirty, so the baseline is not measured against
-/// the kernel's writeback of a gigabyte (a seeded store is days old in real life).
+/// Let the disk write back what seeding left dirty and the index finish merging what it took
+/// in, so the baseline is not measured against a gigabyte of writeback or a segment merge (a
+/// seeded store is days old in real life): sync, then wait until this process has been
+/// nearly idle (< 5% of a core) for two seconds, at most a minute.
 async fn settle() {
     let _ = tokio::process::Command::new("sync").status().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let mut quiet = 0;
+    let mut last = process_cpu_ticks();
+    while quiet < 4 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = process_cpu_ticks();
+        // Ticks are 1/100 s: under 5% of a core in half a second is at most 2 ticks.
+        quiet = if now.saturating_sub(last) <= 2 {
+            quiet + 1
+        } else {
+            0
+        };
+        last = now;
+    }
+}
+
+/// This process's user + system CPU time in clock ticks, from `/proc/self/stat` (0 elsewhere).
+fn process_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
 }
 
 async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
@@ -225,6 +255,10 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     )
     .await;
     println!("accept alone again  {}", describe(&after, seconds as f64));
+    println!(
+        "p99 during / alone again {:.2}x",
+        pct(&during.latencies, 0.99) / pct(&after.latencies, 0.99).max(0.001)
+    );
     let _ = stop_server.send(());
     let _ = server.await;
     app.shutdown();

@@ -176,7 +176,7 @@ impl SearchIndex {
         if needs_rebuild {
             tracing::info!(dir = %dir.display(), "search index needs a rebuild from redb");
         }
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+        let writer = writer_in_background(&index)?;
         Ok(Self {
             fields,
             writer: Mutex::new(writer),
@@ -357,6 +357,44 @@ fn manual_reader(index: &Index) -> tantivy::Result<IndexReader> {
 }
 
 /// Open the index stored in `directory`. `Ok(None)` if its schema isn't ours.
+/// Create the index writer on a short-lived thread at background CPU priority. Tantivy spawns
+/// its own threads (indexing, segment updates, merges) here and they inherit that priority, so
+/// index upkeep — a million deletes after a retention purge, a merge of big segments — takes
+/// the CPU the API leaves over instead of delaying its answers. The index is derived data
+/// that may lag; the API's latency may not.
+fn writer_in_background(index: &Index) -> Result<IndexWriter, IndexError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                lower_cpu_priority();
+                index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)
+            })
+            .join()
+            .map_err(|_| {
+                IndexError::Io(std::io::Error::other("creating the index writer panicked"))
+            })?
+            .map_err(IndexError::from)
+    })
+}
+
+/// Give the calling thread (and the threads it spawns from now on) a background CPU priority.
+pub(crate) fn lower_cpu_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux the nice value belongs to the thread: PRIO_PROCESS with 0 is the caller.
+        // Lowering one's own priority needs no privilege; failure only costs latency.
+        // SAFETY: plain system call with constant arguments, no memory involved.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, BACKGROUND_NICE) };
+        if rc != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower thread priority");
+        }
+    }
+}
+
+/// Nice value of the index threads: a tenth of the CPU weight of normal threads when both want it.
+#[cfg(target_os = "linux")]
+const BACKGROUND_NICE: libc::c_int = 10;
+
 fn open_existing(
     directory: MmapDirectory,
     schema: &Schema,

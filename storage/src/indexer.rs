@@ -163,6 +163,8 @@ impl Indexer {
 }
 
 fn run(store: Store, index: Arc<SearchIndex>, rx: mpsc::Receiver<Command>, interval: Duration) {
+    // The index is derived and may lag: let the API threads have the CPU first.
+    crate::index::lower_cpu_priority();
     if index.needs_rebuild() {
         match rebuild(&store, &index) {
             Ok(n) => tracing::info!(documents = n, "search index rebuilt from the database"),
