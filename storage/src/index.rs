@@ -356,7 +356,6 @@ fn manual_reader(index: &Index) -> tantivy::Result<IndexReader> {
         .try_into()
 }
 
-/// Open the index stored in `directory`. `Ok(None)` if its schema isn't ours.
 /// Create the index writer on a short-lived thread at background CPU priority. Tantivy spawns
 /// its own threads (indexing, segment updates, merges) here and they inherit that priority, so
 /// index upkeep — a million deletes after a retention purge, a merge of big segments — takes
@@ -395,6 +394,7 @@ pub(crate) fn lower_cpu_priority() {
 #[cfg(target_os = "linux")]
 const BACKGROUND_NICE: libc::c_int = 10;
 
+/// Open the index stored in `directory`. `Ok(None)` if its schema isn't ours.
 fn open_existing(
     directory: MmapDirectory,
     schema: &Schema,
