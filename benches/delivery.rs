@@ -5,6 +5,10 @@
 //! `cargo bench --bench delivery` (BENCH_N=20000 messages per channel by default).
 //! Prints messages/s from the workers' start until the last status change is durable.
 
+// The server's allocator and memory settings (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -203,6 +207,7 @@ async fn run(t: NotificationType, n: usize) -> f64 {
 }
 
 fn main() {
+    storage::memory::disable_transparent_huge_pages();
     let n: usize = std::env::var("BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -9,6 +9,10 @@
 //!
 //! `cargo bench --bench jobs`
 
+// The server's allocator and memory settings (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "common/load.rs"]
 mod load;
 
@@ -173,6 +177,7 @@ async fn run(n: usize, rate: u64, seconds: u64) {
 }
 
 fn main() {
+    storage::memory::disable_transparent_huge_pages();
     let n = env("BENCH_N", 100_000usize);
     let rate = env("BENCH_RATE", 100u64);
     let seconds = env("BENCH_SECONDS", 10u64);

@@ -6,6 +6,10 @@
 //! `cargo bench --bench letters` (`BENCH_RENDERS` per kind, default 1000; `BENCH_THREADS`,
 //! default 2; `BENCH_LETTERS`; `BENCH_ONLY=render|validate|collate`).
 
+// The server's allocator and memory settings (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use notify::app::App;
@@ -233,6 +237,7 @@ async fn bench_collate(letters: usize) {
 }
 
 fn main() {
+    storage::memory::disable_transparent_huge_pages();
     let n = env("BENCH_RENDERS", 1000usize);
     let threads = env("BENCH_THREADS", 2usize);
     println!(

@@ -9,6 +9,10 @@
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
 //! `BENCH_CHUNK` `retention.write_chunk`).
 
+// The server's allocator and memory settings (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -265,6 +269,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
 }
 
 fn main() {
+    storage::memory::disable_transparent_huge_pages();
     let n = env("BENCH_N", 1_000_000usize);
     let rate = env("BENCH_RATE", 200u64);
     let seconds = env("BENCH_SECONDS", 10u64);

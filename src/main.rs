@@ -4,5 +4,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    storage::memory::disable_transparent_huge_pages();
     notify::cli::main()
 }

@@ -204,6 +204,8 @@ fn filesystem_of(path: &Path) -> String {
 }
 
 fn main() {
+    // As the server does (see `storage::memory`).
+    storage::memory::disable_transparent_huge_pages();
     let benching = std::env::args().any(|a| a == "--bench");
     let (warmup, measure) = if benching {
         let secs: f64 = std::env::var("BENCH_SECS")

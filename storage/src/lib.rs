@@ -10,7 +10,8 @@
 //! - [`entities`]: typed reads and writes that keep secondary tables in step;
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
-//! - [`clock`]: injected time.
+//! - [`clock`]: injected time;
+//! - [`memory`]: process memory settings (transparent huge pages off).
 //!
 //! Invariants:
 //! - an answered write is durable (fsync'ed) — the writer answers only after commit;
@@ -26,6 +27,7 @@ pub mod facts;
 pub mod index;
 pub mod indexer;
 pub mod jobs;
+pub mod memory;
 pub mod print;
 pub mod queue;
 pub mod records;
