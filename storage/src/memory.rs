@@ -13,14 +13,10 @@
 pub fn disable_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     {
+        // Best effort, and called before logging starts: a kernel without this prctl keeps
+        // huge pages, which costs speed, never correctness.
         // SAFETY: prctl with PR_SET_THP_DISABLE takes integer arguments only and touches no
         // memory of ours.
-        let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-        if rc != 0 {
-            tracing::debug!(
-                error = %std::io::Error::last_os_error(),
-                "could not turn transparent huge pages off; continuing with them"
-            );
-        }
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     }
 }
