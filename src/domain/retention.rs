@@ -346,12 +346,7 @@ async fn purge_service(
             if chunk.is_empty() {
                 break;
             }
-            let store = app.store.clone();
-            let next = tokio::spawn(async move {
-                store
-                    .write_deferred(move |ctx| ctx.retire_notifications(&chunk))
-                    .await
-            });
+            let next = tokio::spawn(retire_chunk(app.store.clone(), chunk));
             if let Some(previous) = in_flight.replace(next) {
                 report.absorb(previous.await.map_err(stopped)??);
             }
@@ -360,6 +355,25 @@ async fn purge_service(
             report.absorb(last.await.map_err(stopped)??);
         }
     }
+}
+
+/// Retire one chunk in deferred commits that give way to API writes: a commit stops early when
+/// one is waiting, so it waits for a few rows instead of the whole chunk, and the rest of the
+/// chunk goes in the next commit.
+async fn retire_chunk(store: Store, mut rows: Vec<Retiring>) -> storage::Result<Retired> {
+    let mut total = Retired::default();
+    while !rows.is_empty() {
+        let (done, rest) = store
+            .write_deferred(move |ctx| {
+                let (done, looked_at) = ctx.retire_notifications_yielding(&rows)?;
+                let rest = rows.split_off(looked_at);
+                Ok((done, rest))
+            })
+            .await?;
+        total += done;
+        rows = rest;
+    }
+    Ok(total)
 }
 
 /// [`plan_batch`] on a blocking thread.

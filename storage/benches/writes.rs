@@ -6,8 +6,9 @@
 //!
 //! - `plain`: the notification row, the per-service listing row and the status count, written
 //!   straight into the tables (no index outbox, no queue row);
-//! - `accept`: the real accept path: `insert_notification` (record, listing row, status count,
-//!   index outbox row) plus a delivery queue row.
+//! - `outbox`: `insert_notification` (record, listing row, status count, index outbox row):
+//!   the "with the index outbox and secondary index entries" of the storage target;
+//! - `accept`: the real accept path: the same plus a delivery queue row.
 //!
 //! Operations in one group commit see the same `now_micros`, so the bench counts distinct
 //! values to report the mean batch size. Run without `--bench` (e.g. by `cargo test
@@ -31,6 +32,7 @@ const WRITERS: [usize; 3] = [1, 16, 256];
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
     Plain,
+    Outbox,
     Accept,
 }
 
@@ -38,6 +40,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Plain => "plain",
+            Mode::Outbox => "outbox",
             Mode::Accept => "accept",
         }
     }
@@ -131,6 +134,15 @@ async fn run(
                                 if let Some(before) = before {
                                     ctx.tables.status_counts.insert(key, before + 1)?;
                                 }
+                                Ok(ctx.now_micros())
+                            })
+                            .await
+                    }
+                    Mode::Outbox => {
+                        let encoded = storage::codec::encode(&n);
+                        store
+                            .write(move |ctx| {
+                                ctx.insert_encoded_notification(&n, &encoded)?;
                                 Ok(ctx.now_micros())
                             })
                             .await
@@ -240,7 +252,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok());
     let only_mode = std::env::var("BENCH_MODE").ok();
-    for mode in [Mode::Plain, Mode::Accept] {
+    for mode in [Mode::Plain, Mode::Outbox, Mode::Accept] {
         if only_mode.as_deref().is_some_and(|m| m != mode.name()) {
             continue;
         }

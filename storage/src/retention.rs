@@ -50,13 +50,43 @@ pub struct Retired {
     pub changed: u64,
 }
 
+impl std::ops::AddAssign for Retired {
+    fn add_assign(&mut self, other: Retired) {
+        self.archived += other.archived;
+        self.deleted += other.deleted;
+        self.changed += other.changed;
+    }
+}
+
+/// Rows [`WriteCtx::retire_notifications_yielding`] retires between looks for a waiting
+/// durable write: a few hundred microseconds of work.
+const ROWS_BETWEEN_YIELD_CHECKS: usize = 16;
+
 impl WriteCtx<'_> {
     /// Remove each row (with its listing row, status count and index outbox entry) and, when it
     /// carries one, write its history record in the same transaction. History is keyed by id,
     /// so writing it again after a crash overwrites rather than duplicates.
     pub fn retire_notifications(&mut self, rows: &[Retiring]) -> Result<Retired> {
+        self.retire_rows(rows, false).map(|(done, _)| done)
+    }
+
+    /// [`WriteCtx::retire_notifications`] that gives way: when a durable write (an API
+    /// request) is waiting, it stops after the current few rows. Returns what it did and how
+    /// many of `rows` it got through; the caller retires the rest in another commit.
+    pub fn retire_notifications_yielding(&mut self, rows: &[Retiring]) -> Result<(Retired, usize)> {
+        self.retire_rows(rows, true)
+    }
+
+    fn retire_rows(&mut self, rows: &[Retiring], give_way: bool) -> Result<(Retired, usize)> {
         let mut done = Retired::default();
-        for row in rows {
+        for (looked_at, row) in rows.iter().enumerate() {
+            if give_way
+                && looked_at > 0
+                && looked_at % ROWS_BETWEEN_YIELD_CHECKS == 0
+                && self.should_give_way()
+            {
+                return Ok((done, looked_at));
+            }
             let id = row.id.as_u128();
             // Remove first and put back on a mismatch: one tree walk for the usual case.
             let changed = match self.tables.notifications.remove(id)? {
@@ -88,7 +118,7 @@ impl WriteCtx<'_> {
                 None => done.deleted += 1,
             }
         }
-        Ok(done)
+        Ok((done, rows.len()))
     }
 
     /// Move a service's received texts created before `cutoff_micros` to their history

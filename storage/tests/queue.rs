@@ -717,3 +717,116 @@ async fn durable_writes_go_before_waiting_deferred_ones() {
     );
     store.close();
 }
+
+/// Run `work` as a deferred operation that first waits (off the async threads) until a durable
+/// write is queued behind it, sending that write once the deferred operation has started.
+/// Returns what `work` returned and whether it saw nothing to give way to before the durable
+/// write was sent.
+async fn deferred_while_a_durable_write_waits<R: Send + 'static>(
+    store: &Store,
+    work: impl FnOnce(&mut storage::WriteCtx<'_>) -> storage::Result<R> + Send + 'static,
+) -> (bool, R) {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let deferred = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write_deferred(move |ctx| {
+                    let quiet_before = !ctx.should_give_way();
+                    started_tx.send(()).expect("test is waiting");
+                    let deadline = std::time::Instant::now() + GUARD;
+                    while !ctx.should_give_way() && std::time::Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok((quiet_before, work(ctx)?))
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || started_rx.recv())
+        .await
+        .expect("join")
+        .expect("deferred operation started");
+    let durable = {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(|_| Ok(())).await })
+    };
+    let outcome = deferred.await.expect("join").expect("deferred write");
+    durable.await.expect("join").expect("durable write");
+    outcome
+}
+
+/// Deferred work can see that a durable write is waiting (so it can stop early and let it
+/// through); a durable batch is never asked to give way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_work_sees_a_waiting_durable_write() {
+    let dir = common::temp_dir();
+    let store = common::open_store(dir.path());
+    let in_durable = store
+        .write(|ctx| Ok(ctx.should_give_way()))
+        .await
+        .expect("write");
+    assert!(!in_durable, "a durable batch has nothing to give way to");
+    let (quiet_before, asked_after) =
+        deferred_while_a_durable_write_waits(&store, |ctx| Ok(ctx.should_give_way())).await;
+    assert!(quiet_before, "no durable write was waiting yet");
+    assert!(asked_after, "the durable write sent meanwhile was not seen");
+    store.close();
+}
+
+/// Retention's yielding retire stops after its first few rows when an API write is waiting,
+/// says how far it got, and the rest retires in a later commit: every row goes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retiring_gives_way_to_a_waiting_durable_write_and_loses_nothing() {
+    use storage::retention::Retiring;
+    let dir = common::temp_dir();
+    let store = common::open_store(dir.path());
+    let service = Uuid::now_v7();
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        let n = common::notification(
+            service,
+            &format!("0770090{i:04}"),
+            NotificationStatus::Delivered,
+        );
+        rows.push(Retiring {
+            id: n.id,
+            service_id: service,
+            status: n.status,
+            stored: storage::codec::encode(&n),
+            history: None,
+            rate_multiplier: None,
+        });
+        store
+            .write(move |ctx| ctx.insert_notification(&n))
+            .await
+            .expect("insert");
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let (_, (first, looked_at, rest)) = deferred_while_a_durable_write_waits(&store, move |ctx| {
+        let (done, looked_at) = ctx.retire_notifications_yielding(&rows)?;
+        Ok((done, looked_at, rows.split_off(looked_at)))
+    })
+    .await;
+    assert!(
+        looked_at > 0 && looked_at < ids.len(),
+        "stopped after {looked_at} of {} rows",
+        ids.len()
+    );
+    assert_eq!(first.deleted, looked_at as u64);
+    let second = store
+        .write_deferred(move |ctx| ctx.retire_notifications(&rest))
+        .await
+        .expect("retire the rest");
+    assert_eq!(first.deleted + second.deleted, ids.len() as u64);
+    assert_eq!(first.changed + second.changed, 0);
+    let reader = store.read().expect("read");
+    for id in ids {
+        assert!(
+            reader.get_notification(id).expect("get").is_none(),
+            "{id} left"
+        );
+    }
+    drop(reader);
+    store.close();
+}
