@@ -17,9 +17,11 @@
 //! multipliers; its header says which multipliers are confirmed current values) and
 //! `data/countries.tsv` (country and territory names with synonyms, and their postage zone).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{LazyLock, Mutex};
+use std::rc::Rc;
+use std::sync::LazyLock;
 
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use phonenumber::{Type, Validation};
@@ -430,29 +432,34 @@ enum ParseError {
 
 /// Compiled copies of metadata patterns, anchored like Python's `fullmatch` (`full`) or
 /// `match`. `source` must be a pattern string of the static metadata: its address is the
-/// cache key. Shared behind an `Arc`: a cloned `Regex` would start with an empty match cache
-/// and rebuild its lazy DFA on every number (that was most of the SMS accept path's CPU).
-fn metadata_regex(source: &'static str, full: bool) -> std::sync::Arc<Regex> {
-    type Cache = Mutex<HashMap<(usize, usize, bool), std::sync::Arc<Regex>>>;
-    static CACHE: LazyLock<Cache> = LazyLock::new(|| Mutex::new(HashMap::new()));
+/// cache key. Kept, not rebuilt: a fresh `Regex` starts with an empty match cache and builds
+/// its lazy DFA again (that was most of the SMS accept path's CPU). One cache per thread: a
+/// shared one behind a mutex, and a `Regex` shared between threads (whose scratch space then
+/// comes from a contended pool), were ~15% of the server's CPU under an SMS load.
+fn metadata_regex(source: &'static str, full: bool) -> Rc<Regex> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<(usize, usize, bool), Rc<Regex>>> =
+            RefCell::new(HashMap::new());
+    }
     let key = (source.as_ptr() as usize, source.len(), full);
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache
-        .entry(key)
-        .or_insert_with(|| {
-            let anchored = if full {
-                format!("^(?:{source})$")
-            } else {
-                format!("^(?:{source})")
-            };
-            std::sync::Arc::new(
-                RegexBuilder::new(&anchored)
-                    .ignore_whitespace(true)
-                    .build()
-                    .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("valid regex")),
-            )
-        })
-        .clone()
+    CACHE.with_borrow_mut(|cache| {
+        cache
+            .entry(key)
+            .or_insert_with(|| {
+                let anchored = if full {
+                    format!("^(?:{source})$")
+                } else {
+                    format!("^(?:{source})")
+                };
+                Rc::new(
+                    RegexBuilder::new(&anchored)
+                        .ignore_whitespace(true)
+                        .build()
+                        .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("valid regex")),
+                )
+            })
+            .clone()
+    })
 }
 
 fn full_match(source: &'static str, s: &str) -> bool {
@@ -540,21 +547,23 @@ fn matches_desc(nsn: &str, desc: Option<&'static Descriptor>) -> bool {
 /// Whether a region's fixed-line and mobile patterns are the same (whitespace aside). The
 /// patterns are long, so the answer is worked out once per region, not once per number.
 fn fixed_line_same_as_mobile(meta: &'static Metadata) -> bool {
-    type Cache = Mutex<HashMap<usize, bool>>;
-    static CACHE: LazyLock<Cache> = LazyLock::new(|| Mutex::new(HashMap::new()));
+    thread_local! {
+        static CACHE: RefCell<HashMap<usize, bool>> = RefCell::new(HashMap::new());
+    }
     let key = meta as *const Metadata as usize;
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    *cache.entry(key).or_insert_with(|| {
-        let d = meta.descriptors();
-        let squash = |desc: Option<&Descriptor>| {
-            desc.map(|x| {
-                x.national_number()
-                    .as_str()
-                    .split_whitespace()
-                    .collect::<String>()
-            })
-        };
-        squash(d.fixed_line()) == squash(d.mobile())
+    CACHE.with_borrow_mut(|cache| {
+        *cache.entry(key).or_insert_with(|| {
+            let d = meta.descriptors();
+            let squash = |desc: Option<&Descriptor>| {
+                desc.map(|x| {
+                    x.national_number()
+                        .as_str()
+                        .split_whitespace()
+                        .collect::<String>()
+                })
+            };
+            squash(d.fixed_line()) == squash(d.mobile())
+        })
     })
 }
 
@@ -706,7 +715,7 @@ fn strip_national_prefix(number: &str, meta: &'static Metadata) -> String {
         Some(p) => metadata_regex(p.as_str(), false),
         None => match meta.national_prefix() {
             Some(p) if !p.is_empty() => match Regex::new(&format!("^(?:{})", regex::escape(p))) {
-                Ok(r) => std::sync::Arc::new(r),
+                Ok(r) => Rc::new(r),
                 Err(_) => return number.to_string(),
             },
             _ => return number.to_string(),
