@@ -478,8 +478,26 @@ fn metadata_for_code(cc: u16) -> Option<&'static Metadata> {
     }
 }
 
-/// Possible lengths of the general description: the union over all number types.
-fn general_lengths(meta: &Metadata) -> (Vec<u16>, Vec<u16>) {
+/// Possible lengths of the general description (the union over all number types) and the
+/// lengths possible only for local dialling. Worked out once per region and thread, like the
+/// regexes: every number checked needs them, and they never change.
+fn general_lengths(meta: &'static Metadata) -> Rc<Lengths> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<usize, Rc<Lengths>>> = RefCell::new(HashMap::new());
+    }
+    let key = meta as *const Metadata as usize;
+    CACHE.with_borrow_mut(|cache| {
+        cache
+            .entry(key)
+            .or_insert_with(|| Rc::new(union_of_lengths(meta)))
+            .clone()
+    })
+}
+
+/// A region's possible number lengths, and those possible only for local dialling.
+type Lengths = (Vec<u16>, Vec<u16>);
+
+fn union_of_lengths(meta: &Metadata) -> Lengths {
     let d = meta.descriptors();
     let mut lengths = Vec::new();
     let mut local = Vec::new();
@@ -511,7 +529,8 @@ fn general_lengths(meta: &Metadata) -> (Vec<u16>, Vec<u16>) {
 }
 
 fn test_number_length(nsn: &str, meta: &'static Metadata) -> Validation {
-    let (possible, local) = general_lengths(meta);
+    let lengths = general_lengths(meta);
+    let (possible, local) = (&lengths.0, &lengths.1);
     let (Some(&min), Some(&max)) = (possible.first(), possible.last()) else {
         return Validation::InvalidLength;
     };
@@ -569,8 +588,8 @@ fn fixed_line_same_as_mobile(meta: &'static Metadata) -> bool {
 
 fn number_type_for(nsn: &str, meta: &'static Metadata) -> Type {
     let d = meta.descriptors();
-    let (general_lengths, _) = general_lengths(meta);
-    if !general_lengths.contains(&(nsn.len() as u16)) || !matches_general(nsn, meta) {
+    let lengths = general_lengths(meta);
+    if !lengths.0.contains(&(nsn.len() as u16)) || !matches_general(nsn, meta) {
         return Type::Unknown;
     }
     for (desc, kind) in [

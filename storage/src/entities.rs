@@ -222,7 +222,9 @@ impl WriteCtx<'_> {
             .service_notifications
             .insert((n.service_id.as_u128(), id), ())?;
         self.bump_status(n.status.as_str(), 1);
-        self.outbox(n.id)
+        let seq = self.next_seq();
+        self.tables.index_outbox_new.insert(seq, id)?;
+        Ok(())
     }
 
     /// Replace a stored notification (status changes and the like), keeping counts and the
@@ -379,15 +381,29 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
-    /// Forget outbox entries up to and including `seq` (the indexer has committed them).
+    /// Forget outbox entries (of both outboxes) up to and including `seq` (the indexer has
+    /// committed them).
     pub fn remove_outbox_through(&mut self, seq: u64) -> Result<usize> {
         let mut removed = 0;
-        self.tables.index_outbox.retain_in(..=seq, |_, _| {
+        let mut count = |_: u64, _: u128| {
             removed += 1;
             false
-        })?;
+        };
+        self.tables.index_outbox.retain_in(..=seq, &mut count)?;
+        self.tables.index_outbox_new.retain_in(..=seq, &mut count)?;
         Ok(removed)
     }
+}
+
+/// One row of the index outboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Store-wide sequence: the order the changes were made in.
+    pub seq: u64,
+    pub id: Uuid,
+    /// The notification was inserted by this change, so the index cannot hold it yet (unless
+    /// an earlier drain took it in and committed; the index's committed sequence says).
+    pub new: bool,
 }
 
 /// A consistent read snapshot.
@@ -611,25 +627,54 @@ impl Reader {
         Ok(out)
     }
 
-    /// Outbox entries in sequence order: (seq, notification id), at most `limit`.
-    pub fn outbox(&self, limit: usize) -> Result<Vec<(u64, Uuid)>> {
-        let t = self.table(INDEX_OUTBOX)?;
+    /// Entries of both index outboxes merged in sequence order, at most `limit`.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let changed = self.table(INDEX_OUTBOX)?;
+        let inserted = self.table(INDEX_OUTBOX_NEW)?;
+        let entry = |row: std::result::Result<_, redb::StorageError>, new: bool| {
+            let (k, v): (redb::AccessGuard<u64>, redb::AccessGuard<u128>) = row?;
+            Ok::<_, StoreError>(OutboxEntry {
+                seq: k.value(),
+                id: Uuid::from_u128(v.value()),
+                new,
+            })
+        };
+        let mut changed = changed.iter()?.map(|row| entry(row, false)).peekable();
+        let mut inserted = inserted.iter()?.map(|row| entry(row, true)).peekable();
         let mut out = Vec::new();
-        for row in t.iter()?.take(limit) {
-            let (k, v) = row?;
-            out.push((k.value(), Uuid::from_u128(v.value())));
+        while out.len() < limit {
+            let take_changed = match (changed.peek(), inserted.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                // An error is taken at once, whichever side it is on.
+                (Some(Err(_)), _) => true,
+                (_, Some(Err(_))) => false,
+                (Some(Ok(a)), Some(Ok(b))) => a.seq < b.seq,
+            };
+            let next = if take_changed {
+                changed.next()
+            } else {
+                inserted.next()
+            };
+            if let Some(e) = next {
+                out.push(e?);
+            }
         }
         Ok(out)
     }
 
     /// How many notification changes the search index has not taken in yet.
     pub fn outbox_len(&self) -> Result<u64> {
-        Ok(self.table(INDEX_OUTBOX)?.len()?)
+        Ok(self.table(INDEX_OUTBOX)?.len()? + self.table(INDEX_OUTBOX_NEW)?.len()?)
     }
 
     /// The highest outbox sequence written so far.
     pub fn outbox_last_seq(&self) -> Result<Option<u64>> {
-        Ok(self.table(INDEX_OUTBOX)?.last()?.map(|(k, _)| k.value()))
+        let last = |t: ReadOnlyTable<u64, u128>| -> Result<Option<u64>> {
+            Ok(t.last()?.map(|(k, _)| k.value()))
+        };
+        Ok(last(self.table(INDEX_OUTBOX)?)?.max(last(self.table(INDEX_OUTBOX_NEW)?)?))
     }
 }
 

@@ -12,7 +12,10 @@
 //!   [`SearchIndex::delete`] only buffer in the writer, and the owner calls
 //!   [`SearchIndex::commit`] on a timer (a tantivy commit writes a segment and
 //!   fsyncs, far too expensive to do per notification). Anything lost in a
-//!   crash between commits must be re-derived from redb by the caller.
+//!   crash between commits must be re-derived from redb by the caller. Each
+//!   commit records, as its payload, the last outbox sequence it reflects
+//!   ([`SearchIndex::committed_through`]), so the caller can tell which
+//!   changes a crash lost and which are already in.
 //!
 //! All fields are raw (untokenised) terms, so matching is exact; the caller
 //! normalises recipients before indexing and before searching.
@@ -107,11 +110,28 @@ fn uuid_text(id: &Uuid) -> String {
 /// an `Arc`.
 pub struct SearchIndex {
     fields: Fields,
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<Writing>,
     reader: IndexReader,
     /// `None` for the in-RAM index.
     dir: Option<PathBuf>,
     needs_rebuild: AtomicBool,
+}
+
+/// The tantivy writer and the outbox sequence the index will reflect once it commits.
+struct Writing {
+    writer: IndexWriter,
+    through: Option<u64>,
+}
+
+impl Writing {
+    fn new(writer: IndexWriter, through: Option<u64>) -> Mutex<Writing> {
+        Mutex::new(Writing { writer, through })
+    }
+}
+
+/// The outbox sequence a commit's payload records (none for an index that never had one).
+fn payload_sequence(index: &Index) -> Option<u64> {
+    index.load_metas().ok()?.payload?.parse().ok()
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -176,10 +196,11 @@ impl SearchIndex {
         if needs_rebuild {
             tracing::info!(dir = %dir.display(), "search index needs a rebuild from redb");
         }
+        let through = payload_sequence(&index);
         let writer = writer_in_background(&index)?;
         Ok(Self {
             fields,
-            writer: Mutex::new(writer),
+            writer: Writing::new(writer, through),
             reader,
             dir: Some(dir.to_path_buf()),
             needs_rebuild: AtomicBool::new(needs_rebuild),
@@ -195,7 +216,7 @@ impl SearchIndex {
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
         Ok(Self {
             fields,
-            writer: Mutex::new(writer),
+            writer: Writing::new(writer, None),
             reader,
             dir: None,
             needs_rebuild: AtomicBool::new(false),
@@ -212,7 +233,14 @@ impl SearchIndex {
     /// Declare the reindex from redb complete: commits, then forgets the
     /// pending-rebuild marker so the next open doesn't rebuild again.
     pub fn mark_rebuilt(&self) -> Result<(), IndexError> {
-        self.commit()?;
+        self.mark_rebuilt_through(None)
+    }
+
+    /// [`mark_rebuilt`](SearchIndex::mark_rebuilt) for a rebuild that took in
+    /// every outbox change up to and including `through`: the commit records
+    /// exactly that, replacing what earlier commits recorded.
+    pub fn mark_rebuilt_through(&self, through: Option<u64>) -> Result<(), IndexError> {
+        self.commit_with(|_| through)?;
         if let Some(dir) = &self.dir {
             match std::fs::remove_file(dir.join(REBUILD_MARKER)) {
                 Ok(()) => {}
@@ -227,13 +255,29 @@ impl SearchIndex {
     /// Add or replace (delete by id term, then add) documents. Not visible
     /// until [`commit`](SearchIndex::commit).
     pub fn upsert(&self, docs: &[IndexDoc]) -> Result<(), IndexError> {
+        self.write_docs(docs, true)
+    }
+
+    /// Add documents the index cannot hold yet (new notifications): no
+    /// delete by id first. A tantivy delete is looked up again in every
+    /// segment at each commit, so skipping it for the common case, an
+    /// insert, saves most of the indexing work. Not visible until
+    /// [`commit`](SearchIndex::commit).
+    pub fn add(&self, docs: &[IndexDoc]) -> Result<(), IndexError> {
+        self.write_docs(docs, false)
+    }
+
+    fn write_docs(&self, docs: &[IndexDoc], replace: bool) -> Result<(), IndexError> {
         let f = self.fields;
         // Holding the lock for the whole batch keeps a concurrent commit from
         // splitting it.
-        let writer = self.lock_writer();
+        let writing = self.lock_writer();
+        let writer = &writing.writer;
         for d in docs {
             let id = uuid_text(&d.id);
-            writer.delete_term(Term::from_field_text(f.id, &id));
+            if replace {
+                writer.delete_term(Term::from_field_text(f.id, &id));
+            }
             let mut doc = TantivyDocument::default();
             doc.add_text(f.id, &id);
             doc.add_text(f.service_id, uuid_text(&d.service_id));
@@ -251,9 +295,11 @@ impl SearchIndex {
     /// Remove documents by notification id. Not visible until
     /// [`commit`](SearchIndex::commit).
     pub fn delete(&self, ids: &[Uuid]) -> Result<(), IndexError> {
-        let writer = self.lock_writer();
+        let writing = self.lock_writer();
         for id in ids {
-            writer.delete_term(Term::from_field_text(self.fields.id, &uuid_text(id)));
+            writing
+                .writer
+                .delete_term(Term::from_field_text(self.fields.id, &uuid_text(id)));
         }
         Ok(())
     }
@@ -265,14 +311,41 @@ impl SearchIndex {
         // A delete-all *query* rather than `delete_all_documents()`: the latter
         // drops segments but not documents still buffered in the indexing
         // thread, which would resurface at the next commit.
-        self.lock_writer().delete_query(Box::new(AllQuery))?;
+        self.lock_writer().writer.delete_query(Box::new(AllQuery))?;
         Ok(())
     }
 
     /// Commit the writer and reload the reader so searches see the changes.
     pub fn commit(&self) -> Result<(), IndexError> {
-        let mut writer = self.lock_writer();
-        writer.commit()?;
+        self.commit_with(|through| through)
+    }
+
+    /// [`commit`](SearchIndex::commit), recording that the index now reflects
+    /// every outbox change up to and including `seq`.
+    pub fn commit_through(&self, seq: u64) -> Result<(), IndexError> {
+        self.commit_with(|through| through.max(Some(seq)))
+    }
+
+    /// The last outbox sequence a commit recorded as reflected (kept across
+    /// restarts in the commit's payload); `None` if no commit recorded one.
+    pub fn committed_through(&self) -> Option<u64> {
+        payload_sequence(self.lock_writer().writer.index())
+    }
+
+    /// Commit, recording as the outbox sequence reflected what `through`
+    /// makes of the one recorded so far.
+    fn commit_with(
+        &self,
+        through: impl FnOnce(Option<u64>) -> Option<u64>,
+    ) -> Result<(), IndexError> {
+        let mut writing = self.lock_writer();
+        let through = through(writing.through);
+        let mut prepared = writing.writer.prepare_commit()?;
+        if let Some(s) = through {
+            prepared.set_payload(&s.to_string());
+        }
+        prepared.commit()?;
+        writing.through = through;
         // Reload while still holding the lock so reloads happen in commit
         // order.
         self.reader.reload()?;
@@ -328,11 +401,16 @@ impl SearchIndex {
         let hits = searcher.search(&query, &collector)?;
 
         let mut ids = Vec::with_capacity(hits.len());
+        let mut seen = std::collections::HashSet::with_capacity(hits.len());
         for (_created_at, address) in hits {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or("");
             let id = Uuid::parse_str(text).map_err(|_| IndexError::BadStoredId(text.to_owned()))?;
-            ids.push(id);
+            // An index written before commits recorded their outbox sequence may hold a
+            // replayed insert twice.
+            if seen.insert(id) {
+                ids.push(id);
+            }
         }
         Ok(ids)
     }
@@ -342,7 +420,7 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, IndexWriter> {
+    fn lock_writer(&self) -> MutexGuard<'_, Writing> {
         // tantivy reports its failures as errors, so a panic while the lock
         // was held left nothing half-done on our side; keep going.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)

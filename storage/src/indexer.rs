@@ -3,9 +3,17 @@
 //! Every notification change writes an outbox row in its own transaction, so the index can lag
 //! but never miss a change. The indexer thread wakes on a timer, turns outbox rows into index
 //! documents (or deletions, for notifications that are gone), commits tantivy once per chunk,
-//! and only then forgets those outbox rows. A crash between the two re-applies the chunk, which
-//! is harmless because an upsert replaces the document by id.
+//! and only then forgets those outbox rows.
+//!
+//! Inserts have an outbox of their own: a new notification's document is simply added, while
+//! any other change deletes the old document by id and adds the new one. Tantivy looks every
+//! delete up again in each segment at commit, so most of the indexing work went on deleting
+//! documents that could not exist. Skipping that is safe because each tantivy commit records
+//! the last outbox sequence it holds: a crash between the tantivy commit and forgetting the
+//! outbox rows leaves rows the next drain recognises as done and drops, rather than adding
+//! their documents a second time.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -53,21 +61,41 @@ pub fn search_fields_differ(a: &Notification, b: &Notification) -> bool {
 pub fn drain_once(store: &Store, index: &SearchIndex) -> Result<usize> {
     let reader = store.read()?;
     let rows = reader.outbox(CHUNK)?;
-    let Some(&(last_seq, _)) = rows.last() else {
+    let Some(last_seq) = rows.last().map(|r| r.seq) else {
         return Ok(0);
     };
-    let mut upserts = Vec::new();
+    let done = index.committed_through();
+    // Per notification, in first-seen order: can the index already hold a document for it?
+    let mut may_be_indexed: HashMap<Uuid, bool> = HashMap::with_capacity(rows.len());
+    let mut order = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if done.is_some_and(|d| row.seq <= d) {
+            continue; // Committed to the index before a crash kept us from forgetting it.
+        }
+        may_be_indexed
+            .entry(row.id)
+            .and_modify(|m| *m |= !row.new)
+            .or_insert_with(|| {
+                order.push(row.id);
+                !row.new
+            });
+    }
+    // Each notification is indexed once, as it is now: every change in the chunk is in it.
+    let mut added = Vec::new();
+    let mut replaced = Vec::new();
     let mut deletes: Vec<Uuid> = Vec::new();
-    for (_, id) in &rows {
-        match reader.get_notification(*id)? {
-            Some(n) => upserts.push(doc_for(&n)),
-            None => deletes.push(*id),
+    for id in order {
+        match reader.get_notification(id)? {
+            Some(n) if may_be_indexed[&id] => replaced.push(doc_for(&n)),
+            Some(n) => added.push(doc_for(&n)),
+            None => deletes.push(id),
         }
     }
     drop(reader);
     index.delete(&deletes)?;
-    index.upsert(&upserts)?;
-    index.commit()?;
+    index.upsert(&replaced)?;
+    index.add(&added)?;
+    index.commit_through(last_seq)?;
     store.write_blocking(move |ctx| ctx.remove_outbox_through(last_seq))?;
     Ok(rows.len())
 }
@@ -98,10 +126,11 @@ pub fn rebuild(store: &Store, index: &SearchIndex) -> Result<u64> {
         after = Some(last.id);
         count += chunk.len() as u64;
         let docs: Vec<IndexDoc> = chunk.iter().map(doc_for).collect();
-        index.upsert(&docs)?;
+        // Added after the clear above, which removes everything before it.
+        index.add(&docs)?;
     }
     drop(reader);
-    index.mark_rebuilt()?;
+    index.mark_rebuilt_through(covered)?;
     if let Some(seq) = covered {
         store.write_blocking(move |ctx| ctx.remove_outbox_through(seq))?;
     }
@@ -165,7 +194,16 @@ impl Indexer {
 fn run(store: Store, index: Arc<SearchIndex>, rx: mpsc::Receiver<Command>, interval: Duration) {
     // The index is derived and may lag: let the API threads have the CPU first.
     crate::index::lower_cpu_priority();
-    if index.needs_rebuild() {
+    // An index that claims changes this store never committed belongs to another copy of it
+    // (a database restored from an older backup, say): it would skip this store's new rows.
+    let ahead = match (index.committed_through(), store.committed_seq()) {
+        (Some(through), Ok(seq)) => through > seq,
+        _ => false,
+    };
+    if ahead {
+        tracing::warn!("search index is ahead of the database; rebuilding it");
+    }
+    if index.needs_rebuild() || ahead {
         match rebuild(&store, &index) {
             Ok(n) => tracing::info!(documents = n, "search index rebuilt from the database"),
             Err(e) => tracing::error!(error = %e, "search index rebuild failed"),

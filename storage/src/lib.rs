@@ -178,6 +178,12 @@ impl Store {
         Ok(Reader::new(self.inner.db.begin_read()?))
     }
 
+    /// The store-wide sequence as of the last commit: no committed queue row or outbox entry
+    /// has a higher one.
+    pub fn committed_seq(&self) -> Result<u64> {
+        writer::read_seq(&self.inner.db)
+    }
+
     /// Lease up to `max` due rows of `queue`.
     pub async fn claim(&self, queue: &str, max: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
         let queue = queue.to_string();

@@ -39,8 +39,13 @@ pub const NOTIFICATION_HISTORY: TableDefinition<u128, Bytes> =
     TableDefinition::new("notification_id_history");
 /// Live notifications per status, kept in the same transaction as every status change.
 pub const STATUS_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("status_count");
-/// Index outbox: sequence → notification id whose search document must be refreshed.
+/// Index outbox: sequence → notification id whose search document must be replaced or removed.
 pub const INDEX_OUTBOX: TableDefinition<u64, u128> = TableDefinition::new("seq_notification_id");
+/// Index outbox of new notifications: sequence → id of a notification just inserted, whose
+/// document is added without first deleting an older one (there is none). Sequences are
+/// store-wide, so the two outboxes merge into one order.
+pub const INDEX_OUTBOX_NEW: TableDefinition<u64, u128> =
+    TableDefinition::new("seq_new_notification_id");
 /// Ready queue rows: (queue, due at ms, sequence) → queue item.
 pub const QUEUE_READY: TableDefinition<(&str, i64, u64), Bytes> =
     TableDefinition::new("queue_due_seq_item");
@@ -123,6 +128,7 @@ pub struct Tables<'txn> {
     pub notification_history: LazyTable<'txn, u128, Bytes>,
     pub status_counts: LazyTable<'txn, &'static str, u64>,
     pub index_outbox: LazyTable<'txn, u64, u128>,
+    pub index_outbox_new: LazyTable<'txn, u64, u128>,
     pub queue_ready: LazyTable<'txn, (&'static str, i64, u64), Bytes>,
     pub queue_leased: LazyTable<'txn, (&'static str, u64), Bytes>,
     pub jobs: LazyTable<'txn, u128, Bytes>,
@@ -167,6 +173,7 @@ impl<'txn> Tables<'txn> {
             notification_history: LazyTable::new(txn, NOTIFICATION_HISTORY),
             status_counts: LazyTable::new(txn, STATUS_COUNTS),
             index_outbox: LazyTable::new(txn, INDEX_OUTBOX),
+            index_outbox_new: LazyTable::new(txn, INDEX_OUTBOX_NEW),
             queue_ready: LazyTable::new(txn, QUEUE_READY),
             queue_leased: LazyTable::new(txn, QUEUE_LEASED),
             jobs: LazyTable::new(txn, JOBS),
@@ -212,6 +219,7 @@ impl<'txn> Tables<'txn> {
         t.notification_history.open()?;
         t.status_counts.open()?;
         t.index_outbox.open()?;
+        t.index_outbox_new.open()?;
         t.queue_ready.open()?;
         t.queue_leased.open()?;
         t.jobs.open()?;

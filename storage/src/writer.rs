@@ -250,7 +250,7 @@ impl Writer {
     }
 }
 
-fn read_seq(db: &Database) -> Result<u64> {
+pub(crate) fn read_seq(db: &Database) -> Result<u64> {
     use redb::ReadableDatabase;
     let txn = db.begin_read()?;
     let meta = match txn.open_table(crate::tables::META) {

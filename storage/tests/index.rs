@@ -338,3 +338,111 @@ async fn the_indexer_rebuilds_a_new_index_from_the_database() {
     assert_eq!(search(&reopened, service, "07700900999"), vec![id]);
     store.close();
 }
+
+/// New notifications are added to the index without a delete by id, so a crash after the
+/// tantivy commit but before the outbox rows are forgotten must not add them twice: the
+/// commit records the last outbox sequence it holds, and the next drain drops those rows.
+#[test]
+fn a_crash_between_the_index_commit_and_forgetting_the_outbox_adds_nothing_twice() {
+    let dir = common::temp_dir();
+    let store = common::open_store(&dir.path().join("data"));
+    let service = Uuid::now_v7();
+    let first: Vec<Notification> = (0..5)
+        .map(|i| {
+            common::notification(
+                service,
+                &format!("person{i}@example.com"),
+                NotificationStatus::Created,
+            )
+        })
+        .collect();
+    {
+        let first = first.clone();
+        store
+            .write_blocking(move |ctx| {
+                for n in &first {
+                    ctx.insert_notification(n)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let index_dir = dir.path().join("index");
+    {
+        // What a drain does up to the moment of the crash: documents in, tantivy committed
+        // through the last outbox row, outbox rows not yet forgotten.
+        let index = SearchIndex::open(&index_dir).unwrap();
+        index.mark_rebuilt().unwrap();
+        let rows = store.read().unwrap().outbox(100).unwrap();
+        assert_eq!(rows.len(), 5);
+        assert!(
+            rows.iter().all(|r| r.new),
+            "inserts go to the new-rows outbox"
+        );
+        let docs: Vec<_> = first.iter().map(indexer::doc_for).collect();
+        index.add(&docs).unwrap();
+        index.commit_through(rows[4].seq).unwrap();
+        assert_eq!(index.committed_through(), Some(rows[4].seq));
+    }
+
+    // After the restart: one more insert and a change to a searched field of the first.
+    let late = common::notification(service, "late@example.com", NotificationStatus::Created);
+    let (late_id, moved_id) = (late.id, first[0].id);
+    store
+        .write_blocking(move |ctx| {
+            ctx.insert_notification(&late)?;
+            let mut n = ctx.get_notification(moved_id)?.expect("inserted above");
+            n.normalised_to = "moved@example.com".into();
+            ctx.update_notification(&n)
+        })
+        .unwrap();
+    let index = SearchIndex::open(&index_dir).unwrap();
+    assert!(!index.needs_rebuild());
+    assert_eq!(index.num_docs(), 5, "the committed documents survived");
+    assert_eq!(
+        outbox_len(&store),
+        7,
+        "5 replayed inserts, 1 insert, 1 change"
+    );
+    assert_eq!(indexer::drain_all(&store, &index).unwrap(), 7);
+    assert_eq!(outbox_len(&store), 0);
+    assert_eq!(index.num_docs(), 6, "one document per notification");
+    for n in &first[1..] {
+        assert_eq!(search(&index, service, &n.normalised_to), vec![n.id]);
+    }
+    assert_eq!(search(&index, service, "late@example.com"), vec![late_id]);
+    assert_eq!(search(&index, service, "moved@example.com"), vec![moved_id]);
+    assert!(search(&index, service, &first[0].normalised_to).is_empty());
+    store.close();
+}
+
+/// An index whose last commit claims outbox rows this database never wrote (the database was
+/// restored from an older copy) would skip the database's next rows: the indexer rebuilds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_ahead_of_the_database_is_rebuilt() {
+    let dir = common::temp_dir();
+    let store = common::open_store(&dir.path().join("data"));
+    let index_dir = dir.path().join("index");
+    {
+        let index = SearchIndex::open(&index_dir).unwrap();
+        index.mark_rebuilt_through(Some(1_000_000)).unwrap();
+    }
+    let service = Uuid::now_v7();
+    let n = common::notification(service, "07700 900444", NotificationStatus::Created);
+    let id = n.id;
+    store
+        .write(move |ctx| ctx.insert_notification(&n))
+        .await
+        .unwrap();
+    let index = Arc::new(SearchIndex::open(&index_dir).unwrap());
+    assert!(!index.needs_rebuild());
+    assert_eq!(index.committed_through(), Some(1_000_000));
+    let indexer = Indexer::start(store.clone(), index.clone(), INTERVAL).unwrap();
+    eventually("the rebuilt index finds the notification", || {
+        search(&index, service, "07700900444") == vec![id]
+    })
+    .await;
+    assert!(index.committed_through() < Some(1_000_000));
+    indexer.stop();
+    store.close();
+}
