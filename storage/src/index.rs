@@ -117,7 +117,7 @@ pub struct SearchIndex {
     needs_rebuild: AtomicBool,
 }
 
-/// The tantivy writer and the outbox sequence the index will reflect once it commits.
+/// The tantivy writer and the outbox sequence its last successful commit recorded.
 struct Writing {
     writer: IndexWriter,
     through: Option<u64>,
@@ -327,9 +327,10 @@ impl SearchIndex {
     }
 
     /// The last outbox sequence a commit recorded as reflected (kept across
-    /// restarts in the commit's payload); `None` if no commit recorded one.
+    /// restarts in the commit's payload, read back when the index is opened);
+    /// `None` if no commit recorded one.
     pub fn committed_through(&self) -> Option<u64> {
-        payload_sequence(self.lock_writer().writer.index())
+        self.lock_writer().through
     }
 
     /// Commit, recording as the outbox sequence reflected what `through`
