@@ -7,7 +7,8 @@
 //! Prints the purge's rows/s and the accept latency percentiles without and during the purge.
 //!
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
-//! `BENCH_CHUNK` `retention.write_chunk`).
+//! `BENCH_CHUNK` `retention.write_chunk`, `BENCH_PACE` `retention.max_rows_per_second`, 0 for
+//! an unpaced purge).
 
 // The server's allocator and memory settings (src/main.rs), so the figures are the binary's.
 #[global_allocator]
@@ -143,6 +144,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
         config.retention.batch_size = b;
     }
     config.retention.write_chunk = env("BENCH_CHUNK", config.retention.write_chunk);
+    config.retention.max_rows_per_second = env("BENCH_PACE", config.retention.max_rows_per_second);
     let app = App::open(config, Arc::new(storage::SystemClock)).expect("open");
     let listener = app::bind("127.0.0.1:0".parse().expect("addr"))
         .await
@@ -232,10 +234,13 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     let (report, elapsed) = purge.await.expect("purge task");
     let report = report.expect("purge");
     println!(
-        "purge               {} archived in {elapsed:.2} s: {:.0} rows/s (batch {})",
+        "purge               {} archived in {elapsed:.2} s: {:.0} rows/s (batch {}, paced at {})",
         report.archived,
         report.archived as f64 / elapsed,
-        options.batch_size
+        options.batch_size,
+        options
+            .max_rows_per_second
+            .map_or("no limit".to_string(), |r| format!("{r} rows/s"))
     );
     println!("accept during purge {}", describe(&during, elapsed));
     println!(

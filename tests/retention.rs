@@ -669,6 +669,7 @@ async fn a_purge_cut_short_then_run_again_leaves_exactly_the_right_history() {
         batch_size: 7,
         write_chunk: 3,
         max_batches: Some(5),
+        max_rows_per_second: None,
     };
     let report = retention::purge_notifications(&fx.app, capped)
         .await

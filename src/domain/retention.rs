@@ -202,15 +202,51 @@ pub struct PurgeOptions {
     pub write_chunk: usize,
     /// Stop after this many committed batches, as a crash would (tests, benchmarks).
     pub max_batches: Option<usize>,
+    /// Most rows removed a second over the whole run; `None` = no limit.
+    pub max_rows_per_second: Option<u32>,
 }
 
 impl PurgeOptions {
     pub fn from_config(app: &App) -> PurgeOptions {
+        let rate = app.config.retention.max_rows_per_second;
         PurgeOptions {
             batch_size: app.config.retention.batch_size.max(1),
             write_chunk: app.config.retention.write_chunk.max(1),
             max_batches: None,
+            max_rows_per_second: (rate > 0).then_some(rate),
         }
+    }
+}
+
+/// Spreads a run's commits evenly at no more than a set number of rows a second, so the purge
+/// never sends the writer more than that however fast it could go.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    started: tokio::time::Instant,
+    rows_per_second: Option<u32>,
+    sent: u64,
+}
+
+impl Pace {
+    pub fn new(started: tokio::time::Instant, rows_per_second: Option<u32>) -> Pace {
+        Pace {
+            started,
+            rows_per_second,
+            sent: 0,
+        }
+    }
+
+    /// When `rows` more may be sent: once everything sent so far is due at the rate (now,
+    /// without a limit). Counts them as sent.
+    pub fn take(&mut self, rows: usize) -> tokio::time::Instant {
+        let due = match self.rows_per_second {
+            Some(rate) => {
+                self.started + std::time::Duration::from_secs_f64(self.sent as f64 / rate as f64)
+            }
+            None => self.started,
+        };
+        self.sent += rows as u64;
+        due
     }
 }
 
@@ -294,9 +330,10 @@ pub async fn purge_notifications(
     let retention = Retention::load(app)?;
     let services = app.store.read()?.list_services()?;
     let mut report = PurgeReport::default();
+    let mut pace = Pace::new(tokio::time::Instant::now(), options.max_rows_per_second);
     for service in services {
         let cutoffs = retention.cutoffs(service.id);
-        purge_service(app, service.id, cutoffs, options, &mut report).await?;
+        purge_service(app, service.id, cutoffs, options, &mut pace, &mut report).await?;
         if report.interrupted {
             break;
         }
@@ -310,12 +347,14 @@ pub async fn purge_notifications(
 /// looked at moves the walk on, so rows kept (or left after a failure) never stall it.
 ///
 /// Batches run one after another (read, delete PDFs, then commits of `write_chunk` rows with one
-/// queued ahead): an API write waits for at most a chunk or two, never a whole batch.
+/// queued ahead, each sent when `pace` allows): an API write waits for at most a chunk or two,
+/// never a whole batch.
 async fn purge_service(
     app: &Arc<App>,
     service_id: Uuid,
     cutoffs: Cutoffs,
     options: PurgeOptions,
+    pace: &mut Pace,
     report: &mut PurgeReport,
 ) -> DomainResult<()> {
     let mut after = None;
@@ -346,6 +385,7 @@ async fn purge_service(
             if chunk.is_empty() {
                 break;
             }
+            tokio::time::sleep_until(pace.take(chunk.len())).await;
             let next = tokio::spawn(retire_chunk(app.store.clone(), chunk));
             if let Some(previous) = in_flight.replace(next) {
                 report.absorb(previous.await.map_err(stopped)??);
@@ -994,5 +1034,25 @@ mod tests {
         assert!(
             matches!(parse_type(Some(&json!("fax"))), Err(DomainError::Invalid(m)) if m == "notification_type fax is not one of [sms, letter, email]")
         );
+    }
+
+    #[test]
+    fn a_paced_purge_sends_each_chunk_once_the_rows_before_it_are_due() {
+        let start = tokio::time::Instant::now();
+        let mut pace = Pace::new(start, Some(1000));
+        assert_eq!(pace.take(250), start);
+        assert_eq!(
+            pace.take(250),
+            start + std::time::Duration::from_millis(250)
+        );
+        assert_eq!(
+            pace.take(500),
+            start + std::time::Duration::from_millis(500)
+        );
+        assert_eq!(pace.take(1), start + std::time::Duration::from_secs(1));
+
+        let mut unpaced = Pace::new(start, None);
+        unpaced.take(1_000_000);
+        assert_eq!(unpaced.take(250), start);
     }
 }
