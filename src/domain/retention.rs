@@ -218,34 +218,32 @@ impl PurgeOptions {
     }
 }
 
-/// Spreads a run's commits evenly at no more than a set number of rows a second, so the purge
-/// never sends the writer more than that however fast it could go.
+/// Spreads a run's commits evenly at no more than a set number of rows a second. Time the run
+/// spent elsewhere (planning, deleting PDFs) earns no credit, so the writer never gets a burst
+/// above the rate after a slow stretch.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
-    started: tokio::time::Instant,
     rows_per_second: Option<u32>,
-    sent: u64,
+    /// When the next rows may go: the end of the time the rows sent so far take at the rate.
+    next: Option<tokio::time::Instant>,
 }
 
 impl Pace {
-    pub fn new(started: tokio::time::Instant, rows_per_second: Option<u32>) -> Pace {
+    pub fn new(rows_per_second: Option<u32>) -> Pace {
         Pace {
-            started,
             rows_per_second,
-            sent: 0,
+            next: None,
         }
     }
 
-    /// When `rows` more may be sent: once everything sent so far is due at the rate (now,
-    /// without a limit). Counts them as sent.
-    pub fn take(&mut self, rows: usize) -> tokio::time::Instant {
-        let due = match self.rows_per_second {
-            Some(rate) => {
-                self.started + std::time::Duration::from_secs_f64(self.sent as f64 / rate as f64)
-            }
-            None => self.started,
+    /// When `rows` more may be sent, given the time is `now` (at once without a limit);
+    /// counts them as sent.
+    pub fn take(&mut self, now: tokio::time::Instant, rows: usize) -> tokio::time::Instant {
+        let Some(rate) = self.rows_per_second else {
+            return now;
         };
-        self.sent += rows as u64;
+        let due = self.next.map_or(now, |next| next.max(now));
+        self.next = Some(due + std::time::Duration::from_secs_f64(rows as f64 / f64::from(rate)));
         due
     }
 }
@@ -330,7 +328,7 @@ pub async fn purge_notifications(
     let retention = Retention::load(app)?;
     let services = app.store.read()?.list_services()?;
     let mut report = PurgeReport::default();
-    let mut pace = Pace::new(tokio::time::Instant::now(), options.max_rows_per_second);
+    let mut pace = Pace::new(options.max_rows_per_second);
     for service in services {
         let cutoffs = retention.cutoffs(service.id);
         purge_service(app, service.id, cutoffs, options, &mut pace, &mut report).await?;
@@ -385,7 +383,7 @@ async fn purge_service(
             if chunk.is_empty() {
                 break;
             }
-            tokio::time::sleep_until(pace.take(chunk.len())).await;
+            tokio::time::sleep_until(pace.take(tokio::time::Instant::now(), chunk.len())).await;
             let next = tokio::spawn(retire_chunk(app.store.clone(), chunk));
             if let Some(previous) = in_flight.replace(next) {
                 report.absorb(previous.await.map_err(stopped)??);
@@ -1037,22 +1035,19 @@ mod tests {
     }
 
     #[test]
-    fn a_paced_purge_sends_each_chunk_once_the_rows_before_it_are_due() {
+    fn a_paced_purge_sends_each_chunk_once_the_rows_before_it_are_done_at_the_rate() {
+        let ms = std::time::Duration::from_millis;
         let start = tokio::time::Instant::now();
-        let mut pace = Pace::new(start, Some(1000));
-        assert_eq!(pace.take(250), start);
-        assert_eq!(
-            pace.take(250),
-            start + std::time::Duration::from_millis(250)
-        );
-        assert_eq!(
-            pace.take(500),
-            start + std::time::Duration::from_millis(500)
-        );
-        assert_eq!(pace.take(1), start + std::time::Duration::from_secs(1));
+        let mut pace = Pace::new(Some(1000));
+        assert_eq!(pace.take(start, 250), start);
+        assert_eq!(pace.take(start, 250), start + ms(250));
+        assert_eq!(pace.take(start + ms(100), 500), start + ms(500));
+        // Two seconds spent elsewhere earn no burst: the next rows wait their full share.
+        assert_eq!(pace.take(start + ms(3000), 100), start + ms(3000));
+        assert_eq!(pace.take(start + ms(3000), 100), start + ms(3100));
 
-        let mut unpaced = Pace::new(start, None);
-        unpaced.take(1_000_000);
-        assert_eq!(unpaced.take(250), start);
+        let mut unpaced = Pace::new(None);
+        assert_eq!(unpaced.take(start, 1_000_000), start);
+        assert_eq!(unpaced.take(start + ms(5), 250), start + ms(5));
     }
 }
