@@ -374,8 +374,8 @@ async fn purge_service(
         let rows = delete_pdfs(app, batch.rows, report).await;
         // Written in small commits so an API write never waits long behind one, with the
         // next chunk already queued so the writer never idles waiting for this task to wake.
-        // A crash may undo a commit (redoing it is the next run's job), so they skip their own
-        // fsync; the run ends with a durable commit.
+        // A crash may undo a commit (redoing it is the next run's job), so one made while an
+        // API write waits skips its fsync; the run ends with a durable commit.
         let mut rows = rows.into_iter();
         let mut in_flight: Option<tokio::task::JoinHandle<storage::Result<Retired>>> = None;
         loop {

@@ -8,6 +8,9 @@
 //! It reports `ACK <id>` on stdout only after `store.write` returned Ok for the insert of `<id>`
 //! (plus its delivery queue row), and `SENT <id>` after the commit that acked that queue row and
 //! moved the notification to `sending`.
+//!
+//! A second child makes one deferred (bulk) write with nothing else going on and exits without
+//! closing the store: that write must be on disk too, as it got a durable commit of its own.
 
 mod common;
 
@@ -439,5 +442,65 @@ fn acknowledged_writes_survive_sigkill() {
         common::all_notifications(&store).len(),
         created.len()
     );
+    store.close();
+}
+
+/// Set (to the data directory) only in the child of
+/// [`deferred_work_answered_with_nothing_waiting_survives_a_crash`].
+const DEFERRED_CHILD_ENV: &str = "NOTIFY_DEFERRED_CHILD_DIR";
+const DEFERRED_ID: Uuid = Uuid::from_u128(0x0c4a_5400_0000_7000_8000_0000_0000_00de);
+
+/// The child: one deferred write with nothing else going on, then an exit that runs no
+/// destructors (so redb's close, which would make a pending commit durable, never happens).
+#[test]
+fn deferred_child() {
+    let Some(dir) = std::env::var_os(DEFERRED_CHILD_ENV) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("child runtime");
+    runtime.block_on(async {
+        let store = Store::open(Path::new(&dir), StoreOptions::default())
+            .unwrap_or_else(|e| child_fail("open store", e));
+        let n = inserted_record(DEFERRED_ID);
+        store
+            .write_deferred(move |ctx| ctx.insert_notification(&n))
+            .await
+            .unwrap_or_else(|e| child_fail("deferred write", e));
+        std::process::exit(0);
+    });
+}
+
+/// Bulk work answered while no durable write waited paid for its own fsync: it is on disk
+/// even though the process died before any later commit or a clean close.
+#[test]
+fn deferred_work_answered_with_nothing_waiting_survives_a_crash() {
+    if std::env::var_os(DEFERRED_CHILD_ENV).is_some() || std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let tmp = common::temp_dir();
+    let dir = tmp.path().join("data");
+    let status = Command::new(std::env::current_exe().expect("current test binary"))
+        .args([
+            "--exact",
+            "deferred_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(DEFERRED_CHILD_ENV, &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run the child");
+    assert!(status.success(), "child failed: {status}");
+    let store = Store::open(&dir, StoreOptions::default()).expect("open after the crash");
+    let found = store
+        .read()
+        .expect("read")
+        .get_notification(DEFERRED_ID)
+        .expect("get");
+    assert_eq!(found, Some(inserted_record(DEFERRED_ID)));
     store.close();
 }
