@@ -441,8 +441,6 @@ fn commit_deferred(
     may_give_way: bool,
 ) -> Result<(u64, BTreeSet<String>)> {
     let mut txn = db.begin_write()?;
-    txn.set_durability(redb::Durability::None)
-        .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
     let (new_seq, woken) = {
         let mut ctx = WriteCtx {
             tables: Tables::new(&txn),
@@ -461,8 +459,8 @@ fn commit_deferred(
     // With nobody waiting, the bulk work pays for its own fsync: otherwise its pages wait in
     // redb's write buffer and the next API commit writes them out (random 4 KiB writes, ~40
     // per commit during a purge, most of that commit's time).
-    if state.durable_queued.load(Ordering::Relaxed) == 0 {
-        txn.set_durability(redb::Durability::Immediate)
+    if state.durable_queued.load(Ordering::Relaxed) > 0 {
+        txn.set_durability(redb::Durability::None)
             .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
     }
     txn.commit()?;
