@@ -594,10 +594,10 @@ pub struct RetentionConfig {
     pub batch_size: usize,
     /// Notifications removed per commit: small, so API writes never wait long behind the purge.
     pub write_chunk: usize,
-    /// Most notifications the nightly purge removes a second; 0 = as fast as it can. Every
-    /// purged row leaves pages that the API's next commit must write out with its own, so an
-    /// unpaced purge (about 100,000 rows/s on two cores) costs the API's answers more than one
-    /// at 60,000 rows/s, which still clears a million rows in 17 seconds.
+    /// Most notifications the nightly purge removes a second; 0 = as fast as it can. The purge
+    /// shares the one writer with the API, and an API write that arrives during a purge commit
+    /// waits for it, so an unpaced purge (about 100,000 rows/s on two cores) slows the API's
+    /// answers more than one at 60,000 rows/s, which still clears a million rows in 17 seconds.
     pub max_rows_per_second: u32,
 }
 

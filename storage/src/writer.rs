@@ -13,7 +13,7 @@
 //! durable operation is waiting, and without fsync (`Durability::None`) when one is: that
 //! waiting write's commit then makes both durable, so it never waits for a purge's fsync
 //! before its own, and at other times the purge writes its own pages out rather than leaving
-//! them to the next API commit (accept p50 during a purge 1.2-1.3 -> 0.8-0.9 ms on the
+//! them to the next API commit (accept p50 during a purge 1.2-1.4 -> 0.8-0.9 ms on the
 //! retention bench). Durable operations also go first:
 //! deferred ones get a commit each only when no durable one is waiting (or after
 //! [`DEFERRED_MAX_WAIT`]), so an API write waits behind at most one chunk of bulk work. A
