@@ -233,6 +233,8 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn main() {
+    // As the server does (see `storage::memory`).
+    storage::memory::disable_transparent_huge_pages();
     let benching = std::env::args().any(|a| a == "--bench");
     let settings = if benching {
         Settings {
