@@ -19,7 +19,8 @@
 //!   so the disk sees only what redb and the kernel write back.
 //!
 //! The last two are designs notify does not have; if even they more than double the small
-//! commits' p99 on a machine, no store layout meets the target on it. Run without `--bench`
+//! commits' p99 on a machine, no store layout on that one disk meets the target. The p99 alone
+//! moves between runs on a small VM, so compare medians of several runs. Run without `--bench`
 //! (e.g. by `cargo test --benches`) it does a short smoke run instead.
 
 // The same allocator as the `notify` binary.

@@ -14,11 +14,11 @@
 //! waiting write's commit then makes both durable, so it never waits for a purge's fsync
 //! before its own, and at other times the purge writes its own pages out rather than leaving
 //! them to the next API commit (accept p50 during a purge 1.2-1.4 -> 0.8-0.9 ms on the
-//! retention bench). Durable operations also go first:
-//! deferred ones get a commit each only when no durable one is waiting (or after
-//! [`DEFERRED_MAX_WAIT`]), so an API write waits behind at most one chunk of bulk work. A
-//! chunk that checks [`WriteCtx::should_give_way`] between rows stops early when a durable
-//! write arrives (its caller sends the rest again), so that write waits for a few rows only.
+//! retention bench). Durable operations also go first: deferred ones get a commit each only
+//! when no durable one is waiting (or after [`DEFERRED_MAX_WAIT`]), so an API write waits
+//! behind at most one chunk of bulk work. A chunk that checks [`WriteCtx::should_give_way`]
+//! between rows stops early when a durable write arrives (its caller sends the rest again), so
+//! that write waits for a few rows only.
 //!
 //! An operation must do its checks before it writes: if it returns a rejection
 //! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
