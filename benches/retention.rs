@@ -4,7 +4,11 @@
 //! directory, lets the indexer take them in, then measures a steady open-loop load of
 //! `BENCH_RATE` text messages a second (default 200) through the real HTTP API: first alone for
 //! `BENCH_SECONDS` (default 10), then while the nightly purge archives every seeded row.
-//! Prints the purge's rows/s and the accept latency percentiles without and during the purge.
+//! Prints the purge's rows/s and the accept latency percentiles without and during the purge,
+//! then again alone after it. The ratio is also given against the two alone windows pooled:
+//! one 10 s window's p99 moves by 2x from run to run on a small VM, the pooled one much less.
+//! A plain thread meanwhile makes a tiny durable store write every 5 ms: its percentiles are the
+//! storage's share of the accept latency, without HTTP, auth or the async runtime.
 //!
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
 //! `BENCH_CHUNK` `retention.write_chunk`, `BENCH_PACE` `retention.max_rows_per_second`, 0 for
@@ -15,6 +19,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use notify::app::{self, App};
@@ -134,6 +139,49 @@ fn process_cpu_ticks() -> u64 {
     field(11) + field(12)
 }
 
+/// Tiny durable store writes from a plain thread every 5 ms, timed, until finished.
+struct StoreProbe {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<u64>>,
+}
+
+impl StoreProbe {
+    fn start(app: &App) -> StoreProbe {
+        let store = app.store.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut latencies = Vec::new();
+            while !stopping.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                // Bumping the sequence is the smallest durable change a write can make.
+                store
+                    .write_blocking(|ctx| {
+                        ctx.next_seq();
+                        Ok(())
+                    })
+                    .expect("probe write");
+                latencies.push(started.elapsed().as_micros() as u64);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            latencies.sort_unstable();
+            latencies
+        });
+        StoreProbe { stop, thread }
+    }
+
+    fn finish(self, window: &str) {
+        self.stop.store(true, Ordering::Relaxed);
+        let latencies = self.thread.join().expect("probe thread");
+        println!(
+            "store write {window} {} writes, p50 {:.2} ms, p99 {:.2} ms",
+            latencies.len(),
+            pct(&latencies, 0.50),
+            pct(&latencies, 0.99)
+        );
+    }
+}
+
 async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::for_tests(dir.path());
@@ -208,6 +256,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     )
     .await;
 
+    let probe = StoreProbe::start(&app);
     let alone = load(
         sender.clone(),
         client.clone(),
@@ -216,6 +265,8 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     )
     .await;
     println!("accept alone        {}", describe(&alone, seconds as f64));
+    probe.finish("alone              ");
+    let probe = StoreProbe::start(&app);
 
     let options = PurgeOptions::from_config(&app);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -232,6 +283,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     })
     .await;
     let (report, elapsed) = purge.await.expect("purge task");
+    probe.finish("during purge       ");
     let report = report.expect("purge");
     println!(
         "purge               {} archived in {elapsed:.2} s: {:.0} rows/s (batch {}, paced at {})",
@@ -267,6 +319,13 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     println!(
         "p99 during / alone again {:.2}x",
         pct(&during.latencies, 0.99) / pct(&after.latencies, 0.99).max(0.001)
+    );
+    let mut pooled = [alone.latencies, after.latencies].concat();
+    pooled.sort_unstable();
+    println!(
+        "p99 during / both alone windows pooled {:.2}x (pooled p99 {:.1} ms)",
+        pct(&during.latencies, 0.99) / pct(&pooled, 0.99).max(0.001),
+        pct(&pooled, 0.99)
     );
     let _ = stop_server.send(());
     let _ = server.await;
