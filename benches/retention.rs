@@ -8,7 +8,8 @@
 //! then again alone after it. The ratio is also given against the two alone windows pooled:
 //! one 10 s window's p99 moves by 2x from run to run on a small VM, the pooled one much less.
 //! A plain thread meanwhile makes a tiny durable store write every 5 ms: its percentiles are the
-//! storage's share of the accept latency, without HTTP, auth or the async runtime.
+//! storage's share of the accept latency, without HTTP, auth or the async runtime. Those 200
+//! writes a second run in the first two windows alike, so they load both sides of the ratio.
 //!
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
 //! `BENCH_CHUNK` `retention.write_chunk`, `BENCH_PACE` `retention.max_rows_per_second`, 0 for
@@ -174,7 +175,7 @@ impl StoreProbe {
         self.stop.store(true, Ordering::Relaxed);
         let latencies = self.thread.join().expect("probe thread");
         println!(
-            "store write {window} {} writes, p50 {:.2} ms, p99 {:.2} ms",
+            "store write {window:<20} {} writes, p50 {:.2} ms, p99 {:.2} ms",
             latencies.len(),
             pct(&latencies, 0.50),
             pct(&latencies, 0.99)
@@ -265,7 +266,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     )
     .await;
     println!("accept alone        {}", describe(&alone, seconds as f64));
-    probe.finish("alone              ");
+    probe.finish("alone");
     let probe = StoreProbe::start(&app);
 
     let options = PurgeOptions::from_config(&app);
@@ -283,7 +284,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     })
     .await;
     let (report, elapsed) = purge.await.expect("purge task");
-    probe.finish("during purge       ");
+    probe.finish("during purge");
     let report = report.expect("purge");
     println!(
         "purge               {} archived in {elapsed:.2} s: {:.0} rows/s (batch {}, paced at {})",
