@@ -9,7 +9,7 @@
 //! one 10 s window's p99 moves by 2x from run to run on a small VM, the pooled one much less.
 //! A plain thread meanwhile makes a tiny durable store write every 5 ms: its percentiles are the
 //! storage's share of the accept latency, without HTTP, auth or the async runtime. Those 200
-//! writes a second run in the first two windows alike, so they load both sides of the ratio.
+//! writes a second run in all three windows alike, so they load both sides of every ratio.
 //!
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
 //! `BENCH_CHUNK` `retention.write_chunk`, `BENCH_PACE` `retention.max_rows_per_second`, 0 for
@@ -309,6 +309,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
         drain.elapsed().as_secs_f64()
     );
     settle().await;
+    let probe = StoreProbe::start(&app);
     let after = load(
         sender.clone(),
         client.clone(),
@@ -317,6 +318,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     )
     .await;
     println!("accept alone again  {}", describe(&after, seconds as f64));
+    probe.finish("alone again");
     println!(
         "p99 during / alone again {:.2}x",
         pct(&during.latencies, 0.99) / pct(&after.latencies, 0.99).max(0.001)
