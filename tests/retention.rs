@@ -566,6 +566,112 @@ impl Fixture for Direct {
     }
 }
 
+/// The purge walks every service at once, oldest first: rows of services with different
+/// retention, interleaved in time, each go exactly at their own service's cut-off, in small
+/// batches and chunks that mix services.
+#[tokio::test]
+async fn services_purged_together_each_keep_their_own_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(utc("2024-11-20T10:00:00Z"));
+    let app = App::open(Config::for_tests(dir.path()), clock.clone() as SharedClock).unwrap();
+    let mut fixtures = Vec::new();
+    for (name, sms_days) in [
+        ("Seven days", None),
+        ("Three days", Some(3u32)),
+        ("Nine", Some(9)),
+    ] {
+        let service = services::create_service(
+            &app.store,
+            services::NewService {
+                name: name.into(),
+                restricted: false,
+            },
+        )
+        .await
+        .unwrap();
+        let template = templates::create_template(
+            &app.store,
+            service.id,
+            templates::NewTemplate {
+                template_type: "sms".into(),
+                name: "sms".into(),
+                subject: None,
+                content: "Hello ((name))".into(),
+                postage: None,
+            },
+        )
+        .await
+        .unwrap();
+        if let Some(days) = sms_days {
+            retention::create_setting(
+                &app.store,
+                service.id,
+                &json!({"notification_type": "sms", "days_of_retention": days}),
+            )
+            .await
+            .unwrap();
+        }
+        let fx = Direct {
+            app: app.clone(),
+            service: service.id,
+            templates: [template.id; 3],
+        };
+        fixtures.push((
+            fx,
+            expected_cutoff(clock.now(), sms_days.unwrap_or(7).into()),
+        ));
+    }
+    // A text every hour for 12 days, the services taking turns.
+    let start = utc("2024-11-08T10:00:00Z").timestamp_micros();
+    let mut rows = Vec::new();
+    for i in 0..(12 * 24) {
+        let (fx, cutoff) = &fixtures[i as usize % fixtures.len()];
+        let at = start + i * MICROS_PER_HOUR;
+        let n = fx.notification(
+            NotificationType::Sms,
+            KeyType::Normal,
+            NotificationStatus::Delivered,
+            at,
+        );
+        rows.push((n, *cutoff));
+    }
+    let notifications: Vec<Notification> = rows.iter().map(|(n, _)| n.clone()).collect();
+    insert(&app, &notifications).await;
+
+    let report = retention::purge_notifications(
+        &app,
+        PurgeOptions {
+            batch_size: 5,
+            write_chunk: 2,
+            max_batches: None,
+            max_rows_per_second: None,
+        },
+    )
+    .await
+    .unwrap();
+    let archived: Vec<&Notification> = rows
+        .iter()
+        .filter(|(n, cutoff)| n.created_at < *cutoff)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(report.archived, archived.len() as u64);
+    assert!(archived.len() > 50 && archived.len() < rows.len() - 50);
+    let reader = app.store.read().unwrap();
+    for (n, cutoff) in &rows {
+        let live = reader.get_notification(n.id).unwrap();
+        let in_history = reader.get_notification_history(n.id).unwrap();
+        if n.created_at < *cutoff {
+            assert!(live.is_none(), "{} kept past its cut-off", n.id);
+            assert_eq!(in_history, Some(NotificationHistory::from(n)));
+        } else {
+            assert_eq!(live.as_ref(), Some(n), "removed within its window");
+            assert!(in_history.is_none());
+        }
+    }
+    drop(reader);
+    app.shutdown();
+}
+
 #[tokio::test]
 async fn a_purge_cut_short_then_run_again_leaves_exactly_the_right_history() {
     use NotificationStatus::*;

@@ -34,7 +34,7 @@ use storage::records::{
     DataRetention, KeyType, Notification, NotificationHistory, NotificationStatus,
     NotificationType, Service,
 };
-use storage::retention::{Retired, Retiring};
+use storage::retention::{Retired, Retiring, ServiceWalk};
 use storage::{Store, v7_floor};
 use uuid::Uuid;
 
@@ -321,78 +321,80 @@ pub async fn delete_notifications_older_than_retention(app: &Arc<App>) -> JobOut
 }
 
 /// Archive or delete every notification past its service's retention, a batch per commit.
+///
+/// Every service is walked at once, oldest row first across all of them, each up to its own
+/// latest cut-off (see [`storage::Reader::services_notifications_raw`] for why). Every row
+/// looked at moves its walk on, so rows kept (or left after a failure) never stall it.
 pub async fn purge_notifications(
     app: &Arc<App>,
     options: PurgeOptions,
 ) -> DomainResult<PurgeReport> {
     let retention = Retention::load(app)?;
-    let services = app.store.read()?.list_services()?;
+    let mut cutoffs = HashMap::new();
+    let mut walks = Vec::new();
+    for service in app.store.read()?.list_services()? {
+        let service_cutoffs = retention.cutoffs(service.id);
+        walks.push(ServiceWalk::new(service.id, service_cutoffs.id_bound()));
+        cutoffs.insert(service.id, service_cutoffs);
+    }
+    let cutoffs = Arc::new(cutoffs);
     let mut report = PurgeReport::default();
     let mut pace = Pace::new(options.max_rows_per_second);
-    for service in services {
-        let cutoffs = retention.cutoffs(service.id);
-        purge_service(app, service.id, cutoffs, options, &mut pace, &mut report).await?;
-        if report.interrupted {
+    // Batches run one after another (read, delete PDFs, then commits of `write_chunk` rows with
+    // one queued ahead, each sent when `pace` allows): an API write waits for at most a chunk
+    // or two, never a whole batch.
+    loop {
+        walks.retain(|walk| !walk.done);
+        if walks.is_empty() {
             break;
         }
+        if options
+            .max_batches
+            .is_some_and(|max| report.batches >= max as u64)
+        {
+            report.interrupted = true;
+            break;
+        }
+        let batch;
+        (batch, walks) = plan(app, walks, cutoffs.clone(), options.batch_size).await?;
+        report.letters_kept += batch.letters_kept;
+        report.batches += 1;
+        let rows = delete_pdfs(app, batch.rows, &mut report).await;
+        retire(app, rows, options, &mut pace, &mut report).await?;
     }
     // Make every batch durable before the run reports success.
     app.store.write(|_| Ok(())).await?;
     Ok(report)
 }
 
-/// Walk one service's notifications older than its latest cut-off, oldest first. Every row
-/// looked at moves the walk on, so rows kept (or left after a failure) never stall it.
-///
-/// Batches run one after another (read, delete PDFs, then commits of `write_chunk` rows with one
-/// queued ahead, each sent when `pace` allows): an API write waits for at most a chunk or two,
-/// never a whole batch.
-async fn purge_service(
+/// Retire a batch's rows in small commits so an API write never waits long behind one, with
+/// the next chunk already queued so the writer never idles waiting for this task to wake. A
+/// crash may undo a commit (redoing it is the next run's job), so one made while an API write
+/// waits skips its fsync; the run ends with a durable commit.
+async fn retire(
     app: &Arc<App>,
-    service_id: Uuid,
-    cutoffs: Cutoffs,
+    rows: Vec<Retiring>,
     options: PurgeOptions,
     pace: &mut Pace,
     report: &mut PurgeReport,
 ) -> DomainResult<()> {
-    let mut after = None;
+    let mut rows = rows.into_iter();
+    let mut in_flight: Option<tokio::task::JoinHandle<storage::Result<Retired>>> = None;
     loop {
-        if options
-            .max_batches
-            .is_some_and(|max| report.batches >= max as u64)
-        {
-            report.interrupted = true;
-            return Ok(());
+        let chunk: Vec<Retiring> = rows.by_ref().take(options.write_chunk).collect();
+        if chunk.is_empty() {
+            break;
         }
-        let batch = plan(app, service_id, after, cutoffs, options.batch_size).await?;
-        let Some(last) = batch.last else {
-            return Ok(());
-        };
-        after = Some(last);
-        report.letters_kept += batch.letters_kept;
-        report.batches += 1;
-        let rows = delete_pdfs(app, batch.rows, report).await;
-        // Written in small commits so an API write never waits long behind one, with the
-        // next chunk already queued so the writer never idles waiting for this task to wake.
-        // A crash may undo a commit (redoing it is the next run's job), so one made while an
-        // API write waits skips its fsync; the run ends with a durable commit.
-        let mut rows = rows.into_iter();
-        let mut in_flight: Option<tokio::task::JoinHandle<storage::Result<Retired>>> = None;
-        loop {
-            let chunk: Vec<Retiring> = rows.by_ref().take(options.write_chunk).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            tokio::time::sleep_until(pace.take(tokio::time::Instant::now(), chunk.len())).await;
-            let next = tokio::spawn(retire_chunk(app.store.clone(), chunk));
-            if let Some(previous) = in_flight.replace(next) {
-                report.absorb(previous.await.map_err(stopped)??);
-            }
-        }
-        if let Some(last) = in_flight {
-            report.absorb(last.await.map_err(stopped)??);
+        tokio::time::sleep_until(pace.take(tokio::time::Instant::now(), chunk.len())).await;
+        let next = tokio::spawn(retire_chunk(app.store.clone(), chunk));
+        if let Some(previous) = in_flight.replace(next) {
+            report.absorb(previous.await.map_err(stopped)??);
         }
     }
+    if let Some(last) = in_flight {
+        report.absorb(last.await.map_err(stopped)??);
+    }
+    Ok(())
 }
 
 /// Retire one chunk in deferred commits that give way to API writes: a commit stops early when
@@ -417,15 +419,18 @@ async fn retire_chunk(store: Store, mut rows: Vec<Retiring>) -> storage::Result<
 /// [`plan_batch`] on a blocking thread.
 async fn plan(
     app: &App,
-    service_id: Uuid,
-    after: Option<Uuid>,
-    cutoffs: Cutoffs,
+    walks: Vec<ServiceWalk>,
+    cutoffs: Arc<HashMap<Uuid, Cutoffs>>,
     limit: usize,
-) -> DomainResult<Batch> {
+) -> DomainResult<(Batch, Vec<ServiceWalk>)> {
     let store = app.store.clone();
-    tokio::task::spawn_blocking(move || plan_batch(&store, service_id, after, cutoffs, limit))
-        .await
-        .map_err(stopped)?
+    tokio::task::spawn_blocking(move || {
+        let mut walks = walks;
+        let batch = plan_batch(&store, &mut walks, &cutoffs, limit)?;
+        Ok((batch, walks))
+    })
+    .await
+    .map_err(stopped)?
 }
 
 /// A retention task that died (it cannot panic, but be safe) fails the run.
@@ -439,8 +444,6 @@ fn stopped(e: tokio::task::JoinError) -> DomainError {
 struct Batch {
     rows: Vec<Planned>,
     letters_kept: u64,
-    /// The last id looked at; `None` when the walk is over.
-    last: Option<Uuid>,
 }
 
 struct Planned {
@@ -449,26 +452,29 @@ struct Planned {
     pdf: Option<Path>,
 }
 
-/// Read a batch of the service's oldest rows and decide each one, off the writer thread:
-/// decoding and encoding history here keeps each commit to moving bytes.
+/// Read a batch of the oldest rows across the services' walks (moving each on) and decide
+/// each row, off the writer thread: decoding and encoding history here keeps each commit to
+/// moving bytes.
 fn plan_batch(
     store: &Store,
-    service_id: Uuid,
-    after: Option<Uuid>,
-    cutoffs: Cutoffs,
+    walks: &mut [ServiceWalk],
+    cutoffs: &HashMap<Uuid, Cutoffs>,
     limit: usize,
 ) -> DomainResult<Batch> {
-    let (found, last) =
-        store
-            .read()?
-            .service_notifications_raw(service_id, after, cutoffs.id_bound(), limit)?;
+    let found = store.read()?.services_notifications_raw(walks, limit)?;
     let mut batch = Batch {
         rows: Vec::with_capacity(found.len()),
         letters_kept: 0,
-        last,
     };
     for (n, stored) in found {
-        let cutoff = cutoffs.of(n.notification_type);
+        // Every walk belongs to a service with cut-offs; a row listed under another service
+        // than its own would be a broken listing, and is kept.
+        let Some(cutoff) = cutoffs
+            .get(&n.service_id)
+            .map(|c| c.of(n.notification_type))
+        else {
+            continue;
+        };
         let (history, delete_pdf) = match disposal(&n, cutoff) {
             Disposal::Keep => {
                 if n.created_at < cutoff && n.notification_type == NotificationType::Letter {

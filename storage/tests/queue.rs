@@ -830,3 +830,77 @@ async fn retiring_gives_way_to_a_waiting_durable_write_and_loses_nothing() {
     drop(reader);
     store.close();
 }
+
+/// Retention's merged walk: rows of several services come oldest first across all of them,
+/// each service only up to its own bound, in batches that resume where the last stopped;
+/// every row below its bound is given exactly once and each walk ends `done`.
+#[test]
+fn the_merged_walk_gives_every_service_s_rows_oldest_first_and_resumes() {
+    use storage::clock::v7_at_micros;
+    use storage::retention::ServiceWalk;
+    let dir = common::temp_dir();
+    let store = common::open_store(dir.path());
+    let services = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    let start = 1_700_000_000_000_000i64;
+    // 30 rows a service, interleaved in time as services really send.
+    let mut all = Vec::new();
+    for i in 0..90i64 {
+        let service = services[(i % 3) as usize];
+        let n = common::notification_with_id(
+            v7_at_micros(start + i * 1000),
+            service,
+            &format!("0770090{i:04}"),
+            NotificationStatus::Delivered,
+        );
+        all.push((n.id, service));
+        store
+            .write_blocking(move |ctx| ctx.insert_notification(&n))
+            .expect("insert");
+    }
+    // The first service walks everything, the second its rows before the 60th, the third none.
+    let bounds = [
+        v7_at_micros(start + 90 * 1000),
+        v7_at_micros(start + 60 * 1000),
+        v7_at_micros(start),
+    ];
+    let mut walks: Vec<ServiceWalk> = services
+        .iter()
+        .zip(bounds)
+        .map(|(s, b)| ServiceWalk::new(*s, b))
+        .collect();
+    let mut seen = Vec::new();
+    let mut batches = 0;
+    while walks.iter().any(|w| !w.done) {
+        let rows = store
+            .read()
+            .expect("read")
+            .services_notifications_raw(&mut walks, 7)
+            .expect("walk");
+        assert!(rows.len() <= 7, "a batch of {}", rows.len());
+        for (n, stored) in rows {
+            assert_eq!(stored, storage::codec::encode(&n));
+            seen.push((n.id, n.service_id));
+        }
+        batches += 1;
+        assert!(batches < 100, "the walk does not end");
+    }
+    let expected: Vec<(Uuid, Uuid)> = all
+        .iter()
+        .copied()
+        .filter(|(id, service)| {
+            let bound = bounds[services.iter().position(|s| s == service).unwrap()];
+            *id < bound
+        })
+        .collect();
+    assert_eq!(expected.len(), 30 + 20);
+    assert_eq!(
+        seen, expected,
+        "oldest first across services, each row once"
+    );
+    assert_eq!(
+        walks[2].after, None,
+        "the third service had nothing to walk"
+    );
+    assert_eq!(walks[0].after, Some(all[87].0));
+    store.close();
+}
