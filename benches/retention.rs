@@ -10,6 +10,8 @@
 //! A plain thread meanwhile makes a tiny durable store write every 5 ms: its percentiles are the
 //! storage's share of the accept latency, without HTTP, auth or the async runtime. Those 200
 //! writes a second run in all three windows alike, so they load both sides of every ratio.
+//! The bytes the process wrote (alone and during the purge, and per archived row) show the disk
+//! load the accepts' fsyncs compete with; unlike a p99 they barely move between runs.
 //!
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
 //! `BENCH_CHUNK` `retention.write_chunk`, `BENCH_PACE` `retention.max_rows_per_second`, 0 for
@@ -258,6 +260,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     .await;
 
     let probe = StoreProbe::start(&app);
+    let written_before_alone = bytes_written();
     let alone = load(
         sender.clone(),
         client.clone(),
@@ -265,6 +268,9 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
         tokio::time::sleep(Duration::from_secs(seconds)),
     )
     .await;
+    let written_alone = bytes_written()
+        .zip(written_before_alone)
+        .map(|(b, a)| b - a);
     println!("accept alone        {}", describe(&alone, seconds as f64));
     probe.finish("alone");
     let probe = StoreProbe::start(&app);
@@ -272,6 +278,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     let options = PurgeOptions::from_config(&app);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let purge_app = app.clone();
+    let written_before_purge = bytes_written();
     let purge = tokio::spawn(async move {
         let started = Instant::now();
         let report = retention::purge_notifications(&purge_app, options).await;
@@ -284,6 +291,9 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     })
     .await;
     let (report, elapsed) = purge.await.expect("purge task");
+    let written_during = bytes_written()
+        .zip(written_before_purge)
+        .map(|(b, a)| b - a);
     probe.finish("during purge");
     let report = report.expect("purge");
     println!(
@@ -296,6 +306,16 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
             .map_or("no limit".to_string(), |r| format!("{r} rows/s"))
     );
     println!("accept during purge {}", describe(&during, elapsed));
+    // What the disk is asked to take, the whole process (store, index, probe) included: the
+    // purge's share is what competes with an accept's fsync.
+    if let (Some(alone_bytes), Some(during_bytes)) = (written_alone, written_during) {
+        println!(
+            "disk writes         alone {:.1} MB/s, during purge {:.1} MB/s ({:.0} bytes per archived row)",
+            alone_bytes as f64 / 1e6 / seconds as f64,
+            during_bytes as f64 / 1e6 / elapsed,
+            during_bytes as f64 / report.archived.max(1) as f64
+        );
+    }
     println!(
         "p99 during / alone  {:.2}x",
         pct(&during.latencies, 0.99) / pct(&alone.latencies, 0.99).max(0.001)
@@ -333,6 +353,18 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     let _ = stop_server.send(());
     let _ = server.await;
     app.shutdown();
+}
+
+/// Bytes this process has caused to be written to storage so far (Linux's `/proc/self/io`;
+/// `None` where that is not available).
+fn bytes_written() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn main() {
