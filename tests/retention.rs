@@ -566,6 +566,43 @@ impl Fixture for Direct {
     }
 }
 
+impl Direct {
+    /// A new service named `name` in `app`, with a template of each type.
+    async fn create(app: &Arc<App>, name: &str) -> Direct {
+        let service = services::create_service(
+            &app.store,
+            services::NewService {
+                name: name.into(),
+                restricted: false,
+            },
+        )
+        .await
+        .unwrap();
+        let mut templates = [Uuid::nil(); 3];
+        for kind in NotificationType::ALL {
+            templates[*kind as usize] = templates::create_template(
+                &app.store,
+                service.id,
+                templates::NewTemplate {
+                    template_type: kind.as_str().into(),
+                    name: kind.as_str().into(),
+                    subject: (*kind != NotificationType::Sms).then(|| "Hi".into()),
+                    content: "Hello ((name))".into(),
+                    postage: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        }
+        Direct {
+            app: app.clone(),
+            service: service.id,
+            templates,
+        }
+    }
+}
+
 /// The purge walks every service at once, oldest first: rows of services with different
 /// retention, interleaved in time, each go exactly at their own service's cut-off, in small
 /// batches and chunks that mix services.
@@ -580,42 +617,16 @@ async fn services_purged_together_each_keep_their_own_window() {
         ("Three days", Some(3u32)),
         ("Nine", Some(9)),
     ] {
-        let service = services::create_service(
-            &app.store,
-            services::NewService {
-                name: name.into(),
-                restricted: false,
-            },
-        )
-        .await
-        .unwrap();
-        let template = templates::create_template(
-            &app.store,
-            service.id,
-            templates::NewTemplate {
-                template_type: "sms".into(),
-                name: "sms".into(),
-                subject: None,
-                content: "Hello ((name))".into(),
-                postage: None,
-            },
-        )
-        .await
-        .unwrap();
+        let fx = Direct::create(&app, name).await;
         if let Some(days) = sms_days {
             retention::create_setting(
                 &app.store,
-                service.id,
+                fx.service,
                 &json!({"notification_type": "sms", "days_of_retention": days}),
             )
             .await
             .unwrap();
         }
-        let fx = Direct {
-            app: app.clone(),
-            service: service.id,
-            templates: [template.id; 3],
-        };
         fixtures.push((
             fx,
             expected_cutoff(clock.now(), sms_days.unwrap_or(7).into()),
@@ -680,38 +691,7 @@ async fn a_purge_cut_short_then_run_again_leaves_exactly_the_right_history() {
     let mut config = Config::for_tests(dir.path());
     config.retention.batch_size = 7;
     let open = |config: &Config| App::open(config.clone(), clock.clone() as SharedClock).unwrap();
-    let app = open(&config);
-    let service = services::create_service(
-        &app.store,
-        services::NewService {
-            name: "Retention".into(),
-            restricted: false,
-        },
-    )
-    .await
-    .unwrap();
-    let mut template_ids = [Uuid::nil(); 3];
-    for kind in NotificationType::ALL {
-        template_ids[*kind as usize] = templates::create_template(
-            &app.store,
-            service.id,
-            templates::NewTemplate {
-                template_type: kind.as_str().into(),
-                name: kind.as_str().into(),
-                subject: (*kind != NotificationType::Sms).then(|| "Hi".into()),
-                content: "Hello ((name))".into(),
-                postage: None,
-            },
-        )
-        .await
-        .unwrap()
-        .id;
-    }
-    let fx = Direct {
-        app,
-        service: service.id,
-        templates: template_ids,
-    };
+    let fx = Direct::create(&open(&config), "Retention").await;
 
     // 300 notifications over the last 20 days: every type, key type and letter status.
     let cutoff = expected_cutoff(clock.now(), 7);

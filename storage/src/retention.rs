@@ -230,6 +230,23 @@ impl WriteCtx<'_> {
     }
 }
 
+/// Next ids of the merged walk, smallest first, each with the index of its walk.
+type Heads = std::collections::BinaryHeap<std::cmp::Reverse<(u128, usize)>>;
+
+/// Put walk `i`'s next listed id in `heads`, or mark the walk done when it has none.
+fn next_head(
+    range: &mut redb::Range<'_, (u128, u128), ()>,
+    i: usize,
+    walk: &mut ServiceWalk,
+    heads: &mut Heads,
+) -> Result<()> {
+    match range.next() {
+        Some(row) => heads.push(std::cmp::Reverse((row?.0.value().1, i))),
+        None => walk.done = true,
+    }
+    Ok(())
+}
+
 impl Reader {
     /// The next live notifications of several services at once, oldest first across all of
     /// them: each [`ServiceWalk`] reads its service's rows with ids in (`after`, `before`), and
@@ -247,14 +264,10 @@ impl Reader {
         walks: &mut [ServiceWalk],
         limit: usize,
     ) -> Result<Vec<(Notification, Vec<u8>)>> {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-
         let links = self.table(SERVICE_NOTIFICATIONS)?;
         let records = self.table(NOTIFICATIONS)?;
         let mut ranges = Vec::with_capacity(walks.len());
-        // (next id, walk index), smallest id first.
-        let mut heads = BinaryHeap::new();
+        let mut heads = Heads::new();
         for (i, walk) in walks.iter_mut().enumerate() {
             let s = walk.service_id.as_u128();
             let lower = match walk.after {
@@ -263,16 +276,13 @@ impl Reader {
             };
             let mut range = links
                 .range::<(u128, u128)>((lower, Bound::Excluded((s, walk.before.as_u128()))))?;
-            match range.next() {
-                Some(row) => heads.push(Reverse((row?.0.value().1, i))),
-                None => walk.done = true,
-            }
+            next_head(&mut range, i, walk, &mut heads)?;
             ranges.push(range);
         }
         let mut out = Vec::new();
         let mut taken = 0;
         while taken < limit {
-            let Some(Reverse((id, i))) = heads.pop() else {
+            let Some(std::cmp::Reverse((id, i))) = heads.pop() else {
                 break;
             };
             taken += 1;
@@ -281,10 +291,7 @@ impl Reader {
                 let bytes = v.value().to_vec();
                 out.push((decode(&bytes)?, bytes));
             }
-            match ranges[i].next() {
-                Some(row) => heads.push(Reverse((row?.0.value().1, i))),
-                None => walks[i].done = true,
-            }
+            next_head(&mut ranges[i], i, &mut walks[i], &mut heads)?;
         }
         Ok(out)
     }
