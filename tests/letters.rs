@@ -162,13 +162,17 @@ async fn templated_letter_gets_a_pdf_with_the_address_in_the_window() {
     assert_eq!(served, on_disk);
 
     // Every address word is inside the envelope window (x 24.6–120, y 39.5–66.3 mm).
+    // Each line is found as its run of words (a lone "2" could be the date's day of the month).
     let words = words_on_first_page(&served);
     for line in lines {
-        for word in line.split_whitespace() {
-            let (_, x0, y0, x1, y1) = words
-                .iter()
-                .find(|w| w.0 == word && w.2 < 95.0)
-                .unwrap_or_else(|| panic!("{word} not on page 1: {words:?}"));
+        let wanted: Vec<&str> = line.split_whitespace().collect();
+        let start = words
+            .windows(wanted.len())
+            .position(|run| {
+                run[0].2 < 95.0 && run.iter().map(|w| w.0.as_str()).eq(wanted.iter().copied())
+            })
+            .unwrap_or_else(|| panic!("{line:?} not on page 1: {words:?}"));
+        for (word, x0, y0, x1, y1) in &words[start..start + wanted.len()] {
             assert!(
                 *x0 >= 24.6 && *x1 <= 120.0 && *y0 >= 39.5 && *y1 <= 66.3,
                 "{word} at ({x0:.1},{y0:.1})–({x1:.1},{y1:.1}) mm is outside the window"
