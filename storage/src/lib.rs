@@ -155,7 +155,7 @@ impl Store {
         self.inner.writer.write(f).await
     }
 
-    /// Apply `f` in a commit that may skip its fsync (see [`Writer::write_deferred`]).
+    /// Apply `f` as bulk work that gives way to durable writes (see [`Writer::write_deferred`]).
     pub async fn write_deferred<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,

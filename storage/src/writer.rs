@@ -9,16 +9,15 @@
 //! callers preparing the rest of the batch: +20–30% acknowledged inserts/s at 256 writers.
 //!
 //! Bulk work that a crash may safely undo and redo (retention batches) can be submitted with
-//! [`Writer::write_deferred`]. Such an operation gets a commit of its own, durable when no
-//! durable operation is waiting, and without fsync (`Durability::None`) when one is: that
-//! waiting write's commit then makes both durable, so it never waits for a purge's fsync
-//! before its own, and at other times the purge writes its own pages out rather than leaving
-//! them to the next API commit (accept p50 during a purge 1.2-1.4 -> 0.8-0.9 ms on the
-//! retention bench). Durable operations also go first: deferred ones get a commit each only
+//! [`Writer::write_deferred`]. Durable operations go first: a deferred one gets a commit only
 //! when no durable one is waiting (or after [`DEFERRED_MAX_WAIT`]), so an API write waits
 //! behind at most one chunk of bulk work. A chunk that checks [`WriteCtx::should_give_way`]
 //! between rows stops early when a durable write arrives (its caller sends the rest again), so
-//! that write waits for a few rows only.
+//! that write waits for a few rows only. The durable writes waiting then join the chunk's
+//! transaction: one commit and one fsync carry both. (Until December 2026 the chunk had a
+//! commit of its own without fsync and the API write a second one; redb keeps a non-durable
+//! commit's pages in memory, so the second wrote them anyway, and the first cost its fixed
+//! page work for nothing: ~400 such commits a second during the retention bench.)
 //!
 //! An operation must do its checks before it writes: if it returns a rejection
 //! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
@@ -96,7 +95,7 @@ impl WriteCtx<'_> {
 trait PendingOp: Send {
     fn apply(&mut self, ctx: &mut WriteCtx<'_>) -> Result<()>;
     fn finish(self: Box<Self>, commit: Result<()>);
-    /// False for deferred operations: their batch may skip the fsync.
+    /// False for deferred (bulk) operations: they wait while durable ones are queued.
     fn needs_durability(&self) -> bool;
 }
 
@@ -175,6 +174,26 @@ struct WriterState {
     durable_queued: Arc<AtomicUsize>,
 }
 
+impl WriterState {
+    /// The context for one commit's operations, starting from sequence `seq`.
+    fn ctx<'txn>(
+        &'txn self,
+        txn: &'txn redb::WriteTransaction,
+        seq: u64,
+        may_give_way: bool,
+    ) -> WriteCtx<'txn> {
+        WriteCtx {
+            tables: Tables::new(txn),
+            now_micros: self.config.clock.now_micros(),
+            seq,
+            woken: BTreeSet::new(),
+            status_deltas: Default::default(),
+            durable_queued: &self.durable_queued,
+            may_give_way,
+        }
+    }
+}
+
 impl Writer {
     pub(crate) fn start(
         db: Arc<Database>,
@@ -228,10 +247,9 @@ impl Writer {
             .map_err(|_| StoreError::WriterGone)?
     }
 
-    /// Apply `f` in a commit of its own, which skips its fsync when a durable write is waiting:
-    /// the change is visible once this resolves but may be durable only after the next durable
-    /// commit. Only for work a crash may undo and that is simply done again (see the module
-    /// notes).
+    /// Apply `f` in a durable commit of its own, after every durable write waiting (which may
+    /// join it). Only for bulk work that a crash may undo and that is simply done again (see
+    /// the module notes).
     pub async fn write_deferred<F, R>(&self, f: F) -> Result<R>
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R> + Send + 'static,
@@ -342,8 +360,12 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut s
                 };
                 batch.push(op);
                 // Work passed over for long enough runs to the end of its chunk.
-                let committed = commit_deferred(&db, &mut batch, &state, seq, !overdue);
-                seq = answer(committed, &mut batch, &state.config, seq);
+                let outcome =
+                    commit_deferred(&db, &rx, &state, seq, !overdue, &mut batch, &mut held);
+                if !outcome.open {
+                    open = false;
+                }
+                seq = answer(outcome.committed, &mut batch, &state.config, seq);
             }
         }
     }
@@ -369,60 +391,13 @@ fn durable_batch(
     batch: &mut Vec<BoxedOp>,
     held: &mut Held,
 ) -> BatchOutcome {
-    let config = &state.config;
     let mut open = true;
     let committed = (|| {
         let txn = db.begin_write()?;
         let (new_seq, woken) = {
-            let mut ctx = WriteCtx {
-                tables: Tables::new(&txn),
-                now_micros: config.clock.now_micros(),
-                seq,
-                woken: BTreeSet::new(),
-                status_deltas: Default::default(),
-                durable_queued: &state.durable_queued,
-                may_give_way: false,
-            };
+            let mut ctx = state.ctx(&txn, seq, false);
             batch[0].apply(&mut ctx)?;
-            let mut linger_until = None;
-            while open && batch.len() < config.max_batch {
-                let next = match rx.try_recv() {
-                    Ok(op) => op,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        open = false;
-                        break;
-                    }
-                    Err(mpsc::TryRecvError::Empty) => {
-                        // Under heavy load, wait a moment for the callers answered by the last
-                        // commit to send their next operation: one commit of 256 costs far less
-                        // than two of 128 (the fsync and the per-commit page writes are shared).
-                        if last_batch < LINGER_FROM || batch.len() >= last_batch {
-                            break;
-                        }
-                        let until =
-                            *linger_until.get_or_insert_with(|| Instant::now() + LINGER_MAX);
-                        let Some(left) = until.checked_duration_since(Instant::now()) else {
-                            break;
-                        };
-                        match rx.recv_timeout(left.min(LINGER_GAP)) {
-                            Ok(op) => op,
-                            Err(mpsc::RecvTimeoutError::Timeout) => break,
-                            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                                open = false;
-                                break;
-                            }
-                        }
-                    }
-                };
-                if next.needs_durability() {
-                    state.durable_queued.fetch_sub(1, Ordering::Relaxed);
-                    batch.push(next);
-                    let last = batch.len() - 1;
-                    batch[last].apply(&mut ctx)?;
-                } else {
-                    held.push_back((Instant::now(), next));
-                }
-            }
+            take_durable(&mut ctx, rx, state, last_batch, batch, held, &mut open)?;
             finish_batch(ctx, seq)?
         };
         txn.commit()?;
@@ -431,40 +406,92 @@ fn durable_batch(
     BatchOutcome { committed, open }
 }
 
-/// Commit one deferred operation on its own: without fsync when a durable write is waiting
-/// (that write's commit makes it durable), with one otherwise (see the module notes).
+/// Apply every durable operation already sent (and, under heavy load, those that follow
+/// closely) in `ctx`'s transaction, appending them to `batch`; deferred ones go to `held`.
+fn take_durable(
+    ctx: &mut WriteCtx<'_>,
+    rx: &mpsc::Receiver<BoxedOp>,
+    state: &WriterState,
+    last_batch: usize,
+    batch: &mut Vec<BoxedOp>,
+    held: &mut Held,
+    open: &mut bool,
+) -> Result<()> {
+    let mut linger_until = None;
+    while *open && batch.len() < state.config.max_batch {
+        let next = match rx.try_recv() {
+            Ok(op) => op,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                *open = false;
+                break;
+            }
+            Err(mpsc::TryRecvError::Empty) => {
+                // A durable write is counted just before it is sent: it is a moment away.
+                // Under heavy load, also wait a moment for the callers answered by the last
+                // commit to send their next operation: one commit of 256 costs far less
+                // than two of 128 (the fsync and the per-commit page writes are shared).
+                let wait = if state.durable_queued.load(Ordering::Relaxed) > 0 {
+                    LINGER_GAP
+                } else if last_batch < LINGER_FROM || batch.len() >= last_batch {
+                    break;
+                } else {
+                    let until = *linger_until.get_or_insert_with(|| Instant::now() + LINGER_MAX);
+                    let Some(left) = until.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    left.min(LINGER_GAP)
+                };
+                match rx.recv_timeout(wait) {
+                    Ok(op) => op,
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        *open = false;
+                        break;
+                    }
+                }
+            }
+        };
+        if next.needs_durability() {
+            state.durable_queued.fetch_sub(1, Ordering::Relaxed);
+            batch.push(next);
+            let last = batch.len() - 1;
+            batch[last].apply(ctx)?;
+        } else {
+            held.push_back((Instant::now(), next));
+        }
+    }
+    Ok(())
+}
+
+/// Commit one deferred operation (`batch[0]`), durably. Durable writes that arrived while it
+/// was applied join its transaction and are answered with it: one commit and one fsync for
+/// both, instead of a commit for the bulk work and another for the API write behind it (see
+/// the module notes).
 fn commit_deferred(
     db: &Database,
-    batch: &mut [BoxedOp],
+    rx: &mpsc::Receiver<BoxedOp>,
     state: &WriterState,
     seq: u64,
     may_give_way: bool,
-) -> Result<(u64, BTreeSet<String>)> {
-    let mut txn = db.begin_write()?;
-    let (new_seq, woken) = {
-        let mut ctx = WriteCtx {
-            tables: Tables::new(&txn),
-            now_micros: state.config.clock.now_micros(),
-            seq,
-            woken: BTreeSet::new(),
-            status_deltas: Default::default(),
-            durable_queued: &state.durable_queued,
-            may_give_way,
+    batch: &mut Vec<BoxedOp>,
+    held: &mut Held,
+) -> BatchOutcome {
+    let mut open = true;
+    let committed = (|| {
+        let txn = db.begin_write()?;
+        let (new_seq, woken) = {
+            let mut ctx = state.ctx(&txn, seq, may_give_way);
+            batch[0].apply(&mut ctx)?;
+            if state.durable_queued.load(Ordering::Relaxed) > 0 {
+                ctx.may_give_way = false;
+                take_durable(&mut ctx, rx, state, 0, batch, held, &mut open)?;
+            }
+            finish_batch(ctx, seq)?
         };
-        for op in batch.iter_mut() {
-            op.apply(&mut ctx)?;
-        }
-        finish_batch(ctx, seq)?
-    };
-    // With nobody waiting, the bulk work pays for its own fsync: otherwise its pages wait in
-    // redb's write buffer and the next API commit writes them out (random 4 KiB writes, ~40
-    // per commit during a purge, most of that commit's time).
-    if state.durable_queued.load(Ordering::Relaxed) > 0 {
-        txn.set_durability(redb::Durability::None)
-            .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
-    }
-    txn.commit()?;
-    Ok((new_seq, woken))
+        txn.commit()?;
+        Ok((new_seq, woken))
+    })();
+    BatchOutcome { committed, open }
 }
 
 /// Answer a batch's callers (all with the error if its commit failed) and wake the queues it

@@ -774,6 +774,54 @@ async fn deferred_work_sees_a_waiting_durable_write() {
     store.close();
 }
 
+/// A durable write that arrives while deferred work is applied joins that work's commit (one
+/// fsync for both): it sees the commit's time, read once when the deferred work began, not
+/// the later time a commit of its own would read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_write_arriving_during_deferred_work_joins_its_commit() {
+    let (_dir, store, clock) = common::manual_store();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let deferred = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write_deferred(move |ctx| {
+                    started_tx.send(()).expect("test is waiting");
+                    let deadline = std::time::Instant::now() + GUARD;
+                    while !ctx.should_give_way() && std::time::Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(ctx.now_micros())
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || started_rx.recv())
+        .await
+        .expect("join")
+        .expect("deferred operation started");
+    clock.advance(Duration::from_secs(5));
+    let durable_time = store
+        .write(|ctx| Ok(ctx.now_micros()))
+        .await
+        .expect("durable write");
+    let deferred_time = deferred.await.expect("join").expect("deferred write");
+    assert_eq!(
+        durable_time, deferred_time,
+        "the durable write had a commit of its own"
+    );
+    let next = store
+        .write(|ctx| Ok(ctx.now_micros()))
+        .await
+        .expect("write");
+    assert_eq!(
+        next - deferred_time,
+        5_000_000,
+        "the clock moved for later commits"
+    );
+    store.close();
+}
+
 /// Retention's yielding retire stops after its first few rows when an API write is waiting,
 /// says how far it got, and the rest retires in a later commit: every row goes exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
