@@ -7,15 +7,18 @@
 //! Prints the purge's rows/s and the accept latency percentiles without and during the purge,
 //! then again alone after it. The ratio is also given against the two alone windows pooled:
 //! one 10 s window's p99 moves by 2x from run to run on a small VM, the pooled one much less.
-//! A plain thread meanwhile makes a tiny durable store write every 5 ms: its percentiles are the
-//! storage's share of the accept latency, without HTTP, auth or the async runtime. Those 200
-//! writes a second run in all three windows alike, so they load both sides of every ratio.
+//! With `BENCH_PROBE=1` a plain thread meanwhile makes a tiny durable store write every 5 ms:
+//! its percentiles are the storage's share of the accept latency, without HTTP, auth or the
+//! async runtime. Those 200 writes a second run in all three windows alike, so they load both
+//! sides of every ratio; they are off by default because they are not the load (they
+//! double the durable commits a purge gives way to).
 //! The bytes the process wrote (alone and during the purge, and per archived row) show the disk
 //! load the accepts' fsyncs compete with; unlike a p99 they barely move between runs.
 //!
 //! `cargo bench --bench retention` (`BENCH_BATCH` overrides `retention.batch_size`,
 //! `BENCH_CHUNK` `retention.write_chunk`, `BENCH_PACE` `retention.max_rows_per_second`, 0 for
-//! an unpaced purge; `BENCH_SERVICES` sets how many services take turns, default 4).
+//! an unpaced purge; `BENCH_SERVICES` sets how many services take turns, default 4;
+//! `BENCH_PROBE=1` adds the store write probe).
 
 // The server's allocator and memory settings (src/main.rs), so the figures are the binary's.
 #[global_allocator]
@@ -141,14 +144,17 @@ fn process_cpu_ticks() -> u64 {
     field(11) + field(12)
 }
 
-/// Tiny durable store writes from a plain thread every 5 ms, timed, until finished.
+/// Tiny durable store writes from a plain thread every 5 ms, timed, until finished; only with
+/// `BENCH_PROBE=1`, since they double the durable commits a second beyond the load.
 struct StoreProbe {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<u64>>,
+    running: Option<(Arc<AtomicBool>, std::thread::JoinHandle<Vec<u64>>)>,
 }
 
 impl StoreProbe {
     fn start(app: &App) -> StoreProbe {
+        if env("BENCH_PROBE", 0u8) == 0 {
+            return StoreProbe { running: None };
+        }
         let store = app.store.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
@@ -169,12 +175,17 @@ impl StoreProbe {
             latencies.sort_unstable();
             latencies
         });
-        StoreProbe { stop, thread }
+        StoreProbe {
+            running: Some((stop, thread)),
+        }
     }
 
     fn finish(self, window: &str) {
-        self.stop.store(true, Ordering::Relaxed);
-        let latencies = self.thread.join().expect("probe thread");
+        let Some((stop, thread)) = self.running else {
+            return;
+        };
+        stop.store(true, Ordering::Relaxed);
+        let latencies = thread.join().expect("probe thread");
         println!(
             "store write {window:<20} {} writes, p50 {:.2} ms, p99 {:.2} ms",
             latencies.len(),

@@ -397,7 +397,8 @@ fn durable_batch(
         let (new_seq, woken) = {
             let mut ctx = state.ctx(&txn, seq, false);
             batch[0].apply(&mut ctx)?;
-            take_durable(&mut ctx, rx, state, last_batch, batch, held, &mut open)?;
+            let waiting = Waiting::Linger { last_batch };
+            take_durable(&mut ctx, rx, state, waiting, batch, held, &mut open)?;
             finish_batch(ctx, seq)?
         };
         txn.commit()?;
@@ -406,17 +407,29 @@ fn durable_batch(
     BatchOutcome { committed, open }
 }
 
+/// How [`take_durable`] waits when no operation is in the channel.
+#[derive(Clone, Copy)]
+enum Waiting {
+    /// Under heavy load (the last commit held `last_batch` ≥ [`LINGER_FROM`] operations),
+    /// briefly, for the next ones; otherwise not at all.
+    Linger { last_batch: usize },
+    /// Bulk work gave way to a durable write that was counted just before it was sent: for
+    /// that one, briefly, if it is not in the channel yet.
+    ForCounted,
+}
+
 /// Apply every durable operation already sent (and, under heavy load, those that follow
 /// closely) in `ctx`'s transaction, appending them to `batch`; deferred ones go to `held`.
 fn take_durable(
     ctx: &mut WriteCtx<'_>,
     rx: &mpsc::Receiver<BoxedOp>,
     state: &WriterState,
-    last_batch: usize,
+    waiting: Waiting,
     batch: &mut Vec<BoxedOp>,
     held: &mut Held,
     open: &mut bool,
 ) -> Result<()> {
+    let first_durable = batch.len();
     let mut linger_until = None;
     while *open && batch.len() < state.config.max_batch {
         let next = match rx.try_recv() {
@@ -426,20 +439,24 @@ fn take_durable(
                 break;
             }
             Err(mpsc::TryRecvError::Empty) => {
-                // A durable write is counted just before it is sent: it is a moment away.
-                // Under heavy load, also wait a moment for the callers answered by the last
-                // commit to send their next operation: one commit of 256 costs far less
-                // than two of 128 (the fsync and the per-commit page writes are shared).
-                let wait = if state.durable_queued.load(Ordering::Relaxed) > 0 {
-                    LINGER_GAP
-                } else if last_batch < LINGER_FROM || batch.len() >= last_batch {
-                    break;
-                } else {
-                    let until = *linger_until.get_or_insert_with(|| Instant::now() + LINGER_MAX);
-                    let Some(left) = until.checked_duration_since(Instant::now()) else {
-                        break;
-                    };
-                    left.min(LINGER_GAP)
+                // A durable write that made bulk work give way was counted just before it
+                // was sent: it is a moment away. Under heavy load, also wait a moment for the
+                // callers answered by the last commit to send their next operation: one
+                // commit of 256 costs far less than two of 128 (the fsync and the per-commit
+                // page writes are shared).
+                let wait = match waiting {
+                    Waiting::ForCounted if batch.len() == first_durable => LINGER_GAP,
+                    Waiting::Linger { last_batch }
+                        if last_batch >= LINGER_FROM && batch.len() < last_batch =>
+                    {
+                        let until =
+                            *linger_until.get_or_insert_with(|| Instant::now() + LINGER_MAX);
+                        let Some(left) = until.checked_duration_since(Instant::now()) else {
+                            break;
+                        };
+                        left.min(LINGER_GAP)
+                    }
+                    _ => break,
                 };
                 match rx.recv_timeout(wait) {
                     Ok(op) => op,
@@ -484,7 +501,15 @@ fn commit_deferred(
             batch[0].apply(&mut ctx)?;
             if state.durable_queued.load(Ordering::Relaxed) > 0 {
                 ctx.may_give_way = false;
-                take_durable(&mut ctx, rx, state, 0, batch, held, &mut open)?;
+                take_durable(
+                    &mut ctx,
+                    rx,
+                    state,
+                    Waiting::ForCounted,
+                    batch,
+                    held,
+                    &mut open,
+                )?;
             }
             finish_batch(ctx, seq)?
         };
