@@ -338,18 +338,15 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut s
         } else {
             None
         };
-        match first {
-            Some(op) if !op.needs_durability() => held.push_back((Instant::now(), op)),
+        let start = match first {
+            Some(op) if !op.needs_durability() => {
+                held.push_back((Instant::now(), op));
+                continue;
+            }
             Some(op) => {
                 state.durable_queued.fetch_sub(1, Ordering::Relaxed);
                 batch.push(op);
-                let outcome =
-                    durable_batch(&db, &rx, &state, seq, last_batch, &mut batch, &mut held);
-                if !outcome.open {
-                    open = false;
-                }
-                last_batch = batch.len();
-                seq = answer(outcome.committed, &mut batch, &state.config, seq);
+                First::Durable { last_batch }
             }
             None => {
                 let Some((_, op)) = held.pop_front() else {
@@ -360,14 +357,19 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut s
                 };
                 batch.push(op);
                 // Work passed over for long enough runs to the end of its chunk.
-                let outcome =
-                    commit_deferred(&db, &rx, &state, seq, !overdue, &mut batch, &mut held);
-                if !outcome.open {
-                    open = false;
+                First::Deferred {
+                    may_give_way: !overdue,
                 }
-                seq = answer(outcome.committed, &mut batch, &state.config, seq);
             }
+        };
+        let outcome = commit_batch(&db, &rx, &state, seq, start, &mut batch, &mut held);
+        if !outcome.open {
+            open = false;
         }
+        if let First::Durable { .. } = start {
+            last_batch = batch.len();
+        }
+        seq = answer(outcome.committed, &mut batch, &state.config, seq);
     }
     tracing::debug!("storage writer stopped");
 }
@@ -378,16 +380,28 @@ struct BatchOutcome {
     open: bool,
 }
 
+/// What a commit starts from: its first operation, `batch[0]`.
+#[derive(Clone, Copy)]
+enum First {
+    /// A durable operation; the last commit held `last_batch` operations.
+    Durable { last_batch: usize },
+    /// A deferred one, which gives way to durable writes if `may_give_way`.
+    Deferred { may_give_way: bool },
+}
+
 /// Open one durable transaction for `batch` (holding its first operation) and apply each
 /// durable operation the moment it arrives, so the writer's tree work overlaps the callers
 /// preparing the rest of the batch instead of waiting for all of it; then commit (fsync).
-/// Deferred operations that arrive meanwhile go to `held`.
-fn durable_batch(
+/// Deferred operations that arrive meanwhile go to `held`. A deferred first operation is
+/// joined only by the durable writes that arrived while it was applied (see the module notes):
+/// one commit and one fsync for both, instead of one for the bulk work and another for the
+/// API write behind it.
+fn commit_batch(
     db: &Database,
     rx: &mpsc::Receiver<BoxedOp>,
     state: &WriterState,
     seq: u64,
-    last_batch: usize,
+    first: First,
     batch: &mut Vec<BoxedOp>,
     held: &mut Held,
 ) -> BatchOutcome {
@@ -395,10 +409,20 @@ fn durable_batch(
     let committed = (|| {
         let txn = db.begin_write()?;
         let (new_seq, woken) = {
-            let mut ctx = state.ctx(&txn, seq, false);
+            let may_give_way = matches!(first, First::Deferred { may_give_way: true });
+            let mut ctx = state.ctx(&txn, seq, may_give_way);
             batch[0].apply(&mut ctx)?;
-            let waiting = Waiting::Linger { last_batch };
-            take_durable(&mut ctx, rx, state, waiting, batch, held, &mut open)?;
+            let waiting = match first {
+                First::Durable { last_batch } => Some(Waiting::Linger { last_batch }),
+                First::Deferred { .. } if state.durable_queued.load(Ordering::Relaxed) > 0 => {
+                    Some(Waiting::ForCounted)
+                }
+                First::Deferred { .. } => None,
+            };
+            if let Some(waiting) = waiting {
+                ctx.may_give_way = false;
+                take_durable(&mut ctx, rx, state, waiting, batch, held, &mut open)?;
+            }
             finish_batch(ctx, seq)?
         };
         txn.commit()?;
@@ -478,45 +502,6 @@ fn take_durable(
         }
     }
     Ok(())
-}
-
-/// Commit one deferred operation (`batch[0]`), durably. Durable writes that arrived while it
-/// was applied join its transaction and are answered with it: one commit and one fsync for
-/// both, instead of a commit for the bulk work and another for the API write behind it (see
-/// the module notes).
-fn commit_deferred(
-    db: &Database,
-    rx: &mpsc::Receiver<BoxedOp>,
-    state: &WriterState,
-    seq: u64,
-    may_give_way: bool,
-    batch: &mut Vec<BoxedOp>,
-    held: &mut Held,
-) -> BatchOutcome {
-    let mut open = true;
-    let committed = (|| {
-        let txn = db.begin_write()?;
-        let (new_seq, woken) = {
-            let mut ctx = state.ctx(&txn, seq, may_give_way);
-            batch[0].apply(&mut ctx)?;
-            if state.durable_queued.load(Ordering::Relaxed) > 0 {
-                ctx.may_give_way = false;
-                take_durable(
-                    &mut ctx,
-                    rx,
-                    state,
-                    Waiting::ForCounted,
-                    batch,
-                    held,
-                    &mut open,
-                )?;
-            }
-            finish_batch(ctx, seq)?
-        };
-        txn.commit()?;
-        Ok((new_seq, woken))
-    })();
-    BatchOutcome { committed, open }
 }
 
 /// Answer a batch's callers (all with the error if its commit failed) and wake the queues it

@@ -720,12 +720,12 @@ async fn durable_writes_go_before_waiting_deferred_ones() {
 
 /// Run `work` as a deferred operation that first waits (off the async threads) until a durable
 /// write is queued behind it, sending that write once the deferred operation has started.
-/// Returns what `work` returned and whether it saw nothing to give way to before the durable
-/// write was sent.
+/// Returns whether it saw nothing to give way to before the durable write was sent, what
+/// `work` returned, and the durable write's commit time.
 async fn deferred_while_a_durable_write_waits<R: Send + 'static>(
     store: &Store,
     work: impl FnOnce(&mut storage::WriteCtx<'_>) -> storage::Result<R> + Send + 'static,
-) -> (bool, R) {
+) -> (bool, R, i64) {
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let deferred = {
         let store = store.clone();
@@ -749,11 +749,11 @@ async fn deferred_while_a_durable_write_waits<R: Send + 'static>(
         .expect("deferred operation started");
     let durable = {
         let store = store.clone();
-        tokio::spawn(async move { store.write(|_| Ok(())).await })
+        tokio::spawn(async move { store.write(|ctx| Ok(ctx.now_micros())).await })
     };
-    let outcome = deferred.await.expect("join").expect("deferred write");
-    durable.await.expect("join").expect("durable write");
-    outcome
+    let (quiet_before, outcome) = deferred.await.expect("join").expect("deferred write");
+    let durable_time = durable.await.expect("join").expect("durable write");
+    (quiet_before, outcome, durable_time)
 }
 
 /// Deferred work can see that a durable write is waiting (so it can stop early and let it
@@ -767,7 +767,7 @@ async fn deferred_work_sees_a_waiting_durable_write() {
         .await
         .expect("write");
     assert!(!in_durable, "a durable batch has nothing to give way to");
-    let (quiet_before, asked_after) =
+    let (quiet_before, asked_after, _) =
         deferred_while_a_durable_write_waits(&store, |ctx| Ok(ctx.should_give_way())).await;
     assert!(quiet_before, "no durable write was waiting yet");
     assert!(asked_after, "the durable write sent meanwhile was not seen");
@@ -775,37 +775,19 @@ async fn deferred_work_sees_a_waiting_durable_write() {
 }
 
 /// A durable write that arrives while deferred work is applied joins that work's commit (one
-/// fsync for both): it sees the commit's time, read once when the deferred work began, not
-/// the later time a commit of its own would read.
+/// fsync for both): it has the commit's time, read once when the deferred work began, not the
+/// later time a commit of its own would read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_write_arriving_during_deferred_work_joins_its_commit() {
     let (_dir, store, clock) = common::manual_store();
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let deferred = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .write_deferred(move |ctx| {
-                    started_tx.send(()).expect("test is waiting");
-                    let deadline = std::time::Instant::now() + GUARD;
-                    while !ctx.should_give_way() && std::time::Instant::now() < deadline {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Ok(ctx.now_micros())
-                })
-                .await
+    let later = clock.clone();
+    let (_, deferred_time, durable_time) =
+        deferred_while_a_durable_write_waits(&store, move |ctx| {
+            // The clock moves before the deferred work ends: a commit after it would see that.
+            later.advance(Duration::from_secs(5));
+            Ok(ctx.now_micros())
         })
-    };
-    tokio::task::spawn_blocking(move || started_rx.recv())
-        .await
-        .expect("join")
-        .expect("deferred operation started");
-    clock.advance(Duration::from_secs(5));
-    let durable_time = store
-        .write(|ctx| Ok(ctx.now_micros()))
-        .await
-        .expect("durable write");
-    let deferred_time = deferred.await.expect("join").expect("deferred write");
+        .await;
     assert_eq!(
         durable_time, deferred_time,
         "the durable write had a commit of its own"
@@ -851,11 +833,12 @@ async fn retiring_gives_way_to_a_waiting_durable_write_and_loses_nothing() {
             .expect("insert");
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let (_, (first, looked_at, rest)) = deferred_while_a_durable_write_waits(&store, move |ctx| {
-        let (done, looked_at) = ctx.retire_notifications_yielding(&rows)?;
-        Ok((done, looked_at, rows.split_off(looked_at)))
-    })
-    .await;
+    let (_, (first, looked_at, rest), _) =
+        deferred_while_a_durable_write_waits(&store, move |ctx| {
+            let (done, looked_at) = ctx.retire_notifications_yielding(&rows)?;
+            Ok((done, looked_at, rows.split_off(looked_at)))
+        })
+        .await;
     assert!(
         looked_at > 0 && looked_at < ids.len(),
         "stopped after {looked_at} of {} rows",
