@@ -170,7 +170,7 @@ pub(crate) struct WriterConfig {
 struct WriterState {
     config: WriterConfig,
     /// Incremented by [`Writer::submit`] for each durable operation, decremented when the
-    /// writer takes it: see [`WriteCtx::durable_write_waiting`].
+    /// writer takes it: see [`WriteCtx::should_give_way`].
     durable_queued: Arc<AtomicUsize>,
 }
 

@@ -605,7 +605,7 @@ async fn a_panicking_operation_fails_its_commit_but_not_the_writer() {
 }
 
 /// Deferred writes (retention batches) mixed with ordinary ones from many tasks: every one is
-/// answered and visible, and once an ordinary write has committed after them they are on disk.
+/// answered and visible, and on disk once answered (the store is reopened to check).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_and_durable_writes_interleave_and_all_land() {
     let dir = common::temp_dir();
@@ -640,7 +640,7 @@ async fn deferred_and_durable_writes_interleave_and_all_land() {
             assert!(reader.get_notification(*id).expect("get").is_some());
         }
         drop(reader);
-        // The ordinary write that makes everything before it durable.
+        // One more ordinary write before closing, as an API would make.
         store.write(|_| Ok(())).await.expect("durable commit");
         store.close();
     }
