@@ -1,7 +1,7 @@
 //! The printer's SFTP client against a real OpenSSH server (tests/common/sshd.rs): the remote
 //! tree is a local temp dir, so every effect is checked on disk.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

@@ -12,7 +12,7 @@
 //! A second child makes one deferred (bulk) write with nothing else going on and exits without
 //! closing the store: that write must be on disk too, as it got a durable commit of its own.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
@@ -227,7 +227,7 @@ impl Acknowledged {
 fn run_and_kill_child(exe: &Path, dir: &Path, cycle: usize, acked: &mut Acknowledged) -> usize {
     let mut rng = rand::rng();
     let mut child = Command::new(exe)
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "crash::crash_child", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -485,7 +485,7 @@ fn deferred_work_answered_with_nothing_waiting_survives_a_crash() {
     let status = Command::new(std::env::current_exe().expect("current test binary"))
         .args([
             "--exact",
-            "deferred_child",
+            "crash::deferred_child",
             "--nocapture",
             "--test-threads=1",
         ])

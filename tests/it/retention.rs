@@ -3,7 +3,7 @@
 //! cut short (by a cap, by a dropped future, by a restart) and run again, the search index, a
 //! simulated month, received texts, job files, and the data-retention settings API.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

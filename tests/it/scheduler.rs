@@ -1,7 +1,7 @@
 //! The scheduler on an injected clock: catch-up after a restart, interrupted runs, the internal
 //! API, and the monitoring jobs that raise alerts (stored, listed, and POSTed to a webhook).
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

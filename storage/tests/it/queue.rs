@@ -2,7 +2,7 @@
 //! retries back off and give up, leases come back after a crash, waiters are woken, and one
 //! rejected operation never fails its neighbours in the same commit.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -3,7 +3,7 @@
 //! retries, receipts), service callbacks against a local receiver, and the sending timeout.
 //! Email over a real SMTP server is tested with the real binary in `tests/clients`.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

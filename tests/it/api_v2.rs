@@ -1,7 +1,7 @@
 //! The public v2 API in process: authentication (§2.3, every error in order), request errors
 //! (§8), limits (§9), simulated recipients (§3).
 
-mod common;
+use crate::common;
 
 use common::{TestServer, claims_for, errors, secret_of, sign};
 use jsonwebtoken::Algorithm;

@@ -3,7 +3,7 @@
 //! delivered through the outbox; scheduled and cancelled jobs, letter jobs, contact lists and
 //! the uploads view.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! letters change status, a printer that is down fails its batches without losing a letter,
 //! and response files are fetched from the printer's response folder.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

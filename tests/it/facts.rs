@@ -3,7 +3,7 @@
 //! live and archived rows; the facts survive retention; the statistics endpoints; and a simulated
 //! month driven by the scheduler, whose billing matches a count made here by hand.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

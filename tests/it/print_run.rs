@@ -2,7 +2,7 @@
 //! run zips them to the printer (a folder here; SFTP in `print_sftp`), and the printer's
 //! response files mark them delivered — on an injected clock.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Sending a file by email (§5.2) with the built-in document download: the link in the
 //! message, the confirm-your-email page, the download itself, and the errors.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

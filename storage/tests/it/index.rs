@@ -1,7 +1,7 @@
 //! The derived search index: fed from the outbox by the indexer thread, drained on demand, and
 //! rebuildable from redb alone with the same answers.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! basic auth. The routes are served on their own listener so these tests do not depend on how
 //! they are mounted in the main tree.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

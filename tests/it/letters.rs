@@ -2,7 +2,7 @@
 //! get their PDF, precompiled uploads go through a real clamd and validation, on a local
 //! directory and on an S3 server (moto), and every file ends in the place §2 names.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,0 +1,22 @@
+//! The integration tests: one test binary (each separate binary linked the whole library, and
+//! linking was most of CI's time). Each module is one area; `common` holds the in-process test
+//! server and the real servers (clamd, sshd, moto's S3) the harness starts on 127.0.0.1.
+
+mod common;
+
+mod admin_api;
+mod api_v2;
+mod config;
+mod delivery;
+mod documents;
+mod e2e_cli;
+mod e2e_jobs;
+mod facts;
+mod jobs;
+mod letters;
+mod print_run;
+mod print_sftp;
+mod receipts;
+mod retention;
+mod scheduler;
+mod sftp;
