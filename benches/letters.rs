@@ -221,7 +221,7 @@ async fn bench_collate(letters: usize) {
     reset_peak_rss();
     let before = peak_rss_mib();
     let run = Instant::now();
-    let report = notify::letters::print_run::run(&app)
+    let report = notify::letters::print_run::run(&app.cx)
         .await
         .expect("print run");
     let seconds = run.elapsed().as_secs_f64();

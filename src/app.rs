@@ -6,28 +6,26 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use storage::index::SearchIndex;
 use storage::indexer::Indexer;
-use storage::{SharedClock, Store, StoreOptions};
+use storage::SharedClock;
 use tokio::net::TcpListener;
 
-use crate::config::{BlobsKind, Config, Secret};
-use crate::crypto::{CryptoError, Sealer, load_or_create_secret_file};
+use crate::config::{Config, Secret};
+use crate::crypto::{CryptoError, load_or_create_secret_file};
+use crate::domain::Context;
+use crate::domain::context::OpenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error("storage: {0}")]
     Store(#[from] storage::StoreError),
     #[error("search index: {0}")]
     Index(#[from] storage::index::IndexError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    #[error("blob store at {path}: {message}")]
-    Blobs { path: String, message: String },
-    #[error("providers: {0}")]
-    Providers(String),
     #[error("scheduler: {0}")]
     Scheduler(String),
     #[error("config: {0}")]
@@ -45,25 +43,29 @@ pub enum StartError {
 /// same speed (benches/letters.rs).
 pub const BLOCKING_THREADS: usize = 8;
 
-/// Everything a request handler or worker may need. Shared as `Arc<App>`.
+/// The running appliance: the domain's [`Context`] (store, blobs, config, limits, ...) and
+/// what only the server needs besides (the search index and its indexer, the admin secret, the
+/// scheduler). Shared as `Arc<App>` by handlers and workers; it dereferences to the context, so
+/// `app.store` and `app.config` read as before, and `&app` is a `&Context` for domain calls.
 pub struct App {
-    pub config: Config,
-    pub store: Store,
+    /// The domain's context; clone this `Arc` for domain work that outlives a request.
+    pub cx: Arc<Context>,
     pub index: Arc<SearchIndex>,
     indexer: Mutex<Option<Indexer>>,
-    pub sealer: Sealer,
-    pub blobs: Arc<dyn ObjectStore>,
     pub admin_secret: Secret,
     pub started: Instant,
-    /// Services and unsealed key secrets for v2 authentication.
-    pub keys: crate::api::auth::KeyCache,
-    pub limits: crate::domain::limits::Limits,
-    /// The delivery providers of the config.
-    pub providers: crate::providers::Providers,
-    /// One HTTP client for outgoing calls (service callbacks, SNS confirmations, alerts).
-    pub http: reqwest::Client,
+    /// v2 tokens verified lately (see `api::auth`).
+    pub tokens: crate::api::auth::VerifiedTokens,
     /// The scheduled jobs' schedules and which are running.
     pub scheduler: crate::scheduler::Scheduler,
+}
+
+impl std::ops::Deref for App {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.cx
+    }
 }
 
 /// The admin secret: from config, or generated once into the data directory (mode 0600) so the
@@ -81,14 +83,6 @@ pub fn admin_secret(config: &Config) -> Result<Secret, CryptoError> {
     Ok(Secret::new(value))
 }
 
-pub fn store_options(config: &Config, clock: SharedClock) -> StoreOptions {
-    StoreOptions {
-        max_batch: config.storage.max_batch,
-        cache_size: (config.storage.cache_size_mb as usize).saturating_mul(1024 * 1024),
-        clock,
-    }
-}
-
 pub fn index_dir(config: &Config) -> std::path::PathBuf {
     config.data_dir.join("index")
 }
@@ -97,12 +91,6 @@ impl App {
     /// Open the data directory and start the background tasks that belong to storage.
     pub fn open(config: Config, clock: SharedClock) -> Result<Arc<App>, StartError> {
         install_tls_provider();
-        let providers =
-            crate::providers::Providers::from_config(&config).map_err(StartError::Providers)?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| StartError::Providers(format!("HTTP client: {e}")))?;
         let scheduler = crate::scheduler::Scheduler::new(&config.scheduler.jobs)
             .map_err(StartError::Scheduler)?;
         if !config.letters.bank_holidays_file.as_os_str().is_empty() {
@@ -111,36 +99,21 @@ impl App {
                     .map_err(StartError::Config)?;
             tracing::info!(days, "bank holidays loaded from letters.bank_holidays_file");
         }
-        let store = Store::open(&config.data_dir, store_options(&config, clock))?;
-        let index = Arc::new(SearchIndex::open(&index_dir(&config))?);
-        let indexer = Indexer::start(store.clone(), index.clone(), config.index_commit_interval())?;
-        let sealer = Sealer::for_config(&config)?;
         let admin_secret = admin_secret(&config)?;
-        let blobs: Arc<dyn ObjectStore> = match config.blobs.kind {
-            BlobsKind::Local => {
-                let dir = config.blobs_dir();
-                let err = |message: String| StartError::Blobs {
-                    path: dir.display().to_string(),
-                    message,
-                };
-                std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
-                Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| err(e.to_string()))?)
-            }
-            BlobsKind::S3 => s3_store(&config.blobs.s3)?,
-        };
+        let cx = Context::open(config, clock)?;
+        let index = Arc::new(SearchIndex::open(&index_dir(&cx.config))?);
+        let indexer = Indexer::start(
+            cx.store.clone(),
+            index.clone(),
+            cx.config.index_commit_interval(),
+        )?;
         Ok(Arc::new(App {
-            config,
-            store,
+            cx: Arc::new(cx),
             index,
             indexer: Mutex::new(Some(indexer)),
-            sealer,
-            blobs,
             admin_secret,
             started: Instant::now(),
-            keys: Default::default(),
-            limits: Default::default(),
-            providers,
-            http,
+            tokens: Default::default(),
             scheduler,
         }))
     }
@@ -171,34 +144,12 @@ impl App {
             indexer.stop();
         }
         match Arc::try_unwrap(self) {
-            Ok(app) => app.store.close(),
+            Ok(app) => app.cx.close(),
             Err(_) => tracing::warn!(
                 "shutdown while requests still hold the app; the store closes when they finish"
             ),
         }
     }
-}
-
-/// The `[blobs.s3]` bucket. Nothing is fetched here: a wrong credential shows on first use.
-fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, StartError> {
-    let mut builder = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(&s3.bucket)
-        .with_region(&s3.region)
-        .with_allow_http(s3.allow_http)
-        .with_virtual_hosted_style_request(!s3.path_style);
-    if !s3.endpoint.is_empty() {
-        builder = builder.with_endpoint(&s3.endpoint);
-    }
-    if !s3.access_key_id.is_empty() {
-        builder = builder
-            .with_access_key_id(&s3.access_key_id)
-            .with_secret_access_key(s3.secret_access_key.expose());
-    }
-    let store = builder.build().map_err(|e| StartError::Blobs {
-        path: format!("s3://{}", s3.bucket),
-        message: e.to_string(),
-    })?;
-    Ok(Arc::new(store))
 }
 
 /// rustls needs one crypto provider for the whole process (ring: pure Rust to build, no

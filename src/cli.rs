@@ -380,7 +380,7 @@ async fn healthcheck(
 async fn reindex(config: Config) -> Result<ExitCode, CliError> {
     let outcome = match Store::open(
         &config.data_dir,
-        app::store_options(&config, Arc::new(SystemClock)),
+        crate::domain::context::store_options(&config, Arc::new(SystemClock)),
     ) {
         Ok(store) => {
             let index = storage::index::SearchIndex::open(&app::index_dir(&config))
@@ -715,7 +715,7 @@ async fn bootstrap(config: Config, cmd: Bootstrap) -> Result<ExitCode, CliError>
     };
     let printed = match Store::open(
         &config.data_dir,
-        app::store_options(&config, Arc::new(SystemClock)),
+        crate::domain::context::store_options(&config, Arc::new(SystemClock)),
     ) {
         Ok(store) => {
             let result = bootstrap_direct(&config, &store, cmd).await;

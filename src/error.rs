@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use crate::auth::AdminAuthError;
-use crate::domain::DomainError;
+use crate::domain::{Code, DomainError};
 
 pub const NOT_FOUND_MESSAGE: &str = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.";
 pub const METHOD_NOT_ALLOWED_MESSAGE: &str = "The method is not allowed for the requested URL.";
@@ -99,29 +99,20 @@ impl AppError {
                     "Internal server error".to_string(),
                 )
             }
-            AppError::Domain(d) => match d {
-                DomainError::NotFound(m) => (StatusCode::NOT_FOUND, "NoResultFound", m.clone()),
-                DomainError::Invalid(m) => (StatusCode::BAD_REQUEST, "ValidationError", m.clone()),
-                DomainError::Conflict(m) => (StatusCode::BAD_REQUEST, "BadRequestError", m.clone()),
-                DomainError::RateLimited(m) => {
-                    (StatusCode::TOO_MANY_REQUESTS, "RateLimitError", m.clone())
-                }
-                DomainError::Forbidden(m) => (StatusCode::FORBIDDEN, "BadRequestError", m.clone()),
-                DomainError::DailyLimit(m) => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "TooManyRequestsError",
-                    m.clone(),
-                ),
-                DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
-                    // Logged in full, answered in general terms: internals are not for clients.
-                    tracing::error!(error = %d, "internal error");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Exception",
-                        "Internal server error".to_string(),
-                    )
-                }
-            },
+            AppError::Domain(d) => {
+                let (status, name) = http_of(d.code());
+                let message = match d {
+                    DomainError::Refused { message, .. } => message.clone(),
+                    DomainError::Validation(m) => m.first().cloned().unwrap_or_default(),
+                    DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
+                        // Logged in full, answered in general terms: internals are not for
+                        // clients.
+                        tracing::error!(error = %d, "internal error");
+                        "Internal server error".to_string()
+                    }
+                };
+                (status, name, message)
+            }
         }
     }
 
@@ -142,7 +133,8 @@ impl AppError {
     pub fn into_v2_response(&self) -> Response {
         let (status, error, message) = self.classify();
         let errors: Vec<serde_json::Value> = match self {
-            AppError::Validation(messages) => {
+            AppError::Validation(messages)
+            | AppError::Domain(DomainError::Validation(messages)) => {
                 let mut seen = std::collections::HashSet::new();
                 messages
                     .iter()
@@ -156,6 +148,36 @@ impl AppError {
             status,
             &json!({"status_code": status.as_u16(), "errors": errors}),
         )
+    }
+}
+
+/// The one table from a domain error code to its HTTP status and Notify error name.
+pub fn http_of(code: Code) -> (StatusCode, &'static str) {
+    match code {
+        Code::NotFound | Code::NoResult => (StatusCode::NOT_FOUND, "NoResultFound"),
+        Code::Invalid => (StatusCode::BAD_REQUEST, "ValidationError"),
+        Code::Conflict
+        | Code::BadRequest
+        | Code::NotAllowedToSend
+        | Code::TemplateNotFound
+        | Code::TemplateWrongType
+        | Code::TemplateArchived
+        | Code::MissingPersonalisation
+        | Code::EmptyMessage
+        | Code::MessageTooLong
+        | Code::UnknownSender
+        | Code::RecipientNotAllowed
+        | Code::PhoneNotAllowed
+        | Code::FilesNotSetUp
+        | Code::DocumentRejected
+        | Code::UndecodableContent => (StatusCode::BAD_REQUEST, "BadRequestError"),
+        Code::InvalidPhone => (StatusCode::BAD_REQUEST, "InvalidPhoneError"),
+        Code::PdfNotReady => (StatusCode::BAD_REQUEST, "PDFNotReadyError"),
+        Code::Forbidden | Code::LetterNotAllowed => (StatusCode::FORBIDDEN, "BadRequestError"),
+        Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError"),
+        Code::DailyLimit => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
+        Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError"),
+        Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Exception"),
     }
 }
 
@@ -193,7 +215,7 @@ mod tests {
 
     #[test]
     fn domain_errors_map_to_statuses() {
-        let (s, e, m) = AppError::Domain(DomainError::NotFound("No service".into())).classify();
+        let (s, e, m) = AppError::Domain(DomainError::not_found("No service".into())).classify();
         assert_eq!(
             (s, e, m.as_str()),
             (StatusCode::NOT_FOUND, "NoResultFound", "No service")

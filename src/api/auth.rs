@@ -11,34 +11,21 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 use storage::records::{ApiKey, Service};
-use storage::{Clock, Store};
 use uuid::Uuid;
 use warp::http::StatusCode;
 
-use crate::crypto::Sealer;
+use crate::domain::Context;
+use crate::domain::key_cache::{CACHE_TTL as CACHE_TTL_OF_KEYS, LoadedService};
 use crate::error::AppError;
 
-const CACHE_TTL: Duration = Duration::from_secs(2);
-/// Revoked keys stay loaded this long, so their users get "revoked" rather than "not found".
-const REVOKED_KEY_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+/// Tokens stay remembered as verified this long (as long as the key cache keeps a service).
+const CACHE_TTL: Duration = CACHE_TTL_OF_KEYS;
 pub const CLOCK_SKEW_SECS: i64 = 30;
 
 const MALFORMED: &str = "Invalid token: make sure your API token matches the example at https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header";
-
-/// A key with its secret, ready to check signatures.
-pub struct LoadedKey {
-    pub key: ApiKey,
-    decoding: DecodingKey,
-}
-
-pub struct LoadedService {
-    pub service: Service,
-    pub keys: Vec<LoadedKey>,
-    loaded: Instant,
-}
 
 /// Who is calling: the service and the key that signed the token.
 #[derive(Clone)]
@@ -57,15 +44,14 @@ impl Caller {
     }
 }
 
+/// Tokens whose signature was checked lately. A client signs a fresh token per request, but
+/// `iat` is in whole seconds, so one token serves all of a client's requests in a second:
+/// checking its HMAC and parsing its JSON once per second instead of per request is most of
+/// the authentication cost. Only what cannot change is remembered (who signed it, with which
+/// key, its time claims); the time window, the key's revocation and the service's state are
+/// checked again on every use.
 #[derive(Default)]
-pub struct KeyCache {
-    map: RwLock<HashMap<Uuid, Arc<LoadedService>>>,
-    /// Tokens whose signature was checked lately. A client signs a fresh token per request, but
-    /// `iat` is in whole seconds, so one token serves all of a client's requests in a second:
-    /// checking its HMAC and parsing its JSON once per second instead of per request is most of
-    /// the authentication cost. Only what cannot change is remembered (who signed it, with
-    /// which key, its time claims); the time window, the key's revocation and the service's
-    /// state are checked again on every use.
+pub struct VerifiedTokens {
     verified: RwLock<HashMap<Box<str>, VerifiedToken>>,
 }
 
@@ -84,72 +70,13 @@ struct VerifiedToken {
 /// Tokens remembered at most; beyond it the memory is simply cleared (tokens live seconds).
 const VERIFIED_TOKENS_MAX: usize = 4096;
 
-impl KeyCache {
-    /// Forget a service (its keys or settings changed in this process).
-    pub fn invalidate(&self, service_id: Uuid) {
-        self.map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&service_id);
-    }
-
-    fn get(
-        &self,
-        store: &Store,
-        sealer: &Sealer,
-        service_id: Uuid,
-    ) -> Result<Option<Arc<LoadedService>>, AppError> {
-        if let Some(hit) = self
-            .map
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&service_id)
-            && hit.loaded.elapsed() < CACHE_TTL
-        {
-            return Ok(Some(hit.clone()));
-        }
-        let reader = store.read()?;
-        let Some(service) = reader.get_service(service_id)? else {
-            return Ok(None);
-        };
-        let now = store.clock().now_micros();
-        let mut keys = Vec::new();
-        for key in reader.service_api_keys(service_id)? {
-            if key
-                .expiry_date
-                .is_some_and(|revoked| now - revoked > REVOKED_KEY_WINDOW_MICROS)
-            {
-                continue;
-            }
-            let secret = sealer
-                .open(&key.secret_sealed)
-                .map_err(|e| AppError::Domain(e.into()))?;
-            keys.push(LoadedKey {
-                decoding: DecodingKey::from_secret(&secret),
-                key,
-            });
-        }
-        let loaded = Arc::new(LoadedService {
-            service,
-            keys,
-            loaded: Instant::now(),
-        });
-        self.map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(service_id, loaded.clone());
-        Ok(Some(loaded))
-    }
-}
-
-impl KeyCache {
+impl VerifiedTokens {
     /// A caller for a token verified lately, if it still passes the checks that can change
     /// (its service is active, its key still loaded and not revoked, its time claims). `None`
     /// sends the token through the full checks, which give the exact error when it fails.
     fn verified_again(
         &self,
-        store: &Store,
-        sealer: &Sealer,
+        cx: &Context,
         token: &str,
         now: i64,
     ) -> Result<Option<Caller>, AppError> {
@@ -169,7 +96,7 @@ impl KeyCache {
         {
             return Ok(None);
         }
-        let Some(loaded) = self.get(store, sealer, seen.service_id)? else {
+        let Some(loaded) = cx.keys.get(&cx.store, &cx.sealer, seen.service_id)? else {
             return Ok(None);
         };
         let key_still_valid = loaded.service.active
@@ -206,10 +133,8 @@ fn forbidden(message: &str) -> AppError {
 /// Authenticate a v2 request from its `Authorization` header.
 pub fn authenticate(
     header: Option<&str>,
-    store: &Store,
-    sealer: &Sealer,
-    cache: &KeyCache,
-    clock: &dyn Clock,
+    cx: &Context,
+    tokens: &VerifiedTokens,
 ) -> Result<Caller, AppError> {
     // Steps 1 and 2.
     let header = header.filter(|h| !h.is_empty()).ok_or_else(|| {
@@ -224,8 +149,8 @@ pub fn authenticate(
             "Unauthorized: authentication bearer scheme must be used",
         )
     })?;
-    let now = clock.now().timestamp();
-    if let Some(caller) = cache.verified_again(store, sealer, token, now)? {
+    let now = cx.clock().now().timestamp();
+    if let Some(caller) = tokens.verified_again(cx, token, now)? {
         return Ok(caller);
     }
     // Step 3: decodes without verification, has an iss.
@@ -242,8 +167,9 @@ pub fn authenticate(
         .and_then(|s| Uuid::parse_str(s).ok())
         .ok_or_else(|| forbidden("Invalid token: service id is not the right data type"))?;
     // Steps 5 to 7.
-    let loaded = cache
-        .get(store, sealer, service_id)?
+    let loaded = cx
+        .keys
+        .get(&cx.store, &cx.sealer, service_id)?
         .ok_or_else(|| forbidden("Invalid token: service not found"))?;
     if loaded.keys.is_empty() {
         return Err(forbidden("Invalid token: service has no API keys"));
@@ -293,7 +219,7 @@ pub fn authenticate(
         if k.key.expiry_date.is_some() {
             return Err(forbidden("Invalid token: API key revoked"));
         }
-        cache.remember(
+        tokens.remember(
             token,
             VerifiedToken {
                 service_id,

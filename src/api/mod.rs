@@ -61,14 +61,8 @@ pub fn authed(app: Arc<App>) -> impl Filter<Extract = (V2,), Error = warp::Rejec
             move |header: Option<String>, host: Option<String>, proto: Option<String>| {
                 let app = app.clone();
                 async move {
-                    let caller = auth::authenticate(
-                        header.as_deref(),
-                        &app.store,
-                        &app.sealer,
-                        &app.keys,
-                        app.store.clock().as_ref(),
-                    )
-                    .map_err(v2_reject)?;
+                    let caller = auth::authenticate(header.as_deref(), &app, &app.tokens)
+                        .map_err(v2_reject)?;
                     let root = root_url(&app, host.as_deref(), proto.as_deref());
                     Ok::<_, warp::Rejection>(V2 { app, caller, root })
                 }

@@ -1,5 +1,6 @@
 //! `/v2/notifications`: send (§5.1–§5.4), get one (§5.5), list (§5.6), letter PDF (§5.7).
 
+use crate::domain::queues::Queue;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -21,14 +22,8 @@ use crate::error::{AppError, json_response, v2_reject};
 /// Page size of the list endpoint.
 pub const PAGE_SIZE: usize = 250;
 /// Queue names the delivery workers claim from.
-pub const QUEUE_DELIVER_EMAIL: &str = "deliver-email";
-pub const QUEUE_DELIVER_SMS: &str = "deliver-sms";
 /// Bulk sends' messages wait on queues of their own, so a 100,000-row job never stands between
 /// an API send and its provider.
-pub const QUEUE_DELIVER_EMAIL_JOBS: &str = "deliver-email-jobs";
-pub const QUEUE_DELIVER_SMS_JOBS: &str = "deliver-sms-jobs";
-pub const QUEUE_LETTER_PDF: &str = "letter-create-pdf";
-pub const QUEUE_LETTER_SCAN: &str = "letter-scan";
 
 const SMS_KEYS: &[&str] = &[
     "phone_number",
@@ -393,7 +388,7 @@ async fn post_sms(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     n.reply_to_text = Some(from_number.clone());
     let id = n.id;
     if !recipients::is_simulated_phone(&phone.normalised) {
-        store_and_queue(&v2.app, n, QUEUE_DELIVER_SMS).await?;
+        store_and_queue(&v2.app, n, Queue::DeliverSms.name()).await?;
     }
     let from = recipients::validate_phone_number(&from_number)
         .map(|p| p.normalised)
@@ -523,7 +518,7 @@ async fn post_email(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     n.one_click_unsubscribe_url = unsubscribe.clone();
     let id = n.id;
     if !recipients::is_simulated_email(&normalised) {
-        store_and_queue(&v2.app, n, QUEUE_DELIVER_EMAIL).await?;
+        store_and_queue(&v2.app, n, Queue::DeliverEmail.name()).await?;
     }
     Ok(json_response(
         StatusCode::CREATED,
@@ -608,7 +603,7 @@ async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     n.reply_to_text = contact_block;
     n.postage = Some(crate::domain::sending::letter_postage(&address, &template));
     let id = n.id;
-    store_and_queue(&v2.app, n, QUEUE_LETTER_PDF).await?;
+    store_and_queue(&v2.app, n, Queue::LetterPdf.name()).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({
@@ -682,7 +677,7 @@ async fn post_precompiled_letter(v2: V2, body: Map<String, Value>) -> Result<Res
                 std::sync::Arc::new(std::io::Error::other(e.to_string())),
             )))
         })?;
-    store_and_queue(&v2.app, n, QUEUE_LETTER_SCAN).await?;
+    store_and_queue(&v2.app, n, Queue::LetterScan.name()).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"id": id, "reference": reference, "postage": postage}),

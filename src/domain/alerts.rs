@@ -7,14 +7,14 @@ use serde_json::json;
 use storage::clock::format_api_timestamp;
 use storage::records::Alert;
 
-use crate::app::App;
+use crate::domain::Context;
 
 /// Raise an alert. `kind` is a stable name (`scheduled-job-failed`, `letters-still-created`);
 /// `details` lists what the operator needs (references, service ids), kept short by the caller.
-pub async fn raise(app: &App, kind: &str, message: String, details: Vec<String>) -> Option<Alert> {
+pub async fn raise(cx: &Context, kind: &str, message: String, details: Vec<String>) -> Option<Alert> {
     tracing::error!(alert = kind, details = ?details, "{message}");
     let kind = kind.to_string();
-    let stored = app
+    let stored = cx
         .store
         .write(move |ctx| {
             let alert = Alert {
@@ -35,10 +35,10 @@ pub async fn raise(app: &App, kind: &str, message: String, details: Vec<String>)
             return None;
         }
     };
-    let url = app.config.alerts.webhook_url.clone();
+    let url = cx.config.alerts.webhook_url.clone();
     if !url.is_empty() {
         let body = alert_json(&alert);
-        let http = app.http.clone();
+        let http = cx.http.clone();
         // In the background: a slow or broken webhook must not hold up the job that alerted.
         tokio::spawn(async move {
             match http.post(&url).json(&body).send().await {

@@ -50,7 +50,7 @@ pub fn safe_key_name(name: &str) -> String {
 
 pub fn parse_key_type(text: &str) -> DomainResult<KeyType> {
     KeyType::parse(text).ok_or_else(|| {
-        DomainError::Invalid(format!(
+        DomainError::invalid(format!(
             "key_type {text} is not one of [normal, team, test]"
         ))
     })
@@ -65,11 +65,11 @@ pub async fn create_api_key(
     let key_type = parse_key_type(&new.key_type)?;
     let name = new.name.trim().to_string();
     if name.is_empty() {
-        return Err(DomainError::Invalid("key name cannot be empty".into()));
+        return Err(DomainError::invalid("key name cannot be empty".into()));
     }
     let service = super::services::get_service(store, service_id)?;
     if !service.active {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "service {service_id} is archived"
         )));
     }
@@ -121,7 +121,7 @@ pub fn get_api_key(store: &Store, service_id: Uuid, key_id: Uuid) -> DomainResul
         .read()?
         .get_api_key(key_id)?
         .filter(|k| k.service_id == service_id)
-        .ok_or_else(|| DomainError::NotFound(key_not_found(service_id, key_id)))
+        .ok_or_else(|| DomainError::not_found(key_not_found(service_id, key_id)))
 }
 
 /// Revoke a key: its `expiry_date` becomes now (a revoked key keeps its first revocation

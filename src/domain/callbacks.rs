@@ -5,6 +5,7 @@
 //! The queue row captures the URL, the sealed token and the body at queue time, as upstream's
 //! signed task payload does: a callback reports the notification as it was when it changed.
 
+use crate::domain::queues::Queue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use storage::clock::format_api_timestamp;
@@ -16,12 +17,11 @@ use super::{DomainError, DomainResult};
 use crate::crypto::Sealer;
 
 /// The queue the callback worker serves.
-pub const QUEUE_CALLBACKS: &str = "service-callbacks";
 
 /// Shortest bearer token accepted (upstream's schema).
 pub const MIN_TOKEN_LEN: usize = 10;
 
-/// One callback to make: the payload of a [`QUEUE_CALLBACKS`] row.
+/// One callback to make: the payload of a [`Queue::Callbacks.name()`] row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallbackTask {
     pub service_id: Uuid,
@@ -52,7 +52,7 @@ pub fn enqueue(ctx: &mut WriteCtx<'_>, cb: &ServiceCallback, body: Value) -> sto
         body,
     };
     let now = ctx.now_ms();
-    ctx.enqueue(QUEUE_CALLBACKS, now, &task.encode())?;
+    ctx.enqueue(Queue::Callbacks.name(), now, &task.encode())?;
     Ok(())
 }
 
@@ -101,7 +101,7 @@ pub fn inbound_sms_body(m: &InboundSms) -> Value {
 /// Whether `url` may receive callbacks: https always; http only to loopback unless allowed.
 pub fn check_url(url: &str, allow_http: bool) -> DomainResult<String> {
     let url = url.trim();
-    let invalid = || DomainError::Invalid(format!("url {url} is not a valid https url"));
+    let invalid = || DomainError::invalid(format!("url {url} is not a valid https url"));
     let parsed = reqwest::Url::parse(url).map_err(|_| invalid())?;
     let host = parsed.host_str().ok_or_else(invalid)?;
     match parsed.scheme() {
@@ -144,7 +144,7 @@ pub async fn set_callback(
     let url = check_url(url, allow_http)?;
     if bearer_token.chars().count() < MIN_TOKEN_LEN {
         // The token itself is never echoed back.
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "bearer_token is too short: at least {MIN_TOKEN_LEN} characters"
         )));
     }
@@ -184,7 +184,7 @@ pub fn get_callback(
     store
         .read()?
         .get_service_callback(service_id, kind)?
-        .ok_or_else(|| DomainError::NotFound("No result found".into()))
+        .ok_or_else(|| DomainError::not_found("No result found".into()))
 }
 
 pub async fn delete_callback(
@@ -198,7 +198,7 @@ pub async fn delete_callback(
     if removed {
         Ok(())
     } else {
-        Err(DomainError::NotFound("No result found".into()))
+        Err(DomainError::not_found("No result found".into()))
     }
 }
 

@@ -4,7 +4,6 @@
 //! Deleting a list archives it and removes its file; jobs already sent from it keep their own
 //! copy of the sheet.
 
-use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
@@ -14,7 +13,7 @@ use uuid::Uuid;
 
 use super::recipient_sheet::{self, Allowed, RowError};
 use super::{DomainError, DomainResult};
-use crate::app::App;
+use crate::domain::Context;
 
 /// Where a contact list's sheet is kept.
 pub fn list_key(service_id: Uuid, id: Uuid) -> String {
@@ -57,14 +56,14 @@ fn recipient_only_template(service_id: Uuid, kind: NotificationType) -> Template
 
 /// Check and save a contact list.
 pub async fn save(
-    app: &Arc<App>,
+    cx: &Context,
     service_id: Uuid,
     new: NewContactList,
     body: Bytes,
 ) -> DomainResult<Saved> {
-    let service = super::services::get_service(&app.store, service_id)?;
+    let service = super::services::get_service(&cx.store, service_id)?;
     if new.template_type == NotificationType::Letter {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "A contact list holds email addresses or phone numbers, not postal addresses".into(),
         ));
     }
@@ -78,8 +77,8 @@ pub async fn save(
         let body = body.clone();
         tokio::task::spawn_blocking(move || recipient_sheet::check_csv(&body, &template, allowed))
             .await
-            .map_err(|e| DomainError::Invalid(e.to_string()))?
-            .map_err(|e| DomainError::Invalid(e.to_string()))?
+            .map_err(|e| DomainError::invalid(e.to_string()))?
+            .map_err(|e| DomainError::invalid(e.to_string()))?
     };
     if !checked.is_valid() {
         return Ok(Saved::Invalid(checked.errors));
@@ -93,14 +92,14 @@ pub async fn save(
         template_type: new.template_type,
         file_key: list_key(service_id, id),
         created_by: new.created_by,
-        created_at: app.store.clock().now_micros(),
+        created_at: cx.store.clock().now_micros(),
         archived: false,
     };
-    app.blobs
+    cx.blobs
         .put(&Path::from(list.file_key.as_str()), body.into())
         .await?;
     let stored = list.clone();
-    app.store
+    cx.store
         .write(move |ctx| ctx.put_contact_list(&stored))
         .await?;
     tracing::info!(contact_list_id = %id, %service_id, rows = list.row_count, "contact list saved");
@@ -108,18 +107,18 @@ pub async fn save(
 }
 
 /// A live (not deleted) list of the service.
-pub fn get(app: &App, service_id: Uuid, id: Uuid) -> DomainResult<ContactList> {
-    app.store
+pub fn get(cx: &Context, service_id: Uuid, id: Uuid) -> DomainResult<ContactList> {
+    cx.store
         .read()?
         .get_contact_list(id)?
         .filter(|l| l.service_id == service_id && !l.archived)
-        .ok_or_else(|| DomainError::NotFound("No result found".into()))
+        .ok_or_else(|| DomainError::not_found("No result found".into()))
 }
 
 /// The service's live lists, newest first.
-pub fn list(app: &App, service_id: Uuid) -> DomainResult<Vec<ContactList>> {
-    super::services::get_service(&app.store, service_id)?;
-    let mut lists: Vec<ContactList> = app
+pub fn list(cx: &Context, service_id: Uuid) -> DomainResult<Vec<ContactList>> {
+    super::services::get_service(&cx.store, service_id)?;
+    let mut lists: Vec<ContactList> = cx
         .store
         .read()?
         .service_contact_lists(service_id)?
@@ -131,13 +130,13 @@ pub fn list(app: &App, service_id: Uuid) -> DomainResult<Vec<ContactList>> {
 }
 
 /// Delete a list: its file goes, the record stays archived so jobs sent from it still name it.
-pub async fn delete(app: &App, service_id: Uuid, id: Uuid) -> DomainResult<()> {
-    let list = get(app, service_id, id)?;
-    match app.blobs.delete(&Path::from(list.file_key.as_str())).await {
+pub async fn delete(cx: &Context, service_id: Uuid, id: Uuid) -> DomainResult<()> {
+    let list = get(cx, service_id, id)?;
+    match cx.blobs.delete(&Path::from(list.file_key.as_str())).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    app.store
+    cx.store
         .write(move |ctx| {
             if let Some(mut list) = ctx.get_contact_list(id)? {
                 list.archived = true;

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use storage::records::Service;
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::domain::Context;
 use crate::crypto::Sealer;
 
 /// Largest file, before base64 (what the official clients also enforce).
@@ -296,7 +296,7 @@ fn check_upload(
 }
 
 async fn store_upload(
-    app: &App,
+    cx: &Context,
     service_id: Uuid,
     upload: Upload,
 ) -> Result<(Uuid, [u8; 32]), DocumentError> {
@@ -304,7 +304,7 @@ async fn store_upload(
     rand::rng().fill_bytes(&mut key);
     let sealer = Sealer::from_key(&key).map_err(storage)?;
     let document_id = Uuid::new_v4();
-    let now = app.store.clock().now_micros();
+    let now = cx.store.clock().now_micros();
     let meta = StoredMeta {
         format: META_FORMAT,
         created_at: now,
@@ -313,14 +313,14 @@ async fn store_upload(
     };
     // The file first: a metadata object always has its file; a crash between the two leaves
     // only an unreadable orphan.
-    app.blobs
+    cx.blobs
         .put(
             &file_path(service_id, document_id),
             sealer.seal(&upload.content).into(),
         )
         .await
         .map_err(storage)?;
-    app.blobs
+    cx.blobs
         .put(
             &meta_path(service_id, document_id),
             serde_json::to_vec(&meta).map_err(storage)?.into(),
@@ -348,7 +348,7 @@ pub fn test_document_link(root_url: &str, service_id: Uuid) -> String {
 /// `root_url` ends with `/`. For `simulated` recipients nothing is checked or stored and every
 /// upload becomes the test-document link, as upstream does.
 pub async fn attach_documents(
-    app: &App,
+    cx: &Context,
     service: &Service,
     root_url: &str,
     personalisation: &mut Map<String, Value>,
@@ -375,7 +375,7 @@ pub async fn attach_documents(
         uploads.push((key, check_upload(upload, recipient_email)?));
     }
     for (key, upload) in uploads {
-        let (document_id, secret) = store_upload(app, service.id, upload).await?;
+        let (document_id, secret) = store_upload(cx, service.id, upload).await?;
         personalisation.insert(
             key,
             Value::String(document_link(root_url, service.id, document_id, &secret)),
@@ -440,8 +440,8 @@ impl OpenDocument {
     }
 
     /// The file's bytes. `None` if it has gone from the blob store or cannot be opened.
-    pub async fn content(&self, app: &App) -> Result<Option<Vec<u8>>, DocumentError> {
-        let Some(sealed) = get_blob(app, &file_path(self.service_id, self.document_id)).await?
+    pub async fn content(&self, cx: &Context) -> Result<Option<Vec<u8>>, DocumentError> {
+        let Some(sealed) = get_blob(cx, &file_path(self.service_id, self.document_id)).await?
         else {
             return Ok(None);
         };
@@ -449,8 +449,8 @@ impl OpenDocument {
     }
 }
 
-async fn get_blob(app: &App, path: &Path) -> Result<Option<bytes::Bytes>, DocumentError> {
-    match app.blobs.get(path).await {
+async fn get_blob(cx: &Context, path: &Path) -> Result<Option<bytes::Bytes>, DocumentError> {
+    match cx.blobs.get(path).await {
         Ok(result) => result.bytes().await.map(Some).map_err(storage),
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(storage(e)),
@@ -460,7 +460,7 @@ async fn get_blob(app: &App, path: &Path) -> Result<Option<bytes::Bytes>, Docume
 /// Open a document with the key from its link. `None` when the key is wrong, the document
 /// does not exist, or it has expired (an expired document is deleted on the way).
 pub async fn open_document(
-    app: &App,
+    cx: &Context,
     service_id: Uuid,
     document_id: Uuid,
     key: &str,
@@ -468,7 +468,7 @@ pub async fn open_document(
     let Some(key) = decode_key(key) else {
         return Ok(None);
     };
-    let Some(raw) = get_blob(app, &meta_path(service_id, document_id)).await? else {
+    let Some(raw) = get_blob(cx, &meta_path(service_id, document_id)).await? else {
         return Ok(None);
     };
     let Ok(stored) = serde_json::from_slice::<StoredMeta>(&raw) else {
@@ -484,8 +484,8 @@ pub async fn open_document(
     else {
         return Ok(None);
     };
-    if is_expired(stored.expires_at, app.store.clock().now_micros()) {
-        delete_document(app, service_id, document_id).await;
+    if is_expired(stored.expires_at, cx.store.clock().now_micros()) {
+        delete_document(cx, service_id, document_id).await;
         return Ok(None);
     }
     Ok(Some(OpenDocument {
@@ -499,12 +499,12 @@ pub async fn open_document(
 
 /// Remove a document's objects (best effort: a failure is logged, the document stays
 /// unavailable either way).
-async fn delete_document(app: &App, service_id: Uuid, document_id: Uuid) {
+async fn delete_document(cx: &Context, service_id: Uuid, document_id: Uuid) {
     for path in [
         meta_path(service_id, document_id),
         file_path(service_id, document_id),
     ] {
-        match app.blobs.delete(&path).await {
+        match cx.blobs.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => {
                 tracing::warn!(%document_id, error = %e, "could not delete an expired document")
@@ -661,13 +661,13 @@ mod tests {
         assert!(is_expired(100, 101));
     }
 
-    fn app_at(dir: &std::path::Path, clock: Arc<ManualClock>) -> Arc<App> {
-        App::open(Config::for_tests(dir), clock).unwrap()
+    fn app_at(dir: &std::path::Path, clock: Arc<ManualClock>) -> Arc<Context> {
+        Arc::new(Context::open(Config::for_tests(dir), clock).unwrap())
     }
 
-    async fn service(app: &App) -> Service {
+    async fn service(cx: &Context) -> Service {
         crate::domain::services::create_service(
-            &app.store,
+            &cx.store,
             crate::domain::services::NewService {
                 name: "Documents".into(),
                 restricted: false,
@@ -682,8 +682,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let start = chrono::Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
         let clock = ManualClock::new(start);
-        let app = app_at(dir.path(), clock.clone());
-        let service = service(&app).await;
+        let cx = app_at(dir.path(), clock.clone());
+        let service = service(&cx).await;
         let mut p = json!({
             "name": "Ann",
             "doc": {"file": BASE64.encode(b"secret,data\n1,2\n"), "filename": "report.csv", "retention_period": "1 week"},
@@ -691,7 +691,7 @@ mod tests {
         .as_object()
         .unwrap()
         .clone();
-        attach_documents(&app, &service, ROOT, &mut p, "Ann@Example.com", false)
+        attach_documents(&cx, &service, ROOT, &mut p, "Ann@Example.com", false)
             .await
             .unwrap();
         assert_eq!(p["name"], "Ann");
@@ -702,12 +702,12 @@ mod tests {
         let document_id: Uuid = document_id.parse().unwrap();
 
         // Stored sealed: neither the file nor the address is readable in the blob store.
-        let raw = get_blob(&app, &file_path(service.id, document_id))
+        let raw = get_blob(&cx, &file_path(service.id, document_id))
             .await
             .unwrap()
             .unwrap();
         assert!(!raw.windows(6).any(|w| w == b"secret"));
-        let meta = get_blob(&app, &meta_path(service.id, document_id))
+        let meta = get_blob(&cx, &meta_path(service.id, document_id))
             .await
             .unwrap()
             .unwrap();
@@ -715,7 +715,7 @@ mod tests {
         assert!(!meta_text.contains("ann@example.com"));
         assert!(!meta_text.contains("report.csv"));
 
-        let doc = open_document(&app, service.id, document_id, key)
+        let doc = open_document(&cx, service.id, document_id, key)
             .await
             .unwrap()
             .expect("opens with the right key");
@@ -726,26 +726,26 @@ mod tests {
         assert_eq!(doc.download_name(), "report.csv");
         assert_eq!(doc.mime_type(), "text/csv");
         assert_eq!(
-            doc.content(&app).await.unwrap().unwrap(),
+            doc.content(&cx).await.unwrap().unwrap(),
             b"secret,data\n1,2\n"
         );
 
         // The wrong key, another service, or an unknown document: unavailable.
         let wrong = URL_SAFE_NO_PAD.encode([1u8; 32]);
         assert!(
-            open_document(&app, service.id, document_id, &wrong)
+            open_document(&cx, service.id, document_id, &wrong)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            open_document(&app, Uuid::new_v4(), document_id, key)
+            open_document(&cx, Uuid::new_v4(), document_id, key)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            open_document(&app, service.id, Uuid::new_v4(), key)
+            open_document(&cx, service.id, Uuid::new_v4(), key)
                 .await
                 .unwrap()
                 .is_none()
@@ -754,44 +754,44 @@ mod tests {
         // Still there just before a week has passed; gone (and deleted) after.
         clock.advance(std::time::Duration::from_secs(7 * 24 * 3600 - 1));
         assert!(
-            open_document(&app, service.id, document_id, key)
+            open_document(&cx, service.id, document_id, key)
                 .await
                 .unwrap()
                 .is_some()
         );
         clock.advance(std::time::Duration::from_secs(1));
         assert!(
-            open_document(&app, service.id, document_id, key)
+            open_document(&cx, service.id, document_id, key)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            get_blob(&app, &file_path(service.id, document_id))
+            get_blob(&cx, &file_path(service.id, document_id))
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            get_blob(&app, &meta_path(service.id, document_id))
+            get_blob(&cx, &meta_path(service.id, document_id))
                 .await
                 .unwrap()
                 .is_none()
         );
-        app.shutdown();
+        cx.close();
     }
 
     #[tokio::test]
     async fn simulated_recipients_get_the_test_link_and_nothing_is_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let app = app_at(dir.path(), ManualClock::new(chrono::Utc::now()));
-        let service = service(&app).await;
+        let cx = app_at(dir.path(), ManualClock::new(chrono::Utc::now()));
+        let service = service(&cx).await;
         let mut p = json!({"doc": {"file": "not even base64"}})
             .as_object()
             .unwrap()
             .clone();
         attach_documents(
-            &app,
+            &cx,
             &service,
             ROOT,
             &mut p,
@@ -804,15 +804,15 @@ mod tests {
             p["doc"],
             format!("{ROOT}services/{}/documents/test-document", service.id)
         );
-        assert!(no_documents_stored(&app));
-        app.shutdown();
+        assert!(no_documents_stored(&cx));
+        cx.close();
     }
 
     #[tokio::test]
     async fn a_refused_upload_stores_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let app = app_at(dir.path(), ManualClock::new(chrono::Utc::now()));
-        let service = service(&app).await;
+        let cx = app_at(dir.path(), ManualClock::new(chrono::Utc::now()));
+        let service = service(&cx).await;
         let mut p = json!({
             "a": {"file": BASE64.encode(b"fine"), "filename": "a.txt"},
             "b": {"file": BASE64.encode(b"MZ"), "filename": "b.exe"},
@@ -820,16 +820,16 @@ mod tests {
         .as_object()
         .unwrap()
         .clone();
-        let err = attach_documents(&app, &service, ROOT, &mut p, "a@b.com", false)
+        let err = attach_documents(&cx, &service, ROOT, &mut p, "a@b.com", false)
             .await
             .unwrap_err();
         assert!(message(err).starts_with("Unsupported file type 'application/x-msdownload'."));
-        assert!(no_documents_stored(&app));
-        app.shutdown();
+        assert!(no_documents_stored(&cx));
+        cx.close();
     }
 
-    fn no_documents_stored(app: &App) -> bool {
-        match std::fs::read_dir(app.config.blobs_dir().join("documents")) {
+    fn no_documents_stored(cx: &Context) -> bool {
+        match std::fs::read_dir(cx.config.blobs_dir().join("documents")) {
             Ok(mut entries) => entries.next().is_none(),
             Err(_) => true,
         }

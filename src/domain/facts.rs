@@ -28,7 +28,7 @@ use storage::{Reader, Store, WriteCtx};
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult, JobOutcome, recipients};
-use crate::app::App;
+use crate::domain::Context;
 use crate::config::SendingConfig;
 
 /// How many days up to yesterday the nightly jobs recompute.
@@ -318,13 +318,13 @@ type PerService<T> = BTreeMap<Uuid, Vec<T>>;
 /// One kind of daily fact: how a day is counted, which services already have facts that day,
 /// and how one service's set is replaced.
 struct FactKind<T> {
-    count: fn(&Reader, NaiveDate, &App) -> DomainResult<PerService<T>>,
+    count: fn(&Reader, NaiveDate, &Context) -> DomainResult<PerService<T>>,
     existing: fn(&Reader, i32) -> storage::Result<BTreeSet<Uuid>>,
     replace: fn(&mut WriteCtx<'_>, i32, Uuid, &[T]) -> storage::Result<()>,
 }
 
 const BILLING: FactKind<BillingFact> = FactKind {
-    count: |reader, date, app| billing_facts_for_day(reader, date, &app.config.sending),
+    count: |reader, date, cx| billing_facts_for_day(reader, date, &cx.config.sending),
     existing: |reader, day| {
         Ok(reader
             .billing_facts(None, day..=day)?
@@ -349,7 +349,7 @@ const STATUS: FactKind<StatusFact> = FactKind {
 /// Recomputes the facts of each of `dates` and replaces what was stored: a service with facts
 /// that day but no rows any more has its set removed.
 async fn recompute<T: Send + 'static>(
-    app: &Arc<App>,
+    cx: &Arc<Context>,
     dates: Vec<NaiveDate>,
     kind: FactKind<T>,
 ) -> DomainResult<Recomputed> {
@@ -361,7 +361,7 @@ async fn recompute<T: Send + 'static>(
     let mut done = Recomputed::default();
     for date in dates {
         let day = day_number(date);
-        let app2 = app.clone();
+        let app2 = cx.clone();
         let (per_service, before) = blocking(move || {
             let reader = app2.store.read()?;
             Ok((count(&reader, date, &app2)?, existing(&reader, day)?))
@@ -369,7 +369,7 @@ async fn recompute<T: Send + 'static>(
         .await?;
         done.days += 1;
         done.rows += per_service.values().map(Vec::len).sum::<usize>();
-        app.store
+        cx.store
             .write(move |ctx| {
                 for service in before.iter().filter(|s| !per_service.contains_key(s)) {
                     replace(ctx, day, *service, &[])?;
@@ -385,13 +385,13 @@ async fn recompute<T: Send + 'static>(
 }
 
 /// Recomputes and replaces the billing facts of `dates`.
-pub async fn recompute_billing(app: &Arc<App>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
-    recompute(app, dates, BILLING).await
+pub async fn recompute_billing(cx: &Arc<Context>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
+    recompute(cx, dates, BILLING).await
 }
 
 /// Recomputes and replaces the status facts of `dates`.
-pub async fn recompute_status(app: &Arc<App>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
-    recompute(app, dates, STATUS).await
+pub async fn recompute_status(cx: &Arc<Context>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
+    recompute(cx, dates, STATUS).await
 }
 
 /// Runs a read-heavy count off the async workers, so the API keeps answering.
@@ -400,15 +400,15 @@ async fn blocking<T: Send + 'static>(
 ) -> DomainResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| DomainError::Invalid(format!("facts task stopped: {e}")))?
+        .map_err(|e| DomainError::invalid(format!("facts task stopped: {e}")))?
 }
 
 /// `create-nightly-billing` (00:15): the 10 London days up to yesterday.
-pub async fn create_nightly_billing(app: &Arc<App>) -> JobOutcome {
-    let yesterday = london_today(&app.store)
+pub async fn create_nightly_billing(cx: &Arc<Context>) -> JobOutcome {
+    let yesterday = london_today(&cx.store)
         .pred_opt()
         .expect("dates stay in range");
-    let done = recompute_billing(app, days_ending(yesterday, TRAILING_DAYS)).await?;
+    let done = recompute_billing(cx, days_ending(yesterday, TRAILING_DAYS)).await?;
     Ok(format!(
         "billing facts: {} rows over {} days",
         done.rows, done.days
@@ -416,17 +416,17 @@ pub async fn create_nightly_billing(app: &Arc<App>) -> JobOutcome {
 }
 
 /// `update-ft-billing-for-today` (hourly): London today so far.
-pub async fn update_billing_for_today(app: &Arc<App>) -> JobOutcome {
-    let done = recompute_billing(app, vec![london_today(&app.store)]).await?;
+pub async fn update_billing_for_today(cx: &Arc<Context>) -> JobOutcome {
+    let done = recompute_billing(cx, vec![london_today(&cx.store)]).await?;
     Ok(format!("billing facts for today: {} rows", done.rows))
 }
 
 /// `create-nightly-notification-status` (00:30): the 10 London days up to yesterday.
-pub async fn create_nightly_notification_status(app: &Arc<App>) -> JobOutcome {
-    let yesterday = london_today(&app.store)
+pub async fn create_nightly_notification_status(cx: &Arc<Context>) -> JobOutcome {
+    let yesterday = london_today(&cx.store)
         .pred_opt()
         .expect("dates stay in range");
-    let done = recompute_status(app, days_ending(yesterday, TRAILING_DAYS)).await?;
+    let done = recompute_status(cx, days_ending(yesterday, TRAILING_DAYS)).await?;
     Ok(format!(
         "status facts: {} rows over {} days",
         done.rows, done.days
@@ -434,17 +434,17 @@ pub async fn create_nightly_notification_status(app: &Arc<App>) -> JobOutcome {
 }
 
 /// `save-daily-notification-processing-time` (02:00): yesterday.
-pub async fn save_daily_processing_time(app: &Arc<App>) -> JobOutcome {
-    let yesterday = london_today(&app.store)
+pub async fn save_daily_processing_time(cx: &Arc<Context>) -> JobOutcome {
+    let yesterday = london_today(&cx.store)
         .pred_opt()
         .expect("dates stay in range");
-    let app2 = app.clone();
+    let app2 = cx.clone();
     let fact = blocking(move || processing_time_for_day(&app2.store.read()?, yesterday)).await?;
     let line = format!(
         "processing time for {yesterday}: {} of {} within 10 seconds",
         fact.messages_within_10_secs, fact.messages_total
     );
-    app.store
+    cx.store
         .write(move |ctx| ctx.put_processing_time_fact(&fact))
         .await?;
     Ok(line)

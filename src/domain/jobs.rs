@@ -20,6 +20,7 @@
 //! - **Cancel** a scheduled job ([`cancel_job`]) or a letter job before printing
 //!   ([`cancel_letter_job`], §8.3).
 
+use crate::domain::queues::Queue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -35,10 +36,9 @@ use uuid::Uuid;
 use super::recipient_sheet::{self, Allowed, RowError, SheetRow};
 use super::sending::{RowSender, insert_and_queue, trial_mode_recipients};
 use super::{DomainError, DomainResult};
-use crate::app::App;
+use crate::domain::Context;
 
 /// The queue of jobs waiting to be (or being) turned into notifications.
-pub const QUEUE_PROCESS_JOB: &str = "process-job";
 /// Rows per write: small enough that an API send's write never waits long behind one.
 pub const CHUNK_ROWS: usize = 256;
 /// How far ahead a job may be scheduled.
@@ -92,20 +92,20 @@ fn blobs_error(e: object_store::Error) -> DomainError {
     DomainError::Blobs(e.to_string())
 }
 
-fn live_service(app: &App, service_id: Uuid) -> DomainResult<storage::records::Service> {
-    super::services::get_service(&app.store, service_id)
+fn live_service(cx: &Context, service_id: Uuid) -> DomainResult<storage::records::Service> {
+    super::services::get_service(&cx.store, service_id)
 }
 
 /// The service's template (current version), refusing deleted and hidden ones.
-fn sendable_template(app: &App, service_id: Uuid, template_id: Uuid) -> DomainResult<Template> {
-    let template = app
+fn sendable_template(cx: &Context, service_id: Uuid, template_id: Uuid) -> DomainResult<Template> {
+    let template = cx
         .store
         .read()?
         .get_template(template_id)?
         .filter(|t| t.service_id == service_id && !t.hidden)
-        .ok_or_else(|| DomainError::NotFound("Template not found".into()))?;
+        .ok_or_else(|| DomainError::not_found("Template not found".into()))?;
     if template.archived {
-        return Err(DomainError::Invalid("Template has been deleted".into()));
+        return Err(DomainError::invalid("Template has been deleted".into()));
     }
     Ok(template)
 }
@@ -118,7 +118,7 @@ fn check_rows(
     allowed: Allowed,
 ) -> DomainResult<recipient_sheet::CheckedSheet> {
     let mut sheet = recipient_sheet::check_csv(bytes, sender.template(), allowed)
-        .map_err(|e| DomainError::Invalid(e.to_string()))?;
+        .map_err(|e| DomainError::invalid(e.to_string()))?;
     let column = match sender.template().template_type {
         NotificationType::Sms => "phone number",
         NotificationType::Email => "email address",
@@ -165,43 +165,43 @@ fn allowed_for(service: &storage::records::Service) -> Allowed {
 }
 
 fn row_sender(
-    app: &App,
+    cx: &Context,
     service: &storage::records::Service,
     template: Template,
     job_id: Option<Uuid>,
     sender_id: Option<Uuid>,
 ) -> DomainResult<RowSender> {
-    let allowed = trial_mode_recipients(&app.store.read()?, service)?;
+    let allowed = trial_mode_recipients(&cx.store.read()?, service)?;
     RowSender::new(
         service.clone(),
         template,
         job_id,
         sender_id,
         allowed,
-        app.config.default_sms_sender(),
+        cx.config.default_sms_sender(),
     )
-    .map_err(DomainError::Invalid)
+    .map_err(DomainError::invalid)
 }
 
 /// Check a sheet (or a saved contact list) against a template and keep it for a job.
 pub async fn upload_sheet(
-    app: &Arc<App>,
+    cx: &Context,
     service_id: Uuid,
     new: NewUpload,
     body: Bytes,
 ) -> DomainResult<Upload> {
-    let service = live_service(app, service_id)?;
-    let template = sendable_template(app, service_id, new.template_id)?;
+    let service = live_service(cx, service_id)?;
+    let template = sendable_template(cx, service_id, new.template_id)?;
     let bytes = match new.contact_list_id {
         Some(list_id) => {
-            let list = super::contact_lists::get(app, service_id, list_id)?;
+            let list = super::contact_lists::get(cx, service_id, list_id)?;
             if list.template_type != template.template_type {
-                return Err(DomainError::Invalid(format!(
+                return Err(DomainError::invalid(format!(
                     "The contact list holds {} recipients: it cannot be sent with a {} template",
                     list.template_type, template.template_type
                 )));
             }
-            app.blobs
+            cx.blobs
                 .get(&Path::from(list.file_key.as_str()))
                 .await
                 .map_err(blobs_error)?
@@ -211,13 +211,13 @@ pub async fn upload_sheet(
         }
         None => as_csv(&new.original_file_name, body).await?,
     };
-    let sender = row_sender(app, &service, template.clone(), None, new.sender_id)?;
+    let sender = row_sender(cx, &service, template.clone(), None, new.sender_id)?;
     let allowed = allowed_for(&service);
     let checked = {
         let bytes = bytes.clone();
         tokio::task::spawn_blocking(move || check_rows(&bytes, &sender, allowed))
             .await
-            .map_err(|e| DomainError::Invalid(format!("the sheet could not be checked: {e}")))??
+            .map_err(|e| DomainError::invalid(format!("the sheet could not be checked: {e}")))??
     };
     let id = Uuid::new_v4();
     let meta = UploadMeta {
@@ -231,12 +231,12 @@ pub async fn upload_sheet(
         sender_id: new.sender_id,
         contact_list_id: new.contact_list_id,
     };
-    app.blobs
+    cx.blobs
         .put(&Path::from(sheet_key(service_id, id)), bytes.into())
         .await
         .map_err(blobs_error)?;
-    let json = serde_json::to_vec(&meta).map_err(|e| DomainError::Invalid(e.to_string()))?;
-    app.blobs
+    let json = serde_json::to_vec(&meta).map_err(|e| DomainError::invalid(e.to_string()))?;
+    cx.blobs
         .put(&Path::from(meta_key(service_id, id)), json.into())
         .await
         .map_err(blobs_error)?;
@@ -256,24 +256,24 @@ pub async fn as_csv(file_name: &str, body: Bytes) -> DomainResult<Bytes> {
                 std::borrow::Cow::Borrowed(_) => body.clone(),
                 std::borrow::Cow::Owned(v) => Bytes::from(v),
             })
-            .map_err(|e| DomainError::Invalid(e.to_string()))
+            .map_err(|e| DomainError::invalid(e.to_string()))
     })
     .await
-    .map_err(|e| DomainError::Invalid(e.to_string()))?
+    .map_err(|e| DomainError::invalid(e.to_string()))?
 }
 
-async fn read_meta(app: &App, service_id: Uuid, id: Uuid) -> DomainResult<UploadMeta> {
-    let found = match app.blobs.get(&Path::from(meta_key(service_id, id))).await {
+async fn read_meta(cx: &Context, service_id: Uuid, id: Uuid) -> DomainResult<UploadMeta> {
+    let found = match cx.blobs.get(&Path::from(meta_key(service_id, id))).await {
         Ok(found) => found.bytes().await.map_err(blobs_error)?,
         Err(object_store::Error::NotFound { .. }) => {
-            return Err(DomainError::Invalid(format!(
+            return Err(DomainError::invalid(format!(
                 "No uploaded file with id {id} for this service"
             )));
         }
         Err(e) => return Err(blobs_error(e)),
     };
     serde_json::from_slice(&found)
-        .map_err(|e| DomainError::Invalid(format!("The upload's metadata cannot be read: {e}")))
+        .map_err(|e| DomainError::invalid(format!("The upload's metadata cannot be read: {e}")))
 }
 
 /// A job to create from an upload.
@@ -287,41 +287,41 @@ pub struct NewJob {
 
 /// Create a job from a valid upload (§8.1): `scheduled` when it has a time, else `pending`
 /// and queued at once.
-pub async fn create_job(app: &Arc<App>, service_id: Uuid, new: NewJob) -> DomainResult<Job> {
-    let service = live_service(app, service_id)?;
+pub async fn create_job(cx: &Context, service_id: Uuid, new: NewJob) -> DomainResult<Job> {
+    let service = live_service(cx, service_id)?;
     if !service.active {
-        return Err(DomainError::Forbidden(
+        return Err(DomainError::forbidden(
             "Create job is not allowed: service is inactive".into(),
         ));
     }
-    let meta = read_meta(app, service_id, new.id).await?;
-    let template = app
+    let meta = read_meta(cx, service_id, new.id).await?;
+    let template = cx
         .store
         .read()?
         .get_template(meta.template_id)?
         .filter(|t| t.service_id == service_id)
-        .ok_or_else(|| DomainError::NotFound("Template not found".into()))?;
+        .ok_or_else(|| DomainError::not_found("Template not found".into()))?;
     if template.template_type == NotificationType::Letter && service.restricted {
-        return Err(DomainError::Forbidden(
+        return Err(DomainError::forbidden(
             "Create letter job is not allowed for service in trial mode".into(),
         ));
     }
     if !meta.valid {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "File is not valid, can't create job".into(),
         ));
     }
     if template.archived {
-        return Err(DomainError::Invalid("Template has been deleted".into()));
+        return Err(DomainError::invalid("Template has been deleted".into()));
     }
-    let now = app.store.clock().now_micros();
+    let now = cx.store.clock().now_micros();
     let scheduled_for = new.scheduled_for.map(|t| t.timestamp_micros());
     if let Some(at) = scheduled_for {
         if at < now {
-            return Err(DomainError::Invalid("Date cannot be in the past".into()));
+            return Err(DomainError::invalid("Date cannot be in the past".into()));
         }
         if at > now + MAX_SCHEDULE_AHEAD_MICROS {
-            return Err(DomainError::Invalid(
+            return Err(DomainError::invalid(
                 "Date cannot be more than 7 days in the future".into(),
             ));
         }
@@ -350,7 +350,7 @@ pub async fn create_job(app: &Arc<App>, service_id: Uuid, new: NewJob) -> Domain
         created_by: new.created_by,
     };
     let stored = job.clone();
-    app.store
+    cx.store
         .write(move |ctx| {
             if ctx.get_job(stored.id)?.is_some() {
                 return Err(storage::StoreError::Conflict(format!(
@@ -362,7 +362,7 @@ pub async fn create_job(app: &Arc<App>, service_id: Uuid, new: NewJob) -> Domain
             let due = stored
                 .scheduled_for
                 .map_or(ctx.now_ms(), |at| at.div_euclid(1000));
-            ctx.enqueue(QUEUE_PROCESS_JOB, due, stored.id.as_bytes())?;
+            ctx.enqueue(Queue::ProcessJob.name(), due, stored.id.as_bytes())?;
             Ok(())
         })
         .await?;
@@ -371,17 +371,17 @@ pub async fn create_job(app: &Arc<App>, service_id: Uuid, new: NewJob) -> Domain
 }
 
 /// A job of the service.
-pub fn get_job(app: &App, service_id: Uuid, job_id: Uuid) -> DomainResult<Job> {
-    app.store
+pub fn get_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<Job> {
+    cx.store
         .read()?
         .get_job(job_id)?
         .filter(|j| j.service_id == service_id)
-        .ok_or_else(|| DomainError::NotFound("No result found".into()))
+        .ok_or_else(|| DomainError::not_found("No result found".into()))
 }
 
 /// Cancel a job still waiting for its time.
-pub async fn cancel_job(app: &App, service_id: Uuid, job_id: Uuid) -> DomainResult<Job> {
-    let job = app
+pub async fn cancel_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<Job> {
+    let job = cx
         .store
         .write(move |ctx| {
             let job = ctx
@@ -413,36 +413,36 @@ const TOO_LATE_FOR_JOB: &str =
 
 /// Cancel every letter of a letter job before printing starts (§8.3). Answers how many
 /// letters were cancelled.
-pub async fn cancel_letter_job(app: &App, service_id: Uuid, job_id: Uuid) -> DomainResult<u64> {
-    let job = get_job(app, service_id, job_id)?;
-    let template = app
+pub async fn cancel_letter_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<u64> {
+    let job = get_job(cx, service_id, job_id)?;
+    let template = cx
         .store
         .read()?
         .get_template(job.template_id)?
-        .ok_or_else(|| DomainError::NotFound("Template not found".into()))?;
+        .ok_or_else(|| DomainError::not_found("Template not found".into()))?;
     if template.template_type != NotificationType::Letter {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "Only letter jobs can be cancelled through this endpoint. This is not a letter job."
                 .into(),
         ));
     }
     if job.status != JobStatus::FinishedAllNotificationsCreated {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "We are still processing these letters, please try again in 5 minutes.".into(),
         ));
     }
-    let now = app.store.clock().now_micros();
+    let now = cx.store.clock().now_micros();
     if super::letters::too_late_to_cancel(job.created_at, now) {
-        return Err(DomainError::Invalid(TOO_LATE_FOR_JOB.into()));
+        return Err(DomainError::invalid(TOO_LATE_FOR_JOB.into()));
     }
-    let ids: Vec<Uuid> = app
+    let ids: Vec<Uuid> = cx
         .store
         .read()?
         .job_rows(job_id, 0, usize::MAX)?
         .into_iter()
         .map(|(_, id)| id)
         .collect();
-    let cancelled = app
+    let cancelled = cx
         .store
         .write(move |ctx| {
             let mut letters = Vec::with_capacity(ids.len());
@@ -468,14 +468,14 @@ pub async fn cancel_letter_job(app: &App, service_id: Uuid, job_id: Uuid) -> Dom
             Ok(Some(ids.len() as u64))
         })
         .await?
-        .ok_or_else(|| DomainError::Invalid(TOO_LATE_FOR_JOB.into()))?;
+        .ok_or_else(|| DomainError::invalid(TOO_LATE_FOR_JOB.into()))?;
     tracing::info!(%job_id, %service_id, cancelled, "letter job cancelled");
     Ok(cancelled)
 }
 
 /// The job's notifications counted by status (live and archived rows alike).
-pub fn job_statistics(app: &App, job: &Job) -> DomainResult<BTreeMap<&'static str, u64>> {
-    let reader = app.store.read()?;
+pub fn job_statistics(cx: &Context, job: &Job) -> DomainResult<BTreeMap<&'static str, u64>> {
+    let reader = cx.store.read()?;
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut from = 0u32;
     loop {
@@ -500,23 +500,23 @@ pub fn job_statistics(app: &App, job: &Job) -> DomainResult<BTreeMap<&'static st
 }
 
 /// Handle one `process-job` queue row: turn the job's remaining rows into notifications.
-pub async fn process(app: Arc<App>, row: Claimed) {
+pub async fn process(cx: Arc<Context>, row: Claimed) {
     let seq = row.seq;
     let Ok(job_id) = Uuid::from_slice(&row.payload) else {
         tracing::error!(seq, "process-job row without a job id; dropped");
-        finish_row(&app, seq).await;
+        finish_row(&cx, seq).await;
         return;
     };
-    match process_job(&app, job_id, seq).await {
+    match process_job(&cx, job_id, seq).await {
         Ok(()) => {}
         Err(DomainError::Blobs(e)) => {
             tracing::error!(%job_id, error = %e, "cannot read the job's sheet; trying again later");
-            let retried = app
+            let retried = cx
                 .store
-                .write(move |ctx| ctx.retry(QUEUE_PROCESS_JOB, seq, READ_RETRY_MS, READ_RETRIES))
+                .write(move |ctx| ctx.retry(Queue::ProcessJob.name(), seq, READ_RETRY_MS, READ_RETRIES))
                 .await;
             if let Ok(storage::RetryOutcome::GaveUp { .. }) = retried {
-                fail_job(&app, job_id, &format!("its file cannot be read: {e}")).await;
+                fail_job(&cx, job_id, &format!("its file cannot be read: {e}")).await;
             }
         }
         // A storage error: the row stays leased and comes back when the lease runs out (or at
@@ -525,10 +525,10 @@ pub async fn process(app: Arc<App>, row: Claimed) {
     }
 }
 
-async fn finish_row(app: &App, seq: u64) {
-    if let Err(e) = app
+async fn finish_row(cx: &Context, seq: u64) {
+    if let Err(e) = cx
         .store
-        .write(move |ctx| ctx.ack(QUEUE_PROCESS_JOB, seq).map(drop))
+        .write(move |ctx| ctx.ack(Queue::ProcessJob.name(), seq).map(drop))
         .await
     {
         tracing::error!(seq, error = %e, "cannot ack a process-job row");
@@ -536,10 +536,10 @@ async fn finish_row(app: &App, seq: u64) {
 }
 
 /// Mark a job `error` and raise an alert: an operator must look at it.
-async fn fail_job(app: &App, job_id: Uuid, why: &str) {
+async fn fail_job(cx: &Context, job_id: Uuid, why: &str) {
     let why = why.to_string();
     let message = format!("Job {job_id} stopped: {why}");
-    let result = app
+    let result = cx
         .store
         .write(move |ctx| {
             if let Some(mut job) = ctx.get_job(job_id)? {
@@ -553,19 +553,19 @@ async fn fail_job(app: &App, job_id: Uuid, why: &str) {
     if let Err(e) = result {
         tracing::error!(%job_id, error = %e, "cannot mark a job failed");
     }
-    super::alerts::raise(app, "process-job", message, vec![]).await;
+    super::alerts::raise(cx, "process-job", message, vec![]).await;
 }
 
 /// Set the job's status (and when processing ended) and finish its queue row, in one write.
-async fn end_job(app: &App, job_id: Uuid, seq: u64, status: JobStatus) -> DomainResult<()> {
-    app.store
+async fn end_job(cx: &Context, job_id: Uuid, seq: u64, status: JobStatus) -> DomainResult<()> {
+    cx.store
         .write(move |ctx| {
             if let Some(mut job) = ctx.get_job(job_id)? {
                 job.status = status;
                 job.processing_finished = Some(ctx.now_micros());
                 ctx.put_job(&job)?;
             }
-            ctx.ack(QUEUE_PROCESS_JOB, seq)?;
+            ctx.ack(Queue::ProcessJob.name(), seq)?;
             Ok(())
         })
         .await?;
@@ -573,9 +573,9 @@ async fn end_job(app: &App, job_id: Uuid, seq: u64, status: JobStatus) -> Domain
     Ok(())
 }
 
-async fn process_job(app: &Arc<App>, job_id: Uuid, seq: u64) -> DomainResult<()> {
-    let Some(job) = app.store.read()?.get_job(job_id)? else {
-        finish_row(app, seq).await;
+async fn process_job(cx: &Context, job_id: Uuid, seq: u64) -> DomainResult<()> {
+    let Some(job) = cx.store.read()?.get_job(job_id)? else {
+        finish_row(cx, seq).await;
         return Ok(());
     };
     let resuming = match job.status {
@@ -583,35 +583,35 @@ async fn process_job(app: &Arc<App>, job_id: Uuid, seq: u64) -> DomainResult<()>
         JobStatus::InProgress | JobStatus::Error => true,
         // Cancelled, finished or refused: nothing to do.
         _ => {
-            finish_row(app, seq).await;
+            finish_row(cx, seq).await;
             return Ok(());
         }
     };
-    let service = live_service(app, job.service_id)?;
+    let service = live_service(cx, job.service_id)?;
     if !service.active {
-        return end_job(app, job_id, seq, JobStatus::Cancelled).await;
+        return end_job(cx, job_id, seq, JobStatus::Cancelled).await;
     }
-    let Some(template) = app
+    let Some(template) = cx
         .store
         .read()?
         .get_template_version(job.template_id, job.template_version)?
     else {
-        fail_job(app, job_id, "its template version is missing").await;
-        finish_row(app, seq).await;
+        fail_job(cx, job_id, "its template version is missing").await;
+        finish_row(cx, seq).await;
         return Ok(());
     };
     let kind = template.template_type;
     if !resuming
-        && !app.limits.fits_daily(
-            &app.store,
+        && !cx.limits.fits_daily(
+            &cx.store,
             &service,
             kind,
             u64::from(job.notification_count),
         )?
     {
-        return end_job(app, job_id, seq, JobStatus::SendingLimitsExceeded).await;
+        return end_job(cx, job_id, seq, JobStatus::SendingLimitsExceeded).await;
     }
-    app.store
+    cx.store
         .write(move |ctx| {
             if let Some(mut job) = ctx.get_job(job_id)? {
                 job.status = JobStatus::InProgress;
@@ -621,7 +621,7 @@ async fn process_job(app: &Arc<App>, job_id: Uuid, seq: u64) -> DomainResult<()>
             Ok(())
         })
         .await?;
-    let bytes = app
+    let bytes = cx
         .blobs
         .get(&Path::from(job.file_key.as_str()))
         .await
@@ -630,7 +630,7 @@ async fn process_job(app: &Arc<App>, job_id: Uuid, seq: u64) -> DomainResult<()>
         .await
         .map_err(blobs_error)?;
     let sender = Arc::new(row_sender(
-        app,
+        cx,
         &service,
         template.clone(),
         Some(job_id),
@@ -643,13 +643,13 @@ async fn process_job(app: &Arc<App>, job_id: Uuid, seq: u64) -> DomainResult<()>
             recipient_sheet::rows_of_checked_csv(&bytes, &template, allowed)
         })
         .await
-        .map_err(|e| DomainError::Invalid(e.to_string()))?
+        .map_err(|e| DomainError::invalid(e.to_string()))?
     };
     let rows = match rows {
         Ok(rows) => Arc::new(rows),
         Err(e) => {
-            fail_job(app, job_id, &format!("its sheet no longer reads: {e}")).await;
-            finish_row(app, seq).await;
+            fail_job(cx, job_id, &format!("its sheet no longer reads: {e}")).await;
+            finish_row(cx, seq).await;
             return Ok(());
         }
     };
@@ -659,23 +659,23 @@ async fn process_job(app: &Arc<App>, job_id: Uuid, seq: u64) -> DomainResult<()>
     }
     let mut next = start;
     let build = |from: usize| {
-        let (rows, sender, clock) = (rows.clone(), sender.clone(), app.store.clock().clone());
+        let (rows, sender, clock) = (rows.clone(), sender.clone(), cx.store.clock().clone());
         tokio::task::spawn_blocking(move || build_chunk(&rows, from, &sender, &*clock))
     };
     let mut pending = (next < rows.len()).then(|| build(next));
     while let Some(building) = pending.take() {
         let chunk = building
             .await
-            .map_err(|e| DomainError::Invalid(e.to_string()))?;
+            .map_err(|e| DomainError::invalid(e.to_string()))?;
         let end = (next + CHUNK_ROWS).min(rows.len());
         // Build the next chunk while this one is written.
         if end < rows.len() {
             pending = Some(build(end));
         }
-        store_chunk(app, (job.service_id, job_id), kind, chunk, end as u32).await?;
+        store_chunk(cx, (job.service_id, job_id), kind, chunk, end as u32).await?;
         next = end;
     }
-    end_job(app, job_id, seq, JobStatus::FinishedAllNotificationsCreated).await
+    end_job(cx, job_id, seq, JobStatus::FinishedAllNotificationsCreated).await
 }
 
 /// One row's notification, ready to store.
@@ -716,13 +716,13 @@ fn build_chunk(
 
 /// Store a chunk of rows, their links and queue rows, and the job's progress, in one write.
 async fn store_chunk(
-    app: &App,
+    cx: &Context,
     (service_id, job_id): (Uuid, Uuid),
     kind: NotificationType,
     chunk: Vec<BuiltRow>,
     progress: u32,
 ) -> DomainResult<()> {
-    let (stored, international) = app
+    let (stored, international) = cx
         .store
         .write(move |ctx| {
             let (mut stored, mut international) = (0u64, 0u64);
@@ -743,7 +743,7 @@ async fn store_chunk(
             Ok((stored, international))
         })
         .await?;
-    app.limits
+    cx.limits
         .record_sent_many(service_id, kind, stored, international);
     Ok(())
 }
@@ -751,12 +751,12 @@ async fn store_chunk(
 /// A job read back for listings: newest first; jobs sent from a contact list only when asked
 /// for by that list.
 pub fn service_jobs(
-    app: &App,
+    cx: &Context,
     service_id: Uuid,
     contact_list_id: Option<Uuid>,
 ) -> DomainResult<Vec<Job>> {
-    super::services::get_service(&app.store, service_id)?;
-    let mut jobs: Vec<Job> = app
+    super::services::get_service(&cx.store, service_id)?;
+    let mut jobs: Vec<Job> = cx
         .store
         .read()?
         .service_jobs(service_id)?

@@ -2,12 +2,13 @@
 //! cancelling a letter before the print run (§1.7), and scanning uploads kept in
 //! `letters-scan/ERROR/` again.
 
+use crate::domain::queues::Queue;
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use storage::records::Notification;
 
 use super::working_days::{is_royal_mail_day, next_dvla_working_day};
-use crate::app::App;
+use crate::domain::Context;
 
 /// Royal Mail working days after the print day, by postage (upstream's letter timings).
 fn delivery_days(postage: &str) -> (u32, bool) {
@@ -53,9 +54,9 @@ pub fn pdf_path(n: &Notification) -> object_store::path::Path {
 }
 
 /// The letter's PDF, if it has been made and stored.
-pub async fn read_pdf(app: &App, n: &Notification) -> Option<Vec<u8>> {
+pub async fn read_pdf(cx: &Context, n: &Notification) -> Option<Vec<u8>> {
     let (area, name) = crate::letters::files::pdf_location(n);
-    let files = crate::letters::files::LetterFiles::new(app.blobs.clone());
+    let files = crate::letters::files::LetterFiles::new(cx.blobs.clone());
     match files.get(area, &name).await {
         Ok(found) => found.map(|b| b.to_vec()),
         Err(e) => {
@@ -151,10 +152,10 @@ pub async fn cancel_letter(
 
 /// Move every upload in `letters-scan/ERROR/` back to the scan area and queue its letter for
 /// another scan (upstream's `replay_letters_in_error`). Answers the notification ids queued.
-pub async fn replay_scan_errors(app: &App) -> Result<Vec<uuid::Uuid>, String> {
+pub async fn replay_scan_errors(cx: &Context) -> Result<Vec<uuid::Uuid>, String> {
     use crate::letters::files::{Area, LetterFiles};
     use storage::records::NotificationStatus;
-    let files = LetterFiles::new(app.blobs.clone());
+    let files = LetterFiles::new(cx.blobs.clone());
     let names = files
         .list(Area::ScanError)
         .await
@@ -165,7 +166,7 @@ pub async fn replay_scan_errors(app: &App) -> Result<Vec<uuid::Uuid>, String> {
             tracing::warn!(file = %name, "not a letter file name; left in letters-scan/ERROR");
             continue;
         };
-        let reader = app.store.read().map_err(|e| e.to_string())?;
+        let reader = cx.store.read().map_err(|e| e.to_string())?;
         let Some(id) = reader
             .notification_id_by_reference(reference)
             .map_err(|e| e.to_string())?
@@ -177,7 +178,7 @@ pub async fn replay_scan_errors(app: &App) -> Result<Vec<uuid::Uuid>, String> {
             .move_file((Area::ScanError, &name), (Area::Scan, &name))
             .await
             .map_err(|e| e.to_string())?;
-        app.store
+        cx.store
             .write(move |ctx| {
                 // Back to waiting for its scan: the failure was the scanner's, not the letter's.
                 if let Some(mut n) = ctx.get_notification(id)?
@@ -193,7 +194,7 @@ pub async fn replay_scan_errors(app: &App) -> Result<Vec<uuid::Uuid>, String> {
                     ctx.update_notification(&n)?;
                     let now = ctx.now_ms();
                     ctx.enqueue(
-                        crate::workers::letters::QUEUE_LETTER_SCAN,
+                        Queue::LetterScan.name(),
                         now,
                         id.as_bytes(),
                     )?;

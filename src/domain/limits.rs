@@ -54,7 +54,7 @@ impl Limits {
         bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.updated = now;
         if bucket.tokens < 1.0 {
-            return Err(DomainError::RateLimited(format!(
+            return Err(DomainError::rate_limited(format!(
                 "Exceeded rate limit for key type {} of {} requests per 60 seconds",
                 key_type_label(key_type),
                 service.rate_limit
@@ -89,7 +89,7 @@ impl Limits {
         let sent = self.sent_today(store, service.id, name)?;
         let limit = Self::limit_for(service, name);
         if sent + 1 > limit {
-            return Err(DomainError::DailyLimit(format!(
+            return Err(DomainError::daily_limit(format!(
                 "Exceeded send limits ({name}: {limit}) for today"
             )));
         }
@@ -213,9 +213,12 @@ mod tests {
             limits.check_rate(&s, KeyType::Normal).unwrap();
         }
         match limits.check_rate(&s, KeyType::Normal) {
-            Err(DomainError::RateLimited(m)) => assert_eq!(
-                m,
-                "Exceeded rate limit for key type LIVE of 30 requests per 60 seconds"
+            Err(e @ DomainError::Refused { .. }) => assert_eq!(
+                (e.code(), e.to_string().as_str()),
+                (
+                    crate::domain::Code::RateLimited,
+                    "Exceeded rate limit for key type LIVE of 30 requests per 60 seconds"
+                ),
             ),
             other => panic!("{other:?}"),
         }

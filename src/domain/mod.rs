@@ -2,6 +2,10 @@
 //! commands call these functions; nothing here knows about HTTP.
 
 pub mod alerts;
+pub mod context;
+pub mod error;
+pub mod key_cache;
+pub mod queues;
 pub mod api_keys;
 pub mod callbacks;
 pub mod contact_lists;
@@ -25,55 +29,8 @@ pub mod upkeep;
 pub mod users;
 pub mod working_days;
 
-use storage::StoreError;
-
-use crate::crypto::CryptoError;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DomainError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Store(StoreError),
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    /// Object storage (letter PDFs, job files) failed; the work is retried later.
-    #[error("object storage: {0}")]
-    Blobs(String),
-    /// The per-minute rate limit (429 `RateLimitError`).
-    #[error("{0}")]
-    RateLimited(String),
-    /// A daily sending limit (429 `TooManyRequestsError`).
-    #[error("{0}")]
-    DailyLimit(String),
-    /// A rule that refuses the caller outright (403): an inactive service, a letter job from a
-    /// trial-mode service.
-    #[error("{0}")]
-    Forbidden(String),
-}
-
-impl From<StoreError> for DomainError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => DomainError::NotFound(m),
-            StoreError::Conflict(m) => DomainError::Conflict(m),
-            StoreError::Invalid(m) => DomainError::Invalid(m),
-            other => DomainError::Store(other),
-        }
-    }
-}
-
-pub type DomainResult<T> = Result<T, DomainError>;
-
-impl From<object_store::Error> for DomainError {
-    fn from(e: object_store::Error) -> Self {
-        DomainError::Blobs(e.to_string())
-    }
-}
+pub use context::Context;
+pub use error::{Code, DomainError, DomainResult};
 
 /// What a scheduled job reports when it finishes: a one-line summary for `notify jobs list`
 /// ("archived 1200 notifications"), or why it failed.

@@ -13,8 +13,8 @@
 //!
 //! All read from a snapshot, a bounded chunk at a time, so they never hold up the writer.
 
+use crate::domain::queues::Queue;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::working_days::{dvla_working_days_before, is_dvla_working_day};
 use super::{JobOutcome, alerts};
-use crate::app::App;
+use crate::domain::Context;
 
 const CHUNK: usize = 5000;
 /// References listed in an alert; the count covers the rest.
@@ -51,9 +51,9 @@ fn yesterdays_deadline_ms(now_ms: i64) -> i64 {
 }
 
 /// Alert when letters created before 17:30 yesterday are still `created`.
-pub async fn check_if_letters_still_in_created(app: &Arc<App>) -> JobOutcome {
-    let deadline = yesterdays_deadline_ms(app.store.clock().now_ms());
-    let reader = app.store.read()?;
+pub async fn check_if_letters_still_in_created(cx: &Context) -> JobOutcome {
+    let deadline = yesterdays_deadline_ms(cx.store.clock().now_ms());
+    let reader = cx.store.read()?;
     let mut stuck: Vec<String> = Vec::new();
     let mut count = 0u64;
     let mut after: Option<Uuid> = None;
@@ -80,7 +80,7 @@ pub async fn check_if_letters_still_in_created(app: &Arc<App>) -> JobOutcome {
     }
     if count > 0 {
         alerts::raise(
-            app,
+            cx,
             "letters-still-created",
             format!(
                 "{count} letters were created before 17.30 yesterday and still have 'created' status"
@@ -95,13 +95,12 @@ pub async fn check_if_letters_still_in_created(app: &Arc<App>) -> JobOutcome {
 /// Letters still waiting for their virus scan 10 minutes to 2 hours after upload (§1.8): queue
 /// the scan again when the upload is still in `letters-scan` and no scan is queued; alert on
 /// the rest.
-pub async fn check_if_letters_still_pending_virus_check(app: &Arc<App>) -> JobOutcome {
+pub async fn check_if_letters_still_pending_virus_check(cx: &Context) -> JobOutcome {
     use crate::letters::files::{Area, LetterFiles, scan_name};
-    use crate::workers::letters::QUEUE_LETTER_SCAN;
-    let now = app.store.clock().now_ms();
+        let now = cx.store.clock().now_ms();
     let (oldest, newest) = (now - 120 * 60 * 1000, now - 10 * 60 * 1000);
-    let reader = app.store.read()?;
-    let queued = reader.queue_payloads(QUEUE_LETTER_SCAN)?;
+    let reader = cx.store.read()?;
+    let queued = reader.queue_payloads(Queue::LetterScan.name())?;
     let mut after = Some(v7_floor(oldest));
     let mut waiting = Vec::new();
     loop {
@@ -118,7 +117,7 @@ pub async fn check_if_letters_still_pending_virus_check(app: &Arc<App>) -> JobOu
         }
     }
     drop(reader);
-    let files = LetterFiles::new(app.blobs.clone());
+    let files = LetterFiles::new(cx.blobs.clone());
     let (mut rescanned, mut lost) = (Vec::new(), Vec::new());
     for n in waiting {
         match files.exists(Area::Scan, &scan_name(&n)).await {
@@ -134,11 +133,11 @@ pub async fn check_if_letters_still_pending_virus_check(app: &Arc<App>) -> JobOu
     let count = rescanned.len();
     if count > 0 {
         let ids = rescanned.clone();
-        app.store
+        cx.store
             .write(move |ctx| {
                 let now = ctx.now_ms();
                 for id in ids {
-                    ctx.enqueue(QUEUE_LETTER_SCAN, now, id.as_bytes())?;
+                    ctx.enqueue(Queue::LetterScan.name(), now, id.as_bytes())?;
                 }
                 Ok(())
             })
@@ -152,7 +151,7 @@ pub async fn check_if_letters_still_pending_virus_check(app: &Arc<App>) -> JobOu
         let total = lost.len();
         lost.truncate(MAX_DETAILS);
         alerts::raise(
-            app,
+            cx,
             "letters-still-pending-virus-check",
             format!("{total} letters are still pending virus check and their upload is not in letters-scan"),
             lost,
@@ -173,14 +172,14 @@ fn london_midnight_ms(day: chrono::NaiveDate) -> i64 {
 
 /// At 17:00 on a DVLA working day: alert if normal-key letters are still `sending` with a
 /// `sent_at` on or before the working day two working days ago.
-pub async fn check_letters_still_sending(app: &Arc<App>) -> JobOutcome {
-    let environment = app.config.environment;
+pub async fn check_letters_still_sending(cx: &Context) -> JobOutcome {
+    let environment = cx.config.environment;
     if !environment.raises_operational_alerts() {
         return Ok(format!(
             "not checked: the environment is {environment:?} (only production and test)"
         ));
     }
-    let now = app.store.clock().now_ms();
+    let now = cx.store.clock().now_ms();
     let today = Utc
         .timestamp_millis_opt(now)
         .single()
@@ -192,7 +191,7 @@ pub async fn check_letters_still_sending(app: &Arc<App>) -> JobOutcome {
     }
     let expected = dvla_working_days_before(today, 2);
     let end_ms = london_midnight_ms(expected + Duration::days(1));
-    let reader = app.store.read()?;
+    let reader = cx.store.read()?;
     let mut count = 0u64;
     let mut references = Vec::new();
     let mut after: Option<Uuid> = None;
@@ -217,7 +216,7 @@ pub async fn check_letters_still_sending(app: &Arc<App>) -> JobOutcome {
     }
     if count > 0 {
         alerts::raise(
-            app,
+            cx,
             "letters-still-sending",
             format!(
                 "There are {count} letters in the 'sending' state from {}",
@@ -246,10 +245,10 @@ fn is_tv_number(normalised: &str) -> bool {
 }
 
 /// Alert on live services with many permanent failures or many texts to TV drama numbers.
-pub async fn check_high_failure_rates_and_tv_numbers(app: &Arc<App>) -> JobOutcome {
-    let now = app.store.clock().now_ms();
+pub async fn check_high_failure_rates_and_tv_numbers(cx: &Context) -> JobOutcome {
+    let now = cx.store.clock().now_ms();
     let since = now - 24 * 3600 * 1000;
-    let reader = app.store.read()?;
+    let reader = cx.store.read()?;
     let live: BTreeMap<Uuid, String> = reader
         .list_services()?
         .into_iter()
@@ -299,7 +298,7 @@ pub async fn check_high_failure_rates_and_tv_numbers(app: &Arc<App>) -> JobOutco
     }
     if !findings.is_empty() {
         alerts::raise(
-            app,
+            cx,
             "high-failure-rates-or-tv-numbers",
             format!(
                 "{} services have high failure rates or are sending to TV numbers",

@@ -41,7 +41,7 @@ use uuid::Uuid;
 use super::letters::pdf_path;
 use super::services::{rejection, require_service};
 use super::{DomainError, DomainResult, JobOutcome};
-use crate::app::App;
+use crate::domain::Context;
 
 /// Ids are stamped by the clock that also stamps `created_at`, but not necessarily in the same
 /// call: walks reach this far past a cut-off in id order and then go by `created_at`.
@@ -88,8 +88,8 @@ struct Retention {
 }
 
 impl Retention {
-    fn load(app: &App) -> DomainResult<Retention> {
-        let days = app
+    fn load(cx: &Context) -> DomainResult<Retention> {
+        let days = cx
             .store
             .read()?
             .all_data_retention()?
@@ -98,8 +98,8 @@ impl Retention {
             .collect();
         Ok(Retention {
             days,
-            default_days: app.config.retention.default_days,
-            now: app.store.clock().now(),
+            default_days: cx.config.retention.default_days,
+            now: cx.store.clock().now(),
         })
     }
 
@@ -207,11 +207,11 @@ pub struct PurgeOptions {
 }
 
 impl PurgeOptions {
-    pub fn from_config(app: &App) -> PurgeOptions {
-        let rate = app.config.retention.max_rows_per_second;
+    pub fn from_config(cx: &Context) -> PurgeOptions {
+        let rate = cx.config.retention.max_rows_per_second;
         PurgeOptions {
-            batch_size: app.config.retention.batch_size.max(1),
-            write_chunk: app.config.retention.write_chunk.max(1),
+            batch_size: cx.config.retention.batch_size.max(1),
+            write_chunk: cx.config.retention.write_chunk.max(1),
             max_batches: None,
             max_rows_per_second: (rate > 0).then_some(rate),
         }
@@ -300,8 +300,8 @@ impl PurgeReport {
 }
 
 /// `delete-notifications-older-than-retention`.
-pub async fn delete_notifications_older_than_retention(app: &Arc<App>) -> JobOutcome {
-    let report = purge_notifications(app, PurgeOptions::from_config(app)).await?;
+pub async fn delete_notifications_older_than_retention(cx: &Context) -> JobOutcome {
+    let report = purge_notifications(cx, PurgeOptions::from_config(cx)).await?;
     let summary = report.summary();
     tracing::info!(
         archived = report.archived,
@@ -326,13 +326,13 @@ pub async fn delete_notifications_older_than_retention(app: &Arc<App>) -> JobOut
 /// latest cut-off (see [`storage::Reader::services_notifications_raw`] for why). Every row
 /// looked at moves its walk on, so rows kept (or left after a failure) never stall it.
 pub async fn purge_notifications(
-    app: &Arc<App>,
+    cx: &Context,
     options: PurgeOptions,
 ) -> DomainResult<PurgeReport> {
-    let retention = Retention::load(app)?;
+    let retention = Retention::load(cx)?;
     let mut cutoffs = HashMap::new();
     let mut walks = Vec::new();
-    for service in app.store.read()?.list_services()? {
+    for service in cx.store.read()?.list_services()? {
         let service_cutoffs = retention.cutoffs(service.id);
         walks.push(ServiceWalk::new(service.id, service_cutoffs.id_bound()));
         cutoffs.insert(service.id, service_cutoffs);
@@ -356,11 +356,11 @@ pub async fn purge_notifications(
             break;
         }
         let batch;
-        (batch, walks) = plan(app, walks, cutoffs.clone(), options.batch_size).await?;
+        (batch, walks) = plan(cx, walks, cutoffs.clone(), options.batch_size).await?;
         report.letters_kept += batch.letters_kept;
         report.batches += 1;
-        let rows = delete_pdfs(app, batch.rows, &mut report).await;
-        retire(app, rows, options, &mut pace, &mut report).await?;
+        let rows = delete_pdfs(cx, batch.rows, &mut report).await;
+        retire(cx, rows, options, &mut pace, &mut report).await?;
     }
     // Every chunk's commit was durable when it was answered: the report is true on disk.
     Ok(report)
@@ -369,7 +369,7 @@ pub async fn purge_notifications(
 /// Retire a batch's rows in small commits so an API write never waits long behind one, with
 /// the next chunk already queued so the writer never idles waiting for this task to wake.
 async fn retire(
-    app: &Arc<App>,
+    cx: &Context,
     rows: Vec<Retiring>,
     options: PurgeOptions,
     pace: &mut Pace,
@@ -383,7 +383,7 @@ async fn retire(
             break;
         }
         tokio::time::sleep_until(pace.take(tokio::time::Instant::now(), chunk.len())).await;
-        let next = tokio::spawn(retire_chunk(app.store.clone(), chunk));
+        let next = tokio::spawn(retire_chunk(cx.store.clone(), chunk));
         if let Some(previous) = in_flight.replace(next) {
             report.absorb(previous.await.map_err(stopped)??);
         }
@@ -415,12 +415,12 @@ async fn retire_chunk(store: Store, mut rows: Vec<Retiring>) -> storage::Result<
 
 /// [`plan_batch`] on a blocking thread.
 async fn plan(
-    app: &App,
+    cx: &Context,
     walks: Vec<ServiceWalk>,
     cutoffs: Arc<HashMap<Uuid, Cutoffs>>,
     limit: usize,
 ) -> DomainResult<(Batch, Vec<ServiceWalk>)> {
-    let store = app.store.clone();
+    let store = cx.store.clone();
     tokio::task::spawn_blocking(move || {
         let mut walks = walks;
         let batch = plan_batch(&store, &mut walks, &cutoffs, limit)?;
@@ -508,7 +508,7 @@ enum PdfOutcome {
 
 /// Delete the batch's letter PDFs (a few at once); return the rows that may now go: every row
 /// but those whose PDF object storage would not delete.
-async fn delete_pdfs(app: &App, rows: Vec<Planned>, report: &mut PurgeReport) -> Vec<Retiring> {
+async fn delete_pdfs(cx: &Context, rows: Vec<Planned>, report: &mut PurgeReport) -> Vec<Retiring> {
     let mut keep = Vec::with_capacity(rows.len());
     let mut pending = tokio::task::JoinSet::new();
     let mut waiting: HashMap<Uuid, Retiring> = HashMap::new();
@@ -522,7 +522,7 @@ async fn delete_pdfs(app: &App, rows: Vec<Planned>, report: &mut PurgeReport) ->
         }
         let id = planned.retiring.id;
         waiting.insert(id, planned.retiring);
-        let blobs = app.blobs.clone();
+        let blobs = cx.blobs.clone();
         pending.spawn(async move {
             let outcome = match blobs.delete(&path).await {
                 Ok(()) => PdfOutcome::Deleted,
@@ -579,16 +579,16 @@ fn take_pdf_result(
 
 /// `delete-inbound-sms`: received texts past the service's SMS retention (else the default)
 /// move to history without content or sender, a batch per commit.
-pub async fn delete_inbound_sms(app: &Arc<App>) -> JobOutcome {
-    let retention = Retention::load(app)?;
-    let batch = app.config.retention.batch_size.max(1);
+pub async fn delete_inbound_sms(cx: &Context) -> JobOutcome {
+    let retention = Retention::load(cx)?;
+    let batch = cx.config.retention.batch_size.max(1);
     let mut moved = 0u64;
-    for service in app.store.read()?.list_services()? {
+    for service in cx.store.read()?.list_services()? {
         let cutoff = retention.cutoff(service.id, NotificationType::Sms);
         let (bound, service_id) = (id_bound(cutoff), service.id);
         let mut after = None;
         loop {
-            let (count, last) = app
+            let (count, last) = cx
                 .store
                 .write(move |ctx| ctx.retire_inbound_sms(service_id, after, bound, cutoff, batch))
                 .await?;
@@ -610,15 +610,15 @@ pub async fn delete_inbound_sms(app: &Arc<App>) -> JobOutcome {
 /// the uploaded file of every job past its template type's retention (measured from when it was
 /// scheduled for, else created) and mark the job archived. A missing file is fine; a file object
 /// storage will not delete leaves its job for the next run.
-pub async fn remove_job_files(app: &Arc<App>, letters: bool) -> JobOutcome {
-    let retention = Retention::load(app)?;
-    let chunk = app.config.retention.batch_size.max(1);
+pub async fn remove_job_files(cx: &Context, letters: bool) -> JobOutcome {
+    let retention = Retention::load(cx)?;
+    let chunk = cx.config.retention.batch_size.max(1);
     let mut kinds: HashMap<Uuid, Option<NotificationType>> = HashMap::new();
     let (mut archived, mut failures) = (0u64, 0u64);
     let mut first_error = None;
     let mut after = None;
     loop {
-        let (expired, last) = expired_jobs(app, &retention, &mut kinds, letters, after, chunk)?;
+        let (expired, last) = expired_jobs(cx, &retention, &mut kinds, letters, after, chunk)?;
         let Some(last) = last else { break };
         after = Some(last);
         let mut done = Vec::new();
@@ -627,9 +627,9 @@ pub async fn remove_job_files(app: &Arc<App>, letters: bool) -> JobOutcome {
             let meta = file_key
                 .strip_suffix(".csv")
                 .map(|stem| format!("{stem}.json"));
-            let deleted = match delete_object(app, &file_key).await {
+            let deleted = match delete_object(cx, &file_key).await {
                 Ok(()) => match meta {
-                    Some(meta) => delete_object(app, &meta).await,
+                    Some(meta) => delete_object(cx, &meta).await,
                     None => Ok(()),
                 },
                 Err(e) => Err(e),
@@ -647,7 +647,7 @@ pub async fn remove_job_files(app: &Arc<App>, letters: bool) -> JobOutcome {
             continue;
         }
         archived += done.len() as u64;
-        app.store
+        cx.store
             .write(move |ctx| {
                 for id in done {
                     ctx.archive_job(id)?;
@@ -672,14 +672,14 @@ type ExpiredJobs = (Vec<(Uuid, String)>, Option<Uuid>);
 /// A chunk of jobs after `after`: the (id, file key) of those of the wanted kind that are past
 /// retention and not yet archived, and the last id looked at.
 fn expired_jobs(
-    app: &App,
+    cx: &Context,
     retention: &Retention,
     kinds: &mut HashMap<Uuid, Option<NotificationType>>,
     letters: bool,
     after: Option<Uuid>,
     chunk: usize,
 ) -> DomainResult<ExpiredJobs> {
-    let reader = app.store.read()?;
+    let reader = cx.store.read()?;
     let jobs = reader.jobs_after(after, chunk)?;
     let last = jobs.last().map(|j| j.id);
     let mut expired = Vec::new();
@@ -709,9 +709,9 @@ fn expired_jobs(
 }
 
 /// Delete an object; one that is already gone is fine.
-async fn delete_object(app: &App, key: &str) -> Result<(), String> {
+async fn delete_object(cx: &Context, key: &str) -> Result<(), String> {
     let path = Path::parse(key).map_err(|e| format!("bad file key {key:?}: {e}"))?;
-    match app.blobs.delete(&path).await {
+    match cx.blobs.delete(&path).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
@@ -740,7 +740,7 @@ pub fn setting_json(r: &DataRetention, service: &Service) -> Value {
 /// The notification type of a request, with upstream's wording when it is wrong.
 pub fn parse_type(value: Option<&Value>) -> DomainResult<NotificationType> {
     let Some(value) = value else {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "notification_type is a required property".into(),
         ));
     };
@@ -751,7 +751,7 @@ pub fn parse_type(value: Option<&Value>) -> DomainResult<NotificationType> {
             let shown = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_string);
-            DomainError::Invalid(format!(
+            DomainError::invalid(format!(
                 "notification_type {shown} is not one of [sms, letter, email]"
             ))
         })
@@ -760,22 +760,22 @@ pub fn parse_type(value: Option<&Value>) -> DomainResult<NotificationType> {
 /// Days of retention: a whole number from [`MIN_DAYS`] to [`MAX_DAYS`].
 pub fn parse_days(value: Option<&Value>) -> DomainResult<u32> {
     let Some(value) = value else {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "days_of_retention is a required property".into(),
         ));
     };
     let Some(days) = value.as_i64() else {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "days_of_retention {value} is not of type integer"
         )));
     };
     if days < MIN_DAYS {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "days_of_retention {days} is less than the minimum of {MIN_DAYS}"
         )));
     }
     if days > MAX_DAYS {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "days_of_retention {days} is greater than the maximum of {MAX_DAYS}"
         )));
     }
@@ -818,7 +818,7 @@ pub fn setting_by_id(
 }
 
 fn not_found(service_id: Uuid, id: Uuid) -> DomainError {
-    DomainError::NotFound(format!(
+    DomainError::not_found(format!(
         "The service data retention for id: {id} was not found for service: {service_id}"
     ))
 }
@@ -835,7 +835,7 @@ pub async fn create_setting(
         .write(move |ctx| {
             let service = require_service(ctx, service_id)?;
             if ctx.get_data_retention(service_id, kind)?.is_some() {
-                return Err(rejection(DomainError::Conflict(format!(
+                return Err(rejection(DomainError::conflict(format!(
                     "Service already has data retention for {kind} notification type"
                 ))));
             }
@@ -1016,7 +1016,10 @@ mod tests {
     #[test]
     fn days_are_validated_with_clear_messages() {
         let msg = |v: Value| match parse_days(Some(&v)) {
-            Err(DomainError::Invalid(m)) => m,
+            Err(DomainError::Refused {
+                code: crate::domain::Code::Invalid,
+                message,
+            }) => message,
             other => panic!("{other:?}"),
         };
         assert_eq!(parse_days(Some(&json!(30))).unwrap(), 30);
@@ -1033,7 +1036,7 @@ mod tests {
             "days_of_retention 2.5 is not of type integer"
         );
         assert!(
-            matches!(parse_type(Some(&json!("fax"))), Err(DomainError::Invalid(m)) if m == "notification_type fax is not one of [sms, letter, email]")
+            matches!(parse_type(Some(&json!("fax"))), Err(DomainError::Refused { code: crate::domain::Code::Invalid, message: m }) if m == "notification_type fax is not one of [sms, letter, email]")
         );
     }
 

@@ -5,6 +5,7 @@
 //! the notification the API would have made for the same recipient and personalisation (same
 //! rendering, same sender, postage and billing units), sent with the service's live key type.
 
+use crate::domain::queues::Queue;
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
@@ -16,9 +17,6 @@ use uuid::Uuid;
 
 use super::recipient_sheet::{ADDRESS_COLUMNS, SheetRow};
 use super::recipients;
-use crate::api::notifications::{
-    QUEUE_DELIVER_EMAIL_JOBS, QUEUE_DELIVER_SMS_JOBS, QUEUE_LETTER_PDF,
-};
 use crate::api::render;
 use crate::templates::placeholders::normalise_key;
 
@@ -235,7 +233,7 @@ impl RowSender {
                 n.international = phone.international;
                 n.billable_units = rendered.fragments;
                 n.body = rendered.body;
-                QUEUE_DELIVER_SMS_JOBS
+                Queue::DeliverSmsJobs.name()
             }
             NotificationType::Email => {
                 let email = recipients::validate_email_address(&row.recipient)
@@ -250,7 +248,7 @@ impl RowSender {
                 n.normalised_to = normalised;
                 n.body = rendered.body;
                 n.subject = Some(rendered.subject);
-                QUEUE_DELIVER_EMAIL_JOBS
+                Queue::DeliverEmailJobs.name()
             }
             NotificationType::Letter => {
                 // The letter renderer reads the address under its canonical names.
@@ -276,7 +274,7 @@ impl RowSender {
                 });
                 n.body = rendered.body;
                 n.subject = Some(rendered.subject);
-                QUEUE_LETTER_PDF
+                Queue::LetterPdf.name()
             }
         };
         n.personalisation = Value::Object(personalisation).to_string();

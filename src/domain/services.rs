@@ -51,7 +51,7 @@ pub async fn create_service(store: &Store, new: NewService) -> DomainResult<Serv
     let name = check_name(&new.name)?;
     let local_part = email_sender_local_part(&name);
     if local_part.is_empty() {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "service name must contain at least one letter or digit".into(),
         ));
     }
@@ -86,7 +86,7 @@ pub fn get_service(store: &Store, id: Uuid) -> DomainResult<Service> {
     store
         .read()?
         .get_service(id)?
-        .ok_or_else(|| DomainError::NotFound(format!("No service with id {id}")))
+        .ok_or_else(|| DomainError::not_found(format!("No service with id {id}")))
 }
 
 /// Every permission a service may hold.
@@ -106,8 +106,14 @@ pub const PERMISSIONS: &[&str] = &[
 /// back out (the writer treats it as a rejection: nothing written, neighbours commit).
 pub(crate) fn rejection(e: DomainError) -> StoreError {
     match e {
-        DomainError::NotFound(m) => StoreError::NotFound(m),
-        DomainError::Conflict(m) => StoreError::Conflict(m),
+        DomainError::Refused {
+            code: super::Code::NotFound,
+            message,
+        } => StoreError::NotFound(message),
+        DomainError::Refused {
+            code: super::Code::Conflict,
+            message,
+        } => StoreError::Conflict(message),
         DomainError::Store(e) => e,
         other => StoreError::Invalid(other.to_string()),
     }
@@ -128,10 +134,10 @@ pub(crate) fn require_service(
 fn check_name(name: &str) -> DomainResult<String> {
     let name = name.trim().to_string();
     if name.is_empty() {
-        return Err(DomainError::Invalid("service name cannot be empty".into()));
+        return Err(DomainError::invalid("service name cannot be empty".into()));
     }
     if name.chars().count() > 255 {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "service name must be 255 characters or fewer".into(),
         ));
     }
@@ -203,7 +209,7 @@ fn daily_limit(field: &str, value: Option<i64>) -> DomainResult<Option<u64>> {
     value
         .map(|v| {
             u64::try_from(v).map_err(|_| {
-                DomainError::Invalid(format!("{field} must be a whole number, 0 or more"))
+                DomainError::invalid(format!("{field} must be a whole number, 0 or more"))
             })
         })
         .transpose()
@@ -215,7 +221,7 @@ pub fn check_permissions(permissions: &[String]) -> DomainResult<Vec<String>> {
         .iter()
         .find(|p| !PERMISSIONS.contains(&p.as_str()))
     {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "Invalid Service Permission: '{bad}'"
         )));
     }
@@ -227,7 +233,7 @@ pub fn check_permissions(permissions: &[String]) -> DomainResult<Vec<String>> {
         .collect();
     duplicates.dedup();
     if !duplicates.is_empty() {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "Duplicate Service Permission: ['{}']",
             duplicates.join("', '")
         )));
@@ -239,7 +245,7 @@ pub fn check_permissions(permissions: &[String]) -> DomainResult<Vec<String>> {
 pub fn check_contact_link(link: &str) -> DomainResult<String> {
     let link = link.trim();
     let invalid = || {
-        DomainError::Invalid(
+        DomainError::invalid(
             "contact_link must be a URL (https://...), an email address or a phone number".into(),
         )
     };
@@ -269,7 +275,7 @@ pub fn apply_update(service: &mut Service, update: ServiceUpdate) -> DomainResul
         .rate_limit
         .map(|v| {
             u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| {
-                DomainError::Invalid("rate_limit must be a whole number greater than 0".into())
+                DomainError::invalid("rate_limit must be a whole number greater than 0".into())
             })
         })
         .transpose()?;
@@ -437,7 +443,7 @@ impl SenderEntry for SmsSender {
     }
     fn check_archive(&self) -> DomainResult<()> {
         if self.inbound_number {
-            return Err(DomainError::Invalid(
+            return Err(DomainError::invalid(
                 "You cannot delete an inbound number".into(),
             ));
         }
@@ -486,7 +492,7 @@ pub fn live_entry<T: SenderEntry>(entries: &[T], service_id: Uuid, id: Uuid) -> 
 }
 
 fn entry_not_found<T: SenderEntry>(service_id: Uuid, id: Uuid) -> DomainError {
-    DomainError::NotFound(format!(
+    DomainError::not_found(format!(
         "No {} with id {id} for service {service_id}",
         T::WHAT
     ))
@@ -511,7 +517,7 @@ pub fn add_entry<T: SenderEntry>(
         && !has_default
         && let Some(message) = T::NO_DEFAULT
     {
-        return Err(DomainError::Invalid(message.into()));
+        return Err(DomainError::invalid(message.into()));
     }
     entry.set_default(false);
     let id = entry.id();
@@ -538,7 +544,7 @@ pub fn update_entry<T: SenderEntry>(
         && entry.is_default()
         && let Some(message) = T::NO_DEFAULT
     {
-        return Err(DomainError::Invalid(message.into()));
+        return Err(DomainError::invalid(message.into()));
     }
     change(entry)?;
     match is_default {
@@ -566,7 +572,7 @@ pub fn archive_entry<T: SenderEntry>(
         .ok_or_else(|| entry_not_found::<T>(service_id, id))?;
     entry.check_archive()?;
     if entry.is_default() && others > 0 && T::NO_DEFAULT.is_some() {
-        return Err(DomainError::Invalid(T::ARCHIVE_DEFAULT.into()));
+        return Err(DomainError::invalid(T::ARCHIVE_DEFAULT.into()));
     }
     entry.set_archived();
     entry.set_default(false);
@@ -604,12 +610,12 @@ pub struct LetterContactBody {
 }
 
 fn required(field: &str, value: Option<String>) -> DomainResult<String> {
-    value.ok_or_else(|| DomainError::Invalid(format!("{field} is a required property")))
+    value.ok_or_else(|| DomainError::invalid(format!("{field} is a required property")))
 }
 
 pub fn check_reply_to(address: &str) -> DomainResult<String> {
     recipients::validate_email_address(address)
-        .map_err(|_| DomainError::Invalid("email_address is not a valid email address".into()))
+        .map_err(|_| DomainError::invalid("email_address is not a valid email address".into()))
 }
 
 /// A text message sender: 3 to 11 letters, digits and `&.-_ ` (with a letter), or a phone
@@ -619,7 +625,7 @@ pub fn check_sms_sender(sender: &str) -> DomainResult<String> {
     let digits = sender.strip_prefix('+').unwrap_or(sender);
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
         if !(3..=15).contains(&digits.len()) {
-            return Err(DomainError::Invalid(
+            return Err(DomainError::invalid(
                 "sms_sender must be a phone number of 3 to 15 digits".into(),
             ));
         }
@@ -627,12 +633,12 @@ pub fn check_sms_sender(sender: &str) -> DomainResult<String> {
     }
     let n = sender.chars().count();
     if n < 3 {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "sms_sender must be 3 characters or more".into(),
         ));
     }
     if n > 11 {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "sms_sender must be 11 characters or fewer".into(),
         ));
     }
@@ -640,7 +646,7 @@ pub fn check_sms_sender(sender: &str) -> DomainResult<String> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || " &.-_".contains(c))
     {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "sms_sender must use only letters, numbers, spaces and & . - _".into(),
         ));
     }
@@ -651,15 +657,15 @@ pub fn check_sms_sender(sender: &str) -> DomainResult<String> {
 pub fn check_contact_block(block: &str) -> DomainResult<String> {
     let block = block.trim();
     if block.is_empty() {
-        return Err(DomainError::Invalid("contact_block cannot be empty".into()));
+        return Err(DomainError::invalid("contact_block cannot be empty".into()));
     }
     if block.lines().count() > 10 {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "contact_block must be 10 lines or fewer".into(),
         ));
     }
     if block.chars().count() > 1000 {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "contact_block must be 1000 characters or fewer".into(),
         ));
     }
@@ -749,7 +755,7 @@ pub async fn update_sms_sender(
         update_entry(&mut s.sms_senders, service_id, id, body.is_default, |e| {
             if let Some(v) = sender {
                 if e.inbound_number && v != e.sms_sender {
-                    return Err(DomainError::Invalid(format!(
+                    return Err(DomainError::invalid(format!(
                         "You can not change the inbound number for service {service_id}"
                     )));
                 }
@@ -848,7 +854,7 @@ pub fn normalise_guest_list(list: &GuestList) -> DomainResult<Vec<String>> {
     };
     for raw in list.email_addresses.iter().filter(|e| !e.trim().is_empty()) {
         let valid = recipients::validate_email_address(raw).map_err(|_| {
-            DomainError::Invalid(format!(
+            DomainError::invalid(format!(
                 "Invalid guest list: {} is not a valid email address",
                 raw.trim()
             ))
@@ -857,7 +863,7 @@ pub fn normalise_guest_list(list: &GuestList) -> DomainResult<Vec<String>> {
     }
     for raw in list.phone_numbers.iter().filter(|p| !p.trim().is_empty()) {
         let phone = recipients::validate_phone_number(raw).map_err(|e| {
-            DomainError::Invalid(format!(
+            DomainError::invalid(format!(
                 "Invalid guest list: {} is not a valid phone number ({e})",
                 raw.trim()
             ))
@@ -938,10 +944,10 @@ mod tests {
         assert!(e.to_string().starts_with("You cannot delete a default"));
         update_entry(&mut list, sid, a.id, Some(true), |_| Ok(())).unwrap();
         archive_entry(&mut list, sid, b.id).unwrap();
-        assert!(matches!(
-            archive_entry(&mut list, sid, b.id),
-            Err(DomainError::NotFound(_))
-        ));
+        assert_eq!(
+            archive_entry(&mut list, sid, b.id).map_err(|e| e.code()).err(),
+            Some(super::super::Code::NotFound)
+        );
         let live = live_entries(&list);
         assert_eq!(live.len(), 2);
         assert_eq!(live[0].id, a.id, "default first");

@@ -116,7 +116,7 @@ fn financial_year(year: i32) -> DomainResult<(NaiveDate, NaiveDate)> {
     let end = NaiveDate::from_ymd_opt(year + 1, 3, 31);
     match (start, end) {
         (Some(s), Some(e)) if (2000..=2200).contains(&year) => Ok((s, e)),
-        _ => Err(DomainError::Invalid(format!("{year} is not a valid year"))),
+        _ => Err(DomainError::invalid(format!("{year} is not a valid year"))),
     }
 }
 
@@ -294,7 +294,7 @@ pub fn job_outcomes(store: &Store, service_id: Uuid, job_id: Uuid) -> DomainResu
     let job = reader
         .get_job(job_id)?
         .filter(|j| j.service_id == service_id)
-        .ok_or_else(|| DomainError::NotFound(format!("No job with id {job_id}")))?;
+        .ok_or_else(|| DomainError::not_found(format!("No job with id {job_id}")))?;
     // A job's rows are created while it is processed; a job still running is read to now.
     let from = job
         .processing_started

@@ -23,7 +23,7 @@ pub const POSTAGE_CLASSES: &[&str] = &["first", "second", "economy", "europe", "
 
 pub fn parse_template_type(text: &str) -> DomainResult<NotificationType> {
     NotificationType::parse(text).ok_or_else(|| {
-        DomainError::Invalid(format!(
+        DomainError::invalid(format!(
             "template_type {text} is not one of [sms, email, letter]"
         ))
     })
@@ -48,10 +48,10 @@ fn check_fields(
 ) -> DomainResult<Fields> {
     let name = name.trim().to_string();
     if name.is_empty() {
-        return Err(DomainError::Invalid("template name cannot be empty".into()));
+        return Err(DomainError::invalid("template name cannot be empty".into()));
     }
     if content.trim().is_empty() {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "template content cannot be empty".into(),
         ));
     }
@@ -60,11 +60,11 @@ fn check_fields(
         .filter(|s| !s.is_empty());
     let subject = match template_type {
         NotificationType::Email | NotificationType::Letter => Some(subject.ok_or_else(|| {
-            DomainError::Invalid(format!("{template_type} templates need a subject"))
+            DomainError::invalid(format!("{template_type} templates need a subject"))
         })?),
         NotificationType::Sms => {
             if subject.is_some() {
-                return Err(DomainError::Invalid(
+                return Err(DomainError::invalid(
                     "a text message template has no subject".into(),
                 ));
             }
@@ -75,12 +75,12 @@ fn check_fields(
         (NotificationType::Letter, None) => Some("second".to_string()),
         (NotificationType::Letter, Some(p)) if POSTAGE_CLASSES.contains(&p.as_str()) => Some(p),
         (NotificationType::Letter, Some(p)) => {
-            return Err(DomainError::Invalid(format!(
+            return Err(DomainError::invalid(format!(
                 "postage {p} is not one of [first, second, economy, europe, rest-of-world]"
             )));
         }
         (_, Some(_)) => {
-            return Err(DomainError::Invalid(
+            return Err(DomainError::invalid(
                 "only letter templates have postage".into(),
             ));
         }
@@ -173,7 +173,7 @@ pub fn next_version(
     now: i64,
 ) -> DomainResult<Option<Template>> {
     if current.hidden {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "template {} cannot be changed",
             current.id
         )));
@@ -181,7 +181,7 @@ pub fn next_version(
     if let Some(t) = &update.template_type
         && parse_template_type(t)? != current.template_type
     {
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "template_type cannot be changed (this is a {} template)",
             current.template_type
         )));
@@ -196,7 +196,7 @@ pub fn next_version(
         if only_archiving {
             return Ok(None);
         }
-        return Err(DomainError::Invalid(format!(
+        return Err(DomainError::invalid(format!(
             "Template {} has been archived and cannot be changed",
             current.id
         )));
@@ -307,7 +307,7 @@ pub fn get_template(store: &Store, service_id: Uuid, template_id: Uuid) -> Domai
         .read()?
         .get_template(template_id)?
         .filter(|t| t.service_id == service_id)
-        .ok_or_else(|| DomainError::NotFound(template_not_found(service_id, template_id)))
+        .ok_or_else(|| DomainError::not_found(template_not_found(service_id, template_id)))
 }
 
 /// One version of one of the service's templates.
@@ -322,7 +322,7 @@ pub fn get_template_version(
         .read()?
         .get_template_version(template_id, version)?
         .ok_or_else(|| {
-            DomainError::NotFound(format!("Template {template_id} has no version {version}"))
+            DomainError::not_found(format!("Template {template_id} has no version {version}"))
         })
 }
 

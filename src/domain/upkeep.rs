@@ -11,7 +11,7 @@
 //! Both walks go through live notifications in id order (uuid v7 ids are time-ordered, so they
 //! never look at rows younger than their cut-off), a bounded chunk at a time.
 
-use std::sync::Arc;
+use crate::domain::queues::Queue;
 
 use storage::records::{KeyType, NotificationStatus, NotificationType};
 use storage::v7_floor;
@@ -19,11 +19,7 @@ use uuid::Uuid;
 
 use super::JobOutcome;
 use super::status::{StatusChange, apply_status};
-use crate::api::notifications::{
-    QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_EMAIL_JOBS, QUEUE_DELIVER_SMS, QUEUE_DELIVER_SMS_JOBS,
-    QUEUE_LETTER_PDF,
-};
-use crate::app::App;
+use crate::domain::Context;
 use crate::providers::SmsSender;
 
 /// Rows looked at per chunk.
@@ -33,13 +29,13 @@ const HOUR_MS: i64 = 3600 * 1000;
 const REPLAY_WINDOW_MS: i64 = 7 * 24 * HOUR_MS;
 
 /// Move every email/text still `sending` or `pending` past the timeout to `temporary-failure`.
-pub async fn timeout_sending_notifications(app: &Arc<App>) -> JobOutcome {
-    let hours = app.config.delivery.sending_timeout_hours as i64;
-    let cutoff = v7_floor(app.store.clock().now_ms() - hours * HOUR_MS);
+pub async fn timeout_sending_notifications(cx: &Context) -> JobOutcome {
+    let hours = cx.config.delivery.sending_timeout_hours as i64;
+    let cutoff = v7_floor(cx.store.clock().now_ms() - hours * HOUR_MS);
     let mut after: Option<Uuid> = None;
     let mut moved = 0u64;
     loop {
-        let (count, last) = app
+        let (count, last) = cx
             .store
             .write(move |ctx| {
                 let (stuck, last) = ctx.scan_notifications(after, cutoff, CHUNK, |n| {
@@ -71,16 +67,16 @@ pub async fn timeout_sending_notifications(app: &Arc<App>) -> JobOutcome {
 
 /// Queue again every email/text still `created` between 7 days and 1 hour old that no delivery
 /// queue row is waiting for.
-pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
-    let now = app.store.clock().now_ms();
+pub async fn replay_created_notifications(cx: &Context) -> JobOutcome {
+    let now = cx.store.clock().now_ms();
     let before = v7_floor(now - HOUR_MS);
     let mut after = Some(v7_floor(now - REPLAY_WINDOW_MS));
-    let reader = app.store.read()?;
-    let mut waiting = reader.queue_payloads(QUEUE_DELIVER_EMAIL)?;
-    waiting.extend(reader.queue_payloads(QUEUE_DELIVER_SMS)?);
-    waiting.extend(reader.queue_payloads(QUEUE_DELIVER_EMAIL_JOBS)?);
-    waiting.extend(reader.queue_payloads(QUEUE_DELIVER_SMS_JOBS)?);
-    waiting.extend(reader.queue_payloads(QUEUE_LETTER_PDF)?);
+    let reader = cx.store.read()?;
+    let mut waiting = reader.queue_payloads(Queue::DeliverEmail.name())?;
+    waiting.extend(reader.queue_payloads(Queue::DeliverSms.name())?);
+    waiting.extend(reader.queue_payloads(Queue::DeliverEmailJobs.name())?);
+    waiting.extend(reader.queue_payloads(Queue::DeliverSmsJobs.name())?);
+    waiting.extend(reader.queue_payloads(Queue::LetterPdf.name())?);
     let mut replayed = 0u64;
     loop {
         let (stuck, last) = reader.scan_notifications_before(after, before, CHUNK, |n| {
@@ -98,7 +94,7 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
                 .iter()
                 .map(|n| (n.id, n.notification_type, n.job_id.is_some()))
                 .collect();
-            replayed += app
+            replayed += cx
                 .store
                 .write(move |ctx| {
                     let mut queued = 0u64;
@@ -110,11 +106,11 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
                             .is_some_and(|n| n.status == NotificationStatus::Created);
                         if still {
                             let queue = match (kind, from_job) {
-                                (NotificationType::Letter, _) => QUEUE_LETTER_PDF,
-                                (NotificationType::Sms, false) => QUEUE_DELIVER_SMS,
-                                (NotificationType::Sms, true) => QUEUE_DELIVER_SMS_JOBS,
-                                (_, false) => QUEUE_DELIVER_EMAIL,
-                                (_, true) => QUEUE_DELIVER_EMAIL_JOBS,
+                                (NotificationType::Letter, _) => Queue::LetterPdf.name(),
+                                (NotificationType::Sms, false) => Queue::DeliverSms.name(),
+                                (NotificationType::Sms, true) => Queue::DeliverSmsJobs.name(),
+                                (_, false) => Queue::DeliverEmail.name(),
+                                (_, true) => Queue::DeliverEmailJobs.name(),
                             };
                             ctx.enqueue(queue, now, id.as_bytes())?;
                             queued += 1;
@@ -136,10 +132,10 @@ pub async fn replay_created_notifications(app: &Arc<App>) -> JobOutcome {
 }
 
 /// Let text-message provider shares drift back towards their configured priorities.
-pub fn tend_providers_back_to_middle(app: &Arc<App>) -> JobOutcome {
-    match &app.providers.sms {
+pub fn tend_providers_back_to_middle(cx: &Context) -> JobOutcome {
+    match &cx.providers.sms {
         SmsSender::Http(p) => {
-            p.drift(app.store.clock().now_ms());
+            p.drift(cx.store.clock().now_ms());
             Ok("provider shares tended".into())
         }
         _ => Ok("no HTTP text-message providers".into()),

@@ -26,20 +26,20 @@ fn user_not_found(id: Uuid) -> String {
 pub fn check_new_user(new: NewUser, id: Uuid, now: i64) -> DomainResult<User> {
     let name = new.name.trim().to_string();
     if name.is_empty() {
-        return Err(DomainError::Invalid("name cannot be empty".into()));
+        return Err(DomainError::invalid("name cannot be empty".into()));
     }
     if name.chars().count() > 255 {
-        return Err(DomainError::Invalid(
+        return Err(DomainError::invalid(
             "name must be 255 characters or fewer".into(),
         ));
     }
     let email_address = recipients::validate_email_address(&new.email_address)
-        .map_err(|_| DomainError::Invalid("email_address is not a valid email address".into()))?;
+        .map_err(|_| DomainError::invalid("email_address is not a valid email address".into()))?;
     let mobile_number = match new.mobile_number.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(m) => {
             let phone = recipients::validate_phone_number(m).map_err(|e| {
-                DomainError::Invalid(format!("mobile_number is not a valid phone number: {e}"))
+                DomainError::invalid(format!("mobile_number is not a valid phone number: {e}"))
             })?;
             Some(format!("+{}", phone.normalised))
         }
@@ -79,7 +79,7 @@ pub fn get_user(store: &Store, id: Uuid) -> DomainResult<User> {
     store
         .read()?
         .get_user(id)?
-        .ok_or_else(|| DomainError::NotFound(user_not_found(id)))
+        .ok_or_else(|| DomainError::not_found(user_not_found(id)))
 }
 
 /// The service's team members, by name.

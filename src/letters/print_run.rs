@@ -35,7 +35,7 @@ use uuid::Uuid;
 use super::files::{Area, LetterFiles};
 use super::names::{foldered_pdf_file_name, letter_reference, postage_code, print_deadline};
 use super::transport::PrintTransport;
-use crate::app::App;
+use crate::domain::Context;
 use crate::domain::status::{StatusChange, apply_status};
 use crate::domain::{DomainError, JobOutcome, alerts};
 
@@ -93,8 +93,8 @@ fn postage_rank(postage: Option<&str>) -> u8 {
 }
 
 /// Letters waiting to be printed before `deadline`, sorted in print order.
-fn waiting_letters(app: &App, deadline: i64) -> storage::Result<Vec<Waiting>> {
-    let reader = app.store.read()?;
+fn waiting_letters(cx: &Context, deadline: i64) -> storage::Result<Vec<Waiting>> {
+    let reader = cx.store.read()?;
     let before = storage::v7_floor(deadline.div_euclid(1000) + 1);
     let mut after = None;
     let mut out = Vec::new();
@@ -174,7 +174,7 @@ async fn already_sent(files: &LetterFiles, day: NaiveDate) -> Result<HashSet<Str
             continue;
         };
         let listed: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| {
-            DomainError::Invalid(format!(
+            DomainError::invalid(format!(
                 "zips_sent marker {folder}/{name} is not a JSON list: {e}"
             ))
         })?;
@@ -198,40 +198,40 @@ pub struct RunReport {
 }
 
 /// The scheduled job `collate-letter-pdfs-to-be-sent`.
-pub async fn collate_letter_pdfs_to_be_sent(app: &Arc<App>) -> JobOutcome {
-    let r = run(app).await?;
+pub async fn collate_letter_pdfs_to_be_sent(cx: &Arc<Context>) -> JobOutcome {
+    let r = run(cx).await?;
     let message = format!(
         "letters sent to print: {} in {} zips; already sent: {}; PDF missing: {}; failed: {}",
         r.printed, r.zips, r.resumed, r.missing_pdf, r.failed
     );
     if r.failed > 0 {
-        return Err(DomainError::Invalid(message));
+        return Err(DomainError::invalid(message));
     }
     Ok(message)
 }
 
 /// One print run (see the module notes).
-pub async fn run(app: &Arc<App>) -> Result<RunReport, DomainError> {
-    let (day, deadline) = print_run_deadline(app.store.clock().now_micros());
-    let files = LetterFiles::new(app.blobs.clone());
-    let transport = PrintTransport::from_config(&app.config);
+pub async fn run(cx: &Arc<Context>) -> Result<RunReport, DomainError> {
+    let (day, deadline) = print_run_deadline(cx.store.clock().now_micros());
+    let files = LetterFiles::new(cx.blobs.clone());
+    let transport = PrintTransport::from_config(&cx.config);
     let sent = already_sent(&files, day).await?;
-    let reader_app = app.clone();
+    let reader_app = cx.clone();
     let letters = tokio::task::spawn_blocking(move || waiting_letters(&reader_app, deadline))
         .await
-        .map_err(|e| DomainError::Invalid(format!("the print run's read stopped: {e}")))??;
-    let work = app.config.data_dir.join("print").join("work");
+        .map_err(|e| DomainError::invalid(format!("the print run's read stopped: {e}")))??;
+    let work = cx.config.data_dir.join("print").join("work");
     tokio::fs::create_dir_all(&work)
         .await
-        .map_err(|e| DomainError::Invalid(format!("cannot create {}: {e}", work.display())))?;
+        .map_err(|e| DomainError::invalid(format!("cannot create {}: {e}", work.display())))?;
 
     let mut report = RunReport::default();
     let mut resumed = Vec::new();
     let mut batch: Option<Batch> = None;
     let mut numbers = [0u32; POSTAGE_ORDER.len()];
     let limits = (
-        app.config.print.max_zip_bytes,
-        app.config.print.max_letters_per_zip,
+        cx.config.print.max_zip_bytes,
+        cx.config.print.max_letters_per_zip,
     );
     for letter in letters {
         let key = letter.key();
@@ -253,7 +253,7 @@ pub async fn run(app: &Arc<App>) -> Result<RunReport, DomainError> {
         });
         if starts_new {
             if let Some(full) = batch.take() {
-                send_batch(app, &files, &transport, &work, day, full, &mut report).await?;
+                send_batch(cx, &files, &transport, &work, day, full, &mut report).await?;
             }
             let rank = letter.postage_rank as usize;
             numbers[rank] += 1;
@@ -271,15 +271,15 @@ pub async fn run(app: &Arc<App>) -> Result<RunReport, DomainError> {
         }
     }
     if let Some(last) = batch.take() {
-        send_batch(app, &files, &transport, &work, day, last, &mut report).await?;
+        send_batch(cx, &files, &transport, &work, day, last, &mut report).await?;
     }
     report.resumed = resumed.len() as u64;
-    mark(app, resumed, NotificationStatus::Sending, None).await?;
+    mark(cx, resumed, NotificationStatus::Sending, None).await?;
     Ok(report)
 }
 
 async fn send_batch(
-    app: &Arc<App>,
+    cx: &Arc<Context>,
     files: &LetterFiles,
     transport: &PrintTransport,
     work: &Path,
@@ -291,7 +291,7 @@ async fn send_batch(
     let ids: Vec<Uuid> = batch.letters.iter().map(|(id, _)| *id).collect();
     let keys: Vec<String> = batch.letters.iter().map(|(_, k)| k.clone()).collect();
     let local = work.join(&zip);
-    let config = &app.config.print;
+    let config = &cx.config.print;
     let mut attempt = 0;
     let outcome = loop {
         let result = match write_zip(files, &batch, &local).await {
@@ -324,7 +324,7 @@ async fn send_batch(
                 .await
                 .map_err(blobs)?;
             let count = ids.len() as u64;
-            mark(app, ids, NotificationStatus::Sending, None).await?;
+            mark(cx, ids, NotificationStatus::Sending, None).await?;
             report.zips += 1;
             report.printed += count;
             tracing::info!(
@@ -338,7 +338,7 @@ async fn send_batch(
             let count = ids.len() as u64;
             let reason = format!("print upload of {zip} failed: {e}");
             mark(
-                app,
+                cx,
                 ids,
                 NotificationStatus::TechnicalFailure,
                 Some(reason.clone()),
@@ -346,7 +346,7 @@ async fn send_batch(
             .await?;
             report.failed += count;
             alerts::raise(
-                app,
+                cx,
                 "print-upload-failed",
                 format!("{count} letters could not be sent to the printer: {reason}"),
                 keys.into_iter().take(50).collect(),
@@ -419,16 +419,16 @@ async fn write_zip(files: &LetterFiles, batch: &Batch, path: &Path) -> Result<()
 
 /// Move letters to `status` in chunks (`sending` gets `sent_at`/`sent_by`).
 async fn mark(
-    app: &App,
+    cx: &Context,
     ids: Vec<Uuid>,
     status: NotificationStatus,
     reason: Option<String>,
 ) -> Result<(), DomainError> {
-    let provider = app.config.print.provider_name.clone();
+    let provider = cx.config.print.provider_name.clone();
     for chunk in ids.chunks(WRITE_CHUNK) {
         let chunk = chunk.to_vec();
         let (provider, reason) = (provider.clone(), reason.clone());
-        app.store
+        cx.store
             .write(move |ctx| {
                 let now = ctx.now_micros();
                 for id in chunk {

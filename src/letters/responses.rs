@@ -7,13 +7,12 @@
 //! update by reference), with the file's record, so a file is never applied twice. Failed letters
 //! raise an alert; a page count that disagrees with the letter's sheets is logged.
 
-use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use storage::records::{NotificationStatus, PrintResponseFile};
 
 use super::names::is_letter_reference;
-use crate::app::App;
+use crate::domain::Context;
 
 /// One line of a response file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +126,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Vec<ResponseLine>, ResponseErro
 
 /// Apply a response file (see the module notes). Answers what it did.
 pub async fn apply(
-    app: &Arc<App>,
+    cx: &Context,
     name: &str,
     bytes: &[u8],
 ) -> Result<PrintResponseFile, ResponseError> {
@@ -136,7 +135,7 @@ pub async fn apply(
         file_timestamp(name)?.timestamp_micros(),
     ));
     let file_name = name.to_string();
-    let outcome = app
+    let outcome = cx
         .store
         .write(move |ctx| {
             if ctx.get_print_response_file(&file_name)?.is_some() {
@@ -202,7 +201,7 @@ pub async fn apply(
     }
     if !outcome.failed.is_empty() {
         crate::domain::alerts::raise(
-            app,
+            cx,
             "printer-reported-failed-letters",
             format!(
                 "DVLA response file {name} has {} failed letters",
@@ -218,30 +217,30 @@ pub async fn apply(
 /// Pick up the response files waiting on the print transport: apply each, then archive it
 /// (a refused file is archived too, after an alert naming the problem, so it is not retried
 /// for ever; the operator can fix it and upload it through the internal API).
-pub async fn process_waiting(app: &Arc<App>) -> crate::domain::JobOutcome {
-    let transport = super::transport::PrintTransport::from_config(&app.config);
+pub async fn process_waiting(cx: &Context) -> crate::domain::JobOutcome {
+    let transport = super::transport::PrintTransport::from_config(&cx.config);
     let names = transport
         .list_responses()
         .await
-        .map_err(|e| crate::domain::DomainError::Invalid(format!("print transport: {e}")))?;
+        .map_err(|e| crate::domain::DomainError::invalid(format!("print transport: {e}")))?;
     let (mut applied, mut refused) = (0u32, 0u32);
     for name in names {
         let bytes = transport
             .read_response(&name)
             .await
-            .map_err(|e| crate::domain::DomainError::Invalid(format!("print transport: {e}")))?;
-        match apply(app, &name, &bytes).await {
+            .map_err(|e| crate::domain::DomainError::invalid(format!("print transport: {e}")))?;
+        match apply(cx, &name, &bytes).await {
             Ok(_) => applied += 1,
             Err(ResponseError::Store(e)) => {
                 // Left where it is: the next run tries again.
-                return Err(crate::domain::DomainError::Invalid(format!(
+                return Err(crate::domain::DomainError::invalid(format!(
                     "cannot apply {name}: {e}"
                 )));
             }
             Err(e) => {
                 refused += 1;
                 crate::domain::alerts::raise(
-                    app,
+                    cx,
                     "printer-response-file-refused",
                     e.to_string(),
                     vec![name.clone()],
@@ -252,7 +251,7 @@ pub async fn process_waiting(app: &Arc<App>) -> crate::domain::JobOutcome {
         transport
             .archive_response(&name)
             .await
-            .map_err(|e| crate::domain::DomainError::Invalid(format!("print transport: {e}")))?;
+            .map_err(|e| crate::domain::DomainError::invalid(format!("print transport: {e}")))?;
     }
     Ok(format!(
         "response files applied: {applied}, refused: {refused}"
@@ -263,10 +262,10 @@ pub async fn process_waiting(app: &Arc<App>) -> crate::domain::JobOutcome {
 /// printer, so test letters reach `delivered` by the same path as real ones. Named for a
 /// second within the last 30 not already used by a processed file.
 pub async fn fake_response_for_test_letters(
-    app: &Arc<App>,
+    cx: &Context,
     references: &[String],
 ) -> Result<PrintResponseFile, ResponseError> {
-    let now = app.store.clock().now();
+    let now = cx.store.clock().now();
     let today = now.date_naive().format("%Y-%m-%d");
     let body: String = references
         .iter()
@@ -275,7 +274,7 @@ pub async fn fake_response_for_test_letters(
     for back in 0..30 {
         let at = now - chrono::Duration::seconds(back);
         let name = format!("NOTIFY-{}-RSP.TXT", at.format("%Y%m%d%H%M%S"));
-        match apply(app, &name, body.as_bytes()).await {
+        match apply(cx, &name, body.as_bytes()).await {
             Err(ResponseError::AlreadyProcessed(_)) => continue,
             other => return other,
         }

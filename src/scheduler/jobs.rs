@@ -84,36 +84,36 @@ impl Job {
 
     pub async fn run(self, app: &Arc<App>) -> JobOutcome {
         match self {
-            Job::ReplayCreatedNotifications => upkeep::replay_created_notifications(app).await,
-            Job::TendProvidersBackToMiddle => upkeep::tend_providers_back_to_middle(app),
-            Job::TimeoutSendingNotifications => upkeep::timeout_sending_notifications(app).await,
-            Job::CreateNightlyBilling => facts::create_nightly_billing(app).await,
-            Job::UpdateBillingForToday => facts::update_billing_for_today(app).await,
+            Job::ReplayCreatedNotifications => upkeep::replay_created_notifications(&app.cx).await,
+            Job::TendProvidersBackToMiddle => upkeep::tend_providers_back_to_middle(&app.cx),
+            Job::TimeoutSendingNotifications => upkeep::timeout_sending_notifications(&app.cx).await,
+            Job::CreateNightlyBilling => facts::create_nightly_billing(&app.cx).await,
+            Job::UpdateBillingForToday => facts::update_billing_for_today(&app.cx).await,
             Job::CreateNightlyNotificationStatus => {
-                facts::create_nightly_notification_status(app).await
+                facts::create_nightly_notification_status(&app.cx).await
             }
-            Job::DeleteInboundSms => retention::delete_inbound_sms(app).await,
-            Job::SaveDailyProcessingTime => facts::save_daily_processing_time(app).await,
+            Job::DeleteInboundSms => retention::delete_inbound_sms(&app.cx).await,
+            Job::SaveDailyProcessingTime => facts::save_daily_processing_time(&app.cx).await,
             Job::DeleteNotificationsOlderThanRetention => {
-                retention::delete_notifications_older_than_retention(app).await
+                retention::delete_notifications_older_than_retention(&app.cx).await
             }
-            Job::RemoveSmsEmailJobs => retention::remove_job_files(app, false).await,
-            Job::RemoveLetterJobs => retention::remove_job_files(app, true).await,
+            Job::RemoveSmsEmailJobs => retention::remove_job_files(&app.cx, false).await,
+            Job::RemoveLetterJobs => retention::remove_job_files(&app.cx, true).await,
             Job::CollateLetterPdfsToBeSent => {
-                crate::letters::print_run::collate_letter_pdfs_to_be_sent(app).await
+                crate::letters::print_run::collate_letter_pdfs_to_be_sent(&app.cx).await
             }
-            Job::ProcessPrintResponseFiles => crate::letters::responses::process_waiting(app).await,
+            Job::ProcessPrintResponseFiles => crate::letters::responses::process_waiting(&app.cx).await,
             Job::CheckIfLettersStillPendingVirusCheck => {
-                monitoring::check_if_letters_still_pending_virus_check(app).await
+                monitoring::check_if_letters_still_pending_virus_check(&app.cx).await
             }
             Job::CheckIfLettersStillInCreated => {
-                monitoring::check_if_letters_still_in_created(app).await
+                monitoring::check_if_letters_still_in_created(&app.cx).await
             }
             Job::RaiseAlertIfLettersStillSending => {
-                monitoring::check_letters_still_sending(app).await
+                monitoring::check_letters_still_sending(&app.cx).await
             }
             Job::CheckHighFailureRatesAndTvNumbers => {
-                monitoring::check_high_failure_rates_and_tv_numbers(app).await
+                monitoring::check_high_failure_rates_and_tv_numbers(&app.cx).await
             }
         }
     }

@@ -3,12 +3,13 @@
 //! Connection errors, timeouts, 5xx and 429 are retried `callbacks.max_retries` times
 //! `callbacks.retry_delay_seconds` apart; any other answer ends the callback.
 
+use crate::domain::queues::Queue;
 use std::sync::Arc;
 
 use storage::Claimed;
 
 use crate::app::App;
-use crate::domain::callbacks::{CallbackTask, QUEUE_CALLBACKS};
+use crate::domain::callbacks::CallbackTask;
 
 /// Whether a failed call is worth repeating.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub async fn call(app: Arc<App>, row: Claimed) {
         CallResult::Retry(reason) => {
             let outcome = app
                 .store
-                .write(move |ctx| ctx.retry(QUEUE_CALLBACKS, seq, delay_ms, max))
+                .write(move |ctx| ctx.retry(Queue::Callbacks.name(), seq, delay_ms, max))
                 .await;
             match &outcome {
                 Ok(storage::RetryOutcome::GaveUp { attempts, .. }) => tracing::warn!(
@@ -63,7 +64,7 @@ pub async fn call(app: Arc<App>, row: Claimed) {
                 tracing::warn!(seq, status, "service callback refused; not retried");
             }
             app.store
-                .write(move |ctx| ctx.ack(QUEUE_CALLBACKS, seq))
+                .write(move |ctx| ctx.ack(Queue::Callbacks.name(), seq))
                 .await
                 .map(drop)
         }

@@ -14,6 +14,7 @@
 //! Test keys never reach a provider: the message goes to `sending` and a simulated receipt moves
 //! it on through the same functions real receipts use (§7.4).
 
+use crate::domain::queues::Queue;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -21,9 +22,6 @@ use storage::Claimed;
 use storage::records::{KeyType, Notification, NotificationStatus, NotificationType, Service};
 use uuid::Uuid;
 
-pub use crate::api::notifications::{
-    QUEUE_DELIVER_EMAIL, QUEUE_DELIVER_EMAIL_JOBS, QUEUE_DELIVER_SMS, QUEUE_DELIVER_SMS_JOBS,
-};
 use crate::app::App;
 use crate::domain::receipts;
 use crate::domain::status::{StatusChange, apply_status};
@@ -38,13 +36,13 @@ use crate::templates::sms::render_sms_for_delivery;
 /// a failure status.
 pub async fn deliver(app: Arc<App>, row: Claimed) {
     let queue: &'static str = [
-        QUEUE_DELIVER_SMS,
-        QUEUE_DELIVER_SMS_JOBS,
-        QUEUE_DELIVER_EMAIL_JOBS,
+        Queue::DeliverSms.name(),
+        Queue::DeliverSmsJobs.name(),
+        Queue::DeliverEmailJobs.name(),
     ]
     .into_iter()
     .find(|q| *q == row.queue)
-    .unwrap_or(QUEUE_DELIVER_EMAIL);
+    .unwrap_or(Queue::DeliverEmail.name());
     let seq = row.seq;
     let Ok(id) = Uuid::from_slice(&row.payload) else {
         tracing::error!(

@@ -17,6 +17,7 @@
 //! with its file in place (the row is handed out again) or a finished row and a stale copy that
 //! the next look at the row removes.
 
+use crate::domain::queues::Queue;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +34,6 @@ use crate::letters::files::{Area, LetterFiles, pdf_location, scan_name};
 use crate::letters::render::{LetterContent, render_letter};
 use crate::letters::validate::{MAX_PAGES, Validation, validate_precompiled};
 
-pub use crate::api::notifications::{QUEUE_LETTER_PDF, QUEUE_LETTER_SCAN};
 
 /// Sheets of paper for a duplex letter of `pages` pages.
 pub fn sheets(pages: u32) -> u32 {
@@ -55,12 +55,12 @@ enum Failure {
 
 /// Handle one `letter-create-pdf` row.
 pub async fn create_pdf(app: Arc<App>, row: Claimed) {
-    run(app, row, QUEUE_LETTER_PDF).await
+    run(app, row, Queue::LetterPdf.name()).await
 }
 
 /// Handle one `letter-scan` row.
 pub async fn scan(app: Arc<App>, row: Claimed) {
-    run(app, row, QUEUE_LETTER_SCAN).await
+    run(app, row, Queue::LetterScan.name()).await
 }
 
 async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
@@ -83,7 +83,7 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
             return;
         }
     };
-    let result = if queue == QUEUE_LETTER_PDF {
+    let result = if queue == Queue::LetterPdf.name() {
         make_templated_pdf(&app, &n, seq).await
     } else {
         scan_and_validate(&app, &n, &row).await
@@ -96,7 +96,7 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
         Failure::Retry(r) => (r, true),
         Failure::Final(r) => (r, false),
     };
-    let (max_retries, delay) = if queue == QUEUE_LETTER_SCAN {
+    let (max_retries, delay) = if queue == Queue::LetterScan.name() {
         let av = &app.config.antivirus;
         (av.max_retries, av.retry_delay_seconds)
     } else {
@@ -105,7 +105,7 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
     };
     let last_attempt = !retry || row.attempts >= max_retries;
     if last_attempt
-        && queue == QUEUE_LETTER_SCAN
+        && queue == Queue::LetterScan.name()
         && n.status == NotificationStatus::PendingVirusCheck
     {
         // Kept for the operator: `notify letters replay-errors` scans it again.
@@ -209,7 +209,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
     };
     if !waiting {
         tracing::info!(notification_id = %id, status = n.status.as_str(), "letter PDF already made; skipped");
-        finish(app, QUEUE_LETTER_PDF, seq, None).await;
+        finish(app, Queue::LetterPdf.name(), seq, None).await;
         return Ok(());
     }
     let personalisation: Map<String, Value> =
@@ -261,7 +261,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
         };
         finish(
             app,
-            QUEUE_LETTER_PDF,
+            Queue::LetterPdf.name(),
             seq,
             Some((id, NotificationStatus::ValidationFailed, change)),
         )
@@ -285,7 +285,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
         billable_units: Some(if test_key { 0 } else { sheets(pages) }),
         ..Default::default()
     };
-    if !finish(app, QUEUE_LETTER_PDF, seq, Some((id, status, change))).await {
+    if !finish(app, Queue::LetterPdf.name(), seq, Some((id, status, change))).await {
         return Ok(());
     }
     tracing::debug!(notification_id = %id, pages, file = %name, "letter PDF made");
@@ -331,7 +331,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
         ) {
             files.delete(Area::Scan, &name).await.map_err(store_error)?;
         }
-        finish(app, QUEUE_LETTER_SCAN, seq, None).await;
+        finish(app, Queue::LetterScan.name(), seq, None).await;
         return Ok(());
     }
     let Some(pdf) = files.get(Area::Scan, &name).await.map_err(store_error)? else {
@@ -356,7 +356,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
                 };
                 finish(
                     app,
-                    QUEUE_LETTER_SCAN,
+                    Queue::LetterScan.name(),
                     seq,
                     Some((id, NotificationStatus::VirusScanFailed, change)),
                 )
@@ -412,7 +412,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
             };
             finish(
                 app,
-                QUEUE_LETTER_SCAN,
+                Queue::LetterScan.name(),
                 seq,
                 Some((id, NotificationStatus::ValidationFailed, change)),
             )
@@ -457,7 +457,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
                         done.updated_at = Some(ctx.now_micros());
                         ctx.update_notification(&done)?;
                     }
-                    ctx.ack(QUEUE_LETTER_SCAN, seq)?;
+                    ctx.ack(Queue::LetterScan.name(), seq)?;
                     Ok(())
                 })
                 .await;

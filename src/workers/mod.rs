@@ -14,6 +14,7 @@ pub mod callbacks;
 pub mod delivery;
 pub mod letters;
 
+use crate::domain::queues::Queue;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,14 +38,14 @@ pub fn start(app: &Arc<App>) -> Workers {
     let mut handles = vec![
         tokio::spawn(serve_queue(
             app.clone(),
-            delivery::QUEUE_DELIVER_EMAIL,
+            Queue::DeliverEmail,
             d.email_concurrency,
             rx.clone(),
             delivery::deliver,
         )),
         tokio::spawn(serve_queue(
             app.clone(),
-            delivery::QUEUE_DELIVER_SMS,
+            Queue::DeliverSms,
             d.sms_concurrency,
             rx.clone(),
             delivery::deliver,
@@ -52,42 +53,42 @@ pub fn start(app: &Arc<App>) -> Workers {
         // Bulk sends have their own queues and slots: they never hold up an API send.
         tokio::spawn(serve_queue(
             app.clone(),
-            delivery::QUEUE_DELIVER_EMAIL_JOBS,
+            Queue::DeliverEmailJobs,
             d.email_concurrency,
             rx.clone(),
             delivery::deliver,
         )),
         tokio::spawn(serve_queue(
             app.clone(),
-            delivery::QUEUE_DELIVER_SMS_JOBS,
+            Queue::DeliverSmsJobs,
             d.sms_concurrency,
             rx.clone(),
             delivery::deliver,
         )),
         tokio::spawn(serve_queue(
             app.clone(),
-            crate::domain::jobs::QUEUE_PROCESS_JOB,
+            Queue::ProcessJob,
             1,
             rx.clone(),
-            crate::domain::jobs::process,
+            |app: Arc<App>, row| crate::domain::jobs::process(app.cx.clone(), row),
         )),
         tokio::spawn(serve_queue(
             app.clone(),
-            crate::domain::callbacks::QUEUE_CALLBACKS,
+            Queue::Callbacks,
             app.config.callbacks.concurrency,
             rx.clone(),
             callbacks::call,
         )),
         tokio::spawn(serve_queue(
             app.clone(),
-            letters::QUEUE_LETTER_PDF,
+            Queue::LetterPdf,
             app.config.letters.concurrency,
             rx.clone(),
             letters::create_pdf,
         )),
         tokio::spawn(serve_queue(
             app.clone(),
-            letters::QUEUE_LETTER_SCAN,
+            Queue::LetterScan,
             app.config.letters.concurrency,
             rx.clone(),
             letters::scan,
@@ -118,7 +119,7 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// Claim rows of `queue` and run `handle` on each, at most `concurrency` at once, until `stop`.
 pub(crate) async fn serve_queue<F, Fut>(
     app: Arc<App>,
-    queue: &'static str,
+    queue: Queue,
     concurrency: usize,
     mut stop: watch::Receiver<bool>,
     handle: F,
@@ -134,10 +135,10 @@ pub(crate) async fn serve_queue<F, Fut>(
             _ = stop.changed() => break,
         };
         let want = slots.available_permits() + 1;
-        let claimed = match app.store.claim(queue, want, LEASE_MS).await {
+        let claimed = match app.store.claim(queue.name(), want, LEASE_MS).await {
             Ok(rows) => rows,
             Err(e) => {
-                tracing::error!(queue, error = %e, "cannot claim queue rows; retrying");
+                tracing::error!(%queue, error = %e, "cannot claim queue rows; retrying");
                 drop(first);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {},
@@ -149,9 +150,9 @@ pub(crate) async fn serve_queue<F, Fut>(
         if claimed.is_empty() {
             drop(first);
             tokio::select! {
-                r = app.store.wait_for_work(queue, IDLE_WAIT) => {
+                r = app.store.wait_for_work(queue.name(), IDLE_WAIT) => {
                     if let Err(e) = r {
-                        tracing::error!(queue, error = %e, "cannot look at the queue");
+                        tracing::error!(%queue, error = %e, "cannot look at the queue");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },

@@ -1,0 +1,142 @@
+//! What every domain function works with, and nothing more: the store (with its clock), the
+//! blob store, the configuration, the sealer for secrets at rest, the outgoing HTTP client, the
+//! sending limits, the cache of services and API keys, and the delivery providers.
+//!
+//! `app::App` builds one when the appliance starts and hands `&Context` (or `Arc<Context>`,
+//! for work that outlives a request) to the domain. Nothing here knows about HTTP requests,
+//! the CLI or the workers: those layers call the domain, never the other way round.
+
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use storage::{SharedClock, Store, StoreOptions};
+
+use super::key_cache::KeyCache;
+use super::limits::Limits;
+use crate::config::{BlobsKind, Config};
+use crate::crypto::{CryptoError, Sealer};
+use crate::providers::Providers;
+
+pub struct Context {
+    pub config: Config,
+    pub store: Store,
+    /// Letter PDFs, precompiled uploads, job sheets, documents, zips: a local directory or S3.
+    pub blobs: Arc<dyn ObjectStore>,
+    pub sealer: Sealer,
+    /// One client for outgoing calls (service callbacks, SNS confirmations, alerts).
+    pub http: reqwest::Client,
+    pub limits: Limits,
+    /// Services with their unsealed API keys, for the v2 API's authentication. Domain functions
+    /// that change a service or its keys forget the service here.
+    pub keys: KeyCache,
+    pub providers: Providers,
+}
+
+impl Context {
+    /// Close the store (answered writes are already durable). When something still holds the
+    /// context, the store closes when the last holder lets go.
+    pub fn close(self: Arc<Self>) {
+        match Arc::try_unwrap(self) {
+            Ok(cx) => cx.store.close(),
+            Err(_) => tracing::warn!(
+                "closing while work still holds the context; the store closes when it finishes"
+            ),
+        }
+    }
+
+    /// The store's clock: what every "now" in the domain reads.
+    pub fn clock(&self) -> &storage::SharedClock {
+        self.store.clock()
+    }
+}
+
+/// Why the context could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("storage: {0}")]
+    Store(#[from] storage::StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("blob store at {path}: {message}")]
+    Blobs { path: String, message: String },
+    #[error("providers: {0}")]
+    Providers(String),
+}
+
+/// The store's settings from the config.
+pub fn store_options(config: &Config, clock: SharedClock) -> StoreOptions {
+    StoreOptions {
+        max_batch: config.storage.max_batch,
+        cache_size: (config.storage.cache_size_mb as usize).saturating_mul(1024 * 1024),
+        clock,
+    }
+}
+
+impl Context {
+    /// Open the data directory's store and the blob store, and build the providers and the
+    /// HTTP client of `config`. The server adds the search index and workers on top
+    /// (`app::App::open`); tests and one-off commands can use this alone.
+    pub fn open(config: Config, clock: SharedClock) -> Result<Context, OpenError> {
+        let providers =
+            Providers::from_config(&config).map_err(OpenError::Providers)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| OpenError::Providers(format!("HTTP client: {e}")))?;
+        let store = Store::open(&config.data_dir, store_options(&config, clock))?;
+        let sealer = Sealer::for_config(&config)?;
+        let blobs = open_blobs(&config)?;
+        Ok(Context {
+            config,
+            store,
+            blobs,
+            sealer,
+            http,
+            limits: Default::default(),
+            keys: Default::default(),
+            providers,
+        })
+    }
+}
+
+/// The blob store of the config: a local directory (created when missing) or an S3 bucket.
+fn open_blobs(config: &Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
+    match config.blobs.kind {
+        BlobsKind::Local => {
+            let dir = config.blobs_dir();
+            let err = |message: String| OpenError::Blobs {
+                path: dir.display().to_string(),
+                message,
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+            Ok(Arc::new(
+                LocalFileSystem::new_with_prefix(&dir).map_err(|e| err(e.to_string()))?,
+            ))
+        }
+        BlobsKind::S3 => s3_store(&config.blobs.s3),
+    }
+}
+
+/// The `[blobs.s3]` bucket. Nothing is fetched here: a wrong credential shows on first use.
+fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
+    let mut builder = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&s3.bucket)
+        .with_region(&s3.region)
+        .with_allow_http(s3.allow_http)
+        .with_virtual_hosted_style_request(!s3.path_style);
+    if !s3.endpoint.is_empty() {
+        builder = builder.with_endpoint(&s3.endpoint);
+    }
+    if !s3.access_key_id.is_empty() {
+        builder = builder
+            .with_access_key_id(&s3.access_key_id)
+            .with_secret_access_key(s3.secret_access_key.expose());
+    }
+    let store = builder.build().map_err(|e| OpenError::Blobs {
+        path: format!("s3://{}", s3.bucket),
+        message: e.to_string(),
+    })?;
+    Ok(Arc::new(store))
+}
+
