@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use storage::SharedClock;
 use storage::index::SearchIndex;
 use storage::indexer::Indexer;
-use storage::SharedClock;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Secret};
@@ -152,11 +152,7 @@ impl App {
     }
 }
 
-/// rustls needs one crypto provider for the whole process (ring: pure Rust to build, no
-/// aws-lc). Installing twice is harmless.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::domain::context::install_tls_provider;
 
 /// Bind the configured address (a clear error if it is taken).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

@@ -1,12 +1,11 @@
 //! `/v2/notifications`: send (§5.1–§5.4), get one (§5.5), list (§5.6), letter PDF (§5.7).
 
-use crate::domain::queues::Queue;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use storage::clock::format_api_timestamp;
-use storage::records::{KeyType, Notification, NotificationStatus, NotificationType, Template};
+use storage::records::{Notification, NotificationStatus, NotificationType, Template};
 use uuid::Uuid;
 use warp::Filter;
 use warp::http::StatusCode;
@@ -17,6 +16,7 @@ use super::{V2, authed, body, parse_json_object, query_pairs, raw_query, render}
 use crate::app::App;
 use crate::config::SendingConfig;
 use crate::domain::recipients;
+use crate::domain::sending::{self, Admitted, Origin, PrecompiledRequest, Recipient, SendRequest};
 use crate::error::{AppError, json_response, v2_reject};
 
 /// Page size of the list endpoint.
@@ -45,14 +45,6 @@ const EMAIL_KEYS: &[&str] = &[
 ];
 const LETTER_KEYS: &[&str] = &["template_id", "personalisation", "reference"];
 const PRECOMPILED_KEYS: &[&str] = &["reference", "content", "postage"];
-
-fn type_name_plural(t: NotificationType) -> &'static str {
-    match t {
-        NotificationType::Sms => "text messages",
-        NotificationType::Email => "emails",
-        NotificationType::Letter => "letters",
-    }
-}
 
 /// The public status of §7.2: letters show `accepted` / `received`.
 pub fn public_status(n: &Notification) -> &'static str {
@@ -182,156 +174,32 @@ fn template_ref(template: &Template, root: &str, service_id: Uuid) -> Value {
     })
 }
 
-/// Checks shared by every send: permission, then the template (§4 steps 5 and 7).
-fn check_permission(v2: &V2, t: NotificationType) -> Result<(), AppError> {
-    if !v2
-        .caller
-        .service()
-        .permissions
-        .iter()
-        .any(|p| p == t.as_str())
-    {
-        return Err(AppError::BadRequest(format!(
-            "Service is not allowed to send {}",
-            type_name_plural(t)
-        )));
-    }
-    Ok(())
-}
-
-fn load_template(v2: &V2, id: Uuid, t: NotificationType) -> Result<Template, AppError> {
-    let template = v2
-        .app
-        .store
-        .read()?
-        .get_template(id)?
-        .filter(|tpl| tpl.service_id == v2.caller.service().id && !tpl.hidden)
-        .ok_or_else(|| AppError::BadRequest("Template not found".into()))?;
-    if template.template_type != t {
-        return Err(AppError::BadRequest(format!(
-            "{} template is not suitable for {} notification",
-            template.template_type, t
-        )));
-    }
-    if template.archived {
-        return Err(AppError::BadRequest("Template has been deleted".into()));
-    }
-    Ok(template)
-}
-
-/// Team key or trial mode: only team members and the guest list (§3).
-fn check_recipient_allowed(v2: &V2, normalised: &str) -> Result<(), AppError> {
-    let key_type = v2.caller.key().key_type;
-    let service = v2.caller.service();
-    let restricted = match key_type {
-        KeyType::Test => return Ok(()),
-        KeyType::Team => true,
-        KeyType::Normal => service.restricted,
-    };
-    if !restricted {
-        return Ok(());
-    }
-    if service.guest_list.iter().any(|g| g == normalised) {
-        return Ok(());
-    }
-    for user in v2.app.store.read()?.service_users(service.id)? {
-        if recipients::normalise_email(&user.email_address) == normalised {
-            return Ok(());
-        }
-        if let Some(mobile) = &user.mobile_number
-            && recipients::validate_phone_number(mobile).is_ok_and(|p| p.normalised == normalised)
-        {
-            return Ok(());
-        }
-    }
-    Err(AppError::BadRequest(match key_type {
-        KeyType::Team => "Can’t send to this recipient using a team-only API key".into(),
-        _ => "Can’t send to this recipient when service is in trial mode – see https://www.notifications.service.gov.uk/trial-mode".into(),
-    }))
-}
-
-fn check_limits(v2: &V2, t: NotificationType) -> Result<(), AppError> {
-    v2.app
-        .limits
-        .check_rate(v2.caller.service(), v2.caller.key().key_type)?;
-    v2.app.limits.check_daily(
-        &v2.app.store,
+/// Charge the caller's service for one message of type `t` (before the body is read, as
+/// upstream does).
+fn admit(v2: &V2, t: NotificationType) -> Result<Admitted, AppError> {
+    Ok(sending::admit(
+        &v2.app,
         v2.caller.service(),
         v2.caller.key().key_type,
         t,
-    )?;
-    Ok(())
+    )?)
 }
 
-/// Store a notification and the queue row that will process it, in one durable commit.
-async fn store_and_queue(app: &App, n: Notification, queue: &'static str) -> Result<(), AppError> {
-    let count_daily = n.key_type != KeyType::Test;
-    let service_id = n.service_id;
-    let t = n.notification_type;
-    let international = n.international && t == NotificationType::Sms;
-    let encoded = storage::codec::encode(&n);
-    app.store
-        .write(move |ctx| crate::domain::sending::insert_and_queue(ctx, &n, &encoded, queue))
-        .await?;
-    if count_daily {
-        app.limits.record_sent(service_id, t, international);
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn new_notification(
-    v2: &V2,
-    t: NotificationType,
-    template: &Template,
-    to: String,
-    normalised_to: String,
-    personalisation: &Map<String, Value>,
-    reference: Option<String>,
-    body: String,
-    subject: Option<String>,
-    status: NotificationStatus,
-) -> Notification {
-    let now = v2.app.store.clock().now_micros();
-    Notification {
-        id: v2.app.store.clock().new_id(),
-        service_id: v2.caller.service().id,
-        notification_type: t,
-        template_id: template.id,
-        template_version: template.version,
-        api_key_id: Some(v2.caller.key().id),
-        key_type: v2.caller.key().key_type,
-        status,
-        to,
-        normalised_to,
-        personalisation: Value::Object(personalisation.clone()).to_string(),
-        body,
-        subject,
-        client_reference: reference,
-        job_id: None,
-        job_row_number: None,
-        reply_to_text: None,
-        one_click_unsubscribe_url: None,
-        postage: None,
-        international: false,
-        billable_units: 0,
-        sent_by: None,
-        created_at: now,
-        sent_at: None,
-        updated_at: None,
-        created_by_name: None,
-        status_reason: None,
-    }
+fn origin(v2: &V2) -> Origin {
+    Origin::api_key(v2.caller.key())
 }
 
 async fn post_sms(v2: V2, raw: Bytes) -> Result<Response, AppError> {
-    check_limits(&v2, NotificationType::Sms)?;
+    let admitted = admit(&v2, NotificationType::Sms)?;
     let body = parse_json_object(&raw, false)?;
     let mut c = Checker::new(&body);
     let phone = c.string("phone_number");
-    let phone = match phone.map(recipients::validate_phone_number) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
+    let recipient = match phone.map(|given| (given, recipients::validate_phone_number(given))) {
+        Some((given, Ok(phone))) => Some(Recipient::Phone {
+            given: given.to_string(),
+            phone,
+        }),
+        Some((_, Err(e))) => {
             c.error("phone_number", &e.to_string());
             None
         }
@@ -346,74 +214,38 @@ async fn post_sms(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     c.required(&["phone_number", "template_id"]);
     c.no_additional(SMS_KEYS);
     c.finish()?;
-    let (phone, template_id) = (phone.expect("checked"), template_id.expect("checked"));
-
-    check_permission(&v2, NotificationType::Sms)?;
-    let template = load_template(&v2, template_id, NotificationType::Sms)?;
+    let request = SendRequest {
+        template_id: template_id.expect("checked"),
+        recipient: recipient.expect("checked"),
+        personalisation,
+        reference: reference.map(str::to_string),
+        sender_id,
+        one_click_unsubscribe_url: None,
+        sanitise_content_for: Vec::new(),
+        root_url: v2.root.clone(),
+    };
     let service = v2.caller.service();
-    let rendered = render::sms(
-        &template,
-        &personalisation,
-        service.prefix_sms.then_some(service.name.as_str()),
-    )?;
-    let from_number = crate::domain::sending::sms_sender(service, sender_id, || {
-        v2.app.config.default_sms_sender()
-    })
-    .map_err(|unknown| {
-        AppError::BadRequest(format!(
-            "sms_sender_id {} does not exist in database for service id {}",
-            unknown.0, service.id
-        ))
-    })?;
-    check_recipient_allowed(&v2, &phone.normalised)?;
-    recipients::check_phone_permissions(&phone, &service.permissions)
-        .map_err(render::phone_permission_error)?;
-    render::check_sms_length(&rendered.body)?;
-
-    let raw_phone = recipients::clean_recipient(phone_input(&body));
-    let mut n = new_notification(
-        &v2,
-        NotificationType::Sms,
-        &template,
-        raw_phone,
-        phone.normalised.clone(),
-        &personalisation,
-        reference.map(str::to_string),
-        rendered.body.clone(),
-        None,
-        NotificationStatus::Created,
-    );
-    n.international = phone.international;
-    n.billable_units = rendered.fragments;
-    n.reply_to_text = Some(from_number.clone());
-    let id = n.id;
-    if !recipients::is_simulated_phone(&phone.normalised) {
-        store_and_queue(&v2.app, n, Queue::DeliverSms.name()).await?;
-    }
+    let accepted = sending::send(&v2.app, admitted, service, &origin(&v2), request).await?;
+    let n = &accepted.notification;
+    let from_number = n.reply_to_text.clone().unwrap_or_default();
     let from = recipients::validate_phone_number(&from_number)
         .map(|p| p.normalised)
         .unwrap_or(from_number);
     Ok(json_response(
         StatusCode::CREATED,
         &json!({
-            "id": id,
-            "reference": reference,
-            "content": {"body": rendered.body, "from_number": from},
-            "uri": format!("{}v2/notifications/{id}", v2.root),
-            "template": template_ref(&template, &v2.root, v2.caller.service().id),
+            "id": n.id,
+            "reference": n.client_reference,
+            "content": {"body": n.body, "from_number": from},
+            "uri": format!("{}v2/notifications/{}", v2.root, n.id),
+            "template": template_ref(&accepted.template, &v2.root, service.id),
             "scheduled_for": Value::Null,
         }),
     ))
 }
 
-fn phone_input(body: &Map<String, Value>) -> &str {
-    body.get("phone_number")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
 async fn post_email(v2: V2, raw: Bytes) -> Result<Response, AppError> {
-    check_limits(&v2, NotificationType::Email)?;
+    let admitted = admit(&v2, NotificationType::Email)?;
     let body = parse_json_object(&raw, false)?;
     let mut c = Checker::new(&body);
     let email = c.string("email_address");
@@ -426,7 +258,7 @@ async fn post_email(v2: V2, raw: Bytes) -> Result<Response, AppError> {
         None => None,
     };
     let template_id = c.uuid("template_id");
-    let mut personalisation = c.object("personalisation").cloned().unwrap_or_default();
+    let personalisation = c.object("personalisation").cloned().unwrap_or_default();
     let reference = c.string("reference");
     c.max_length("reference", reference, 1000);
     let reply_to_id = c.optional_uuid("email_reply_to_id");
@@ -444,122 +276,49 @@ async fn post_email(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     c.required(&["email_address", "template_id"]);
     c.no_additional(EMAIL_KEYS);
     c.finish()?;
-    let (email, template_id) = (email.expect("checked"), template_id.expect("checked"));
-
-    check_permission(&v2, NotificationType::Email)?;
-    let sanitised = render::sanitise_personalisation(&mut personalisation, &sanitise_for);
-    let template = load_template(&v2, template_id, NotificationType::Email)?;
-    if render::has_file_upload(&personalisation) {
-        let service = v2.caller.service();
-        if service.contact_link.is_none() {
-            return Err(AppError::BadRequest(format!(
-                "Send files by email has not been set up - add contact details for your service at {}services/{}/service-settings/send-files-by-email",
-                v2.root, service.id
-            )));
-        }
-        // Upstream uploads only after the message and the recipient have passed their checks;
-        // check those first (uploads stood in for by their future link text) so a refused
-        // request stores no file.
-        let probe: Map<String, Value> = personalisation
-            .iter()
-            .map(|(k, v)| match v.as_object() {
-                Some(o) if o.contains_key("file") => (k.clone(), json!("file-link")),
-                _ => (k.clone(), v.clone()),
-            })
-            .collect();
-        render::email(&template, &probe)?;
-        let recipient = recipients::normalise_email(&email);
-        check_recipient_allowed(&v2, &recipient)?;
-        crate::domain::documents::attach_documents(
-            &v2.app,
-            service,
-            &v2.root,
-            &mut personalisation,
-            &recipient,
-            recipients::is_simulated_email(&recipient),
-        )
-        .await
-        .map_err(|e| match e {
-            crate::domain::documents::DocumentError::Rejected(m) => AppError::BadRequest(m),
-            other => {
-                tracing::error!(error = %other, "could not store a file sent by email");
-                AppError::Domain(crate::domain::DomainError::Store(storage::StoreError::Io(
-                    std::sync::Arc::new(std::io::Error::other(other.to_string())),
-                )))
-            }
-        })?;
-    }
-    let rendered = render::email(&template, &personalisation)?;
+    let request = SendRequest {
+        template_id: template_id.expect("checked"),
+        recipient: Recipient::Email(email.expect("checked")),
+        personalisation,
+        reference: reference.map(str::to_string),
+        sender_id: reply_to_id,
+        one_click_unsubscribe_url: unsubscribe,
+        sanitise_content_for: sanitise_for,
+        root_url: v2.root.clone(),
+    };
     let service = v2.caller.service();
-    let reply_to =
-        crate::domain::sending::email_reply_to(service, reply_to_id).map_err(|unknown| {
-            AppError::BadRequest(format!(
-                "email_reply_to_id {} does not exist in database for service id {}",
-                unknown.0, service.id
-            ))
-        })?;
-    let normalised = recipients::normalise_email(&email);
-    check_recipient_allowed(&v2, &normalised)?;
-    render::check_email_length(&rendered.body)?;
-
-    let mut n = new_notification(
-        &v2,
-        NotificationType::Email,
-        &template,
-        email,
-        normalised.clone(),
-        &personalisation,
-        reference.map(str::to_string),
-        rendered.body.clone(),
-        Some(rendered.subject.clone()),
-        NotificationStatus::Created,
-    );
-    n.reply_to_text = reply_to;
-    n.one_click_unsubscribe_url = unsubscribe.clone();
-    let id = n.id;
-    if !recipients::is_simulated_email(&normalised) {
-        store_and_queue(&v2.app, n, Queue::DeliverEmail.name()).await?;
-    }
+    let accepted = sending::send(&v2.app, admitted, service, &origin(&v2), request).await?;
+    let n = &accepted.notification;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({
-            "id": id,
-            "reference": reference,
+            "id": n.id,
+            "reference": n.client_reference,
             "content": {
                 "from_email": format!("{}@{}", service.email_sender_local_part, v2.app.config.email_domain()),
-                "body": rendered.body,
-                "subject": rendered.subject,
-                "one_click_unsubscribe_url": unsubscribe,
+                "body": n.body,
+                "subject": n.subject,
+                "one_click_unsubscribe_url": n.one_click_unsubscribe_url,
             },
-            "uri": format!("{}v2/notifications/{id}", v2.root),
-            "template": template_ref(&template, &v2.root, service.id),
+            "uri": format!("{}v2/notifications/{}", v2.root, n.id),
+            "template": template_ref(&accepted.template, &v2.root, service.id),
             "scheduled_for": Value::Null,
-            "sanitised_content": sanitised,
+            "sanitised_content": accepted.sanitised,
         }),
     ))
 }
 
-fn letter_checks(v2: &V2) -> Result<(), AppError> {
-    check_permission(v2, NotificationType::Letter)?;
-    match v2.caller.key().key_type {
-        KeyType::Team => Err(AppError::Forbidden(
-            "Cannot send letters with a team api key".into(),
-        )),
-        KeyType::Normal if v2.caller.service().restricted => Err(AppError::Forbidden(
-            "Cannot send letters when service is in trial mode".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
-    check_limits(&v2, NotificationType::Letter)?;
+    let admitted = admit(&v2, NotificationType::Letter)?;
     let body = parse_json_object(&raw, false)?;
     if body.contains_key("content") {
-        return post_precompiled_letter(v2, body).await;
+        return post_precompiled_letter(v2, admitted, body).await;
     }
     // Upstream charges templated letters against the limits a second time.
-    check_limits(&v2, NotificationType::Letter)?;
+    let admitted = {
+        drop(admitted);
+        admit(&v2, NotificationType::Letter)?
+    };
     let mut c = Checker::new(&body);
     let template_id = c.uuid("template_id");
     let personalisation = c.object("personalisation").cloned();
@@ -568,56 +327,38 @@ async fn post_letter(v2: V2, raw: Bytes) -> Result<Response, AppError> {
     c.required(&["template_id", "personalisation"]);
     c.no_additional(LETTER_KEYS);
     c.finish()?;
-    let (template_id, personalisation) = (
-        template_id.expect("checked"),
-        personalisation.expect("checked"),
-    );
-
-    check_permission(&v2, NotificationType::Letter)?;
-    let template = load_template(&v2, template_id, NotificationType::Letter)?;
-    let contact_block =
-        crate::domain::sending::letter_contact_block(v2.caller.service(), &template);
-    let rendered = render::letter(&template, &personalisation, contact_block.as_deref())?;
-    letter_checks(&v2)?;
-    let address = crate::domain::sending::letter_address(v2.caller.service(), &personalisation)
-        .map_err(|e| AppError::Validation(vec![e.to_string()]))?;
-    let test_key = v2.caller.key().key_type == KeyType::Test;
-    let mut n = new_notification(
-        &v2,
-        NotificationType::Letter,
-        &template,
-        address.lines.first().cloned().unwrap_or_default(),
-        address.lines.join("\n").to_lowercase(),
-        &personalisation,
-        reference.map(str::to_string),
-        rendered.body.clone(),
-        Some(rendered.subject.clone()),
-        if test_key {
-            NotificationStatus::Sending
-        } else {
-            NotificationStatus::Created
-        },
-    );
-    n.international = address.international;
-    // The contact block printed on the letter, as it was when the letter was sent.
-    n.reply_to_text = contact_block;
-    n.postage = Some(crate::domain::sending::letter_postage(&address, &template));
-    let id = n.id;
-    store_and_queue(&v2.app, n, Queue::LetterPdf.name()).await?;
+    let request = SendRequest {
+        template_id: template_id.expect("checked"),
+        recipient: Recipient::Letter,
+        personalisation: personalisation.expect("checked"),
+        reference: reference.map(str::to_string),
+        sender_id: None,
+        one_click_unsubscribe_url: None,
+        sanitise_content_for: Vec::new(),
+        root_url: v2.root.clone(),
+    };
+    let service = v2.caller.service();
+    let accepted = sending::send(&v2.app, admitted, service, &origin(&v2), request).await?;
+    let n = &accepted.notification;
+    let rendered = accepted.letter.as_ref().expect("a letter is rendered");
     Ok(json_response(
         StatusCode::CREATED,
         &json!({
-            "id": id,
-            "reference": reference,
+            "id": n.id,
+            "reference": n.client_reference,
             "content": {"body": rendered.body, "subject": rendered.subject},
-            "uri": format!("{}v2/notifications/{id}", v2.root),
-            "template": template_ref(&template, &v2.root, v2.caller.service().id),
+            "uri": format!("{}v2/notifications/{}", v2.root, n.id),
+            "template": template_ref(&accepted.template, &v2.root, service.id),
             "scheduled_for": Value::Null,
         }),
     ))
 }
 
-async fn post_precompiled_letter(v2: V2, body: Map<String, Value>) -> Result<Response, AppError> {
+async fn post_precompiled_letter(
+    v2: V2,
+    admitted: Admitted,
+    body: Map<String, Value>,
+) -> Result<Response, AppError> {
     let mut c = Checker::new(&body);
     let reference = c.string("reference");
     let content = c.string("content");
@@ -637,50 +378,23 @@ async fn post_precompiled_letter(v2: V2, body: Map<String, Value>) -> Result<Res
     c.required(&["reference", "content"]);
     c.no_additional(PRECOMPILED_KEYS);
     c.finish()?;
-    let (reference, content) = (reference.expect("checked"), content.expect("checked"));
-    letter_checks(&v2)?;
-    let pdf = render::decode_lenient_base64(content).ok_or_else(|| {
-        AppError::BadRequest("Cannot decode letter content (invalid base64 encoding)".into())
-    })?;
-    let template =
-        crate::domain::templates::precompiled_template(&v2.app.store, v2.caller.service().id)
-            .await?;
-    let postage =
-        postage.unwrap_or_else(|| template.postage.clone().unwrap_or_else(|| "second".into()));
-    let personalisation: Map<String, Value> =
-        [("address_line_1".to_string(), json!("Provided as PDF"))]
-            .into_iter()
-            .collect();
-    let mut n = new_notification(
-        &v2,
-        NotificationType::Letter,
-        &template,
-        "Provided as PDF".into(),
-        "provided as pdf".into(),
-        &personalisation,
-        Some(reference.to_string()),
-        String::new(),
-        Some("Pre-compiled PDF".into()),
-        NotificationStatus::PendingVirusCheck,
-    );
-    n.postage = Some(postage.clone());
-    let id = n.id;
-    // The original goes to the scan area before the notification exists, so a stored
-    // notification always has its file; a crash between the two leaves only an orphan file.
-    let name = crate::letters::files::scan_name(&n);
-    crate::letters::files::LetterFiles::new(v2.app.blobs.clone())
-        .put(crate::letters::files::Area::Scan, &name, pdf.into())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not store a precompiled letter");
-            AppError::Domain(crate::domain::DomainError::Store(storage::StoreError::Io(
-                std::sync::Arc::new(std::io::Error::other(e.to_string())),
-            )))
-        })?;
-    store_and_queue(&v2.app, n, Queue::LetterScan.name()).await?;
+    let request = PrecompiledRequest {
+        reference: reference.expect("checked").to_string(),
+        content: content.expect("checked").to_string(),
+        postage,
+    };
+    let accepted = sending::send_precompiled(
+        &v2.app,
+        admitted,
+        v2.caller.service(),
+        &origin(&v2),
+        request,
+    )
+    .await?;
+    let n = &accepted.notification;
     Ok(json_response(
         StatusCode::CREATED,
-        &json!({"id": id, "reference": reference, "postage": postage}),
+        &json!({"id": n.id, "reference": n.client_reference, "postage": n.postage}),
     ))
 }
 

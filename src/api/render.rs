@@ -1,152 +1,11 @@
-//! The glue between v2 requests and the rendering rules in `crate::templates`: what each send
-//! and preview returns, and the request-level checks that belong to content (§5.2, §5.13, §11).
+//! Request checks of the v2 send bodies that are about the request itself, not the message:
+//! `scheduled_for` (§5.13), `one_click_unsubscribe_url`, `sanitise_content_for` and the fields
+//! of files sent by email (§5.2). What a message says is rendered in `domain::content`.
 
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::{Map, Value, json};
-use storage::records::Template;
+use serde_json::{Map, Value};
 
 use super::schema::{Checker, py_repr};
-use crate::domain::recipients::PhonePermissionError;
-use crate::error::AppError;
-use crate::templates;
-
-pub struct RenderedSms {
-    pub body: String,
-    pub fragments: u32,
-}
-
-pub struct RenderedEmail {
-    pub subject: String,
-    pub body: String,
-}
-
-pub struct RenderedLetter {
-    pub subject: String,
-    pub body: String,
-}
-
-fn missing_error(names: Vec<String>) -> Result<(), AppError> {
-    if names.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest(format!(
-            "Missing personalisation: {}",
-            names.join(", ")
-        )))
-    }
-}
-
-fn not_empty(body: &str) -> Result<(), AppError> {
-    if body.trim().is_empty() {
-        Err(AppError::BadRequest("Your message is empty.".into()))
-    } else {
-        Ok(())
-    }
-}
-
-/// Every placeholder a template needs, in template order (§5.8 `personalisation`).
-pub fn template_placeholders(t: &Template, contact_block: Option<&str>) -> Vec<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    if let Some(block) = contact_block {
-        parts.push(block);
-    }
-    if let Some(subject) = t.subject.as_deref()
-        && t.template_type != storage::records::NotificationType::Sms
-    {
-        parts.push(subject);
-    }
-    parts.push(&t.content);
-    templates::placeholders::placeholder_names_in(&parts)
-}
-
-/// Render an SMS. `prefix` is the service name when the service prefixes its texts: billing
-/// counts fragments of the text as delivered (prefix included), as upstream does, while the API
-/// returns and length-checks the body without it.
-pub fn sms(
-    t: &Template,
-    p: &Map<String, Value>,
-    prefix: Option<&str>,
-) -> Result<RenderedSms, AppError> {
-    let values = templates::placeholders::Personalisation::new(p);
-    missing_error(templates::placeholders::missing(&[&t.content], &values))?;
-    let body = templates::sms::render_sms_body(&t.content, &values);
-    not_empty(&body)?;
-    let delivered = templates::sms::render_sms_for_delivery(&t.content, &values, prefix);
-    let fragments = templates::sms::fragment_count(&delivered);
-    Ok(RenderedSms { body, fragments })
-}
-
-pub fn email(t: &Template, p: &Map<String, Value>) -> Result<RenderedEmail, AppError> {
-    let values = templates::placeholders::Personalisation::new(p);
-    let subject = t.subject.clone().unwrap_or_default();
-    missing_error(templates::placeholders::missing(
-        &[&subject, &t.content],
-        &values,
-    ))?;
-    let body = templates::email::render_email_body(&t.content, &values);
-    not_empty(&body)?;
-    Ok(RenderedEmail {
-        subject: templates::email::render_email_subject(&subject, &values),
-        body,
-    })
-}
-
-/// The HTML body of an email (preview only; delivery renders its own).
-pub fn email_html(t: &Template, p: &Map<String, Value>) -> String {
-    let values = templates::placeholders::Personalisation::new(p);
-    templates::email::email_html_body(&t.content, &values, None)
-}
-
-pub fn letter(
-    t: &Template,
-    p: &Map<String, Value>,
-    contact_block: Option<&str>,
-) -> Result<RenderedLetter, AppError> {
-    let values = templates::placeholders::Personalisation::new(p);
-    let subject = t.subject.clone().unwrap_or_default();
-    let mut parts: Vec<&str> = Vec::new();
-    if let Some(block) = contact_block {
-        parts.push(block);
-    }
-    parts.push(&subject);
-    parts.push(&t.content);
-    missing_error(templates::placeholders::missing(&parts, &values))?;
-    let body = templates::email::render_letter_body(&t.content, &values);
-    not_empty(&body)?;
-    Ok(RenderedLetter {
-        subject: templates::email::render_letter_subject(&subject, &values),
-        body,
-    })
-}
-
-pub fn check_sms_length(body: &str) -> Result<(), AppError> {
-    if templates::sms::is_too_long(body) {
-        return Err(AppError::BadRequest(format!(
-            "Your message is too long. Text messages cannot be longer than {} characters. Your message is {} characters long.",
-            templates::sms::SMS_CHAR_COUNT_LIMIT,
-            templates::sms::character_count(body)
-        )));
-    }
-    Ok(())
-}
-
-pub fn check_email_length(body: &str) -> Result<(), AppError> {
-    if templates::email::is_email_too_long(body) {
-        return Err(AppError::BadRequest(format!(
-            "Your message is too long. Emails cannot be longer than 2000000 bytes. Your message is {} bytes.",
-            body.len()
-        )));
-    }
-    Ok(())
-}
-
-pub fn phone_permission_error(e: PhonePermissionError) -> AppError {
-    match e.error_name() {
-        "InvalidPhoneError" => AppError::InvalidPhone(e.to_string()),
-        _ => AppError::BadRequest(e.to_string()),
-    }
-}
 
 /// `scheduled_for` (§5.13): validated, then ignored.
 pub fn check_scheduled_for(c: &mut Checker<'_>, now: DateTime<Utc>) {
@@ -241,40 +100,6 @@ pub fn check_sanitise_content_for(c: &mut Checker<'_>) -> Vec<String> {
     }
 }
 
-/// Apply `sanitise_content_for` and report what changed (always an object, maybe empty).
-pub fn sanitise_personalisation(p: &mut Map<String, Value>, keys: &[String]) -> Value {
-    let mut report = Map::new();
-    if keys.is_empty() {
-        return Value::Object(report);
-    }
-    let wanted: Vec<String> = keys
-        .iter()
-        .map(|k| templates::placeholders::normalise_key(k))
-        .collect();
-    for (key, value) in p.iter_mut() {
-        if !wanted.contains(&templates::placeholders::normalise_key(key)) {
-            continue;
-        }
-        if let Value::String(original) = value {
-            let clean = templates::sanitise_value(original);
-            if &clean != original {
-                report.insert(
-                    key.clone(),
-                    json!({"unsanitised": original.clone(), "sanitised": clean.clone()}),
-                );
-                *value = Value::String(clean);
-            }
-        }
-    }
-    Value::Object(report)
-}
-
-/// A personalisation value that is a file upload: an object with a `file` key.
-pub fn has_file_upload(p: &Map<String, Value>) -> bool {
-    p.values()
-        .any(|v| v.as_object().is_some_and(|o| o.contains_key("file")))
-}
-
 /// The per-field checks of file uploads (§5.2 table), prefixed with the personalisation key.
 pub fn check_file_uploads(c: &mut Checker<'_>, p: &Map<String, Value>) {
     const ALLOWED: &[&str] = &[
@@ -356,46 +181,11 @@ fn valid_retention_period(s: &str) -> bool {
     matches!(unit, "week" | "weeks") && n.parse::<u32>().is_ok_and(|n| (1..=78).contains(&n))
 }
 
-/// The address lines of a templated letter (§5.3): lines 1–7 if `address_line_7` is given,
-/// otherwise lines 1–6 and `postcode`. Keys match exactly.
-pub fn address_lines(p: &Map<String, Value>) -> Vec<String> {
-    let text = |k: &str| match p.get(k) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(py_repr(other)),
-    };
-    let mut keys: Vec<String> = (1..=6).map(|i| format!("address_line_{i}")).collect();
-    if p.contains_key("address_line_7") {
-        keys.push("address_line_7".into());
-    } else {
-        keys.push("postcode".into());
-    }
-    keys.iter().filter_map(|k| text(k)).collect()
-}
-
-/// Base64 as upstream decodes it: characters outside the alphabet are dropped, and only bad
-/// padding fails.
-pub fn decode_lenient_base64(text: &str) -> Option<Vec<u8>> {
-    let clean: String = text
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
-        .collect();
-    let body = clean.trim_end_matches('=');
-    if body.contains('=') {
-        return None;
-    }
-    if !clean.len().is_multiple_of(4) {
-        return None;
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(&clean)
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::json;
 
     #[test]
     fn scheduled_for_is_checked_then_ignored() {
@@ -429,25 +219,6 @@ mod tests {
         assert!(!is_https_url("http://example.gov.uk"));
         assert!(!is_https_url("https://"));
         assert!(!is_https_url("https://a b"));
-    }
-
-    #[test]
-    fn address_lines_follow_the_key_rules() {
-        let p = json!({"address_line_1": "A", "address_line_2": "B", "postcode": "SW1A 1AA", "Address_Line_3": "x"});
-        assert_eq!(
-            address_lines(p.as_object().unwrap()),
-            vec!["A", "B", "SW1A 1AA"]
-        );
-        let p = json!({"address_line_1": "A", "address_line_7": "France", "postcode": "ignored"});
-        assert_eq!(address_lines(p.as_object().unwrap()), vec!["A", "France"]);
-    }
-
-    #[test]
-    fn lenient_base64() {
-        assert_eq!(decode_lenient_base64("aGVs\nbG8=").unwrap(), b"hello");
-        assert_eq!(decode_lenient_base64("aGVs*bG8=").unwrap(), b"hello");
-        assert!(decode_lenient_base64("aGVsbG8").is_none());
-        assert!(decode_lenient_base64("aG=VsbG8=").is_none());
     }
 
     #[test]

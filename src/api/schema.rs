@@ -4,53 +4,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// Python's `repr` of a JSON value, with single quotes removed as upstream does.
-pub fn py_repr(v: &Value) -> String {
-    fn repr(v: &Value, out: &mut String) {
-        match v {
-            Value::Null => out.push_str("None"),
-            Value::Bool(true) => out.push_str("True"),
-            Value::Bool(false) => out.push_str("False"),
-            Value::Number(n) => {
-                if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-                    if f.fract() == 0.0 && f.abs() < 1e16 {
-                        out.push_str(&format!("{f:.1}"));
-                    } else {
-                        out.push_str(&f.to_string());
-                    }
-                } else {
-                    out.push_str(&n.to_string());
-                }
-            }
-            Value::String(s) => out.push_str(s),
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    repr(item, out);
-                }
-                out.push(']');
-            }
-            Value::Object(map) => {
-                out.push('{');
-                for (i, (k, item)) in map.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(k);
-                    out.push_str(": ");
-                    repr(item, out);
-                }
-                out.push('}');
-            }
-        }
-    }
-    let mut out = String::new();
-    repr(v, &mut out);
-    out.replace('\'', "")
-}
+pub use crate::templates::py_repr;
 
 /// Collects errors for one request object.
 pub struct Checker<'a> {

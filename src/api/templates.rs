@@ -11,8 +11,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::schema::{Checker, parse_uuid};
-use super::{V2, authed, body, parse_json_object, query_pairs, raw_query, render};
+use super::{V2, authed, body, parse_json_object, query_pairs, raw_query};
 use crate::app::App;
+use crate::domain::content;
 use crate::error::{AppError, json_response, v2_reject};
 
 fn contact_block(v2: &V2, t: &Template) -> Option<String> {
@@ -29,7 +30,7 @@ fn contact_block(v2: &V2, t: &Template) -> Option<String> {
 /// The template object of §5.8.
 pub fn template_json(v2: &V2, t: &Template) -> Value {
     let block = contact_block(v2, t);
-    let personalisation: Map<String, Value> = render::template_placeholders(t, block.as_deref())
+    let personalisation: Map<String, Value> = content::template_placeholders(t, block.as_deref())
         .into_iter()
         .map(|name| (name, json!({"required": true})))
         .collect();
@@ -124,18 +125,18 @@ fn preview(v2: &V2, id_text: &str, raw: &Bytes) -> Result<Response, AppError> {
         .ok_or(AppError::NoResult)?;
     let (body, html, subject) = match template.template_type {
         NotificationType::Sms => (
-            render::sms(&template, &personalisation, None)?.body,
+            content::sms(&template, &personalisation, None)?.body,
             None,
             None,
         ),
         NotificationType::Email => {
-            let r = render::email(&template, &personalisation)?;
-            let html = render::email_html(&template, &personalisation);
+            let r = content::email(&template, &personalisation)?;
+            let html = content::email_html(&template, &personalisation);
             (r.body, Some(html), Some(r.subject))
         }
         NotificationType::Letter => {
             let block = contact_block(v2, &template);
-            let r = render::letter(&template, &personalisation, block.as_deref())?;
+            let r = content::letter(&template, &personalisation, block.as_deref())?;
             (r.body, None, Some(r.subject))
         }
     };

@@ -11,7 +11,12 @@ use crate::domain::Context;
 
 /// Raise an alert. `kind` is a stable name (`scheduled-job-failed`, `letters-still-created`);
 /// `details` lists what the operator needs (references, service ids), kept short by the caller.
-pub async fn raise(cx: &Context, kind: &str, message: String, details: Vec<String>) -> Option<Alert> {
+pub async fn raise(
+    cx: &Context,
+    kind: &str,
+    message: String,
+    details: Vec<String>,
+) -> Option<Alert> {
     tracing::error!(alert = kind, details = ?details, "{message}");
     let kind = kind.to_string();
     let stored = cx

@@ -5,23 +5,23 @@
 //! The queue row captures the URL, the sealed token and the body at queue time, as upstream's
 //! signed task payload does: a callback reports the notification as it was when it changed.
 
-use crate::domain::queues::Queue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use storage::clock::format_api_timestamp;
-use storage::records::{CallbackKind, Complaint, InboundSms, Notification, ServiceCallback};
+use storage::records::{
+    CallbackKind, Complaint, InboundSms, Notification, NotificationHistory, ServiceCallback,
+};
 use storage::{Store, WriteCtx};
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult};
 use crate::crypto::Sealer;
-
-/// The queue the callback worker serves.
+use crate::domain::queues::Queue;
 
 /// Shortest bearer token accepted (upstream's schema).
 pub const MIN_TOKEN_LEN: usize = 10;
 
-/// One callback to make: the payload of a [`Queue::Callbacks.name()`] row.
+/// One callback to make: the payload of a [`Queue::Callbacks`] row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallbackTask {
     pub service_id: Uuid,
@@ -58,6 +58,32 @@ pub fn enqueue(ctx: &mut WriteCtx<'_>, cb: &ServiceCallback, body: Value) -> sto
 
 fn ts(micros: Option<i64>) -> Value {
     micros.map_or(Value::Null, |m| Value::String(format_api_timestamp(m)))
+}
+
+/// The `send-returned-letter` body (§7.5) of a letter, live or archived (`sent_by`: the person
+/// who sent it, when known; else the API).
+pub fn returned_letter_body(
+    ctx: &WriteCtx<'_>,
+    h: &NotificationHistory,
+    sent_by: Option<&str>,
+) -> storage::Result<Value> {
+    let template = ctx.get_template(h.template_id)?.filter(|t| !t.hidden);
+    let job = match h.job_id {
+        Some(id) => ctx.get_job(id)?,
+        None => None,
+    };
+    Ok(json!({
+        "notification_id": h.id,
+        "reference": h.api_key_id.and(h.client_reference.clone()),
+        "date_sent": format_api_timestamp(h.sent_at.unwrap_or(h.created_at)),
+        "sent_by": sent_by.unwrap_or("API"),
+        "template_name": template.as_ref().map(|t| t.name.clone()),
+        "template_id": template.as_ref().map(|t| t.id),
+        "template_version": template.as_ref().map(|_| h.template_version),
+        "spreadsheet_file_name": job.as_ref().map(|j| j.original_file_name.clone()),
+        "spreadsheet_row_number": h.job_row_number.map(|r| r + 1),
+        "upload_letter_file_name": Value::Null,
+    }))
 }
 
 /// `send-delivery-status` body.

@@ -4,7 +4,6 @@
 //! Deleting a list archives it and removes its file; jobs already sent from it keep their own
 //! copy of the sheet.
 
-
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;

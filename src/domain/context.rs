@@ -78,8 +78,8 @@ impl Context {
     /// HTTP client of `config`. The server adds the search index and workers on top
     /// (`app::App::open`); tests and one-off commands can use this alone.
     pub fn open(config: Config, clock: SharedClock) -> Result<Context, OpenError> {
-        let providers =
-            Providers::from_config(&config).map_err(OpenError::Providers)?;
+        install_tls_provider();
+        let providers = Providers::from_config(&config).map_err(OpenError::Providers)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -140,3 +140,8 @@ fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, OpenEr
     Ok(Arc::new(store))
 }
 
+/// rustls needs one crypto provider for the whole process (ring: pure Rust to build, no
+/// aws-lc). Installing twice is harmless.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

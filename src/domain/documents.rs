@@ -23,8 +23,8 @@ use serde_json::{Map, Value};
 use storage::records::Service;
 use uuid::Uuid;
 
-use crate::domain::Context;
 use crate::crypto::Sealer;
+use crate::domain::Context;
 
 /// Largest file, before base64 (what the official clients also enforce).
 pub const MAX_FILE_SIZE: usize = 2 * 1024 * 1024;
@@ -262,7 +262,7 @@ fn check_upload(
     recipient_email: &str,
 ) -> Result<Upload, DocumentError> {
     let encoded = upload.get("file").and_then(Value::as_str).unwrap_or("");
-    let content = crate::api::render::decode_lenient_base64(encoded)
+    let content = super::content::decode_lenient_base64(encoded)
         .ok_or_else(|| rejected("Document is not base64 encoded"))?;
     if content.len() > MAX_FILE_SIZE {
         return Err(rejected("File is larger than 2MB"));

@@ -28,8 +28,8 @@ use storage::{Reader, Store, WriteCtx};
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult, JobOutcome, recipients};
-use crate::domain::Context;
 use crate::config::SendingConfig;
+use crate::domain::Context;
 
 /// How many days up to yesterday the nightly jobs recompute.
 pub const TRAILING_DAYS: u64 = 10;
@@ -385,12 +385,18 @@ async fn recompute<T: Send + 'static>(
 }
 
 /// Recomputes and replaces the billing facts of `dates`.
-pub async fn recompute_billing(cx: &Arc<Context>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
+pub async fn recompute_billing(
+    cx: &Arc<Context>,
+    dates: Vec<NaiveDate>,
+) -> DomainResult<Recomputed> {
     recompute(cx, dates, BILLING).await
 }
 
 /// Recomputes and replaces the status facts of `dates`.
-pub async fn recompute_status(cx: &Arc<Context>, dates: Vec<NaiveDate>) -> DomainResult<Recomputed> {
+pub async fn recompute_status(
+    cx: &Arc<Context>,
+    dates: Vec<NaiveDate>,
+) -> DomainResult<Recomputed> {
     recompute(cx, dates, STATUS).await
 }
 

@@ -20,7 +20,6 @@
 //! - **Cancel** a scheduled job ([`cancel_job`]) or a letter job before printing
 //!   ([`cancel_letter_job`], §8.3).
 
-use crate::domain::queues::Queue;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -34,9 +33,11 @@ use storage::records::{Job, JobStatus, NotificationStatus, NotificationType, Tem
 use uuid::Uuid;
 
 use super::recipient_sheet::{self, Allowed, RowError, SheetRow};
-use super::sending::{RowSender, insert_and_queue, trial_mode_recipients};
+use super::sending::{RowSender, insert_and_queue};
+use super::status::{self, Event, StatusChange};
 use super::{DomainError, DomainResult};
 use crate::domain::Context;
+use crate::domain::queues::Queue;
 
 /// The queue of jobs waiting to be (or being) turned into notifications.
 /// Rows per write: small enough that an API send's write never waits long behind one.
@@ -171,16 +172,14 @@ fn row_sender(
     job_id: Option<Uuid>,
     sender_id: Option<Uuid>,
 ) -> DomainResult<RowSender> {
-    let allowed = trial_mode_recipients(&cx.store.read()?, service)?;
     RowSender::new(
+        &cx.store.read()?,
         service.clone(),
         template,
         job_id,
         sender_id,
-        allowed,
         cx.config.default_sms_sender(),
     )
-    .map_err(DomainError::invalid)
 }
 
 /// Check a sheet (or a saved contact list) against a template and keep it for a job.
@@ -398,22 +397,13 @@ pub async fn cancel_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainR
     Ok(job)
 }
 
-/// Letters a letter job may still be cancelled in (§8.3).
-const CANCELLABLE_LETTER: [NotificationStatus; 6] = [
-    NotificationStatus::Created,
-    NotificationStatus::Cancelled,
-    NotificationStatus::VirusScanFailed,
-    NotificationStatus::ValidationFailed,
-    NotificationStatus::TechnicalFailure,
-    NotificationStatus::PendingVirusCheck,
-];
-
 const TOO_LATE_FOR_JOB: &str =
     "It\u{2019}s too late to cancel sending, these letters have already been sent.";
 
 /// Cancel every letter of a letter job before printing starts (§8.3). Answers how many
 /// letters were cancelled.
 pub async fn cancel_letter_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<u64> {
+    use NotificationStatus::Cancelled;
     let job = get_job(cx, service_id, job_id)?;
     let template = cx
         .store
@@ -445,20 +435,25 @@ pub async fn cancel_letter_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> 
     let cancelled = cx
         .store
         .write(move |ctx| {
-            let mut letters = Vec::with_capacity(ids.len());
             for id in &ids {
                 match ctx.get_notification(*id)? {
-                    Some(n) if CANCELLABLE_LETTER.contains(&n.status) => letters.push(n),
+                    Some(n) if status::allowed(Event::LetterJobCancelled, n.status, Cancelled) => {}
                     // Archived or moved on: part of the job has gone to the printer.
                     _ => return Ok(None),
                 }
             }
-            let now = ctx.now_micros();
-            for mut n in letters {
-                n.status = NotificationStatus::Cancelled;
-                n.billable_units = 0;
-                n.updated_at = Some(now);
-                ctx.update_notification(&n)?;
+            let nothing_billed = StatusChange {
+                billable_units: Some(0),
+                ..Default::default()
+            };
+            for id in &ids {
+                status::apply_status(
+                    ctx,
+                    *id,
+                    Event::LetterJobCancelled,
+                    Cancelled,
+                    nothing_billed.clone(),
+                )?;
             }
             let Some(mut job) = ctx.get_job(job_id)? else {
                 return Ok(None);
@@ -513,7 +508,9 @@ pub async fn process(cx: Arc<Context>, row: Claimed) {
             tracing::error!(%job_id, error = %e, "cannot read the job's sheet; trying again later");
             let retried = cx
                 .store
-                .write(move |ctx| ctx.retry(Queue::ProcessJob.name(), seq, READ_RETRY_MS, READ_RETRIES))
+                .write(move |ctx| {
+                    ctx.retry(Queue::ProcessJob.name(), seq, READ_RETRY_MS, READ_RETRIES)
+                })
                 .await;
             if let Ok(storage::RetryOutcome::GaveUp { .. }) = retried {
                 fail_job(&cx, job_id, &format!("its file cannot be read: {e}")).await;
@@ -602,12 +599,9 @@ async fn process_job(cx: &Context, job_id: Uuid, seq: u64) -> DomainResult<()> {
     };
     let kind = template.template_type;
     if !resuming
-        && !cx.limits.fits_daily(
-            &cx.store,
-            &service,
-            kind,
-            u64::from(job.notification_count),
-        )?
+        && !cx
+            .limits
+            .fits_daily(&cx.store, &service, kind, u64::from(job.notification_count))?
     {
         return end_job(cx, job_id, seq, JobStatus::SendingLimitsExceeded).await;
     }
@@ -683,7 +677,7 @@ struct BuiltRow {
     row: u32,
     notification: storage::records::Notification,
     encoded: Vec<u8>,
-    queue: &'static str,
+    queue: super::queues::Queue,
 }
 
 fn build_chunk(

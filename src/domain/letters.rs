@@ -2,13 +2,14 @@
 //! cancelling a letter before the print run (§1.7), and scanning uploads kept in
 //! `letters-scan/ERROR/` again.
 
-use crate::domain::queues::Queue;
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
-use storage::records::Notification;
+use storage::records::{Notification, NotificationStatus};
 
+use super::status::{Applied, Event, StatusChange, apply_status, apply_status_with};
 use super::working_days::{is_royal_mail_day, next_dvla_working_day};
 use crate::domain::Context;
+use crate::domain::queues::Queue;
 
 /// Royal Mail working days after the print day, by postage (upstream's letter timings).
 fn delivery_days(postage: &str) -> (u32, bool) {
@@ -116,10 +117,10 @@ pub async fn cancel_letter(
     service_id: uuid::Uuid,
     id: uuid::Uuid,
 ) -> Result<Result<Notification, CancelError>, storage::StoreError> {
-    use storage::records::{NotificationStatus, NotificationType};
+    use storage::records::NotificationType;
     store
         .write(move |ctx| {
-            let Some(mut n) = ctx
+            let Some(n) = ctx
                 .get_notification(id)?
                 .filter(|n| n.service_id == service_id)
             else {
@@ -132,20 +133,27 @@ pub async fn cancel_letter(
                 return Ok(Err(CancelError::AlreadyCancelled));
             }
             let now = ctx.now_micros();
-            let cancellable = matches!(
-                n.status,
-                NotificationStatus::Created | NotificationStatus::PendingVirusCheck
-            );
-            if !cancellable || too_late_to_cancel(n.created_at, now) {
-                return Ok(Err(CancelError::TooLate(print_day_words(
+            let too_late = || {
+                Ok(Err(CancelError::TooLate(print_day_words(
                     n.created_at,
                     now,
-                ))));
+                ))))
+            };
+            if too_late_to_cancel(n.created_at, now) {
+                return too_late();
             }
-            n.status = NotificationStatus::Cancelled;
-            n.updated_at = Some(now);
-            ctx.update_notification(&n)?;
-            Ok(Ok(n))
+            match apply_status(
+                ctx,
+                id,
+                Event::Cancelled,
+                NotificationStatus::Cancelled,
+                StatusChange::default(),
+            )? {
+                Applied::Updated(cancelled) => Ok(Ok(*cancelled)),
+                // Printing has started (the table cancels only `created` and
+                // `pending-virus-check` letters).
+                _ => too_late(),
+            }
         })
         .await
 }
@@ -154,7 +162,6 @@ pub async fn cancel_letter(
 /// another scan (upstream's `replay_letters_in_error`). Answers the notification ids queued.
 pub async fn replay_scan_errors(cx: &Context) -> Result<Vec<uuid::Uuid>, String> {
     use crate::letters::files::{Area, LetterFiles};
-    use storage::records::NotificationStatus;
     let files = LetterFiles::new(cx.blobs.clone());
     let names = files
         .list(Area::ScanError)
@@ -181,23 +188,17 @@ pub async fn replay_scan_errors(cx: &Context) -> Result<Vec<uuid::Uuid>, String>
         cx.store
             .write(move |ctx| {
                 // Back to waiting for its scan: the failure was the scanner's, not the letter's.
-                if let Some(mut n) = ctx.get_notification(id)?
-                    && matches!(
-                        n.status,
-                        NotificationStatus::TechnicalFailure
-                            | NotificationStatus::PendingVirusCheck
-                    )
-                {
-                    n.status = NotificationStatus::PendingVirusCheck;
-                    n.status_reason = None;
-                    n.updated_at = Some(ctx.now_micros());
-                    ctx.update_notification(&n)?;
+                let applied = apply_status_with(
+                    ctx,
+                    id,
+                    Event::ScanReplayed,
+                    NotificationStatus::PendingVirusCheck,
+                    StatusChange::default(),
+                    |n| n.status_reason = None,
+                )?;
+                if let Applied::Updated(_) = applied {
                     let now = ctx.now_ms();
-                    ctx.enqueue(
-                        Queue::LetterScan.name(),
-                        now,
-                        id.as_bytes(),
-                    )?;
+                    ctx.enqueue(Queue::LetterScan.name(), now, id.as_bytes())?;
                 }
                 Ok(())
             })

@@ -2,19 +2,20 @@
 //! commands call these functions; nothing here knows about HTTP.
 
 pub mod alerts;
-pub mod context;
-pub mod error;
-pub mod key_cache;
-pub mod queues;
 pub mod api_keys;
 pub mod callbacks;
 pub mod contact_lists;
+pub mod content;
+pub mod context;
 pub mod documents;
+pub mod error;
 pub mod facts;
 pub mod jobs;
+pub mod key_cache;
 pub mod letters;
 pub mod limits;
 pub mod monitoring;
+pub mod queues;
 pub mod receipts;
 pub mod recipient_sheet;
 pub mod recipients;

@@ -13,7 +13,6 @@
 //!
 //! All read from a snapshot, a bounded chunk at a time, so they never hold up the writer.
 
-use crate::domain::queues::Queue;
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
@@ -25,6 +24,7 @@ use uuid::Uuid;
 use super::working_days::{dvla_working_days_before, is_dvla_working_day};
 use super::{JobOutcome, alerts};
 use crate::domain::Context;
+use crate::domain::queues::Queue;
 
 const CHUNK: usize = 5000;
 /// References listed in an alert; the count covers the rest.
@@ -97,7 +97,7 @@ pub async fn check_if_letters_still_in_created(cx: &Context) -> JobOutcome {
 /// the rest.
 pub async fn check_if_letters_still_pending_virus_check(cx: &Context) -> JobOutcome {
     use crate::letters::files::{Area, LetterFiles, scan_name};
-        let now = cx.store.clock().now_ms();
+    let now = cx.store.clock().now_ms();
     let (oldest, newest) = (now - 120 * 60 * 1000, now - 10 * 60 * 1000);
     let reader = cx.store.read()?;
     let queued = reader.queue_payloads(Queue::LetterScan.name())?;

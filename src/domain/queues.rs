@@ -80,10 +80,17 @@ impl Queue {
     /// The retry settings of the config that apply to this queue.
     pub fn retry_policy(self, config: &Config) -> RetryPolicy {
         let (max_retries, delay_seconds) = match self {
-            Queue::DeliverEmail | Queue::DeliverSms | Queue::DeliverEmailJobs | Queue::DeliverSmsJobs => {
-                (config.delivery.max_retries, config.delivery.retry_delay_seconds)
-            }
-            Queue::LetterPdf => (config.letters.max_retries, config.letters.retry_delay_seconds),
+            Queue::DeliverEmail
+            | Queue::DeliverSms
+            | Queue::DeliverEmailJobs
+            | Queue::DeliverSmsJobs => (
+                config.delivery.max_retries,
+                config.delivery.retry_delay_seconds,
+            ),
+            Queue::LetterPdf => (
+                config.letters.max_retries,
+                config.letters.retry_delay_seconds,
+            ),
             // A job's sheet that cannot be read (the blob store is away) is tried again five
             // times a minute apart; other failures resume from the row's lease.
             Queue::ProcessJob => (5, 60),
@@ -91,7 +98,10 @@ impl Queue {
                 config.antivirus.max_retries,
                 config.antivirus.retry_delay_seconds,
             ),
-            Queue::Callbacks => (config.callbacks.max_retries, config.callbacks.retry_delay_seconds),
+            Queue::Callbacks => (
+                config.callbacks.max_retries,
+                config.callbacks.retry_delay_seconds,
+            ),
         };
         RetryPolicy {
             max_retries,
@@ -124,8 +134,17 @@ mod tests {
 
     #[test]
     fn new_notifications_wait_where_their_workers_look() {
-        assert_eq!(Queue::for_new(NotificationType::Sms, true), Queue::DeliverSmsJobs);
-        assert_eq!(Queue::for_new(NotificationType::Email, false), Queue::DeliverEmail);
-        assert_eq!(Queue::for_new(NotificationType::Letter, true), Queue::LetterPdf);
+        assert_eq!(
+            Queue::for_new(NotificationType::Sms, true),
+            Queue::DeliverSmsJobs
+        );
+        assert_eq!(
+            Queue::for_new(NotificationType::Email, false),
+            Queue::DeliverEmail
+        );
+        assert_eq!(
+            Queue::for_new(NotificationType::Letter, true),
+            Queue::LetterPdf
+        );
     }
 }

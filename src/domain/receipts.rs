@@ -8,7 +8,7 @@ use storage::records::{
 };
 use uuid::Uuid;
 
-use super::status::{Applied, StatusChange, apply_status};
+use super::status::{Applied, Event, StatusChange, apply_status};
 use super::{DomainResult, callbacks};
 
 /// Apply a text message receipt to notification `id`. `decide` maps the current status to the
@@ -25,13 +25,13 @@ pub async fn apply_sms_receipt(
                 return Ok(Applied::NotFound);
             };
             let status = decide(n.status);
-            apply_status(ctx, id, status, StatusChange::default())
+            apply_status(ctx, id, Event::SmsReceipt, status, StatusChange::default())
         })
         .await?)
 }
 
-/// Apply an email receipt (e.g. Amazon SES) found by the provider's message id. Only an email in
-/// `sending` or `pending` changes (§7.3).
+/// Apply an email receipt (e.g. Amazon SES) found by the provider's message id (the transition
+/// table lets only an email in `sending` or `pending` change, §7.3).
 pub async fn apply_email_receipt(
     store: &Store,
     reference: &str,
@@ -46,15 +46,16 @@ pub async fn apply_email_receipt(
             let Some(n) = ctx.get_notification(id)? else {
                 return Ok(Applied::NotFound);
             };
-            if n.notification_type != NotificationType::Email
-                || !matches!(
-                    n.status,
-                    NotificationStatus::Sending | NotificationStatus::Pending
-                )
-            {
+            if n.notification_type != NotificationType::Email {
                 return Ok(Applied::Ignored(n.status));
             }
-            apply_status(ctx, id, status, StatusChange::default())
+            apply_status(
+                ctx,
+                id,
+                Event::EmailReceipt,
+                status,
+                StatusChange::default(),
+            )
         })
         .await?)
 }

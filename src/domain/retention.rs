@@ -325,10 +325,7 @@ pub async fn delete_notifications_older_than_retention(cx: &Context) -> JobOutco
 /// Every service is walked at once, oldest row first across all of them, each up to its own
 /// latest cut-off (see [`storage::Reader::services_notifications_raw`] for why). Every row
 /// looked at moves its walk on, so rows kept (or left after a failure) never stall it.
-pub async fn purge_notifications(
-    cx: &Context,
-    options: PurgeOptions,
-) -> DomainResult<PurgeReport> {
+pub async fn purge_notifications(cx: &Context, options: PurgeOptions) -> DomainResult<PurgeReport> {
     let retention = Retention::load(cx)?;
     let mut cutoffs = HashMap::new();
     let mut walks = Vec::new();

@@ -12,15 +12,12 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use storage::Store;
 use storage::WriteCtx;
-use storage::clock::format_api_timestamp;
-use storage::records::{
-    CallbackKind, KeyType, NotificationHistory, NotificationStatus, NotificationType,
-    ReturnedLetter,
-};
+use storage::records::{KeyType, NotificationStatus, NotificationType, ReturnedLetter};
 use uuid::Uuid;
 
+use super::DomainResult;
 use super::facts::london_date;
-use super::{DomainResult, callbacks};
+use super::status::{Applied, Event, StatusChange, apply_status};
 
 /// Ids handled per commit.
 const CHUNK: usize = 500;
@@ -47,89 +44,54 @@ impl ReturnedReport {
     }
 }
 
-fn printed(status: NotificationStatus) -> bool {
-    matches!(
-        status,
-        NotificationStatus::Sending | NotificationStatus::Delivered
-    )
-}
-
-/// The `send-returned-letter` callback body (§7.5).
-fn callback_body(
-    ctx: &WriteCtx<'_>,
-    h: &NotificationHistory,
-    sent_by: Option<&str>,
-) -> storage::Result<Value> {
-    let template = ctx.get_template(h.template_id)?.filter(|t| !t.hidden);
-    let job = match h.job_id {
-        Some(id) => ctx.get_job(id)?,
-        None => None,
-    };
-    Ok(json!({
-        "notification_id": h.id,
-        "reference": h.api_key_id.and(h.client_reference.clone()),
-        "date_sent": format_api_timestamp(h.sent_at.unwrap_or(h.created_at)),
-        "sent_by": sent_by.unwrap_or("API"),
-        "template_name": template.as_ref().map(|t| t.name.clone()),
-        "template_id": template.as_ref().map(|t| t.id),
-        "template_version": template.as_ref().map(|_| h.template_version),
-        "spreadsheet_file_name": job.as_ref().map(|j| j.original_file_name.clone()),
-        "spreadsheet_row_number": h.job_row_number.map(|r| r + 1),
-        "upload_letter_file_name": Value::Null,
-    }))
-}
-
 /// Mark one letter returned, live or archived; which list of the report it belongs in.
 fn mark_one(ctx: &mut WriteCtx<'_>, id: Uuid, report: &mut ReturnedReport) -> storage::Result<()> {
-    let now = ctx.now_micros();
-    let (history, sent_by) = if let Some(mut n) = ctx.get_notification(id)? {
-        if n.notification_type != NotificationType::Letter {
-            report.unknown.push(id);
-            return Ok(());
-        }
-        if n.status == NotificationStatus::ReturnedLetter {
-            report.already_returned.push(id);
-            return Ok(());
-        }
-        if !printed(n.status) || n.key_type == KeyType::Test {
-            report.not_printed.push(id);
-            return Ok(());
-        }
-        n.status = NotificationStatus::ReturnedLetter;
-        n.updated_at = Some(now);
-        ctx.update_notification(&n)?;
-        (NotificationHistory::from(&n), n.created_by_name.clone())
-    } else if let Some(mut h) = ctx.get_notification_history(id)? {
-        if h.notification_type != NotificationType::Letter {
-            report.unknown.push(id);
-            return Ok(());
-        }
-        if h.status == NotificationStatus::ReturnedLetter {
-            report.already_returned.push(id);
-            return Ok(());
-        }
-        if !printed(h.status) || h.key_type == KeyType::Test {
-            report.not_printed.push(id);
-            return Ok(());
-        }
-        h.status = NotificationStatus::ReturnedLetter;
-        h.updated_at = Some(now);
-        ctx.put_notification_history(&h)?;
-        (h, None)
-    } else {
+    let found = match ctx.get_notification(id)? {
+        Some(n) => Some((n.notification_type, n.status, n.key_type, n.service_id)),
+        None => ctx
+            .get_notification_history(id)?
+            .map(|h| (h.notification_type, h.status, h.key_type, h.service_id)),
+    };
+    let Some((kind, status, key_type, service_id)) = found else {
         report.unknown.push(id);
         return Ok(());
     };
-    if ctx.get_returned_letter(history.service_id, id)?.is_none() {
+    if kind != NotificationType::Letter {
+        report.unknown.push(id);
+        return Ok(());
+    }
+    if status == NotificationStatus::ReturnedLetter {
+        report.already_returned.push(id);
+        return Ok(());
+    }
+    if key_type == KeyType::Test {
+        report.not_printed.push(id);
+        return Ok(());
+    }
+    match apply_status(
+        ctx,
+        id,
+        Event::Returned,
+        NotificationStatus::ReturnedLetter,
+        StatusChange::default(),
+    )? {
+        Applied::Updated(_) | Applied::UpdatedHistory(_) => {}
+        Applied::Ignored(_) => {
+            report.not_printed.push(id);
+            return Ok(());
+        }
+        Applied::NotFound => {
+            report.unknown.push(id);
+            return Ok(());
+        }
+    }
+    if ctx.get_returned_letter(service_id, id)?.is_none() {
+        let reported_at = ctx.now_micros();
         ctx.put_returned_letter(&ReturnedLetter {
             notification_id: id,
-            service_id: history.service_id,
-            reported_at: now,
+            service_id,
+            reported_at,
         })?;
-    }
-    if let Some(cb) = ctx.get_service_callback(history.service_id, CallbackKind::ReturnedLetter)? {
-        let body = callback_body(ctx, &history, sent_by.as_deref())?;
-        callbacks::enqueue(ctx, &cb, body)?;
     }
     report.returned.push(id);
     Ok(())

@@ -945,7 +945,9 @@ mod tests {
         update_entry(&mut list, sid, a.id, Some(true), |_| Ok(())).unwrap();
         archive_entry(&mut list, sid, b.id).unwrap();
         assert_eq!(
-            archive_entry(&mut list, sid, b.id).map_err(|e| e.code()).err(),
+            archive_entry(&mut list, sid, b.id)
+                .map_err(|e| e.code())
+                .err(),
             Some(super::super::Code::NotFound)
         );
         let live = live_entries(&list);

@@ -11,15 +11,14 @@
 //! Both walks go through live notifications in id order (uuid v7 ids are time-ordered, so they
 //! never look at rows younger than their cut-off), a bounded chunk at a time.
 
-use crate::domain::queues::Queue;
-
 use storage::records::{KeyType, NotificationStatus, NotificationType};
 use storage::v7_floor;
 use uuid::Uuid;
 
 use super::JobOutcome;
-use super::status::{StatusChange, apply_status};
+use super::status::{Event, StatusChange, apply_status};
 use crate::domain::Context;
+use crate::domain::queues::Queue;
 use crate::providers::SmsSender;
 
 /// Rows looked at per chunk.
@@ -51,7 +50,13 @@ pub async fn timeout_sending_notifications(cx: &Context) -> JobOutcome {
                         reason: Some("no delivery receipt within the sending timeout".into()),
                         ..Default::default()
                     };
-                    apply_status(ctx, n.id, NotificationStatus::TemporaryFailure, change)?;
+                    apply_status(
+                        ctx,
+                        n.id,
+                        Event::Timeout,
+                        NotificationStatus::TemporaryFailure,
+                        change,
+                    )?;
                     count += 1;
                 }
                 Ok((count, last))

@@ -36,7 +36,7 @@ use super::files::{Area, LetterFiles};
 use super::names::{foldered_pdf_file_name, letter_reference, postage_code, print_deadline};
 use super::transport::PrintTransport;
 use crate::domain::Context;
-use crate::domain::status::{StatusChange, apply_status};
+use crate::domain::status::{Event, StatusChange, apply_status};
 use crate::domain::{DomainError, JobOutcome, alerts};
 
 /// Letters read from the snapshot per chunk, and letters changed per write.
@@ -444,7 +444,7 @@ async fn mark(
                             ..Default::default()
                         }
                     };
-                    apply_status(ctx, id, status, change)?;
+                    apply_status(ctx, id, Event::Printed, status, change)?;
                 }
                 Ok(())
             })

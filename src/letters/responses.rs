@@ -7,12 +7,12 @@
 //! update by reference), with the file's record, so a file is never applied twice. Failed letters
 //! raise an alert; a page count that disagrees with the letter's sheets is logged.
 
-
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use storage::records::{NotificationStatus, PrintResponseFile};
 
 use super::names::is_letter_reference;
 use crate::domain::Context;
+use crate::domain::status::{Applied, Event, StatusChange, apply_status};
 
 /// One line of a response file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,21 +163,25 @@ pub async fn apply(
                     record.unknown.push(line.reference.clone());
                     continue;
                 };
-                let billable = if let Some(mut n) = ctx.get_notification(id)? {
-                    n.status = status;
-                    n.updated_at = Some(now);
-                    ctx.update_notification(&n)?;
-                    n.billable_units
-                } else if let Some(mut h) = ctx.get_notification_history(id)? {
-                    h.status = status;
-                    h.updated_at = Some(now);
-                    ctx.put_notification_history(&h)?;
-                    h.billable_units
-                } else {
-                    record.unknown.push(line.reference.clone());
-                    continue;
+                let billable = match apply_status(
+                    ctx,
+                    id,
+                    Event::PrinterResponse,
+                    status,
+                    StatusChange::default(),
+                )? {
+                    Applied::Updated(n) => Some(n.billable_units),
+                    Applied::UpdatedHistory(h) => Some(h.billable_units),
+                    // Already answered for (an earlier file), or never printed: logged there.
+                    Applied::Ignored(_) => None,
+                    Applied::NotFound => {
+                        record.unknown.push(line.reference.clone());
+                        continue;
+                    }
                 };
-                if line.page_count != billable {
+                if let Some(billable) = billable
+                    && line.page_count != billable
+                {
                     tracing::error!(
                         notification_id = %id,
                         billable_units = billable,

@@ -318,7 +318,7 @@ async fn apply_receipt(
             );
             success(None)
         }
-        Ok(Applied::NotFound) => {
+        Ok(Applied::NotFound | Applied::UpdatedHistory(_)) => {
             tracing::warn!(
                 client,
                 notification_id = %id,
@@ -610,7 +610,9 @@ async fn ses_event(app: &App, event: ses::SesEvent) -> Response {
                     );
                     ok()
                 }
-                Ok(Applied::NotFound) => ses_not_found(app, &event, status.as_str()),
+                Ok(Applied::NotFound | Applied::UpdatedHistory(_)) => {
+                    ses_not_found(app, &event, status.as_str())
+                }
                 Err(e) => internal(e),
             }
         }

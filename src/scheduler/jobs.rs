@@ -86,7 +86,9 @@ impl Job {
         match self {
             Job::ReplayCreatedNotifications => upkeep::replay_created_notifications(&app.cx).await,
             Job::TendProvidersBackToMiddle => upkeep::tend_providers_back_to_middle(&app.cx),
-            Job::TimeoutSendingNotifications => upkeep::timeout_sending_notifications(&app.cx).await,
+            Job::TimeoutSendingNotifications => {
+                upkeep::timeout_sending_notifications(&app.cx).await
+            }
             Job::CreateNightlyBilling => facts::create_nightly_billing(&app.cx).await,
             Job::UpdateBillingForToday => facts::update_billing_for_today(&app.cx).await,
             Job::CreateNightlyNotificationStatus => {
@@ -102,7 +104,9 @@ impl Job {
             Job::CollateLetterPdfsToBeSent => {
                 crate::letters::print_run::collate_letter_pdfs_to_be_sent(&app.cx).await
             }
-            Job::ProcessPrintResponseFiles => crate::letters::responses::process_waiting(&app.cx).await,
+            Job::ProcessPrintResponseFiles => {
+                crate::letters::responses::process_waiting(&app.cx).await
+            }
             Job::CheckIfLettersStillPendingVirusCheck => {
                 monitoring::check_if_letters_still_pending_virus_check(&app.cx).await
             }

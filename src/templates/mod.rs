@@ -139,3 +139,51 @@ mod tests {
         );
     }
 }
+
+/// Python's `repr` of a JSON value, with single quotes removed as upstream does.
+pub fn py_repr(v: &serde_json::Value) -> String {
+    fn repr(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Null => out.push_str("None"),
+            serde_json::Value::Bool(true) => out.push_str("True"),
+            serde_json::Value::Bool(false) => out.push_str("False"),
+            serde_json::Value::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                    if f.fract() == 0.0 && f.abs() < 1e16 {
+                        out.push_str(&format!("{f:.1}"));
+                    } else {
+                        out.push_str(&f.to_string());
+                    }
+                } else {
+                    out.push_str(&n.to_string());
+                }
+            }
+            serde_json::Value::String(s) => out.push_str(s),
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    repr(item, out);
+                }
+                out.push(']');
+            }
+            serde_json::Value::Object(map) => {
+                out.push('{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(k);
+                    out.push_str(": ");
+                    repr(item, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    repr(v, &mut out);
+    out.replace('\'', "")
+}

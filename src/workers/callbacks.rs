@@ -3,13 +3,13 @@
 //! Connection errors, timeouts, 5xx and 429 are retried `callbacks.max_retries` times
 //! `callbacks.retry_delay_seconds` apart; any other answer ends the callback.
 
-use crate::domain::queues::Queue;
 use std::sync::Arc;
 
 use storage::Claimed;
 
 use crate::app::App;
 use crate::domain::callbacks::CallbackTask;
+use crate::domain::queues::Queue;
 
 /// Whether a failed call is worth repeating.
 #[derive(Debug, PartialEq, Eq)]

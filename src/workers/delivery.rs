@@ -14,7 +14,6 @@
 //! Test keys never reach a provider: the message goes to `sending` and a simulated receipt moves
 //! it on through the same functions real receipts use (§7.4).
 
-use crate::domain::queues::Queue;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -23,8 +22,9 @@ use storage::records::{KeyType, Notification, NotificationStatus, NotificationTy
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::domain::queues::Queue;
 use crate::domain::receipts;
-use crate::domain::status::{StatusChange, apply_status};
+use crate::domain::status::{Event, StatusChange, apply_status};
 use crate::providers::{
     EmailAccepted, EmailSender, OutgoingEmail, OutgoingSms, SendError, SmsSender, outbox,
 };
@@ -69,7 +69,9 @@ async fn ack(app: &App, queue: &'static str, seq: u64) {
 /// What a send attempt came to.
 enum Outcome {
     Accepted {
-        status: NotificationStatus,
+        /// What acceptance means here: `delivered` for the outbox or an SMTP relay trusted to
+        /// deliver, `sending` while a receipt is awaited, `sent` for international texts.
+        new_status: NotificationStatus,
         sent_by: String,
         reference: Option<String>,
         outbox: Option<Box<storage::records::OutboxMessage>>,
@@ -168,14 +170,14 @@ async fn deliver_one(
 async fn send_email(app: &App, service: &Service, email: &OutgoingEmail, now: i64) -> Outcome {
     match &app.providers.email {
         EmailSender::Outbox => Outcome::Accepted {
-            status: NotificationStatus::Delivered,
+            new_status: NotificationStatus::Delivered,
             sent_by: outbox::OUTBOX_PROVIDER.into(),
             reference: None,
             outbox: Some(Box::new(outbox::email_record(service.id, email, now))),
         },
         EmailSender::Smtp(smtp) => match smtp.send(email).await {
             Ok(EmailAccepted { reference }) => Outcome::Accepted {
-                status: if app.config.smtp.delivered_on_accept {
+                new_status: if app.config.smtp.delivered_on_accept {
                     NotificationStatus::Delivered
                 } else {
                     NotificationStatus::Sending
@@ -192,7 +194,7 @@ async fn send_email(app: &App, service: &Service, email: &OutgoingEmail, now: i6
 async fn send_sms(app: &App, service: &Service, sms: &OutgoingSms, now: i64) -> Outcome {
     match &app.providers.sms {
         SmsSender::Outbox => Outcome::Accepted {
-            status: NotificationStatus::Delivered,
+            new_status: NotificationStatus::Delivered,
             sent_by: outbox::OUTBOX_PROVIDER.into(),
             reference: None,
             outbox: Some(Box::new(outbox::sms_record(service.id, sms, now))),
@@ -201,7 +203,7 @@ async fn send_sms(app: &App, service: &Service, sms: &OutgoingSms, now: i64) -> 
             Ok(name) => Outcome::Accepted {
                 // Upstream: international texts are `sent` (no receipts expected from most
                 // countries); UK texts wait in `sending` for the receipt.
-                status: if sms.international {
+                new_status: if sms.international {
                     NotificationStatus::Sent
                 } else {
                     NotificationStatus::Sending
@@ -229,7 +231,7 @@ async fn record(
     let max_retries = app.config.delivery.max_retries;
     match outcome {
         Outcome::Accepted {
-            status,
+            new_status,
             sent_by,
             reference,
             outbox,
@@ -247,7 +249,7 @@ async fn record(
                         sent_by: Some(sent_by),
                         ..Default::default()
                     };
-                    apply_status(ctx, id, status, change)?;
+                    apply_status(ctx, id, Event::ProviderAccepted, new_status, change)?;
                     ctx.ack(queue, seq)?;
                     Ok(())
                 })
@@ -267,7 +269,13 @@ async fn record(
                             reason: Some(format!("gave up after {max_retries} retries: {reason}")),
                             ..Default::default()
                         };
-                        apply_status(ctx, id, NotificationStatus::TechnicalFailure, change)?;
+                        apply_status(
+                            ctx,
+                            id,
+                            Event::DeliveryFailed,
+                            NotificationStatus::TechnicalFailure,
+                            change,
+                        )?;
                     }
                     Ok(outcome)
                 })
@@ -302,7 +310,13 @@ async fn fail_now(
                 reason: Some(reason),
                 ..Default::default()
             };
-            apply_status(ctx, id, NotificationStatus::TechnicalFailure, change)?;
+            apply_status(
+                ctx,
+                id,
+                Event::DeliveryFailed,
+                NotificationStatus::TechnicalFailure,
+                change,
+            )?;
             ctx.ack(queue, seq)?;
             Ok(())
         })
@@ -356,7 +370,13 @@ async fn simulate(
                 sent_by: Some(sent_by),
                 ..Default::default()
             };
-            apply_status(ctx, id, NotificationStatus::Sending, change)?;
+            apply_status(
+                ctx,
+                id,
+                Event::ProviderAccepted,
+                NotificationStatus::Sending,
+                change,
+            )?;
             ctx.ack(queue, seq)?;
             Ok(())
         })

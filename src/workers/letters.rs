@@ -17,7 +17,6 @@
 //! with its file in place (the row is handed out again) or a finished row and a stale copy that
 //! the next look at the row removes.
 
-use crate::domain::queues::Queue;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,12 +27,12 @@ use storage::records::{KeyType, Notification, NotificationStatus};
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::domain::status::{StatusChange, apply_status};
+use crate::domain::queues::Queue;
+use crate::domain::status::{Event, StatusChange, apply_status, apply_status_with};
 use crate::letters::antivirus::{Clamd, ScanVerdict};
 use crate::letters::files::{Area, LetterFiles, pdf_location, scan_name};
 use crate::letters::render::{LetterContent, render_letter};
 use crate::letters::validate::{MAX_PAGES, Validation, validate_precompiled};
-
 
 /// Sheets of paper for a duplex letter of `pages` pages.
 pub fn sheets(pages: u32) -> u32 {
@@ -55,18 +54,27 @@ enum Failure {
 
 /// Handle one `letter-create-pdf` row.
 pub async fn create_pdf(app: Arc<App>, row: Claimed) {
-    run(app, row, Queue::LetterPdf.name()).await
+    run(app, row, Queue::LetterPdf).await
 }
 
 /// Handle one `letter-scan` row.
 pub async fn scan(app: Arc<App>, row: Claimed) {
-    run(app, row, Queue::LetterScan.name()).await
+    run(app, row, Queue::LetterScan).await
 }
 
-async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
+/// The status event of each letter queue.
+fn event_of(queue: Queue) -> Event {
+    if queue == Queue::LetterScan {
+        Event::LetterScanned
+    } else {
+        Event::LetterRendered
+    }
+}
+
+async fn run(app: Arc<App>, row: Claimed, queue: Queue) {
     let seq = row.seq;
     let Ok(id) = Uuid::from_slice(&row.payload) else {
-        tracing::error!(queue, seq, "letter row without a notification id; dropped");
+        tracing::error!(%queue, seq, "letter row without a notification id; dropped");
         finish(&app, queue, seq, None).await;
         return;
     };
@@ -83,7 +91,7 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
             return;
         }
     };
-    let result = if queue == Queue::LetterPdf.name() {
+    let result = if queue == Queue::LetterPdf {
         make_templated_pdf(&app, &n, seq).await
     } else {
         scan_and_validate(&app, &n, &row).await
@@ -96,16 +104,10 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
         Failure::Retry(r) => (r, true),
         Failure::Final(r) => (r, false),
     };
-    let (max_retries, delay) = if queue == Queue::LetterScan.name() {
-        let av = &app.config.antivirus;
-        (av.max_retries, av.retry_delay_seconds)
-    } else {
-        let l = &app.config.letters;
-        (l.max_retries, l.retry_delay_seconds)
-    };
-    let last_attempt = !retry || row.attempts >= max_retries;
+    let policy = queue.retry_policy(&app.config);
+    let last_attempt = !retry || row.attempts >= policy.max_retries;
     if last_attempt
-        && queue == Queue::LetterScan.name()
+        && queue == Queue::LetterScan
         && n.status == NotificationStatus::PendingVirusCheck
     {
         // Kept for the operator: `notify letters replay-errors` scans it again.
@@ -121,10 +123,10 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
         .store
         .write(move |ctx| {
             let gave_up = if retry {
-                let o = ctx.retry(queue, seq, (delay as i64).saturating_mul(1000), max_retries)?;
+                let o = ctx.retry(queue.name(), seq, policy.delay_ms, policy.max_retries)?;
                 matches!(o, storage::RetryOutcome::GaveUp { .. })
             } else {
-                ctx.ack(queue, seq)?;
+                ctx.ack(queue.name(), seq)?;
                 true
             };
             if gave_up {
@@ -133,14 +135,20 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
                     reason: Some(reason.clone()),
                     ..Default::default()
                 };
-                apply_status(ctx, id, NotificationStatus::TechnicalFailure, change)?;
+                apply_status(
+                    ctx,
+                    id,
+                    event_of(queue),
+                    NotificationStatus::TechnicalFailure,
+                    change,
+                )?;
             }
             Ok((gave_up, reason))
         })
         .await;
     match outcome {
         Ok((true, reason)) => {
-            tracing::error!(notification_id = %id, queue, reason, "letter failed: technical-failure");
+            tracing::error!(notification_id = %id, %queue, reason, "letter failed: technical-failure");
             crate::domain::alerts::raise(
                 &app,
                 "letter-technical-failure",
@@ -150,7 +158,7 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
             .await;
         }
         Ok((false, reason)) => {
-            tracing::warn!(notification_id = %id, queue, attempts = row.attempts + 1, reason, "letter will be retried")
+            tracing::warn!(notification_id = %id, %queue, attempts = row.attempts + 1, reason, "letter will be retried")
         }
         Err(e) => {
             tracing::error!(notification_id = %id, error = %e, "cannot record a letter failure")
@@ -161,7 +169,7 @@ async fn run(app: Arc<App>, row: Claimed, queue: &'static str) {
 /// Ack the row, applying `status` first when given.
 async fn finish(
     app: &App,
-    queue: &'static str,
+    queue: Queue,
     seq: u64,
     update: Option<(Uuid, NotificationStatus, StatusChange)>,
 ) -> bool {
@@ -169,16 +177,16 @@ async fn finish(
         .store
         .write(move |ctx| {
             if let Some((id, status, change)) = update {
-                apply_status(ctx, id, status, change)?;
+                apply_status(ctx, id, event_of(queue), status, change)?;
             }
-            ctx.ack(queue, seq)?;
+            ctx.ack(queue.name(), seq)?;
             Ok(())
         })
         .await;
     match result {
         Ok(()) => true,
         Err(e) => {
-            tracing::error!(queue, seq, error = %e, "cannot record a letter's outcome");
+            tracing::error!(%queue, seq, error = %e, "cannot record a letter's outcome");
             false
         }
     }
@@ -209,12 +217,12 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
     };
     if !waiting {
         tracing::info!(notification_id = %id, status = n.status.as_str(), "letter PDF already made; skipped");
-        finish(app, Queue::LetterPdf.name(), seq, None).await;
+        finish(app, Queue::LetterPdf, seq, None).await;
         return Ok(());
     }
     let personalisation: Map<String, Value> =
         serde_json::from_str(&n.personalisation).unwrap_or_default();
-    let raw_lines = crate::api::render::address_lines(&personalisation);
+    let raw_lines = crate::domain::content::address_lines(&personalisation);
     // The address was checked when the letter was accepted; normalise it the same way again.
     let lines = crate::domain::recipients::validate_postal_address(&raw_lines, true)
         .map(|a| a.lines)
@@ -261,7 +269,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
         };
         finish(
             app,
-            Queue::LetterPdf.name(),
+            Queue::LetterPdf,
             seq,
             Some((id, NotificationStatus::ValidationFailed, change)),
         )
@@ -285,7 +293,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
         billable_units: Some(if test_key { 0 } else { sheets(pages) }),
         ..Default::default()
     };
-    if !finish(app, Queue::LetterPdf.name(), seq, Some((id, status, change))).await {
+    if !finish(app, Queue::LetterPdf, seq, Some((id, status, change))).await {
         return Ok(());
     }
     tracing::debug!(notification_id = %id, pages, file = %name, "letter PDF made");
@@ -301,6 +309,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
                     apply_status(
                         ctx,
                         id,
+                        Event::LetterRendered,
                         NotificationStatus::Delivered,
                         StatusChange::default(),
                     )
@@ -331,7 +340,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
         ) {
             files.delete(Area::Scan, &name).await.map_err(store_error)?;
         }
-        finish(app, Queue::LetterScan.name(), seq, None).await;
+        finish(app, Queue::LetterScan, seq, None).await;
         return Ok(());
     }
     let Some(pdf) = files.get(Area::Scan, &name).await.map_err(store_error)? else {
@@ -356,7 +365,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
                 };
                 finish(
                     app,
-                    Queue::LetterScan.name(),
+                    Queue::LetterScan,
                     seq,
                     Some((id, NotificationStatus::VirusScanFailed, change)),
                 )
@@ -412,7 +421,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
             };
             finish(
                 app,
-                Queue::LetterScan.name(),
+                Queue::LetterScan,
                 seq,
                 Some((id, NotificationStatus::ValidationFailed, change)),
             )
@@ -424,39 +433,49 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
             page_count,
             address,
         } => {
-            let mut done = n.clone();
-            if address.international {
-                done.international = true;
-                done.postage = Some(
-                    address
-                        .postage_zone
-                        .clone()
-                        .unwrap_or_else(|| "rest-of-world".into()),
-                );
-            }
             let test_key = n.key_type == KeyType::Test;
-            done.status = if test_key {
+            let to = if test_key {
                 NotificationStatus::Delivered
             } else {
                 NotificationStatus::Created
             };
-            let (area, target) = pdf_location(&done);
+            // The recipient is the address read from the window; international addresses set
+            // their postage.
+            let postage = if address.international {
+                Some(
+                    address
+                        .postage_zone
+                        .clone()
+                        .unwrap_or_else(|| "rest-of-world".into()),
+                )
+            } else {
+                n.postage.clone()
+            };
+            // Where the file goes depends on the key type and postage, not on the new status.
+            let mut placed = n.clone();
+            placed.postage = postage.clone();
+            let (area, target) = pdf_location(&placed);
             files.put(area, &target, pdf).await.map_err(store_error)?;
-            done.to = address.lines.join("\n");
-            done.normalised_to = address.lines.join("\n").to_lowercase();
-            done.personalisation = address_personalisation(&address.lines);
-            done.billable_units = sheets(page_count);
+            let lines = address.lines.clone();
+            let international = address.international;
+            let change = StatusChange {
+                billable_units: Some(sheets(page_count)),
+                ..Default::default()
+            };
             let stored = app
                 .store
                 .write(move |ctx| {
-                    // Only a letter still waiting for its scan changes (it may have been
-                    // cancelled meanwhile).
-                    if let Some(current) = ctx.get_notification(id)?
-                        && current.status == NotificationStatus::PendingVirusCheck
-                    {
-                        done.updated_at = Some(ctx.now_micros());
-                        ctx.update_notification(&done)?;
-                    }
+                    // The table changes only a letter still waiting for its scan (it may have
+                    // been cancelled meanwhile).
+                    apply_status_with(ctx, id, Event::LetterScanned, to, change, |n| {
+                        if international {
+                            n.international = true;
+                            n.postage = postage;
+                        }
+                        n.to = lines.join("\n");
+                        n.normalised_to = lines.join("\n").to_lowercase();
+                        n.personalisation = address_personalisation(&lines);
+                    })?;
                     ctx.ack(Queue::LetterScan.name(), seq)?;
                     Ok(())
                 })

@@ -14,7 +14,6 @@ pub mod callbacks;
 pub mod delivery;
 pub mod letters;
 
-use crate::domain::queues::Queue;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +23,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::app::App;
+use crate::domain::queues::Queue;
 
 /// The running workers.
 pub struct Workers {

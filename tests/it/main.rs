@@ -6,6 +6,7 @@ mod common;
 
 mod admin_api;
 mod api_v2;
+mod architecture;
 mod config;
 mod delivery;
 mod documents;
