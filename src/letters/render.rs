@@ -7,7 +7,6 @@
 //! are exactly the widths that get drawn; `draw_text` would shape again with kerning and could
 //! disagree with our measurements.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -15,6 +14,11 @@ use krilla::Document;
 use krilla::geom::Point;
 use krilla::page::PageSettings;
 use krilla::text::{Font, GlyphId, KrillaGlyph};
+use skrifa::charmap::Charmap;
+use skrifa::instance::{LocationRef, Size};
+use skrifa::metrics::GlyphMetrics;
+use skrifa::raw::{ReadError, TableProvider};
+use skrifa::{FontRef, MetadataProvider};
 
 /// A4 width; the page is portrait.
 pub const A4_WIDTH_MM: f32 = 210.0;
@@ -147,167 +151,57 @@ pub(crate) enum Style {
     Bold,
 }
 
-/// Just enough of a TrueType font to measure and map text without shaping.
+/// What the layout needs of a font to measure and map text without shaping, read with skrifa:
+/// the same library and calls krilla uses to write each glyph's width into the PDF, so the
+/// widths measured here are the widths printed.
 struct Metrics {
     units_per_em: f32,
     /// hhea ascender/descender as fractions of the em (descent positive). For Liberation these
     /// equal the Windows clipping metrics, i.e. they bound the glyphs' ink.
     ascent: f32,
     descent: f32,
-    /// Glyph ids for the Basic Multilingual Plane, indexed by code point; the rest in a map.
-    bmp: Vec<u16>,
-    astral: HashMap<u32, u16>,
-    advances: Vec<u16>,
+    /// The best Unicode subtable (full repertoire before BMP).
+    charmap: Charmap<'static>,
+    /// Advances from `hmtx`, unscaled (font units).
+    advances: GlyphMetrics<'static>,
 }
 
 impl Metrics {
-    fn parse(data: &[u8]) -> Option<Self> {
-        let table = |tag: &[u8; 4]| -> Option<&[u8]> {
-            let count = usize::from(be_u16(data, 4)?);
-            (0..count).find_map(|i| {
-                let rec = 12 + i * 16;
-                if data.get(rec..rec + 4)? != tag {
-                    return None;
-                }
-                let off = be_u32(data, rec + 8)? as usize;
-                let len = be_u32(data, rec + 12)? as usize;
-                data.get(off..off.checked_add(len)?)
-            })
-        };
-        let head = table(b"head")?;
-        let hhea = table(b"hhea")?;
-        let maxp = table(b"maxp")?;
-        let hmtx = table(b"hmtx")?;
-        let cmap = table(b"cmap")?;
-
-        let units_per_em = f32::from(be_u16(head, 18)?);
+    fn parse(data: &'static [u8]) -> Result<Self, ReadError> {
+        let font = FontRef::new(data)?;
+        let units_per_em = f32::from(font.head()?.units_per_em());
         if units_per_em <= 0.0 {
-            return None;
+            return Err(ReadError::MalformedData("units per em is 0"));
         }
-        let ascent = f32::from(be_u16(hhea, 4)? as i16) / units_per_em;
-        let descent = -f32::from(be_u16(hhea, 6)? as i16) / units_per_em;
-        let num_hmetrics = usize::from(be_u16(hhea, 34)?);
-        let num_glyphs = usize::from(be_u16(maxp, 4)?);
-        if num_hmetrics == 0 {
-            return None;
+        let hhea = font.hhea()?;
+        // Without these tables every character would measure 0 wide or map to `.notdef`;
+        // skrifa reads them lazily, so check they are there once, here.
+        if hhea.number_of_h_metrics() == 0 {
+            return Err(ReadError::MalformedData("no horizontal metrics"));
         }
-        let mut advances = Vec::with_capacity(num_glyphs.max(num_hmetrics));
-        for i in 0..num_hmetrics {
-            advances.push(be_u16(hmtx, i * 4)?);
-        }
-        let last = advances[num_hmetrics - 1];
-        advances.resize(num_glyphs.max(num_hmetrics), last);
-
-        let mut bmp = vec![0u16; 0x10000];
-        let mut astral = HashMap::new();
-        parse_cmap(cmap, &mut bmp, &mut astral)?;
-        Some(Metrics {
+        font.maxp()?;
+        font.hmtx()?;
+        font.cmap()?;
+        Ok(Metrics {
             units_per_em,
-            ascent,
-            descent,
-            bmp,
-            astral,
-            advances,
+            ascent: f32::from(hhea.ascender().to_i16()) / units_per_em,
+            descent: -f32::from(hhea.descender().to_i16()) / units_per_em,
+            charmap: font.charmap(),
+            advances: font.glyph_metrics(Size::unscaled(), LocationRef::default()),
         })
     }
 
     /// Glyph id and advance (in ems). Characters the font lacks map to `.notdef` (glyph 0),
     /// which krilla draws as the font's missing-glyph box.
-    fn glyph(&self, c: char) -> (u16, f32) {
-        let cp = u32::from(c);
-        let gid = if cp < 0x10000 {
-            self.bmp[cp as usize]
-        } else {
-            self.astral.get(&cp).copied().unwrap_or(0)
-        };
-        let adv = self.advances.get(usize::from(gid)).copied().unwrap_or(0);
-        (gid, f32::from(adv) / self.units_per_em)
+    fn glyph(&self, c: char) -> (u32, f32) {
+        let gid = self.charmap.map(c).unwrap_or(skrifa::GlyphId::NOTDEF);
+        let advance = self.advances.advance_width(gid).unwrap_or(0.0);
+        (gid.to_u32(), advance / self.units_per_em)
     }
 
     fn width_em(&self, text: &str) -> f32 {
         text.chars().map(|c| self.glyph(c).1).sum()
     }
-}
-
-fn be_u16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(d.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be_u32(d: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// Reads the best Unicode subtable: format 12 (full Unicode) if present, else format 4 (BMP).
-fn parse_cmap(cmap: &[u8], bmp: &mut [u16], astral: &mut HashMap<u32, u16>) -> Option<()> {
-    let count = usize::from(be_u16(cmap, 2)?);
-    let mut fmt4 = None;
-    let mut fmt12 = None;
-    for i in 0..count {
-        let rec = 4 + i * 8;
-        let platform = be_u16(cmap, rec)?;
-        let encoding = be_u16(cmap, rec + 2)?;
-        let off = be_u32(cmap, rec + 4)? as usize;
-        let unicode = platform == 0 || (platform == 3 && (encoding == 1 || encoding == 10));
-        if !unicode {
-            continue;
-        }
-        match be_u16(cmap, off) {
-            Some(4) => fmt4 = fmt4.or(Some(off)),
-            Some(12) => fmt12 = fmt12.or(Some(off)),
-            _ => {}
-        }
-    }
-    if let Some(off) = fmt12 {
-        let sub = cmap.get(off..)?;
-        let groups = be_u32(sub, 12)? as usize;
-        for g in 0..groups {
-            let at = 16 + g * 12;
-            let (start, end, first) =
-                (be_u32(sub, at)?, be_u32(sub, at + 4)?, be_u32(sub, at + 8)?);
-            for cp in start..=end.min(0x10FFFF) {
-                let gid = u16::try_from(first + (cp - start)).unwrap_or(0);
-                if cp < 0x10000 {
-                    bmp[cp as usize] = gid;
-                } else {
-                    astral.insert(cp, gid);
-                }
-            }
-        }
-        return Some(());
-    }
-    let off = fmt4?;
-    let sub = cmap.get(off..)?;
-    let seg_count = usize::from(be_u16(sub, 6)? / 2);
-    let ends = 14;
-    let starts = ends + seg_count * 2 + 2;
-    let deltas = starts + seg_count * 2;
-    let range_offsets = deltas + seg_count * 2;
-    for s in 0..seg_count {
-        let end = be_u16(sub, ends + s * 2)?;
-        let start = be_u16(sub, starts + s * 2)?;
-        let delta = be_u16(sub, deltas + s * 2)?;
-        let ro_at = range_offsets + s * 2;
-        let ro = usize::from(be_u16(sub, ro_at)?);
-        if start > end {
-            continue;
-        }
-        for cp in start..=end {
-            if cp == 0xFFFF {
-                break;
-            }
-            let gid = if ro == 0 {
-                cp.wrapping_add(delta)
-            } else {
-                let at = ro_at + ro + usize::from(cp - start) * 2;
-                match be_u16(sub, at) {
-                    Some(0) | None => 0,
-                    Some(g) => g.wrapping_add(delta),
-                }
-            };
-            bmp[usize::from(cp)] = gid;
-        }
-    }
-    Some(())
 }
 
 struct Face {
@@ -355,7 +249,8 @@ static FONTS: LazyLock<Result<Fonts, String>> = LazyLock::new(|| {
     let face = |name: &str, data: &'static [u8]| -> Result<Face, String> {
         let font =
             Font::new(data.into(), 0).ok_or_else(|| format!("{name}: krilla rejected it"))?;
-        let metrics = Metrics::parse(data).ok_or_else(|| format!("{name}: bad metric tables"))?;
+        let metrics =
+            Metrics::parse(data).map_err(|e| format!("{name}: bad metric tables: {e}"))?;
         Ok(Face { font, metrics })
     };
     Ok(Fonts {
@@ -1146,7 +1041,7 @@ fn shape(metrics: &Metrics, text: &str, out: &mut Vec<KrillaGlyph>) {
         let (gid, advance) = metrics.glyph(c);
         let range: Range<usize> = i..i + c.len_utf8();
         out.push(KrillaGlyph::new(
-            GlyphId::new(u32::from(gid)),
+            GlyphId::new(gid),
             advance,
             0.0,
             0.0,
@@ -1495,6 +1390,54 @@ mod tests {
             .map(|l| l.runs[0].text.as_str())
             .collect();
         assert_eq!(date, ["30 November 2026"]);
+    }
+
+    /// Figures measured with the hand-written TrueType reader this replaced (the whole of
+    /// Unicode mapped to the same glyph ids and advances); a change here moves every line.
+    #[test]
+    fn font_metrics_are_pinned() {
+        let fonts = fonts().expect("fonts");
+        let (regular, bold) = (&fonts.regular.metrics, &fonts.bold.metrics);
+        // Liberation Sans: 2048 units per em, hhea 1854 / -434 in both styles.
+        for m in [regular, bold] {
+            assert_eq!((m.ascent, m.descent), (1854.0 / 2048.0, 434.0 / 2048.0));
+            for (c, gid) in [
+                ('A', 36),
+                ('W', 58),
+                ('i', 76),
+                ('£', 101),
+                ('é', 171),
+                ('–', 2015),
+                ('€', 2088),
+                ('😀', 0),
+            ] {
+                assert_eq!(m.glyph(c).0, gid, "{c}");
+            }
+        }
+        let units = |m: &Metrics, c| m.glyph(c).1 * 2048.0;
+        assert_eq!(units(regular, 'A'), 1366.0);
+        assert_eq!(units(bold, 'A'), 1479.0);
+        assert_eq!(units(regular, 'i'), 455.0);
+        assert_eq!(units(bold, 'i'), 569.0);
+        assert_eq!(units(regular, ' '), 569.0);
+        // `.notdef`, drawn for characters the font lacks.
+        assert_eq!(units(regular, '😀'), 1536.0);
+        for (style, text, mm) in [
+            (Style::Regular, "Hello, world", 20.272491),
+            (Style::Bold, "Hello, world", 21.991077),
+            (Style::Regular, "SW1A 1AA", 19.410357),
+            (Style::Bold, "SW1A 1AA", 20.052694),
+            (
+                Style::Regular,
+                "The quick brown fox jumps over the lazy dog",
+                76.78687,
+            ),
+            (Style::Regular, "£1,234.56 – “café” 😀", 35.485863),
+        ] {
+            let width = fonts.width_mm(style, 11.0, text);
+            assert!((width - mm).abs() < 1e-4, "{style:?} {text:?}: {width} mm");
+        }
+        assert!((fonts.extent_mm(11.0) - 4.335308).abs() < 1e-5);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use serde_json::{Value, json};
 use storage::records::{Micros, NotificationStatus};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode};
@@ -189,12 +190,9 @@ pub fn parse_basic_auth(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+/// Equal bytes, compared in time that does not depend on where they differ (`subtle`).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, x) in a.iter().enumerate() {
-        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
-    }
-    diff == 0
+    a.ct_eq(b).into()
 }
 
 // ---------------------------------------------------------------------------------------------

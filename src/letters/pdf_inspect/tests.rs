@@ -1,34 +1,20 @@
+//! The reader end to end: small PDFs built with lopdf, scanned page by page. Unit tests of
+//! the parts that need no file (geometry, CMaps, glyph names, text lines) sit beside them.
+
 use lopdf::{Dictionary, Document, Object, Stream, StringFormat, dictionary};
 
+use super::cmap::tests::TO_UNICODE;
+use super::content::MAX_PAGE_OPERATIONS;
+use super::geometry::tests::{assert_rect, close};
 use super::*;
 
 const K: f64 = MM_PER_PT;
 const H: f64 = 841.89;
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-3
-}
-
-fn assert_rect(actual: &Rect, expected: [f64; 4]) {
-    let got = [actual.x0, actual.y0, actual.x1, actual.y1];
-    assert!(
-        got.iter().zip(&expected).all(|(a, b)| close(*a, *b)),
-        "{got:?} != {expected:?}"
-    );
-}
-
 /// Display rectangle (mm) of a user-space rectangle (pt) on an unrotated A4 page.
 fn display(x0: f64, y0: f64, x1: f64, y1: f64) -> [f64; 4] {
     [x0 * K, (H - y1) * K, x1 * K, (H - y0) * K]
 }
-
-const TO_UNICODE: &str = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
-/CMapName /Test def
-1 begincodespacerange <0000> <FFFF> endcodespacerange
-2 beginbfchar <0003> <0020> <0024> <0041> endbfchar
-1 beginbfrange <0044> <0046> <0061> endbfrange
-1 beginbfrange <0050> <0051> [<00E9> <00660069>] endbfrange
-endcmap CMapName currentdict /CMap defineresource pop end end";
 
 /// One A4 page with `content`, fonts F1 (Helvetica, no widths), F2 (widths A=500 B=600 C=700),
 /// F3 (Identity-H, 2-byte codes, /W) and a form XObject X1 drawing a 10×10 square.
@@ -96,22 +82,6 @@ fn page_with(content: &str, media: [f64; 4], rotate: Option<i64>) -> PageContent
 
 fn a4(content: &str) -> PageContent {
     page_with(content, [0.0, 0.0, 595.28, H], None)
-}
-
-#[test]
-fn matrices_compose_in_pdf_order() {
-    let scale = Matrix::new(2.0, 0.0, 0.0, 2.0, 0.0, 0.0);
-    let shift = Matrix::translate(10.0, 5.0);
-    // Scale first, then shift.
-    assert_eq!(scale.then(&shift).apply(1.0, 1.0), (12.0, 7.0));
-    assert_eq!(shift.then(&scale).apply(1.0, 1.0), (22.0, 12.0));
-    let rotate = Matrix::new(0.0, 1.0, -1.0, 0.0, 0.0, 0.0);
-    let (x, y) = rotate.apply(1.0, 0.0);
-    assert!(close(x, 0.0) && close(y, 1.0));
-    assert_rect(
-        &Rect::new(0.0, 0.0, 2.0, 1.0).transform(&rotate),
-        [-1.0, 0.0, 0.0, 2.0],
-    );
 }
 
 #[test]
@@ -302,85 +272,6 @@ fn rotated_pages_map_to_the_portrait_display() {
 }
 
 #[test]
-fn geometry_reads_boxes_and_rotation() {
-    let geometry = PageGeometry {
-        box_pt: [0.0, 0.0, H, 595.28],
-        rotate: Some(90),
-    };
-    let (w, h) = geometry.display_size_mm();
-    assert!((w - 210.0).abs() < 0.01 && (h - 297.0).abs() < 0.01);
-    assert!((geometry.box_width_mm() - 297.0).abs() < 0.01);
-}
-
-#[test]
-fn cmap_parsing() {
-    let cmap = CMap::parse(TO_UNICODE.as_bytes());
-    assert_eq!(cmap.codespace, vec![(0, 0xFFFF, 2)]);
-    assert_eq!(cmap.unicode(0x24, 2).as_deref(), Some("A"));
-    assert_eq!(cmap.unicode(0x45, 2).as_deref(), Some("b"));
-    assert_eq!(cmap.unicode(0x51, 2).as_deref(), Some("fi"));
-    assert_eq!(cmap.unicode(0x24, 1), None);
-    let cids =
-        CMap::parse(b"1 begincidrange <20> <7e> 1 endcidrange 1 begincidchar <ff> 500 endcidchar");
-    assert_eq!(cids.cid(0x21), Some(2));
-    assert_eq!(cids.cid(0xff), Some(500));
-    assert_eq!(cids.cid(0x10), None);
-}
-
-#[test]
-fn glyph_names() {
-    for (name, text) in [
-        ("A", "A"),
-        ("eacute", "é"),
-        ("Ccedilla", "Ç"),
-        ("quoteright", "’"),
-        ("uni00410042", "AB"),
-        ("u1F600", "😀"),
-        ("f_i", "fi"),
-        ("a.sc", "a"),
-        ("zero", "0"),
-    ] {
-        assert_eq!(
-            glyph_name_text(name.as_bytes()).as_deref(),
-            Some(text),
-            "{name}"
-        );
-    }
-    assert_eq!(glyph_name_text(b"g123"), None);
-}
-
-fn glyph(text: &str, x0: f64, baseline: f64) -> TextGlyph {
-    TextGlyph {
-        text: text.to_string(),
-        bbox: Rect::new(x0, baseline - 3.0, x0 + 2.0, baseline + 1.0),
-        baseline,
-        size: 4.0,
-    }
-}
-
-#[test]
-fn text_lines_group_by_baseline_and_split_words() {
-    let glyphs = vec![
-        glyph("b", 12.0, 20.0),
-        glyph("a", 10.0, 20.2),
-        // 0.4 mm gap: same word. 1 mm gap (> 0.15 × 4 mm): new word.
-        glyph("c", 14.4, 19.9),
-        glyph("d", 17.4, 20.0),
-        glyph(" ", 19.4, 20.0),
-        glyph("e", 21.4, 20.0),
-        glyph("x", 10.0, 30.0),
-        // Far right of the area on the same line: dropped.
-        glyph("far", 200.0, 30.0),
-        glyph("above", 10.0, 5.0),
-    ];
-    let area = Rect::new(0.0, 10.0, 100.0, 40.0);
-    assert_eq!(text_lines(&glyphs, &area), ["abc d e", "x"]);
-    // Any overlap with the area takes the whole word.
-    let glyphs = vec![glyph("L", 98.0, 20.0), glyph("ong", 100.0, 20.0)];
-    assert_eq!(text_lines(&glyphs, &area), ["Long"]);
-}
-
-#[test]
 fn content_budget_is_enforced() {
     let mut ops = String::new();
     for _ in 0..(MAX_PAGE_OPERATIONS / 4 + 1) {
@@ -409,21 +300,4 @@ fn content_budget_is_enforced() {
     doc.save_to(&mut bytes).expect("saved");
     let file = PdfFile::parse(&bytes).expect("parses");
     assert_eq!(file.scanner().scan_page(0), Err(PdfError::TooComplex(1)));
-}
-
-#[test]
-fn ranges_are_found_by_binary_search() {
-    let ranges = [(0u64, 9u64), (20, 29), (30, 30), (40, 100)];
-    let find = |code| find_range(&ranges, code, |r| *r).copied();
-    assert_eq!(find(0), Some((0, 9)));
-    assert_eq!(find(9), Some((0, 9)));
-    assert_eq!(find(15), None);
-    assert_eq!(find(30), Some((30, 30)));
-    assert_eq!(find(77), Some((40, 100)));
-    assert_eq!(find(101), None);
-    // Ranges written out of order still resolve once parsed.
-    let cmap = CMap::parse(b"2 beginbfrange <20> <21> <0061> <01> <02> <0041> endbfrange");
-    assert_eq!(cmap.unicode(0x02, 1).as_deref(), Some("B"));
-    assert_eq!(cmap.unicode(0x21, 1).as_deref(), Some("b"));
-    assert_eq!(cmap.unicode(0x10, 1), None);
 }
