@@ -37,6 +37,18 @@ pub enum StartError {
     },
 }
 
+impl StartError {
+    /// Another process (a running server) holds the data directory: a command can ask it
+    /// instead.
+    pub fn is_in_use(&self) -> bool {
+        matches!(
+            self,
+            StartError::Store(storage::StoreError::InUse(_))
+                | StartError::Open(OpenError::Store(storage::StoreError::InUse(_)))
+        )
+    }
+}
+
 /// Threads for blocking work (local blob files, PDF rendering and validation). Few on purpose:
 /// each thread that allocates gets its own glibc malloc arena, and with tokio's default of 512
 /// a print run of 150,000 letters peaked at 373 MiB resident instead of 178 MiB with 8, at the

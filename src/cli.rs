@@ -468,7 +468,7 @@ async fn jobs(config: Config, cmd: JobsCommand) -> Result<ExitCode, CliError> {
             app.shutdown();
             result.map_err(|e| CliError::Message(e.to_string()))?
         }
-        Err(app::StartError::Store(storage::StoreError::InUse(_))) => match &cmd {
+        Err(e) if e.is_in_use() => match &cmd {
             JobsCommand::List { .. } => {
                 remote(&config, "GET", "/scheduler/jobs", json!({})).await?
             }
@@ -574,7 +574,7 @@ async fn sheet(config: Config, cmd: SheetCommand) -> Result<ExitCode, CliError> 
             app.shutdown();
             result?
         }
-        Err(app::StartError::Store(storage::StoreError::InUse(_))) => {
+        Err(e) if e.is_in_use() => {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("template_id", &template.to_string())
                 .append_pair("original_file_name", &file_name)
@@ -680,7 +680,7 @@ async fn letters(config: Config, cmd: LettersCommand) -> Result<ExitCode, CliErr
             app.shutdown();
             json!({ "queued": result.map_err(CliError::Message)? })
         }
-        Err(app::StartError::Store(storage::StoreError::InUse(_))) => {
+        Err(e) if e.is_in_use() => {
             remote(&config, "POST", "/letters/replay-scan-errors", json!({})).await?
         }
         Err(e) => return Err(e.into()),

@@ -10,6 +10,7 @@ use warp::reply::{Reply, Response};
 
 use crate::auth::AdminAuthError;
 use crate::domain::{Code, DomainError};
+use crate::receipts::ReceiptError;
 
 pub const NOT_FOUND_MESSAGE: &str = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.";
 pub const METHOD_NOT_ALLOWED_MESSAGE: &str = "The method is not allowed for the requested URL.";
@@ -21,6 +22,9 @@ pub enum AppError {
     AdminAuth(#[from] AdminAuthError),
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// A provider's receipt or received text refused (`/notifications/...` routes).
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -99,6 +103,18 @@ impl AppError {
                     "Internal server error".to_string(),
                 )
             }
+            AppError::Receipt(r) => {
+                let status = match r {
+                    ReceiptError::BadRequest(_) | ReceiptError::MissingFields(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    ReceiptError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+                    ReceiptError::NotFound(_) => StatusCode::NOT_FOUND,
+                    ReceiptError::RetryLater(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    ReceiptError::Upstream(_) => StatusCode::BAD_GATEWAY,
+                };
+                (status, "BadRequestError", r.to_string())
+            }
             AppError::Domain(d) => {
                 let (status, name) = http_of(d.code());
                 let message = match d {
@@ -125,6 +141,9 @@ impl AppError {
                 status,
                 &json!({"result": "error", "message": {"token": [message]}}),
             ),
+            AppError::Receipt(ReceiptError::MissingFields(fields)) => {
+                json_response(status, &json!({"result": "error", "message": fields}))
+            }
             _ => admin_error_response(status, &message),
         }
     }

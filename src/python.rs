@@ -189,6 +189,56 @@ pub(crate) fn python_float_repr(f: f64) -> String {
     }
 }
 
+/// A JSON value as upstream's JSON-schema error messages show it: Python's `repr` with the
+/// single quotes removed (strings bare; floats as Rust prints them, which differs from Python
+/// for exponents — kept as the API's messages have been).
+pub fn jsonschema_repr(v: &Value) -> String {
+    fn repr(v: &Value, out: &mut String) {
+        match v {
+            Value::Null => out.push_str("None"),
+            Value::Bool(true) => out.push_str("True"),
+            Value::Bool(false) => out.push_str("False"),
+            Value::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                    if f.fract() == 0.0 && f.abs() < 1e16 {
+                        out.push_str(&format!("{f:.1}"));
+                    } else {
+                        out.push_str(&f.to_string());
+                    }
+                } else {
+                    out.push_str(&n.to_string());
+                }
+            }
+            Value::String(s) => out.push_str(s),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    repr(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                out.push('{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(k);
+                    out.push_str(": ");
+                    repr(item, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    repr(v, &mut out);
+    out.replace('\'', "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,9 +21,6 @@ use crate::error::{AppError, json_response, v2_reject};
 
 /// Page size of the list endpoint.
 pub const PAGE_SIZE: usize = 250;
-/// Queue names the delivery workers claim from.
-/// Bulk sends' messages wait on queues of their own, so a 100,000-row job never stands between
-/// an API send and its provider.
 
 const SMS_KEYS: &[&str] = &[
     "phone_number",

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use crate::templates::py_repr;
+pub use crate::python::jsonschema_repr as py_repr;
 
 /// Collects errors for one request object.
 pub struct Checker<'a> {

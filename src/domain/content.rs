@@ -200,7 +200,7 @@ pub fn address_lines(p: &Map<String, Value>) -> Vec<String> {
     let text = |k: &str| match p.get(k) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(templates::py_repr(other)),
+        Some(other) => Some(crate::python::jsonschema_repr(other)),
     };
     let mut keys: Vec<String> = (1..=6).map(|i| format!("address_line_{i}")).collect();
     if p.contains_key("address_line_7") {

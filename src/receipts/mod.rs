@@ -31,7 +31,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
-use serde_json::{Value, json};
+use serde_json::json;
 use storage::records::{Micros, NotificationStatus};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -140,7 +140,7 @@ where
         Ok(()) => handler().await,
         Err(message) => {
             tracing::warn!(reason = message, "provider callback refused: basic auth");
-            let mut r = error(StatusCode::UNAUTHORIZED, json!(message));
+            let mut r = error(ReceiptError::Unauthorized(message.to_string()));
             r.headers_mut().insert(
                 "www-authenticate",
                 HeaderValue::from_static("Basic realm=\"notify\""),
@@ -198,17 +198,41 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Answers
 
-fn error(status: StatusCode, message: Value) -> Response {
-    json_response(status, &json!({"result": "error", "message": message}))
+/// Why a provider's post was refused. Answered through `src/error.rs`, like every other error
+/// (`{"result": "error", "message": ...}`, as upstream's receipt endpoints answer).
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// 400: the post cannot be used (an unknown reference, a bad value).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400: fields the provider must send are missing; answered as a list, as upstream does.
+    #[error("{}", .0.join(", "))]
+    MissingFields(Vec<String>),
+    /// 401: the optional basic auth of `[receipts]` failed.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 404: the message the receipt is for is not known.
+    #[error("{0}")]
+    NotFound(String),
+    /// 503: not found yet (our write may be a moment behind); the provider should retry.
+    #[error("{0}")]
+    RetryLater(String),
+    /// 502: a call we make for the provider (confirming an SNS subscription) failed.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+fn error(e: ReceiptError) -> Response {
+    AppError::from(e).into_admin_response()
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, json!(message.into()))
+    error(ReceiptError::BadRequest(message.into()))
 }
 
 /// Upstream's answer to missing fields: the messages as a list.
 fn missing_fields(messages: Vec<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, json!(messages))
+    error(ReceiptError::MissingFields(messages))
 }
 
 fn success(message: Option<String>) -> Response {
@@ -505,19 +529,15 @@ async fn confirm_subscription(
         Ok(resp) => {
             let status = resp.status();
             tracing::error!(url, %status, "SNS subscription confirmation failed");
-            error(
-                StatusCode::BAD_GATEWAY,
-                json!(format!(
-                    "SES callback failed: confirming the subscription answered {status}"
-                )),
-            )
+            error(ReceiptError::Upstream(format!(
+                "SES callback failed: confirming the subscription answered {status}"
+            )))
         }
         Err(e) => {
             tracing::error!(url, error = %e, "SNS subscription confirmation failed");
-            error(
-                StatusCode::BAD_GATEWAY,
-                json!("SES callback failed: could not confirm the subscription"),
-            )
+            error(ReceiptError::Upstream(
+                "SES callback failed: could not confirm the subscription".into(),
+            ))
         }
     }
 }
@@ -534,23 +554,17 @@ fn ses_not_found(app: &App, event: &ses::SesEvent, status_text: &str) -> Respons
             reference = %event.reference,
             "SES receipt for an email not found yet; asking SNS to retry"
         );
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!(format!(
-                "SES callback failed: notification reference {} not found yet, try again later",
-                event.reference
-            )),
-        );
+        return error(ReceiptError::RetryLater(format!(
+            "SES callback failed: notification reference {} not found yet, try again later",
+            event.reference
+        )));
     }
     tracing::warn!(reference = %event.reference, status = status_text, "SES receipt for an unknown email");
-    error(
-        StatusCode::NOT_FOUND,
-        json!(format!(
-            "SES callback failed: notification either not found or already updated from sending. \
-             Status {status_text} for notification reference {}",
-            event.reference
-        )),
-    )
+    error(ReceiptError::NotFound(format!(
+        "SES callback failed: notification either not found or already updated from sending. \
+         Status {status_text} for notification reference {}",
+        event.reference
+    )))
 }
 
 async fn ses_event(app: &App, event: ses::SesEvent) -> Response {
