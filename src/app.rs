@@ -123,7 +123,8 @@ impl App {
                     path: dir.display().to_string(),
                     message,
                 };
-                std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+                storage::files::create_private_dir(&dir).map_err(|e| err(e.to_string()))?;
+                storage::files::warn_if_not_private(&dir, "blob directory");
                 Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| err(e.to_string()))?)
             }
             BlobsKind::S3 => s3_store(&config.blobs.s3)?,

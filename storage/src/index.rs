@@ -157,7 +157,8 @@ impl SearchIndex {
     /// [`needs_rebuild`]: SearchIndex::needs_rebuild
     /// [`mark_rebuilt`]: SearchIndex::mark_rebuilt
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        std::fs::create_dir_all(dir)?;
+        crate::files::create_private_dir(dir)?;
+        crate::files::warn_if_not_private(dir, "search index directory");
         let (schema, fields) = build_schema();
         let marker = dir.join(REBUILD_MARKER);
         let mut needs_rebuild = marker.exists();

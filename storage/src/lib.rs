@@ -11,6 +11,7 @@
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
 //! - [`clock`]: injected time;
+//! - [`files`]: owner-only directories and files (the data directory holds personal data);
 //! - [`memory`]: process memory settings (transparent huge pages off).
 //!
 //! Invariants:
@@ -24,6 +25,7 @@ pub mod codec;
 pub mod entities;
 pub mod error;
 pub mod facts;
+pub mod files;
 pub mod index;
 pub mod indexer;
 pub mod jobs;
@@ -92,8 +94,12 @@ impl Store {
     /// Open (or create) the store in `dir`: create every table, check the schema version, return
     /// leased queue rows to their queues, and start the writer.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
+        files::create_private_dir(dir)?;
+        files::warn_if_not_private(dir, "data directory");
         let path = database_path(dir);
+        // redb would create it with the process's default mode (0644 under the usual umask).
+        files::create_private_file(&path)?;
+        files::warn_if_not_private(&path, "database file");
         let db = match Database::builder()
             .set_cache_size(options.cache_size)
             .create(&path)

@@ -7,6 +7,7 @@ mod common;
 mod admin_api;
 mod api_v2;
 mod config;
+mod data_dir;
 mod delivery;
 mod documents;
 mod e2e_cli;
