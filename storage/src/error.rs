@@ -29,11 +29,34 @@ pub enum StoreError {
     Io(Arc<std::io::Error>),
     #[error("the storage writer has stopped")]
     WriterGone,
-    #[error("schema version {found} in {path} is newer than this binary understands ({supported})")]
+    #[error(
+        "the store {path} has schema version {found}, newer than this binary's ({supported}): it was written by a newer notify; run that one (or restore the .backup copy made beside the file when it upgraded the store)"
+    )]
     SchemaTooNew {
         path: String,
         found: u32,
         supported: u32,
+    },
+    /// A schema migration step failed; its transaction was abandoned.
+    #[error(
+        "migrating the store {path} from schema version {from} to {to} ({step:?}) failed: {message}; that step changed nothing (the store is at version {from}; a copy from before the upgrade is {backup})"
+    )]
+    Migration {
+        path: String,
+        step: String,
+        from: u32,
+        to: u32,
+        message: String,
+        backup: String,
+    },
+    /// The copy made before migrating could not be written; nothing was migrated.
+    #[error(
+        "could not copy the store {path} to {backup} before migrating it: {message}; nothing was changed"
+    )]
+    MigrationBackup {
+        path: String,
+        backup: String,
+        message: String,
     },
 }
 

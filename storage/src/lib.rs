@@ -2,6 +2,7 @@
 //!
 //! Code map:
 //! - [`tables`]: every redb table, in one place;
+//! - [`migrations`]: the schema version and the steps that bring an older store up to it;
 //! - [`codec`]: the one versioned record encoding (format byte + bincode 2);
 //! - [`records`]: the plain stored records;
 //! - [`writer`]: group commit — one thread owns write transactions, callers are answered once
@@ -30,6 +31,7 @@ pub mod index;
 pub mod indexer;
 pub mod jobs;
 pub mod memory;
+pub mod migrations;
 pub mod print;
 pub mod queue;
 pub mod records;
@@ -42,7 +44,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, v7_floor};
 pub use entities::Reader;
@@ -91,8 +93,9 @@ pub fn database_path(dir: &Path) -> PathBuf {
 }
 
 impl Store {
-    /// Open (or create) the store in `dir`: create every table, check the schema version, return
-    /// leased queue rows to their queues, and start the writer.
+    /// Open (or create) the store in `dir`: migrate an older store to this binary's schema
+    /// (after backing it up; see [`migrations`]), create every table, return leased queue rows to
+    /// their queues, and start the writer.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
         files::create_private_dir(dir)?;
         files::warn_if_not_private(dir, "data directory");
@@ -110,7 +113,8 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        prepare_schema(&db, &path)?;
+        migrations::migrate(&db, &path, migrations::STEPS, options.clock.now())?;
+        prepare_schema(&db)?;
         let recovered = queue::recover_leases(&db)?;
         if recovered > 0 {
             tracing::info!(
@@ -243,34 +247,16 @@ impl Store {
     }
 }
 
-const SCHEMA_KEY: &str = "schema_version";
-
-fn prepare_schema(db: &Database, path: &Path) -> Result<()> {
+/// Create every table (so read transactions find them all, and a broken table fails the open,
+/// not a write), and record the schema version in a new store. An existing store is at this
+/// binary's version by now ([`migrations::migrate`] ran first).
+fn prepare_schema(db: &Database) -> Result<()> {
+    let new = migrations::stored_version(db)?.is_none();
     let txn = db.begin_write()?;
-    {
-        // Opening a table in a write transaction creates it: every table exists from here on.
-        let mut tables = tables::Tables::open_all(&txn)?;
-        let found = tables
-            .meta
-            .get(SCHEMA_KEY)?
-            .map(|v| u32::from_le_bytes(v.value()[..4].try_into().unwrap_or([0; 4])));
-        match found {
-            Some(v) if v > tables::SCHEMA_VERSION => {
-                return Err(StoreError::SchemaTooNew {
-                    path: path.display().to_string(),
-                    found: v,
-                    supported: tables::SCHEMA_VERSION,
-                });
-            }
-            Some(v) if v == tables::SCHEMA_VERSION => {}
-            _ => {
-                tables
-                    .meta
-                    .insert(SCHEMA_KEY, tables::SCHEMA_VERSION.to_le_bytes().as_slice())?;
-            }
-        }
+    tables::Tables::open_all(&txn)?;
+    if new {
+        migrations::record_version(&txn, tables::SCHEMA_VERSION)?;
     }
     txn.commit()?;
-    let _ = db.begin_read()?;
     Ok(())
 }
