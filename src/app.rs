@@ -86,6 +86,7 @@ pub fn store_options(config: &Config, clock: SharedClock) -> StoreOptions {
         max_batch: config.storage.max_batch,
         cache_size: (config.storage.cache_size_mb as usize).saturating_mul(1024 * 1024),
         clock,
+        low_disk: config.disk.watermark(),
     }
 }
 

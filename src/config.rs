@@ -134,6 +134,8 @@ pub struct Config {
     pub letters: LettersConfig,
     pub antivirus: AntivirusConfig,
     pub print: PrintConfig,
+    /// `[disk]`: the low-disk watermark (see [`DiskConfig`]).
+    pub disk: DiskConfig,
 }
 
 impl Default for Config {
@@ -162,6 +164,7 @@ impl Default for Config {
             letters: LettersConfig::default(),
             antivirus: AntivirusConfig::default(),
             print: PrintConfig::default(),
+            disk: DiskConfig::default(),
         }
     }
 }
@@ -278,6 +281,40 @@ impl Default for StorageConfig {
         }
     }
 }
+
+// --- [disk]: the low-disk watermark (storage faults, issue 29) -------------------------------
+
+/// `[disk]`: new notifications are refused (503) while the data directory's filesystem has less
+/// free space than the smaller of `min_free_mb` and `min_free_percent` of its size, so work
+/// already accepted can still finish before the disk is full. Either at 0 turns it off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskConfig {
+    pub min_free_mb: u64,
+    /// 0–100.
+    pub min_free_percent: u8,
+}
+
+impl Default for DiskConfig {
+    fn default() -> Self {
+        let watermark = storage::LowDiskWatermark::default();
+        DiskConfig {
+            min_free_mb: watermark.min_free_bytes >> 20,
+            min_free_percent: watermark.min_free_percent,
+        }
+    }
+}
+
+impl DiskConfig {
+    pub fn watermark(&self) -> storage::LowDiskWatermark {
+        storage::LowDiskWatermark {
+            min_free_bytes: self.min_free_mb.saturating_mul(1 << 20),
+            min_free_percent: self.min_free_percent,
+        }
+    }
+}
+
+// --- end of [disk] ------------------------------------------------------------------------------
 
 /// `[secrets]`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -943,6 +980,9 @@ impl Config {
             })
         }
 
+        if self.disk.min_free_percent > 100 {
+            return invalid("disk.min_free_percent", "must be between 0 and 100");
+        }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }

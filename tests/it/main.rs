@@ -21,3 +21,4 @@ mod receipts;
 mod retention;
 mod scheduler;
 mod sftp;
+mod storage_faults;
