@@ -357,7 +357,8 @@ enum Stopped {
     /// Every [`Writer`] handle is gone and everything sent was answered.
     Closed,
     /// A commit failed with a storage fault; its callers and the held bulk work were answered
-    /// with [`StoreError::Unavailable`]. `committed_any`: a commit succeeded before it.
+    /// with [`StoreError::Unavailable`]. `committed_any`: a batch ended without a storage
+    /// fault before this one (so the database worked after its last reopen).
     Fault { committed_any: bool },
 }
 
