@@ -106,7 +106,8 @@ pub fn load_or_create_secret_file(
         Err(e) => return Err(err(e)),
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(err)?;
+        // Usually the data directory: owner-only when this creates it.
+        storage::files::create_private_dir(parent).map_err(err)?;
     }
     let value = generate();
     let mut options = std::fs::OpenOptions::new();

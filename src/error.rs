@@ -120,6 +120,9 @@ impl AppError {
                 let message = match d {
                     DomainError::Refused { message, .. } => message.clone(),
                     DomainError::Validation(m) => m.first().cloned().unwrap_or_default(),
+                    DomainError::Store(e) if e.retry_after_secs().is_some() => {
+                        store_unavailable(e).2
+                    }
                     DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
                         // Logged in full, answered in general terms: internals are not for
                         // clients.
@@ -132,11 +135,20 @@ impl AppError {
         }
     }
 
+    /// Seconds for a `Retry-After` header: set when the store cannot take the request now (a
+    /// storage fault being recovered from, low disk space).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::Domain(DomainError::Store(e)) => e.retry_after_secs(),
+            _ => None,
+        }
+    }
+
     /// The body of the internal API and app-level errors. Authentication failures carry
     /// their message under `token`, as upstream's admin auth does.
     pub fn into_admin_response(&self) -> Response {
         let (status, _, message) = self.classify();
-        match self {
+        let response = match self {
             AppError::AdminAuth(_) => json_response(
                 status,
                 &json!({"result": "error", "message": {"token": [message]}}),
@@ -145,7 +157,8 @@ impl AppError {
                 json_response(status, &json!({"result": "error", "message": fields}))
             }
             _ => admin_error_response(status, &message),
-        }
+        };
+        with_retry_after(response, self.retry_after_secs())
     }
 
     /// The v2 envelope. Only validation errors carry several entries (deduplicated, in order).
@@ -163,10 +176,11 @@ impl AppError {
             }
             _ => vec![json!({"error": error, "message": message})],
         };
-        json_response(
+        let response = json_response(
             status,
             &json!({"status_code": status.as_u16(), "errors": errors}),
-        )
+        );
+        with_retry_after(response, self.retry_after_secs())
     }
 }
 
@@ -199,6 +213,42 @@ pub fn http_of(code: Code) -> (StatusCode, &'static str) {
         Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Exception"),
     }
 }
+
+// --- storage unavailable or low on disk space (issue 29): 503 + Retry-After ---------------------
+
+/// One log line per interval however many requests are refused (a full disk refuses thousands
+/// a minute).
+static STORE_UNAVAILABLE_LOG: storage::log_limit::LogEvery =
+    storage::log_limit::LogEvery::new(std::time::Duration::from_secs(10));
+
+/// 503: the store cannot take the request now; the client should try again later.
+fn store_unavailable(e: &storage::StoreError) -> (StatusCode, &'static str, String) {
+    if let Some(held_back) = STORE_UNAVAILABLE_LOG.ready() {
+        tracing::warn!(error = %e, held_back, "refused a request: the store cannot take it now");
+    }
+    let message = match e {
+        storage::StoreError::LowDiskSpace { .. } => {
+            "The service is low on storage space and is not accepting new notifications. Try again later."
+        }
+        _ => "The service cannot store or read notifications right now. Try again later.",
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailableError",
+        message.to_string(),
+    )
+}
+
+fn with_retry_after(mut response: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        response
+            .headers_mut()
+            .insert(warp::http::header::RETRY_AFTER, secs.into());
+    }
+    response
+}
+
+// --- end of storage unavailable -----------------------------------------------------------------
 
 pub fn admin_error_response(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({"result": "error", "message": message}))
@@ -245,5 +295,36 @@ mod tests {
             AppError::Domain(DomainError::Store(storage::StoreError::WriterGone)).classify();
         assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!m.contains("writer"), "internals stay internal");
+    }
+
+    #[test]
+    fn an_unavailable_store_is_503_with_retry_after() {
+        use storage::StoreError;
+        let cases = [
+            StoreError::Unavailable {
+                reason: "No space left on device (os error 28)".into(),
+                retry_after_secs: 4,
+            },
+            StoreError::LowDiskSpace {
+                free_bytes: 1,
+                min_free_bytes: 2,
+            },
+        ];
+        for e in cases {
+            let app = AppError::from(e.clone());
+            let (s, name, m) = app.classify();
+            assert_eq!(
+                (s, name),
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError")
+            );
+            assert!(!m.contains("os error"), "internals stay internal: {m}");
+            for response in [app.into_v2_response(), app.into_admin_response()] {
+                assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                let retry = response.headers()[warp::http::header::RETRY_AFTER]
+                    .to_str()
+                    .unwrap();
+                assert_eq!(retry, e.retry_after_secs().unwrap().to_string());
+            }
+        }
     }
 }

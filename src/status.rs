@@ -12,9 +12,23 @@ use crate::error::json_response;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `GET /_status`: 200 `{"status":"ok",...}` when the database answers a read, 503 otherwise.
+/// `GET /_status`: 200 `{"status":"ok",...}` when the database answers a read; 503
+/// `{"status":"degraded","reason":...}` while the store recovers from a storage fault or is
+/// below the low-disk watermark (new sends refused), and when the database cannot be read.
 pub fn status_json(app: &App) -> Response {
     let uptime = app.started.elapsed().as_secs();
+    if let Some(reason) = app.store.health().problem() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "status": "degraded",
+                "reason": reason,
+                "version": VERSION,
+                "schema_version": storage::tables::SCHEMA_VERSION,
+                "uptime_seconds": uptime,
+            }),
+        );
+    }
     match app.store.read().and_then(|r| r.notification_count()) {
         Ok(_) => json_response(
             StatusCode::OK,

@@ -62,7 +62,7 @@ pub use sending::{LetterRates, SendingConfig};
 pub use server::{DEFAULT_LISTEN, ServerConfig};
 pub use sms::{SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
 pub use smtp::{SmtpConfig, SmtpTls};
-pub use storage::{BlobsConfig, BlobsKind, S3Config, StorageConfig};
+pub use storage::{BlobsConfig, BlobsKind, DiskConfig, S3Config, StorageConfig};
 
 use error::{explain, invalid};
 use layers::{
@@ -108,6 +108,8 @@ pub struct Config {
     pub letters: LettersConfig,
     pub antivirus: AntivirusConfig,
     pub print: PrintConfig,
+    /// `[disk]`: the low-disk watermark (see [`DiskConfig`]).
+    pub disk: DiskConfig,
 }
 
 impl Default for Config {
@@ -136,6 +138,7 @@ impl Default for Config {
             letters: LettersConfig::default(),
             antivirus: AntivirusConfig::default(),
             print: PrintConfig::default(),
+            disk: DiskConfig::default(),
         }
     }
 }
@@ -244,6 +247,7 @@ impl Config {
     /// Checks the rules on values that types alone do not enforce, section by section; the
     /// first rule broken is the error.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.disk.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }

@@ -128,3 +128,40 @@ impl BlobsConfig {
         Ok(())
     }
 }
+
+/// `[disk]`: new notifications are refused (503) while the data directory's filesystem has less
+/// free space than the smaller of `min_free_mb` and `min_free_percent` of its size, so work
+/// already accepted can still finish before the disk is full. Either at 0 turns it off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskConfig {
+    pub min_free_mb: u64,
+    /// 0–100.
+    pub min_free_percent: u8,
+}
+
+impl Default for DiskConfig {
+    fn default() -> Self {
+        let watermark = ::storage::LowDiskWatermark::default();
+        DiskConfig {
+            min_free_mb: watermark.min_free_bytes >> 20,
+            min_free_percent: watermark.min_free_percent,
+        }
+    }
+}
+
+impl DiskConfig {
+    pub fn watermark(&self) -> ::storage::LowDiskWatermark {
+        ::storage::LowDiskWatermark {
+            min_free_bytes: self.min_free_mb.saturating_mul(1 << 20),
+            min_free_percent: self.min_free_percent,
+        }
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.min_free_percent > 100 {
+            return invalid("disk.min_free_percent", "must be between 0 and 100");
+        }
+        Ok(())
+    }
+}

@@ -70,6 +70,7 @@ pub fn store_options(config: &Config, clock: SharedClock) -> StoreOptions {
         max_batch: config.storage.max_batch,
         cache_size: (config.storage.cache_size_mb as usize).saturating_mul(1024 * 1024),
         clock,
+        low_disk: config.disk.watermark(),
     }
 }
 
@@ -109,7 +110,8 @@ fn open_blobs(config: &Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
                 path: dir.display().to_string(),
                 message,
             };
-            std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+            storage::files::create_private_dir(&dir).map_err(|e| err(e.to_string()))?;
+            storage::files::warn_if_not_private(&dir, "blob directory");
             Ok(Arc::new(
                 LocalFileSystem::new_with_prefix(&dir).map_err(|e| err(e.to_string()))?,
             ))

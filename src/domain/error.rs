@@ -158,6 +158,7 @@ impl DomainError {
         match self {
             DomainError::Refused { code, .. } => *code,
             DomainError::Validation(_) => Code::Invalid,
+            DomainError::Store(e) if e.retry_after_secs().is_some() => Code::Unavailable,
             DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
                 Code::Internal
             }

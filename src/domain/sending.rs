@@ -710,13 +710,16 @@ async fn store_and_queue(cx: &Context, n: &Notification, queue: Queue) -> Domain
 }
 
 /// Store a new notification and queue it, in the caller's write. A letter also gets its printer
-/// reference, which the printer's files and replies name it by.
+/// reference, which the printer's files and replies name it by. Refused (writing nothing) while
+/// the data directory is low on disk space.
 pub fn insert_and_queue(
     ctx: &mut WriteCtx<'_>,
     n: &Notification,
     encoded: &[u8],
     queue: Queue,
 ) -> storage::Result<()> {
+    // Below the low-disk watermark new notifications wait; accepted ones still finish.
+    ctx.check_space_for_new_work()?;
     ctx.insert_encoded_notification(n, encoded)?;
     if n.notification_type == NotificationType::Letter {
         let reference = crate::letters::names::letter_reference(n.id);

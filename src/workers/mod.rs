@@ -115,6 +115,9 @@ impl Workers {
 const LEASE_MS: i64 = 15 * 60 * 1000;
 /// Longest sleep between looks at an idle queue (wake-ups normally come sooner).
 const IDLE_WAIT: Duration = Duration::from_secs(5);
+/// Claim failures of all queues share one log line per interval.
+static CLAIM_FAILURE_LOG: storage::log_limit::LogEvery =
+    storage::log_limit::LogEvery::new(Duration::from_secs(30));
 
 /// Claim rows of `queue` and run `handle` on each, at most `concurrency` at once, until `stop`.
 pub(crate) async fn serve_queue<F, Fut>(
@@ -138,7 +141,11 @@ pub(crate) async fn serve_queue<F, Fut>(
         let claimed = match app.store.claim(queue.name(), want, LEASE_MS).await {
             Ok(rows) => rows,
             Err(e) => {
-                tracing::error!(%queue, error = %e, "cannot claim queue rows; retrying");
+                // Every worker fails the same way while the store is unavailable: one line
+                // per interval says so.
+                if let Some(held_back) = CLAIM_FAILURE_LOG.ready() {
+                    tracing::error!(%queue, error = %e, held_back, "cannot claim queue rows; retrying");
+                }
                 drop(first);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {},
@@ -152,7 +159,9 @@ pub(crate) async fn serve_queue<F, Fut>(
             tokio::select! {
                 r = app.store.wait_for_work(queue.name(), IDLE_WAIT) => {
                     if let Err(e) = r {
-                        tracing::error!(%queue, error = %e, "cannot look at the queue");
+                        if let Some(held_back) = CLAIM_FAILURE_LOG.ready() {
+                            tracing::error!(%queue, error = %e, held_back, "cannot look at the queue");
+                        }
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },

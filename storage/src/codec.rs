@@ -1,6 +1,8 @@
 //! One versioned codec for every stored record: a format byte, then bincode 2 (serde, standard
-//! config). Records only ever grow by a new format byte and a migration, never by silently
-//! reading old bytes as a new shape.
+//! config). bincode is not self-describing: a struct that gains or loses a field cannot read the
+//! bytes of its old shape. So a record's shape changes only with a schema migration step that
+//! rewrites its table ([`crate::migrations`]), never by silently reading old bytes as a new
+//! shape; the format byte changes only if the encoding itself does.
 
 use serde::{Serialize, de::DeserializeOwned};
 

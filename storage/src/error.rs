@@ -29,11 +29,53 @@ pub enum StoreError {
     Io(Arc<std::io::Error>),
     #[error("the storage writer has stopped")]
     WriterGone,
-    #[error("schema version {found} in {path} is newer than this binary understands ({supported})")]
+    /// A storage fault (a full disk, a failing device) closed the database; the writer reopens
+    /// it with back-off, and until then every read and write is refused at once.
+    #[error(
+        "storage unavailable until the database is reopened after a storage failure ({reason})"
+    )]
+    Unavailable {
+        reason: String,
+        /// When the next reopen is due, rounded up (at least 1).
+        retry_after_secs: u64,
+    },
+    /// Free space on the data directory's filesystem is below the low-disk watermark: new work
+    /// is refused so that work already accepted can finish (see [`crate::health`]).
+    #[error(
+        "low disk space: {free_bytes} bytes free on the data directory's filesystem, below the {min_free_bytes}-byte watermark"
+    )]
+    LowDiskSpace {
+        free_bytes: u64,
+        min_free_bytes: u64,
+    },
+    #[error(
+        "the store {path} has schema version {found}, newer than this binary's ({supported}): it was written by a newer notify; run that one (or restore the .backup copy made beside the file when it upgraded the store)"
+    )]
     SchemaTooNew {
         path: String,
         found: u32,
         supported: u32,
+    },
+    /// A schema migration step failed; its transaction was abandoned.
+    #[error(
+        "migrating the store {path} from schema version {from} to {to} ({step:?}) failed: {message}; that step changed nothing (the store is at version {from}; a copy from before the upgrade is {backup})"
+    )]
+    Migration {
+        path: String,
+        step: String,
+        from: u32,
+        to: u32,
+        message: String,
+        backup: String,
+    },
+    /// The copy made before migrating could not be written; nothing was migrated.
+    #[error(
+        "could not copy the store {path} to {backup} before migrating it: {message}; nothing was changed"
+    )]
+    MigrationBackup {
+        path: String,
+        backup: String,
+        message: String,
     },
 }
 
@@ -46,6 +88,32 @@ impl StoreError {
             self,
             StoreError::Database(_) | StoreError::Io(_) | StoreError::WriterGone
         )
+    }
+
+    /// True for an I/O failure reported by redb: after one, redb refuses every write until the
+    /// database is closed and reopened, which the writer then does ([`crate::recovery`]).
+    pub fn is_storage_fault(&self) -> bool {
+        match self {
+            StoreError::Database(e) => matches!(
+                **e,
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+            ),
+            _ => false,
+        }
+    }
+
+    /// For an error that means "the store cannot take this now, try again later" (unavailable,
+    /// low on disk space, a storage fault), the seconds to tell the client to wait; `None` for
+    /// every other error. The HTTP layer answers these with 503 and `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            StoreError::Unavailable {
+                retry_after_secs, ..
+            } => Some((*retry_after_secs).max(1)),
+            StoreError::LowDiskSpace { .. } => Some(crate::health::LOW_DISK_RETRY_SECS),
+            e if e.is_storage_fault() => Some(1),
+            _ => None,
+        }
     }
 }
 

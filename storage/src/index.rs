@@ -16,6 +16,10 @@
 //!   commit records, as its payload, the last outbox sequence it reflects
 //!   ([`SearchIndex::committed_through`]), so the caller can tell which
 //!   changes a crash lost and which are already in.
+//! * a failed write or commit (a full disk kills tantivy's indexing thread)
+//!   discards the writer and what it buffered; the next operation creates a
+//!   new one from the last commit, so the caller simply does that work again
+//!   (the outbox still holds it) once the disk has room.
 //!
 //! All fields are raw (untokenised) terms, so matching is exact; the caller
 //! normalises recipients before indexing and before searching.
@@ -110,6 +114,7 @@ fn uuid_text(id: &Uuid) -> String {
 /// an `Arc`.
 pub struct SearchIndex {
     fields: Fields,
+    index: Index,
     writer: Mutex<Writing>,
     reader: IndexReader,
     /// `None` for the in-RAM index.
@@ -119,13 +124,17 @@ pub struct SearchIndex {
 
 /// The tantivy writer and the outbox sequence its last successful commit recorded.
 struct Writing {
-    writer: IndexWriter,
+    /// `None` after a failure discarded it: the next operation creates a new one.
+    writer: Option<IndexWriter>,
     through: Option<u64>,
 }
 
 impl Writing {
     fn new(writer: IndexWriter, through: Option<u64>) -> Mutex<Writing> {
-        Mutex::new(Writing { writer, through })
+        Mutex::new(Writing {
+            writer: Some(writer),
+            through,
+        })
     }
 }
 
@@ -157,7 +166,8 @@ impl SearchIndex {
     /// [`needs_rebuild`]: SearchIndex::needs_rebuild
     /// [`mark_rebuilt`]: SearchIndex::mark_rebuilt
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        std::fs::create_dir_all(dir)?;
+        crate::files::create_private_dir(dir)?;
+        crate::files::warn_if_not_private(dir, "search index directory");
         let (schema, fields) = build_schema();
         let marker = dir.join(REBUILD_MARKER);
         let mut needs_rebuild = marker.exists();
@@ -200,6 +210,7 @@ impl SearchIndex {
         let writer = writer_in_background(&index)?;
         Ok(Self {
             fields,
+            index,
             writer: Writing::new(writer, through),
             reader,
             dir: Some(dir.to_path_buf()),
@@ -216,6 +227,7 @@ impl SearchIndex {
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
         Ok(Self {
             fields,
+            index,
             writer: Writing::new(writer, None),
             reader,
             dir: None,
@@ -271,9 +283,9 @@ impl SearchIndex {
         let f = self.fields;
         // Holding the lock for the whole batch keeps a concurrent commit from
         // splitting it.
-        let writing = self.lock_writer();
-        let writer = &writing.writer;
-        for d in docs {
+        let mut writing = self.lock_writer();
+        let writer = self.writer(&mut writing)?;
+        let added = docs.iter().try_for_each(|d| {
             let id = uuid_text(&d.id);
             if replace {
                 writer.delete_term(Term::from_field_text(f.id, &id));
@@ -287,19 +299,18 @@ impl SearchIndex {
                 doc.add_text(f.reference, reference);
             }
             doc.add_i64(f.created_at_ms, d.created_at_ms);
-            writer.add_document(doc)?;
-        }
-        Ok(())
+            writer.add_document(doc).map(|_| ())
+        });
+        self.discard_on_failure(&mut writing, added)
     }
 
     /// Remove documents by notification id. Not visible until
     /// [`commit`](SearchIndex::commit).
     pub fn delete(&self, ids: &[Uuid]) -> Result<(), IndexError> {
-        let writing = self.lock_writer();
+        let mut writing = self.lock_writer();
+        let writer = self.writer(&mut writing)?;
         for id in ids {
-            writing
-                .writer
-                .delete_term(Term::from_field_text(self.fields.id, &uuid_text(id)));
+            writer.delete_term(Term::from_field_text(self.fields.id, &uuid_text(id)));
         }
         Ok(())
     }
@@ -311,8 +322,12 @@ impl SearchIndex {
         // A delete-all *query* rather than `delete_all_documents()`: the latter
         // drops segments but not documents still buffered in the indexing
         // thread, which would resurface at the next commit.
-        self.lock_writer().writer.delete_query(Box::new(AllQuery))?;
-        Ok(())
+        let mut writing = self.lock_writer();
+        let cleared = self
+            .writer(&mut writing)?
+            .delete_query(Box::new(AllQuery))
+            .map(|_| ());
+        self.discard_on_failure(&mut writing, cleared)
     }
 
     /// Commit the writer and reload the reader so searches see the changes.
@@ -341,11 +356,16 @@ impl SearchIndex {
     ) -> Result<(), IndexError> {
         let mut writing = self.lock_writer();
         let through = through(writing.through);
-        let mut prepared = writing.writer.prepare_commit()?;
-        if let Some(s) = through {
-            prepared.set_payload(&s.to_string());
-        }
-        prepared.commit()?;
+        let committed = self
+            .writer(&mut writing)?
+            .prepare_commit()
+            .and_then(|mut prepared| {
+                if let Some(s) = through {
+                    prepared.set_payload(&s.to_string());
+                }
+                prepared.commit()
+            });
+        self.discard_on_failure(&mut writing, committed.map(|_| ()))?;
         writing.through = through;
         // Reload while still holding the lock so reloads happen in commit
         // order.
@@ -419,6 +439,37 @@ impl SearchIndex {
     /// Number of documents visible to searches.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// The writer, created anew first if a failure discarded the last one: it starts from the
+    /// last commit, whose recorded outbox sequence is read back from disk.
+    fn writer<'w>(&self, writing: &'w mut Writing) -> Result<&'w mut IndexWriter, IndexError> {
+        if writing.writer.is_none() {
+            let writer = match self.dir {
+                Some(_) => writer_in_background(&self.index)?,
+                None => self.index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?,
+            };
+            writing.through = payload_sequence(&self.index);
+            tracing::info!("search index writer recreated after a failure");
+            writing.writer = Some(writer);
+        }
+        Ok(writing.writer.as_mut().expect("set just above"))
+    }
+
+    /// After a failed write or commit the writer may be dead (tantivy's indexing thread stops
+    /// at its first I/O error) or hold a half-done commit: drop it and what it buffered since
+    /// the last commit. The caller redoes that work from the outbox.
+    fn discard_on_failure(
+        &self,
+        writing: &mut Writing,
+        outcome: tantivy::Result<()>,
+    ) -> Result<(), IndexError> {
+        if let Err(e) = outcome {
+            tracing::debug!(error = %e, "search index writer discarded after a failure");
+            writing.writer = None;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writing> {

@@ -12,6 +12,11 @@
 //! the last outbox sequence it holds: a crash between the tantivy commit and forgetting the
 //! outbox rows leaves rows the next drain recognises as done and drops, rather than adding
 //! their documents a second time.
+//!
+//! A drain that fails (the store unavailable after a storage fault, the index's disk full) is
+//! tried again with back-off, logged once per interval; the index recreates its writer after a
+//! failure, and a rebuild that failed is started again, so the index catches up by itself once
+//! the disk has room.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +32,11 @@ use crate::records::Notification;
 
 /// Outbox rows handled per tantivy commit.
 const CHUNK: usize = 10_000;
+/// The longest wait between attempts after failures (the wait doubles from the interval).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// One line per interval however often a drain fails.
+static FAILURE_LOG: crate::log_limit::LogEvery =
+    crate::log_limit::LogEvery::new(Duration::from_secs(60));
 
 impl From<crate::index::IndexError> for StoreError {
     fn from(e: crate::index::IndexError) -> Self {
@@ -203,14 +213,27 @@ fn run(store: Store, index: Arc<SearchIndex>, rx: mpsc::Receiver<Command>, inter
     if ahead {
         tracing::warn!("search index is ahead of the database; rebuilding it");
     }
+    let mut failures = 0u32;
     if index.needs_rebuild() || ahead {
         match rebuild(&store, &index) {
             Ok(n) => tracing::info!(documents = n, "search index rebuilt from the database"),
-            Err(e) => tracing::error!(error = %e, "search index rebuild failed"),
+            Err(e) => {
+                // Started again below until it succeeds (the rebuild marker stays meanwhile).
+                tracing::error!(error = %e, "search index rebuild failed; will retry");
+                failures = 1;
+            }
         }
     }
     loop {
-        match rx.recv_timeout(interval) {
+        let wait = if failures == 0 {
+            interval
+        } else {
+            interval
+                .saturating_mul(1 << failures.min(16))
+                .min(MAX_BACKOFF)
+                .max(interval)
+        };
+        match rx.recv_timeout(wait) {
             Ok(Command::Rebuild(reply)) => {
                 let _ = reply.send(rebuild(&store, &index));
             }
@@ -222,8 +245,25 @@ fn run(store: Store, index: Arc<SearchIndex>, rx: mpsc::Receiver<Command>, inter
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if let Err(e) = drain_all(&store, &index) {
-            tracing::warn!(error = %e, "index drain failed; will retry");
+        let caught_up = if index.needs_rebuild() {
+            rebuild(&store, &index).map(|n| {
+                tracing::info!(documents = n, "search index rebuilt from the database");
+            })
+        } else {
+            drain_all(&store, &index).map(|_| ())
+        };
+        match caught_up {
+            Ok(()) if failures > 0 => {
+                tracing::info!(failures, "search index caught up again after failures");
+                failures = 0;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                if let Some(held_back) = FAILURE_LOG.ready() {
+                    tracing::warn!(error = %e, failures, held_back, "index drain failed; will retry with back-off");
+                }
+            }
         }
     }
 }

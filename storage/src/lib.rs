@@ -2,15 +2,20 @@
 //!
 //! Code map:
 //! - [`tables`]: every redb table, in one place;
+//! - [`migrations`]: the schema version and the steps that bring an older store up to it;
 //! - [`codec`]: the one versioned record encoding (format byte + bincode 2);
 //! - [`records`]: the plain stored records;
 //! - [`writer`]: group commit — one thread owns write transactions, callers are answered once
 //!   their commit is durable;
+//! - [`health`] and [`recovery`]: storage faults (the writer closes and reopens the database,
+//!   refusing everything meanwhile) and the low-disk watermark (new work refused before the
+//!   disk is full); [`log_limit`]: one log line per interval for a failure that repeats;
 //! - [`queue`]: durable queues (ready/leased rows, retries, lease recovery, wake-ups);
 //! - [`entities`]: typed reads and writes that keep secondary tables in step;
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
 //! - [`clock`]: injected time;
+//! - [`files`]: owner-only directories and files (the data directory holds personal data);
 //! - [`memory`]: process memory settings (transparent huge pages off).
 //!
 //! Invariants:
@@ -24,13 +29,18 @@ pub mod codec;
 pub mod entities;
 pub mod error;
 pub mod facts;
+pub mod files;
+pub mod health;
 pub mod index;
 pub mod indexer;
 pub mod jobs;
+pub mod log_limit;
 pub mod memory;
+pub mod migrations;
 pub mod print;
 pub mod queue;
 pub mod records;
+pub mod recovery;
 pub mod retention;
 pub mod returned_letters;
 pub mod tables;
@@ -40,11 +50,12 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, v7_floor};
 pub use entities::Reader;
 pub use error::{Result, StoreError};
+pub use health::{LowDiskWatermark, StoreHealth};
 pub use queue::{Claimed, RetryOutcome};
 pub use writer::{WriteCtx, Writer};
 
@@ -56,6 +67,8 @@ pub struct StoreOptions {
     /// redb page cache, bytes.
     pub cache_size: usize,
     pub clock: SharedClock,
+    /// Below how much free space new work is refused (see [`health`]).
+    pub low_disk: LowDiskWatermark,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +77,7 @@ impl Default for StoreOptions {
             max_batch: 4096,
             cache_size: 256 * 1024 * 1024,
             clock: Arc::new(SystemClock),
+            low_disk: LowDiskWatermark::default(),
         }
     }
 }
@@ -75,7 +89,9 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    /// The open database (empty while the writer reopens it after a storage fault).
+    slot: Arc<health::DbSlot>,
+    health: Arc<health::Health>,
     writer: Writer,
     clock: SharedClock,
     wakers: Arc<queue::Wakers>,
@@ -89,22 +105,19 @@ pub fn database_path(dir: &Path) -> PathBuf {
 }
 
 impl Store {
-    /// Open (or create) the store in `dir`: create every table, check the schema version, return
-    /// leased queue rows to their queues, and start the writer.
+    /// Open (or create) the store in `dir`: migrate an older store to this binary's schema
+    /// (after backing it up; see [`migrations`]), create every table, return leased queue rows to
+    /// their queues, and start the writer.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
+        files::create_private_dir(dir)?;
+        files::warn_if_not_private(dir, "data directory");
         let path = database_path(dir);
-        let db = match Database::builder()
-            .set_cache_size(options.cache_size)
-            .create(&path)
-        {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::InUse(dir.display().to_string()));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        prepare_schema(&db, &path)?;
+        // redb would create it with the process's default mode (0644 under the usual umask).
+        files::create_private_file(&path)?;
+        files::warn_if_not_private(&path, "database file");
+        let db = open_database(&path, options.cache_size)?;
+        migrations::migrate(&db, &path, migrations::STEPS, options.clock.now())?;
+        prepare_schema(&db)?;
         let recovered = queue::recover_leases(&db)?;
         if recovered > 0 {
             tracing::info!(
@@ -114,17 +127,24 @@ impl Store {
         }
         let db = Arc::new(db);
         let wakers = Arc::new(queue::Wakers::default());
+        let slot = Arc::new(health::DbSlot::new(db.clone()));
+        let health = Arc::new(health::Health::new(dir, options.low_disk));
+        let cache_size = options.cache_size;
         let (writer, handle) = Writer::start(
-            db.clone(),
+            db,
             writer::WriterConfig {
                 max_batch: options.max_batch.max(1),
                 clock: options.clock.clone(),
                 wakers: wakers.clone(),
+                health: health.clone(),
+                slot: slot.clone(),
+                reopen: Arc::new(move || open_database(&path, cache_size)),
             },
         )?;
         Ok(Store {
             inner: Arc::new(Inner {
-                db,
+                slot,
+                health,
                 writer,
                 clock: options.clock,
                 wakers,
@@ -173,15 +193,31 @@ impl Store {
         self.inner.writer.write_blocking(f)
     }
 
+    /// The open database; [`StoreError::Unavailable`] while it is reopened after a fault.
+    fn db(&self) -> Result<Arc<Database>> {
+        self.inner.slot.get(&self.inner.health)
+    }
+
     /// A consistent snapshot for reading.
     pub fn read(&self) -> Result<Reader> {
-        Ok(Reader::new(self.inner.db.begin_read()?))
+        Ok(Reader::new(self.db()?.begin_read()?))
     }
 
     /// The store-wide sequence as of the last commit: no committed queue row or outbox entry
     /// has a higher one.
     pub fn committed_seq(&self) -> Result<u64> {
-        writer::read_seq(&self.inner.db)
+        writer::read_seq(&*self.db()?)
+    }
+
+    /// The store's condition: well, recovering from a storage fault, or low on disk space.
+    pub fn health(&self) -> StoreHealth {
+        self.inner.health.status()
+    }
+
+    /// [`WriteCtx::check_space_for_new_work`] outside a write: `Err` while the store is
+    /// unavailable or below the low-disk watermark.
+    pub fn check_space_for_new_work(&self) -> Result<()> {
+        self.inner.health.check_new_work()
     }
 
     /// Lease up to `max` due rows of `queue`.
@@ -199,7 +235,7 @@ impl Store {
         tokio::pin!(notified);
         // Register before looking, so a commit between the look and the wait still wakes us.
         notified.as_mut().enable();
-        let wait = match queue::next_due_ms(&self.inner.db, queue)? {
+        let wait = match queue::next_due_ms(&*self.db()?, queue)? {
             Some(due) => {
                 let now = self.inner.clock.now_ms();
                 if due <= now {
@@ -215,7 +251,7 @@ impl Store {
 
     /// (queue, ready rows, leased rows) for every queue that has rows.
     pub fn queue_depths(&self) -> Result<Vec<(String, u64, u64)>> {
-        queue::depths(&self.inner.db)
+        queue::depths(&*self.db()?)
     }
 
     /// Stop the writer after the operations already sent, and wait for it.
@@ -224,7 +260,7 @@ impl Store {
             return;
         };
         let Inner {
-            db,
+            slot,
             writer,
             writer_thread,
             ..
@@ -233,38 +269,31 @@ impl Store {
         if let Some(handle) = writer_thread.into_inner().ok().flatten() {
             let _ = handle.join();
         }
-        drop(db);
+        drop(slot);
     }
 }
 
-const SCHEMA_KEY: &str = "schema_version";
+/// Open (or create) the database file; another process holding it is [`StoreError::InUse`].
+fn open_database(path: &Path, cache_size: usize) -> Result<Database> {
+    match Database::builder().set_cache_size(cache_size).create(path) {
+        Ok(db) => Ok(db),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::InUse(
+            path.parent().unwrap_or(path).display().to_string(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
 
-fn prepare_schema(db: &Database, path: &Path) -> Result<()> {
+/// Create every table (so read transactions find them all, and a broken table fails the open,
+/// not a write), and record the schema version in a new store. An existing store is at this
+/// binary's version by now ([`migrations::migrate`] ran first).
+fn prepare_schema(db: &Database) -> Result<()> {
+    let new = migrations::stored_version(db)?.is_none();
     let txn = db.begin_write()?;
-    {
-        // Opening a table in a write transaction creates it: every table exists from here on.
-        let mut tables = tables::Tables::open_all(&txn)?;
-        let found = tables
-            .meta
-            .get(SCHEMA_KEY)?
-            .map(|v| u32::from_le_bytes(v.value()[..4].try_into().unwrap_or([0; 4])));
-        match found {
-            Some(v) if v > tables::SCHEMA_VERSION => {
-                return Err(StoreError::SchemaTooNew {
-                    path: path.display().to_string(),
-                    found: v,
-                    supported: tables::SCHEMA_VERSION,
-                });
-            }
-            Some(v) if v == tables::SCHEMA_VERSION => {}
-            _ => {
-                tables
-                    .meta
-                    .insert(SCHEMA_KEY, tables::SCHEMA_VERSION.to_le_bytes().as_slice())?;
-            }
-        }
+    tables::Tables::open_all(&txn)?;
+    if new {
+        migrations::record_version(&txn, tables::SCHEMA_VERSION)?;
     }
     txn.commit()?;
-    let _ = db.begin_read()?;
     Ok(())
 }

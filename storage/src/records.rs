@@ -1,6 +1,10 @@
 //! Plain stored records. They hold data, not rules: validation and lifecycle live in the server's
 //! `domain` module. Timestamps are microseconds since the Unix epoch (UTC) so the API's six
 //! fractional digits round-trip exactly.
+//!
+//! Records are encoded field by field with no names ([`crate::codec`]): changing a stored
+//! struct's fields needs a migration step that rewrites its table, with the old struct kept in
+//! a `records::v<N>` module to decode the old rows (see [`crate::migrations`]).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -10,8 +10,9 @@ use crate::error::Result;
 
 type Bytes = &'static [u8];
 
-/// Bumped whenever a table's key or value layout changes; checked on open.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The stored layout's version: one more than the number of migration steps
+/// ([`crate::migrations`]), which bring an older store up to it when it is opened.
+pub const SCHEMA_VERSION: u32 = crate::migrations::SCHEMA_VERSION;
 
 pub const META: TableDefinition<&str, Bytes> = TableDefinition::new("meta_str_bytes");
 pub const SERVICES: TableDefinition<u128, Bytes> = TableDefinition::new("service_id_service");

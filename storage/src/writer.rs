@@ -22,7 +22,10 @@
 //! An operation must do its checks before it writes: if it returns a rejection
 //! ([`StoreError::is_fatal_for_batch`] is false) it is assumed to have written nothing and its
 //! neighbours commit as usual. A storage failure aborts the whole batch and every caller in it
-//! gets the error; nothing in that batch was acknowledged, so nothing is lost.
+//! gets the error; nothing in that batch was acknowledged, so nothing is lost. After an I/O
+//! failure redb refuses every later write until the database is reopened: the writer then
+//! closes and reopens it itself, answering writes with [`StoreError::Unavailable`] meanwhile
+//! ([`crate::recovery`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::SharedClock;
 use crate::error::{Result, StoreError};
+use crate::health::{DbSlot, Health};
 use crate::queue::Wakers;
 use crate::tables::Tables;
 
@@ -56,6 +60,7 @@ pub struct WriteCtx<'txn> {
     /// in durable batches, and not for deferred work already passed over for
     /// [`DEFERRED_MAX_WAIT`] (so a purge under full load still moves).
     may_give_way: bool,
+    health: &'txn Health,
 }
 
 impl WriteCtx<'_> {
@@ -89,10 +94,18 @@ impl WriteCtx<'_> {
         self.seq += 1;
         self.seq
     }
+
+    /// Refuse new work (a new notification, say) with [`StoreError::LowDiskSpace`] while free
+    /// space on the data directory's filesystem is below the low-disk watermark, so that work
+    /// already accepted can still finish (see [`crate::health`]). A rejection: call it before
+    /// writing anything.
+    pub fn check_space_for_new_work(&self) -> Result<()> {
+        self.health.check_new_work()
+    }
 }
 
 /// Type-erased pending operation: applied inside the batch, answered after the commit.
-trait PendingOp: Send {
+pub(crate) trait PendingOp: Send {
     fn apply(&mut self, ctx: &mut WriteCtx<'_>) -> Result<()>;
     fn finish(self: Box<Self>, commit: Result<()>);
     /// False for deferred (bulk) operations: they wait while durable ones are queued.
@@ -151,7 +164,7 @@ where
     }
 }
 
-type BoxedOp = Box<dyn PendingOp>;
+pub(crate) type BoxedOp = Box<dyn PendingOp>;
 
 /// The handle callers use; cheap to clone.
 #[derive(Clone)]
@@ -164,14 +177,23 @@ pub(crate) struct WriterConfig {
     pub max_batch: usize,
     pub clock: SharedClock,
     pub wakers: Arc<Wakers>,
+    /// The store's condition (a storage fault, free space).
+    pub health: Arc<Health>,
+    /// Where readers find the open database; emptied and refilled by [`crate::recovery`].
+    pub slot: Arc<DbSlot>,
+    /// Opens the database again after a storage fault.
+    pub reopen: Reopen,
 }
 
+/// Opens the store's database (the same way [`crate::Store::open`] did).
+pub(crate) type Reopen = Arc<dyn Fn() -> Result<Database> + Send + Sync>;
+
 /// What the writer thread owns besides the database.
-struct WriterState {
-    config: WriterConfig,
+pub(crate) struct WriterState {
+    pub(crate) config: WriterConfig,
     /// Incremented by [`Writer::submit`] for each durable operation, decremented when the
     /// writer takes it: see [`WriteCtx::should_give_way`].
-    durable_queued: Arc<AtomicUsize>,
+    pub(crate) durable_queued: Arc<AtomicUsize>,
 }
 
 impl WriterState {
@@ -190,6 +212,7 @@ impl WriterState {
             status_deltas: Default::default(),
             durable_queued: &self.durable_queued,
             may_give_way,
+            health: &self.config.health,
         }
     }
 }
@@ -303,7 +326,49 @@ const LINGER_FROM: usize = 32;
 const LINGER_GAP: std::time::Duration = std::time::Duration::from_micros(150);
 const LINGER_MAX: std::time::Duration = std::time::Duration::from_millis(1);
 
-fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut seq: u64) {
+/// The writer thread: group commits until every handle is gone; after a storage fault, the
+/// database is reopened ([`crate::recovery`]) and group commits resume.
+fn run(mut db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut seq: u64) {
+    let mut backoff = crate::recovery::FIRST_RETRY;
+    loop {
+        match group_commits(&db, &rx, &state, seq, backoff) {
+            Stopped::Closed => break,
+            Stopped::Fault { committed_any } => {
+                // A fault right after a reopen waits longer before the next one.
+                if committed_any {
+                    backoff = crate::recovery::FIRST_RETRY;
+                }
+                drop(db);
+                match crate::recovery::reopen(&rx, &state, &mut backoff) {
+                    Some((reopened, reopened_seq)) => {
+                        db = reopened;
+                        seq = reopened_seq;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    tracing::debug!("storage writer stopped");
+}
+
+/// Why [`group_commits`] returned.
+enum Stopped {
+    /// Every [`Writer`] handle is gone and everything sent was answered.
+    Closed,
+    /// A commit failed with a storage fault; its callers and the held bulk work were answered
+    /// with [`StoreError::Unavailable`]. `committed_any`: a batch ended without a storage
+    /// fault before this one (so the database worked after its last reopen).
+    Fault { committed_any: bool },
+}
+
+fn group_commits(
+    db: &Database,
+    rx: &mpsc::Receiver<BoxedOp>,
+    state: &WriterState,
+    mut seq: u64,
+    backoff: std::time::Duration,
+) -> Stopped {
     // Durable operations are committed as soon as possible, all waiting ones together.
     // Deferred ones (bulk work) wait in `held` and get a commit each when no durable operation
     // is waiting, so an API write never waits behind more than the one chunk being committed
@@ -312,6 +377,7 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut s
     let mut held = Held::new();
     let mut open = true;
     let mut last_batch = 0usize;
+    let mut committed_any = false;
     loop {
         let overdue = held
             .front()
@@ -362,16 +428,27 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<BoxedOp>, state: WriterState, mut s
                 }
             }
         };
-        let outcome = commit_batch(&db, &rx, &state, seq, start, &mut batch, &mut held);
+        let outcome = commit_batch(db, rx, state, seq, start, &mut batch, &mut held);
         if !outcome.open {
             open = false;
         }
         if let First::Durable { .. } = start {
             last_batch = batch.len();
         }
-        seq = answer(outcome.committed, &mut batch, &state.config, seq);
+        match answer(outcome.committed, &mut batch, &state.config, seq) {
+            Ok(next) => {
+                seq = next;
+                committed_any = true;
+            }
+            Err(fault) => {
+                let refused = crate::recovery::begin(state, &fault, backoff);
+                let held_ops = held.drain(..).map(|(_, op)| op);
+                crate::recovery::refuse_all(batch.drain(..).chain(held_ops), &refused);
+                return Stopped::Fault { committed_any };
+            }
+        }
     }
-    tracing::debug!("storage writer stopped");
+    Stopped::Closed
 }
 
 struct BatchOutcome {
@@ -505,13 +582,14 @@ fn take_durable(
 }
 
 /// Answer a batch's callers (all with the error if its commit failed) and wake the queues it
-/// filled; returns the sequence to continue from.
+/// filled; returns the sequence to continue from. A storage fault is returned unanswered: the
+/// database must be reopened first ([`crate::recovery`]).
 fn answer(
     committed: Result<(u64, BTreeSet<String>)>,
     batch: &mut Vec<BoxedOp>,
     config: &WriterConfig,
     seq: u64,
-) -> u64 {
+) -> Result<u64> {
     match committed {
         Ok((new_seq, woken)) => {
             for op in batch.drain(..) {
@@ -520,14 +598,15 @@ fn answer(
             for queue in woken {
                 config.wakers.wake(&queue);
             }
-            new_seq
+            Ok(new_seq)
         }
+        Err(e) if e.is_storage_fault() => Err(e),
         Err(e) => {
             tracing::error!(error = %e, ops = batch.len(), "group commit failed; every operation in it was refused");
             for op in batch.drain(..) {
                 op.finish(Err(e.clone()));
             }
-            seq
+            Ok(seq)
         }
     }
 }

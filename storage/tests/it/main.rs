@@ -1,8 +1,11 @@
 //! The storage crate's integration tests, as one test binary: crash safety (a child process
-//! killed mid-write), the search index, and the durable queues and writer.
+//! killed mid-write), storage faults (a full disk), the search index, the durable queues and
+//! writer, and stores written by released versions (schema migrations).
 
 mod common;
 
 mod crash;
+mod faults;
 mod index;
 mod queue;
+mod schema;
