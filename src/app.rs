@@ -96,21 +96,14 @@ pub fn index_dir(config: &Config) -> std::path::PathBuf {
 impl App {
     /// Open the data directory and start the background tasks that belong to storage.
     pub fn open(config: Config, clock: SharedClock) -> Result<Arc<App>, StartError> {
-        install_tls_provider();
-        let providers =
-            crate::providers::Providers::from_config(&config).map_err(StartError::Providers)?;
+        let Checked {
+            providers,
+            scheduler,
+        } = check_settings(&config)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| StartError::Providers(format!("HTTP client: {e}")))?;
-        let scheduler = crate::scheduler::Scheduler::new(&config.scheduler.jobs)
-            .map_err(StartError::Scheduler)?;
-        if !config.letters.bank_holidays_file.as_os_str().is_empty() {
-            let days =
-                crate::domain::working_days::load_bank_holidays(&config.letters.bank_holidays_file)
-                    .map_err(StartError::Config)?;
-            tracing::info!(days, "bank holidays loaded from letters.bank_holidays_file");
-        }
         let store = Store::open(&config.data_dir, store_options(&config, clock))?;
         let index = Arc::new(SearchIndex::open(&index_dir(&config))?);
         let indexer = Indexer::start(store.clone(), index.clone(), config.index_commit_interval())?;
@@ -177,6 +170,32 @@ impl App {
             ),
         }
     }
+}
+
+/// What [`check_settings`] built from the config.
+pub struct Checked {
+    pub providers: crate::providers::Providers,
+    pub scheduler: crate::scheduler::Scheduler,
+}
+
+/// The start-up checks that need neither the data directory nor the network: providers,
+/// job schedules, the bank holidays file. `App::open` and `notify check-config` both make them.
+pub fn check_settings(config: &Config) -> Result<Checked, StartError> {
+    install_tls_provider();
+    let providers =
+        crate::providers::Providers::from_config(config).map_err(StartError::Providers)?;
+    let scheduler =
+        crate::scheduler::Scheduler::new(&config.scheduler.jobs).map_err(StartError::Scheduler)?;
+    if !config.letters.bank_holidays_file.as_os_str().is_empty() {
+        let days =
+            crate::domain::working_days::load_bank_holidays(&config.letters.bank_holidays_file)
+                .map_err(StartError::Config)?;
+        tracing::info!(days, "bank holidays loaded from letters.bank_holidays_file");
+    }
+    Ok(Checked {
+        providers,
+        scheduler,
+    })
 }
 
 /// The `[blobs.s3]` bucket. Nothing is fetched here: a wrong credential shows on first use.

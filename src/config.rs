@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 
 /// Prefix of the environment variables that are read as settings.
 pub const ENV_PREFIX: &str = "NOTIFY_";
+/// Set by systemd for `Type=notify` services (see `crate::systemd`); it shares the prefix but
+/// is not a setting.
+pub const SYSTEMD_NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 /// Separator between nesting levels in environment variable names.
 pub const ENV_SEPARATOR: &str = "__";
 /// Default listening address: `127.0.0.1:6011`.
@@ -46,10 +49,43 @@ pub const ENCRYPTION_KEY_BASE64_LEN: usize = 44;
 
 /// A secret string. `Debug` prints `"[redacted]"` (or `""` when empty) and
 /// `Display` prints `[redacted]` (or nothing when empty); use
-/// [`Secret::expose`] to get at the value. Serializes transparently.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// [`Secret::expose`] to get at the value. Serializes transparently, except
+/// inside [`serialize_redacted`].
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+thread_local! {
+    /// Set while [`serialize_redacted`] runs on this thread.
+    static REDACTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if REDACTING.get() && !self.0.is_empty() {
+            serializer.serialize_str(REDACTED)
+        } else {
+            serializer.serialize_str(&self.0)
+        }
+    }
+}
+
+/// What a non-empty secret shows as.
+pub const REDACTED: &str = "[redacted]";
+
+/// `value` as a figment [`Value`], every non-empty [`Secret`] in it replaced by
+/// `[redacted]` — so a new secret setting is never printed by `notify check-config`
+/// (or kept in a backup's settings) just because a list of secret keys missed it.
+pub fn serialize_redacted<T: Serialize>(value: &T) -> Result<Value, ConfigError> {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            REDACTING.set(self.0);
+        }
+    }
+    let _reset = Reset(REDACTING.replace(true));
+    Value::serialize(value).map_err(|e| ConfigError::Other(Box::new(e)))
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -83,7 +119,7 @@ impl fmt::Debug for Secret {
         if self.0.is_empty() {
             f.write_str("\"\"")
         } else {
-            f.write_str("\"[redacted]\"")
+            write!(f, "\"{REDACTED}\"")
         }
     }
 }
@@ -93,7 +129,7 @@ impl fmt::Display for Secret {
         if self.0.is_empty() {
             Ok(())
         } else {
-            f.write_str("[redacted]")
+            f.write_str(REDACTED)
         }
     }
 }
@@ -1208,6 +1244,11 @@ fn origin_suffix(origin: &Option<String>) -> String {
 /// process's `NOTIFY_*` environment variables, then `overrides`; and
 /// validates it.
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    load_from(file, &env_vars()?, overrides)
+}
+
+/// The process's `NOTIFY_*` variables (settings), as `(name, value)` pairs.
+pub fn env_vars() -> Result<Vec<(String, String)>, ConfigError> {
     let mut env = Vec::new();
     for (name, value) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
@@ -1224,7 +1265,7 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
             }
         }
     }
-    load_from(file, &env, overrides)
+    Ok(env)
 }
 
 /// Like [`load`], but with the environment given explicitly as
@@ -1234,6 +1275,17 @@ pub fn load_from(
     env: &[(String, String)],
     overrides: &Overrides,
 ) -> Result<Config, ConfigError> {
+    load_layered(file, env, overrides).map(|(config, _)| config)
+}
+
+/// Like [`load_from`], and also the merged layers: figment's metadata for a
+/// key tells which layer its value came from ([`DEFAULTS_LAYER`],
+/// [`ENV_LAYER`], [`FLAGS_LAYER`], or a TOML file as the metadata's source).
+pub fn load_layered(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    overrides: &Overrides,
+) -> Result<(Config, Figment), ConfigError> {
     let defaults = default_dict();
     let mut layers = vec![Layer {
         origin: Origin::Defaults,
@@ -1267,8 +1319,13 @@ pub fn load_from(
         }
         other => other,
     })?;
-    Ok(config)
+    Ok((config, figment))
 }
+
+/// Metadata names of the layers (see [`load_layered`]).
+pub const DEFAULTS_LAYER: &str = "built-in defaults";
+pub const ENV_LAYER: &str = "`NOTIFY_` environment variable(s)";
+pub const FLAGS_LAYER: &str = "command-line flags";
 
 /// Where a layer of settings came from.
 enum Origin {
@@ -1311,16 +1368,17 @@ impl Layer {
 impl Provider for Layer {
     fn metadata(&self) -> Metadata {
         match &self.origin {
-            Origin::Defaults => Metadata::named("built-in defaults"),
+            Origin::Defaults => Metadata::named(DEFAULTS_LAYER),
             Origin::File(path) => Metadata::from("TOML file", path.as_path()),
-            Origin::Env(_) => Metadata::named(format!("`{ENV_PREFIX}` environment variable(s)"))
-                .interpolater(|_: &Profile, keys: &[&str]| {
+            Origin::Env(_) => {
+                Metadata::named(ENV_LAYER).interpolater(|_: &Profile, keys: &[&str]| {
                     format!(
                         "{ENV_PREFIX}{}",
                         keys.join(ENV_SEPARATOR).to_ascii_uppercase()
                     )
-                }),
-            Origin::Flags => Metadata::named("command-line flags"),
+                })
+            }
+            Origin::Flags => Metadata::named(FLAGS_LAYER),
         }
     }
 
@@ -1364,8 +1422,12 @@ fn file_layer(path: &Path) -> Result<Layer, ConfigError> {
 }
 
 /// `NOTIFY_` stripped from the front of `name`, ignoring ASCII case (as
-/// figment's `Env::prefixed` does), or `None` without the prefix.
+/// figment's `Env::prefixed` does), or `None` without the prefix and for
+/// systemd's `NOTIFY_SOCKET`, which is not a setting.
 fn strip_env_prefix(name: &str) -> Option<&str> {
+    if name == SYSTEMD_NOTIFY_SOCKET {
+        return None;
+    }
     let head = name.get(..ENV_PREFIX.len())?;
     head.eq_ignore_ascii_case(ENV_PREFIX)
         .then(|| &name[ENV_PREFIX.len()..])

@@ -6,6 +6,7 @@ mod common;
 
 mod admin_api;
 mod api_v2;
+mod check_config;
 mod config;
 mod delivery;
 mod documents;
@@ -20,3 +21,4 @@ mod receipts;
 mod retention;
 mod scheduler;
 mod sftp;
+mod systemd;
