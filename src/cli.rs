@@ -349,7 +349,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let server = tokio::spawn(app::serve(app.clone(), listener, shutdown));
     let watchdog = systemd::start_watchdog(&app);
     systemd::ready(&format!("serving on {addr}"));
-    systemd::finish_within_grace(server, stop_rx).await;
+    systemd::finish_within(server, stop_rx, systemd::STOP_GRACE).await;
     if let Some(watchdog) = watchdog {
         // Awaited, so its handle on the app is gone before the store closes.
         watchdog.abort();

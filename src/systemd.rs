@@ -85,21 +85,22 @@ pub fn start_watchdog(app: &Arc<App>) -> Option<JoinHandle<()>> {
     }))
 }
 
-/// Waits for the server task. Once `stop_requested` fires, waits at most [`STOP_GRACE`] more;
-/// past that the rest of the work is left (logged), so a stop ends before systemd's
-/// `TimeoutStopSec=` sends SIGKILL.
-pub async fn finish_within_grace(
+/// Waits for the server task. Once `stop_requested` fires, waits at most `grace` more
+/// ([`STOP_GRACE`] when serving); past that the rest of the work is left (logged), so a stop
+/// ends before systemd's `TimeoutStopSec=` sends SIGKILL.
+pub async fn finish_within(
     server: JoinHandle<()>,
     stop_requested: tokio::sync::oneshot::Receiver<()>,
+    grace: Duration,
 ) {
     tokio::pin!(server);
     tokio::select! {
         _ = &mut server => return,
         _ = stop_requested => {},
     }
-    if tokio::time::timeout(STOP_GRACE, &mut server).await.is_err() {
+    if tokio::time::timeout(grace, &mut server).await.is_err() {
         tracing::warn!(
-            grace_seconds = STOP_GRACE.as_secs(),
+            grace_ms = grace.as_millis() as u64,
             "stopping took longer than the grace period; leaving the rest (leased queue rows \
              return to their queues at the next start)"
         );
@@ -111,6 +112,47 @@ pub async fn finish_within_grace(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Dropped when the task owning it is dropped (finished or cancelled).
+    struct Dropped(Arc<AtomicBool>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_that_outlasts_the_grace_period_is_cut_short() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = Dropped(dropped.clone());
+        // Work in hand that never finishes.
+        let server = tokio::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
+        let (stop, stop_requested) = tokio::sync::oneshot::channel();
+        stop.send(()).unwrap();
+        finish_within(server, stop_requested, Duration::from_millis(50)).await;
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the server task was not cancelled"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_ends_by_itself_is_not_waited_on_further() {
+        let (_stop, stop_requested) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async {});
+        // Returns although no stop was requested and the grace period is an hour (the bound
+        // only turns a hang into a failure).
+        let waited = tokio::time::timeout(
+            Duration::from_secs(600),
+            finish_within(server, stop_requested, Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(waited.is_ok(), "waited for a stop that was never requested");
+    }
 
     /// The unit's stop timeout must leave time after the grace period to close the store.
     #[test]
