@@ -16,6 +16,7 @@ pub mod http;
 pub mod letters;
 pub mod loadgen;
 pub mod providers;
+mod python;
 pub mod receipts;
 pub mod scheduler;
 pub mod status;

@@ -23,9 +23,10 @@
 use super::markdown::{notify_email_markdown, notify_plain_text_email_markdown};
 use super::placeholders::{Escaping, ListStyle, Personalisation, fill};
 use super::typography::{
-    do_nice_typography, html_unescape, normalise_whitespace, py_isspace, py_strip,
-    strip_unsupported_characters, unlink_govuk_escaped,
+    do_nice_typography, html_unescape, normalise_whitespace, strip_unsupported_characters,
+    unlink_govuk_escaped,
 };
+use crate::python::{py_isspace, py_strip};
 
 /// Largest email body accepted, in UTF-8 bytes of [`render_email_body`].
 pub const EMAIL_MAX_BYTES: usize = 2_000_000;

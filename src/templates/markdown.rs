@@ -34,7 +34,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::typography::{is_word, markdown_escape, py_isspace, py_strip};
+use super::typography::markdown_escape;
+use crate::python::{is_word, py_isspace, py_strip};
 
 /// Inline style of links.
 pub(crate) const LINK_STYLE: &str = "word-wrap: break-word; color: #1D70B8;";

@@ -34,7 +34,7 @@ pub mod markdown;
 pub mod placeholders;
 pub mod sanitise;
 pub mod sms;
-mod typography;
+pub(crate) mod typography;
 
 pub use email::{
     email_html_body, email_plain_text, is_email_too_long, render_email_body, render_email_subject,

@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::typography::{escape_html, strip_and_remove_obscure_whitespace, unescape_strict};
+use crate::python::python_str;
 
 /// `((name))` or `((name??text))`; group 1 is the body.
 static PLACEHOLDER: LazyLock<Regex> =
@@ -151,128 +152,6 @@ fn format_list(items: &[String], lists: ListStyle) -> String {
             [first @ .., last] => format!("{} and {last}", first.join(", ")),
             [] => String::new(),
         },
-    }
-}
-
-/// Python's `str()` of a JSON value.
-fn python_str(value: &Value) -> String {
-    match value {
-        Value::Null => "None".to_string(),
-        Value::Bool(true) => "True".to_string(),
-        Value::Bool(false) => "False".to_string(),
-        Value::Number(n) => python_number(n),
-        Value::String(s) => s.clone(),
-        Value::Array(_) | Value::Object(_) => python_repr(value),
-    }
-}
-
-/// Python's `repr()` of a JSON value.
-fn python_repr(value: &Value) -> String {
-    match value {
-        Value::String(s) => python_repr_str(s),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(python_repr).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(map) => {
-            let items: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", python_repr_str(k), python_repr(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-        other => python_str(other),
-    }
-}
-
-fn python_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control()
-                || matches!(
-                    c,
-                    '\u{a0}' | '\u{ad}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
-                ) =>
-            {
-                let n = c as u32;
-                if n < 0x100 {
-                    out.push_str(&format!("\\x{n:02x}"));
-                } else if n < 0x10000 {
-                    out.push_str(&format!("\\u{n:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Python's `str()` of a JSON number: integers as they are, floats with
-/// `repr(float)` rules (shortest round-trip digits; exponent form below
-/// 1e-4 and from 1e16).
-fn python_number(n: &Number) -> String {
-    if let Some(i) = n.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = n.as_u64() {
-        return u.to_string();
-    }
-    python_float_repr(n.as_f64().unwrap_or(0.0))
-}
-
-pub(crate) fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
-    }
-    let formatted = format!("{f:e}");
-    let (mantissa, exponent) = formatted.split_once('e').unwrap_or((&formatted, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exponent) {
-        let point = exponent + 1;
-        let body = if point <= 0 {
-            format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-        } else if point as usize >= digits.len() {
-            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
-        } else {
-            let (int, frac) = digits.split_at(point as usize);
-            format!("{int}.{frac}")
-        };
-        format!("{sign}{body}")
-    } else {
-        let mantissa = if digits.len() == 1 {
-            digits
-        } else {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        };
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.unsigned_abs())
     }
 }
 

@@ -17,7 +17,7 @@
 //! (sanitise_personalisation_item); UTILS `notifications_utils/formatters.py`
 //! (the `url` pattern).
 
-use super::typography::{is_word, py_isspace};
+use crate::python::{is_word, py_isspace};
 
 /// Characters that get a backslash in front of them.
 const MARKDOWN_CHARACTERS: &str = "`*_(){}[]<>#+-.!|\\";

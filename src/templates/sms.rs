@@ -26,9 +26,10 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::placeholders::{Escaping, ListStyle, Personalisation, fill};
 use super::typography::{
-    normalise_multiple_newlines, normalise_whitespace_and_newlines, py_strip,
+    normalise_multiple_newlines, normalise_whitespace_and_newlines,
     remove_whitespace_before_punctuation,
 };
+use crate::python::py_strip;
 
 /// Longest SMS accepted by the API, in characters (6 × 153).
 pub const SMS_CHAR_COUNT_LIMIT: usize = 918;

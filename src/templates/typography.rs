@@ -1,9 +1,10 @@
 //! Text helpers shared by the renderers.
 //!
-//! Upstream is Python, so several of its steps depend on Python's idea of
-//! whitespace, word characters and HTML entities. The helpers here reproduce
-//! those, together with the "nice typography" steps (smart quotes, en dashes)
-//! that upstream applies to email and letter subjects and to email bodies.
+//! Upstream's text formatters (whitespace clean-up, `GOV.UK` unlinking),
+//! Python's HTML entity handling, and the "nice typography" steps (smart
+//! quotes, en dashes) that upstream applies to email and letter subjects and
+//! to email bodies. Python's idea of whitespace and word characters is in
+//! [`crate::python`].
 //!
 //! Sources: UTILS `notifications_utils/formatters.py`, `html` (Python stdlib)
 //! and the `smartypants` package (`Attr.q | Attr.u`, as upstream calls it).
@@ -12,6 +13,8 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
+use crate::python::{STRING_WHITESPACE, is_word, py_isspace, py_split_whitespace, py_splitlines};
+
 /// Zero-width characters that upstream removes when it normalises whitespace.
 pub(crate) const OBSCURE_ZERO_WIDTH_WHITESPACE: [char; 8] = [
     '\u{180e}', '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{2028}', '\u{2029}',
@@ -19,60 +22,6 @@ pub(crate) const OBSCURE_ZERO_WIDTH_WHITESPACE: [char; 8] = [
 
 /// Non-breaking spaces that upstream turns into ordinary spaces.
 pub(crate) const OBSCURE_FULL_WIDTH_WHITESPACE: [char; 2] = ['\u{a0}', '\u{202f}'];
-
-/// Python's `str.isspace()` (also what `\s` matches in a Python `str` regex).
-pub(crate) fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Python's `str.strip()` with no argument.
-pub(crate) fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
-}
-
-/// What `\w` matches in a Python `str` regex (letters, digits, underscore).
-pub(crate) fn is_word(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
-}
-
-/// Python's `str.split()` with no argument.
-pub(crate) fn py_split_whitespace(s: &str) -> impl Iterator<Item = &str> {
-    s.split(py_isspace).filter(|part| !part.is_empty())
-}
-
-/// Python's `str.splitlines()` (no line ends kept, no trailing empty line).
-pub(crate) fn py_splitlines(s: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let is_break = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{b}'
-                | '\u{c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if !is_break {
-            continue;
-        }
-        lines.push(&s[start..i]);
-        start = i + c.len_utf8();
-        if c == '\r' && chars.peek().map(|&(_, next)| next) == Some('\n') {
-            chars.next();
-            start += 1;
-        }
-    }
-    if start < s.len() {
-        lines.push(&s[start..]);
-    }
-    lines
-}
 
 /// Upstream `normalise_whitespace`: non-breaking spaces become spaces,
 /// zero-width characters go, and every run of whitespace becomes one space
@@ -119,9 +68,7 @@ pub(crate) fn strip_and_remove_obscure_whitespace(value: &str) -> String {
             !OBSCURE_ZERO_WIDTH_WHITESPACE.contains(c) && !OBSCURE_FULL_WIDTH_WHITESPACE.contains(c)
         })
         .collect();
-    cleaned
-        .trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}'))
-        .to_string()
+    cleaned.trim_matches(&STRING_WHITESPACE[..]).to_string()
 }
 
 /// Upstream `remove_whitespace_before_punctuation`: spaces and tabs before
