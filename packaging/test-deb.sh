@@ -35,7 +35,9 @@ getent passwd notify >/dev/null && user_existed=yes
 data_existed=no
 [ -e /var/lib/notify ] && data_existed=yes
 server_pid=""
+server_log="$(mktemp)"
 cleanup() {
+  rm -f "$server_log"
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
   if dpkg-query -W -f='${Status}' notify 2>/dev/null | grep -qv 'not-installed'; then
     dpkg --purge notify >/dev/null 2>&1 || true
@@ -86,19 +88,19 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 # setpriv execs notify itself (runuser would stand between, and turn SIGTERM into a kill).
 setpriv --reuid=notify --regid=notify --init-groups \
   /usr/bin/notify --config /etc/notify/notify.toml serve \
-  --listen "127.0.0.1:$port" 2>/tmp/notify-deb-test.log &
+  --listen "127.0.0.1:$port" 2>"$server_log" &
 server_pid=$!
 for _ in $(seq 1 300); do
   if /usr/bin/notify healthcheck --url "http://127.0.0.1:$port/_status" --timeout 1 >/dev/null 2>&1; then
     break
   fi
-  kill -0 "$server_pid" 2>/dev/null || fail "notify serve exited: $(cat /tmp/notify-deb-test.log)"
+  kill -0 "$server_pid" 2>/dev/null || fail "notify serve exited: $(cat "$server_log")"
   sleep 0.1
 done
 /usr/bin/notify healthcheck --url "http://127.0.0.1:$port/_status" >/dev/null \
-  || fail "no answer from the installed binary: $(cat /tmp/notify-deb-test.log)"
+  || fail "no answer from the installed binary: $(cat "$server_log")"
 kill -TERM "$server_pid"
-wait "$server_pid" || fail "notify serve did not stop cleanly: $(cat /tmp/notify-deb-test.log)"
+wait "$server_pid" || fail "notify serve did not stop cleanly: $(cat "$server_log")"
 server_pid=""
 expect "store owner" "$(stat -c '%U' /var/lib/notify/admin-secret)" "notify"
 echo "ok: served on 127.0.0.1:$port as notify, data in /var/lib/notify"
