@@ -102,17 +102,12 @@ pub fn index_dir(config: &Config) -> std::path::PathBuf {
 impl App {
     /// Open the data directory and start the background tasks that belong to storage.
     pub fn open(config: Config, clock: SharedClock) -> Result<Arc<App>, StartError> {
-        install_tls_provider();
-        let scheduler = crate::scheduler::Scheduler::new(&config.scheduler.jobs)
-            .map_err(StartError::Scheduler)?;
-        if !config.letters.bank_holidays_file.as_os_str().is_empty() {
-            let days =
-                crate::domain::working_days::load_bank_holidays(&config.letters.bank_holidays_file)
-                    .map_err(StartError::Config)?;
-            tracing::info!(days, "bank holidays loaded from letters.bank_holidays_file");
-        }
+        let Checked {
+            providers,
+            scheduler,
+        } = check_settings(&config)?;
         let admin_secret = admin_secret(&config)?;
-        let cx = Context::open(config, clock)?;
+        let cx = Context::open_with(config, clock, providers)?;
         let index = Arc::new(SearchIndex::open(&index_dir(&cx.config))?);
         let indexer = Indexer::start(
             cx.store.clone(),
@@ -165,6 +160,32 @@ impl App {
 }
 
 pub use crate::domain::context::install_tls_provider;
+
+/// What [`check_settings`] built from the config.
+pub struct Checked {
+    pub providers: crate::providers::Providers,
+    pub scheduler: crate::scheduler::Scheduler,
+}
+
+/// The start-up checks that need neither the data directory nor the network: providers,
+/// job schedules, the bank holidays file. `App::open` and `notify check-config` both make them.
+pub fn check_settings(config: &Config) -> Result<Checked, StartError> {
+    install_tls_provider();
+    let providers =
+        crate::providers::Providers::from_config(config).map_err(OpenError::Providers)?;
+    let scheduler =
+        crate::scheduler::Scheduler::new(&config.scheduler.jobs).map_err(StartError::Scheduler)?;
+    if !config.letters.bank_holidays_file.as_os_str().is_empty() {
+        let days =
+            crate::domain::working_days::load_bank_holidays(&config.letters.bank_holidays_file)
+                .map_err(StartError::Config)?;
+        tracing::info!(days, "bank holidays loaded from letters.bank_holidays_file");
+    }
+    Ok(Checked {
+        providers,
+        scheduler,
+    })
+}
 
 /// Bind the configured address (a clear error if it is taken).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

@@ -19,8 +19,10 @@ use storage::{Store, SystemClock};
 use crate::admin::{service_json, template_json};
 use crate::app::{self, App};
 use crate::config::{self, Config, LogFormat, Overrides};
+use crate::config_report;
 use crate::crypto::Sealer;
 use crate::domain::{DomainError, api_keys, services, templates};
+use crate::systemd;
 
 /// `println!` that ignores a closed standard output (`notify jobs list | head`), where
 /// `println!` would panic.
@@ -64,6 +66,16 @@ pub enum Command {
         /// Seconds to wait for an answer.
         #[arg(long, default_value_t = 5)]
         timeout: u64,
+    },
+    /// Load and check the configuration as `serve` would (file, NOTIFY_* variables, defaults),
+    /// then print every effective setting, secrets redacted, with where it came from. Exit 0
+    /// when valid; 1 with the reason (the setting, its source, a suggestion) when not.
+    CheckConfig {
+        /// As `serve --listen` (overrides server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Rebuild the search index from the database.
     Reindex,
@@ -265,7 +277,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     // Every HTTP client (healthcheck, the server fallback, providers) needs the TLS provider.
     app::install_tls_provider();
     let listen = match &cli.command {
-        Some(Command::Serve { listen }) => *listen,
+        Some(Command::Serve { listen } | Command::CheckConfig { listen, .. }) => *listen,
         _ => None,
     };
     let overrides = Overrides {
@@ -276,11 +288,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { .. } => {
             init_logging(&config);
-            runtime()?.block_on(serve(config))?;
+            let runtime = runtime()?;
+            let served = runtime.block_on(serve(config));
+            // Tasks cut short by the stop's grace period are not waited for.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url, timeout } => {
             runtime()?.block_on(healthcheck(&config, url, timeout))
+        }
+        // Loaded again with its layers, to say where each setting came from.
+        Command::CheckConfig { out, .. } => {
+            check_config(cli.config.as_deref(), &overrides, out.json)
         }
         Command::Reindex => runtime()?.block_on(reindex(config)),
         Command::Service(cmd) => runtime()?.block_on(bootstrap(config, Bootstrap::Service(cmd))),
@@ -312,15 +332,57 @@ pub fn init_logging(config: &Config) {
 
 async fn serve(config: Config) -> Result<(), CliError> {
     tracing::info!(?config, "starting");
+    systemd::status("opening the data directory");
     let listener = app::bind(config.server.listen).await?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Message(e.to_string()))?;
     let app = App::open(config, Arc::new(SystemClock))?;
     tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "notify is listening");
-    app::serve(app.clone(), listener, app::shutdown_signal()).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        app::shutdown_signal().await;
+        systemd::stopping("stopping: finishing requests and work in hand");
+        let _ = stop_tx.send(());
+    };
+    // Ready once the server task runs: the store, the index and the listener are up.
+    let server = tokio::spawn(app::serve(app.clone(), listener, shutdown));
+    let watchdog = systemd::start_watchdog(&app);
+    systemd::ready(&format!("serving on {addr}"));
+    systemd::finish_within(server, stop_rx, systemd::STOP_GRACE).await;
+    if let Some(watchdog) = watchdog {
+        // Awaited, so its handle on the app is gone before the store closes.
+        watchdog.abort();
+        let _ = watchdog.await;
+    }
     app.shutdown();
     Ok(())
+}
+
+/// `notify check-config`: the layers `serve` would load, its start-up checks that need neither
+/// the data directory nor the network, then the effective settings and their sources.
+fn check_config(
+    file: Option<&std::path::Path>,
+    overrides: &Overrides,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let (config, layers) = config::load_layered(file, &config::env_vars()?, overrides)?;
+    app::check_settings(&config)?;
+    let settings = config_report::effective_settings(&config, &layers)?;
+    if json {
+        say!("{}", config_report::render_json(&settings));
+    } else {
+        match file {
+            Some(path) => say!("# notify: effective settings from {}", path.display()),
+            None => say!("# notify: effective settings (no --config file)"),
+        }
+        say!(
+            "# each overrides the one before: default, file, env NOTIFY_*, flag; secrets redacted"
+        );
+        say!("{}", config_report::render_text(&settings).trim_end());
+    }
+    eprintln!("notify: the configuration is valid");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The address a local client should use to reach the configured listener.

@@ -9,7 +9,10 @@ use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};
 
 use super::error::ConfigError;
-use super::{Config, ENV_PREFIX, ENV_SEPARATOR, Overrides};
+use super::{
+    Config, DEFAULTS_LAYER, ENV_LAYER, ENV_PREFIX, ENV_SEPARATOR, FLAGS_LAYER, Overrides,
+    SYSTEMD_NOTIFY_SOCKET,
+};
 
 /// Where a layer of settings came from.
 pub(super) enum Origin {
@@ -52,16 +55,17 @@ impl Layer {
 impl Provider for Layer {
     fn metadata(&self) -> Metadata {
         match &self.origin {
-            Origin::Defaults => Metadata::named("built-in defaults"),
+            Origin::Defaults => Metadata::named(DEFAULTS_LAYER),
             Origin::File(path) => Metadata::from("TOML file", path.as_path()),
-            Origin::Env(_) => Metadata::named(format!("`{ENV_PREFIX}` environment variable(s)"))
-                .interpolater(|_: &Profile, keys: &[&str]| {
+            Origin::Env(_) => {
+                Metadata::named(ENV_LAYER).interpolater(|_: &Profile, keys: &[&str]| {
                     format!(
                         "{ENV_PREFIX}{}",
                         keys.join(ENV_SEPARATOR).to_ascii_uppercase()
                     )
-                }),
-            Origin::Flags => Metadata::named("command-line flags"),
+                })
+            }
+            Origin::Flags => Metadata::named(FLAGS_LAYER),
         }
     }
 
@@ -105,8 +109,12 @@ pub(super) fn file_layer(path: &Path) -> Result<Layer, ConfigError> {
 }
 
 /// `NOTIFY_` stripped from the front of `name`, ignoring ASCII case (as
-/// figment's `Env::prefixed` does), or `None` without the prefix.
+/// figment's `Env::prefixed` does), or `None` without the prefix and for
+/// systemd's `NOTIFY_SOCKET`, which is not a setting.
 pub(super) fn strip_env_prefix(name: &str) -> Option<&str> {
+    if name == SYSTEMD_NOTIFY_SOCKET {
+        return None;
+    }
     let head = name.get(..ENV_PREFIX.len())?;
     head.eq_ignore_ascii_case(ENV_PREFIX)
         .then(|| &name[ENV_PREFIX.len()..])

@@ -57,7 +57,7 @@ pub use providers::{
     SmsProviderKind,
 };
 pub use scheduler::{AlertsConfig, RetentionConfig, SchedulerConfig};
-pub use secret::Secret;
+pub use secret::{REDACTED, Secret, serialize_redacted};
 pub use sending::{LetterRates, SendingConfig};
 pub use server::{DEFAULT_LISTEN, ServerConfig};
 pub use sms::{SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
@@ -71,6 +71,13 @@ use layers::{
 
 /// Prefix of the environment variables that are read as settings.
 pub const ENV_PREFIX: &str = "NOTIFY_";
+/// Set by systemd for `Type=notify` services (see `crate::systemd`); it shares the prefix but
+/// is not a setting.
+pub const SYSTEMD_NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
+/// Metadata names of the layers (see [`load_layered`]).
+pub const DEFAULTS_LAYER: &str = "built-in defaults";
+pub const ENV_LAYER: &str = "`NOTIFY_` environment variable(s)";
+pub const FLAGS_LAYER: &str = "command-line flags";
 /// Separator between nesting levels in environment variable names.
 pub const ENV_SEPARATOR: &str = "__";
 /// Default data directory (relative to the working directory).
@@ -274,6 +281,11 @@ impl Config {
 /// process's `NOTIFY_*` environment variables, then `overrides`; and
 /// validates it.
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    load_from(file, &env_vars()?, overrides)
+}
+
+/// The process's `NOTIFY_*` variables (settings), as `(name, value)` pairs.
+pub fn env_vars() -> Result<Vec<(String, String)>, ConfigError> {
     let mut env = Vec::new();
     for (name, value) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
@@ -290,7 +302,7 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
             }
         }
     }
-    load_from(file, &env, overrides)
+    Ok(env)
 }
 
 /// Like [`load`], but with the environment given explicitly as
@@ -300,6 +312,17 @@ pub fn load_from(
     env: &[(String, String)],
     overrides: &Overrides,
 ) -> Result<Config, ConfigError> {
+    load_layered(file, env, overrides).map(|(config, _)| config)
+}
+
+/// Like [`load_from`], and also the merged layers: figment's metadata for a
+/// key tells which layer its value came from ([`DEFAULTS_LAYER`],
+/// [`ENV_LAYER`], [`FLAGS_LAYER`], or a TOML file as the metadata's source).
+pub fn load_layered(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    overrides: &Overrides,
+) -> Result<(Config, Figment), ConfigError> {
     let defaults = default_dict();
     let mut layers = vec![Layer {
         origin: Origin::Defaults,
@@ -333,5 +356,5 @@ pub fn load_from(
         }
         other => other,
     })?;
-    Ok(config)
+    Ok((config, figment))
 }

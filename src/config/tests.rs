@@ -15,6 +15,12 @@ fn load_env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
 }
 
 #[test]
+fn systemds_notify_socket_is_not_a_setting() {
+    let config = load_env(&[("NOTIFY_SOCKET", "/run/systemd/notify")]).unwrap();
+    assert_eq!(config, Config::default());
+}
+
+#[test]
 fn defaults_are_valid() {
     let config = load_env(&[]).unwrap();
     assert_eq!(config, Config::default());

@@ -81,6 +81,16 @@ impl Context {
     pub fn open(config: Config, clock: SharedClock) -> Result<Context, OpenError> {
         install_tls_provider();
         let providers = Providers::from_config(&config).map_err(OpenError::Providers)?;
+        Self::open_with(config, clock, providers)
+    }
+
+    /// [`Context::open`] with the providers already built from the config.
+    pub fn open_with(
+        config: Config,
+        clock: SharedClock,
+        providers: Providers,
+    ) -> Result<Context, OpenError> {
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
