@@ -20,8 +20,8 @@ use crate::admin::{service_json, template_json};
 use crate::app::{self, App};
 use crate::config::{self, Config, LogFormat, Overrides};
 use crate::config_report;
-use crate::crypto::Sealer;
-use crate::domain::{DomainError, api_keys, services, templates};
+use crate::domain::context::OpenError;
+use crate::domain::{Context, DomainError, api_keys, services, templates};
 use crate::systemd;
 
 /// `println!` that ignores a closed standard output (`notify jobs list | head`), where
@@ -775,17 +775,17 @@ async fn bootstrap(config: Config, cmd: Bootstrap) -> Result<ExitCode, CliError>
         | Bootstrap::ApiKey(ApiKeyCommand::Create { out, .. })
         | Bootstrap::Template(TemplateCommand::Create { out, .. }) => out.json,
     };
-    let printed = match Store::open(
-        &config.data_dir,
-        crate::domain::context::store_options(&config, Arc::new(SystemClock)),
-    ) {
-        Ok(store) => {
-            let result = bootstrap_direct(&config, &store, cmd).await;
-            store.close();
+    let printed = match Context::open(config.clone(), Arc::new(SystemClock)) {
+        Ok(cx) => {
+            let cx = Arc::new(cx);
+            let result = bootstrap_direct(&cx, cmd).await;
+            cx.close();
             result?
         }
-        Err(storage::StoreError::InUse(_)) => bootstrap_remote(&config, cmd).await?,
-        Err(e) => return Err(e.into()),
+        Err(OpenError::Store(storage::StoreError::InUse(_))) => {
+            bootstrap_remote(&config, cmd).await?
+        }
+        Err(e) => return Err(app::StartError::from(e).into()),
     };
     if json_out {
         say!("{}", printed.json);
@@ -822,11 +822,8 @@ fn new_template(
     })
 }
 
-async fn bootstrap_direct(
-    config: &Config,
-    store: &Store,
-    cmd: Bootstrap,
-) -> Result<Printed, CliError> {
+async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliError> {
+    let store = &cx.store;
     Ok(match cmd {
         Bootstrap::Service(ServiceCommand::Create { name, trial, .. }) => {
             let s = services::create_service(
@@ -846,7 +843,7 @@ async fn bootstrap_direct(
             let (id, body) = service_update_body(args);
             let update: services::ServiceUpdate =
                 serde_json::from_value(body).map_err(|e| CliError::Message(e.to_string()))?;
-            let s = services::update_service(store, id, update).await?;
+            let s = services::update_service(cx, id, update).await?;
             Printed {
                 plain: s.id.to_string(),
                 json: service_json(&s),
@@ -858,14 +855,8 @@ async fn bootstrap_direct(
             key_type,
             ..
         }) => {
-            let sealer = Sealer::for_config(config).map_err(app::StartError::from)?;
-            let k = api_keys::create_api_key(
-                store,
-                &sealer,
-                service,
-                api_keys::NewApiKey { name, key_type },
-            )
-            .await?;
+            let k = api_keys::create_api_key(cx, service, api_keys::NewApiKey { name, key_type })
+                .await?;
             Printed {
                 plain: k.key.clone(),
                 json: json!(k),

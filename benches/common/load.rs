@@ -58,8 +58,7 @@ pub async fn sender(app: &App, base: &str) -> Sender {
     .await
     .expect("template");
     let key = api_keys::create_api_key(
-        &app.store,
-        &app.sealer,
+        &app,
         id,
         api_keys::NewApiKey {
             name: "load".into(),

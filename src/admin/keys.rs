@@ -32,8 +32,7 @@ fn key_json(k: &ApiKey) -> Value {
 
 async fn create(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
     let new: api_keys::NewApiKey = parse_body(&body)?;
-    let created = api_keys::create_api_key(&app.store, &app.sealer, service_id, new).await?;
-    app.keys.invalidate(service_id);
+    let created = api_keys::create_api_key(&app, service_id, new).await?;
     tracing::info!(%service_id, key_id = %created.id, key_type = created.key_type, "API key created");
     Ok(data(StatusCode::CREATED, json!(created)))
 }
@@ -52,8 +51,7 @@ async fn get(service_id: Uuid, key_id: Uuid, app: Arc<App>) -> Result<Response, 
 }
 
 async fn revoke(service_id: Uuid, key_id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
-    let key = api_keys::revoke_api_key(&app.store, service_id, key_id).await?;
-    app.keys.invalidate(service_id);
+    let key = api_keys::revoke_api_key(&app, service_id, key_id).await?;
     tracing::info!(%service_id, %key_id, "API key revoked");
     Ok(data(StatusCode::ACCEPTED, key_json(&key)))
 }

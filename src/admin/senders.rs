@@ -50,8 +50,7 @@ fn letter_contact_json(service_id: Uuid, c: &LetterContact) -> Value {
 }
 
 async fn add_reply_to(sid: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
-    let added = services::add_reply_to(&app.store, sid, parse_body(&body)?).await?;
-    app.keys.invalidate(sid);
+    let added = services::add_reply_to(&app, sid, parse_body(&body)?).await?;
     Ok(data(StatusCode::CREATED, reply_to_json(sid, &added)))
 }
 
@@ -61,14 +60,12 @@ async fn update_reply_to(
     app: Arc<App>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let updated = services::update_reply_to(&app.store, sid, id, parse_body(&body)?).await?;
-    app.keys.invalidate(sid);
+    let updated = services::update_reply_to(&app, sid, id, parse_body(&body)?).await?;
     Ok(data(StatusCode::OK, reply_to_json(sid, &updated)))
 }
 
 async fn add_sms_sender(sid: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
-    let added = services::add_sms_sender(&app.store, sid, parse_body(&body)?).await?;
-    app.keys.invalidate(sid);
+    let added = services::add_sms_sender(&app, sid, parse_body(&body)?).await?;
     Ok(data(StatusCode::CREATED, sms_sender_json(sid, &added)))
 }
 
@@ -78,14 +75,12 @@ async fn update_sms_sender(
     app: Arc<App>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let updated = services::update_sms_sender(&app.store, sid, id, parse_body(&body)?).await?;
-    app.keys.invalidate(sid);
+    let updated = services::update_sms_sender(&app, sid, id, parse_body(&body)?).await?;
     Ok(data(StatusCode::OK, sms_sender_json(sid, &updated)))
 }
 
 async fn add_letter_contact(sid: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
-    let added = services::add_letter_contact(&app.store, sid, parse_body(&body)?).await?;
-    app.keys.invalidate(sid);
+    let added = services::add_letter_contact(&app, sid, parse_body(&body)?).await?;
     Ok(data(StatusCode::CREATED, letter_contact_json(sid, &added)))
 }
 
@@ -95,8 +90,7 @@ async fn update_letter_contact(
     app: Arc<App>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let updated = services::update_letter_contact(&app.store, sid, id, parse_body(&body)?).await?;
-    app.keys.invalidate(sid);
+    let updated = services::update_letter_contact(&app, sid, id, parse_body(&body)?).await?;
     Ok(data(StatusCode::OK, letter_contact_json(sid, &updated)))
 }
 
@@ -146,10 +140,7 @@ macro_rules! entry_routes {
             .and(warp::post())
             .and(auth)
             .and_then(|sid: Uuid, id: Uuid, app: Arc<App>| async move {
-                let result = services::archive_sender_entry::<$ty>(&app.store, sid, id).await;
-                if result.is_ok() {
-                    app.keys.invalidate(sid);
-                }
+                let result = services::archive_sender_entry::<$ty>(&app, sid, id).await;
                 done(
                     result
                         .map(|e| data(StatusCode::OK, $json(sid, &e)))

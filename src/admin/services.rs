@@ -58,15 +58,13 @@ async fn get(id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
 
 async fn update(id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
     let update: services::ServiceUpdate = parse_body(&body)?;
-    let service = services::update_service(&app.store, id, update).await?;
-    app.keys.invalidate(id);
+    let service = services::update_service(&app, id, update).await?;
     tracing::info!(service_id = %id, "service updated");
     Ok(data(StatusCode::OK, service_json(&service)))
 }
 
 async fn archive(id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
-    services::archive_service(&app.store, id).await?;
-    app.keys.invalidate(id);
+    services::archive_service(&app, id).await?;
     tracing::info!(service_id = %id, "service archived");
     Ok(no_content())
 }
@@ -81,8 +79,7 @@ async fn get_guest_list(id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
 
 async fn put_guest_list(id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
     let list: services::GuestList = parse_body(&body)?;
-    let stored = services::set_guest_list(&app.store, id, list).await?;
-    app.keys.invalidate(id);
+    let stored = services::set_guest_list(&app, id, list).await?;
     tracing::info!(service_id = %id, "guest list replaced");
     Ok(data(StatusCode::OK, json!(stored)))
 }

@@ -49,16 +49,14 @@ async fn list(service_id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
 
 /// Answers the service, as upstream does.
 async fn add(service_id: Uuid, user_id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
-    users::add_user_to_service(&app.store, service_id, user_id).await?;
-    app.keys.invalidate(service_id);
+    users::add_user_to_service(&app, service_id, user_id).await?;
     tracing::info!(%service_id, %user_id, "user added to service");
     let service = services::get_service(&app.store, service_id)?;
     Ok(data(StatusCode::CREATED, service_json(&service)))
 }
 
 async fn remove(service_id: Uuid, user_id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
-    users::remove_user_from_service(&app.store, service_id, user_id).await?;
-    app.keys.invalidate(service_id);
+    users::remove_user_from_service(&app, service_id, user_id).await?;
     tracing::info!(%service_id, %user_id, "user removed from service");
     Ok(no_content())
 }

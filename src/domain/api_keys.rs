@@ -6,8 +6,7 @@ use storage::Store;
 use storage::records::{ApiKey, KeyType};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult};
-use crate::crypto::Sealer;
+use super::{Context, DomainError, DomainResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,11 +56,11 @@ pub fn parse_key_type(text: &str) -> DomainResult<KeyType> {
 }
 
 pub async fn create_api_key(
-    store: &Store,
-    sealer: &Sealer,
+    cx: &Context,
     service_id: Uuid,
     new: NewApiKey,
 ) -> DomainResult<CreatedApiKey> {
+    let store = &cx.store;
     let key_type = parse_key_type(&new.key_type)?;
     let name = new.name.trim().to_string();
     if name.is_empty() {
@@ -79,7 +78,7 @@ pub async fn create_api_key(
         service_id,
         name: name.clone(),
         key_type,
-        secret_sealed: sealer.seal(secret.as_bytes()),
+        secret_sealed: cx.sealer.seal(secret.as_bytes()),
         created_at: store.clock().now_micros(),
         expiry_date: None,
     };
@@ -91,6 +90,7 @@ pub async fn create_api_key(
             ctx.put_api_key(&key)
         })
         .await?;
+    cx.keys.invalidate(service_id);
     Ok(CreatedApiKey {
         id,
         service_id,
@@ -125,8 +125,9 @@ pub fn get_api_key(store: &Store, service_id: Uuid, key_id: Uuid) -> DomainResul
 }
 
 /// Revoke a key: its `expiry_date` becomes now (a revoked key keeps its first revocation
-/// time). The caller must invalidate the v2 key cache.
-pub async fn revoke_api_key(store: &Store, service_id: Uuid, key_id: Uuid) -> DomainResult<ApiKey> {
+/// time).
+pub async fn revoke_api_key(cx: &Context, service_id: Uuid, key_id: Uuid) -> DomainResult<ApiKey> {
+    let store = &cx.store;
     super::services::get_service(store, service_id)?;
     let now = store.clock().now_micros();
     let key = store
@@ -142,6 +143,7 @@ pub async fn revoke_api_key(store: &Store, service_id: Uuid, key_id: Uuid) -> Do
             Ok(key)
         })
         .await?;
+    cx.keys.invalidate(service_id);
     Ok(key)
 }
 

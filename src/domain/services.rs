@@ -5,7 +5,7 @@ use storage::records::{LetterContact, ReplyTo, Service, SmsSender};
 use storage::{Store, StoreError};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult, recipients};
+use super::{Context, DomainError, DomainResult, recipients};
 
 /// Upstream's defaults for a new service.
 pub const DEFAULT_RATE_LIMIT: u32 = 3000;
@@ -146,13 +146,14 @@ fn check_name(name: &str) -> DomainResult<String> {
 
 /// Read the service inside a write operation, change it with `change`, and store it (checking
 /// the name is still unique when it changed). Nothing is written when `change` refuses.
-async fn modify_service<R, F>(store: &Store, id: Uuid, change: F) -> DomainResult<(Service, R)>
+async fn modify_service<R, F>(cx: &Context, id: Uuid, change: F) -> DomainResult<(Service, R)>
 where
     F: FnOnce(&mut Service) -> DomainResult<R> + Send + 'static,
     R: Send + 'static,
 {
-    let now = store.clock().now_micros();
-    let out = store
+    let now = cx.clock().now_micros();
+    let out = cx
+        .store
         .write(move |ctx| {
             let mut service = require_service(ctx, id)?;
             let old_name = service.name.clone();
@@ -166,6 +167,8 @@ where
             Ok((service, r))
         })
         .await?;
+    // The v2 API's cached copy of the service is stale now.
+    cx.keys.invalidate(id);
     Ok(out)
 }
 
@@ -329,20 +332,20 @@ pub fn apply_update(service: &mut Service, update: ServiceUpdate) -> DomainResul
     Ok(())
 }
 
-/// Change a service's settings. The caller must invalidate the v2 key cache.
+/// Change a service's settings.
 pub async fn update_service(
-    store: &Store,
+    cx: &Context,
     id: Uuid,
     update: ServiceUpdate,
 ) -> DomainResult<Service> {
-    let (service, ()) = modify_service(store, id, move |s| apply_update(s, update)).await?;
+    let (service, ()) = modify_service(cx, id, move |s| apply_update(s, update)).await?;
     Ok(service)
 }
 
 /// Archive a service, as upstream does: inactive, renamed `_archived_<time>_<name>` (freeing
-/// the name), every key revoked. Archiving an archived service changes nothing. The caller must
-/// invalidate the v2 key cache.
-pub async fn archive_service(store: &Store, id: Uuid) -> DomainResult<Service> {
+/// the name), every key revoked. Archiving an archived service changes nothing.
+pub async fn archive_service(cx: &Context, id: Uuid) -> DomainResult<Service> {
+    let store = &cx.store;
     let now = store.clock().now_micros();
     let stamp = store.clock().now().format("%Y-%m-%d_%H:%M:%S").to_string();
     let service = store
@@ -363,6 +366,7 @@ pub async fn archive_service(store: &Store, id: Uuid) -> DomainResult<Service> {
             Ok(service)
         })
         .await?;
+    cx.keys.invalidate(id);
     Ok(service)
 }
 
@@ -673,7 +677,7 @@ pub fn check_contact_block(block: &str) -> DomainResult<String> {
 }
 
 pub async fn add_reply_to(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     body: ReplyToBody,
 ) -> DomainResult<ReplyTo> {
@@ -684,7 +688,7 @@ pub async fn add_reply_to(
         is_default: false,
         archived: false,
     };
-    let (_, added) = modify_service(store, service_id, move |s| {
+    let (_, added) = modify_service(cx, service_id, move |s| {
         add_entry(&mut s.email_reply_to, entry, body.is_default)
     })
     .await?;
@@ -692,7 +696,7 @@ pub async fn add_reply_to(
 }
 
 pub async fn update_reply_to(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     id: Uuid,
     body: ReplyToBody,
@@ -702,7 +706,7 @@ pub async fn update_reply_to(
         .as_deref()
         .map(check_reply_to)
         .transpose()?;
-    let (_, updated) = modify_service(store, service_id, move |s| {
+    let (_, updated) = modify_service(cx, service_id, move |s| {
         update_entry(
             &mut s.email_reply_to,
             service_id,
@@ -721,7 +725,7 @@ pub async fn update_reply_to(
 }
 
 pub async fn add_sms_sender(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     body: SmsSenderBody,
 ) -> DomainResult<SmsSender> {
@@ -733,7 +737,7 @@ pub async fn add_sms_sender(
         archived: false,
         inbound_number: false,
     };
-    let (_, added) = modify_service(store, service_id, move |s| {
+    let (_, added) = modify_service(cx, service_id, move |s| {
         add_entry(&mut s.sms_senders, entry, body.is_default)
     })
     .await?;
@@ -741,7 +745,7 @@ pub async fn add_sms_sender(
 }
 
 pub async fn update_sms_sender(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     id: Uuid,
     body: SmsSenderBody,
@@ -751,7 +755,7 @@ pub async fn update_sms_sender(
         .as_deref()
         .map(check_sms_sender)
         .transpose()?;
-    let (_, updated) = modify_service(store, service_id, move |s| {
+    let (_, updated) = modify_service(cx, service_id, move |s| {
         update_entry(&mut s.sms_senders, service_id, id, body.is_default, |e| {
             if let Some(v) = sender {
                 if e.inbound_number && v != e.sms_sender {
@@ -769,7 +773,7 @@ pub async fn update_sms_sender(
 }
 
 pub async fn add_letter_contact(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     body: LetterContactBody,
 ) -> DomainResult<LetterContact> {
@@ -780,7 +784,7 @@ pub async fn add_letter_contact(
         is_default: false,
         archived: false,
     };
-    let (_, added) = modify_service(store, service_id, move |s| {
+    let (_, added) = modify_service(cx, service_id, move |s| {
         add_entry(&mut s.letter_contacts, entry, body.is_default)
     })
     .await?;
@@ -788,7 +792,7 @@ pub async fn add_letter_contact(
 }
 
 pub async fn update_letter_contact(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     id: Uuid,
     body: LetterContactBody,
@@ -798,7 +802,7 @@ pub async fn update_letter_contact(
         .as_deref()
         .map(check_contact_block)
         .transpose()?;
-    let (_, updated) = modify_service(store, service_id, move |s| {
+    let (_, updated) = modify_service(cx, service_id, move |s| {
         update_entry(
             &mut s.letter_contacts,
             service_id,
@@ -818,11 +822,11 @@ pub async fn update_letter_contact(
 
 /// Archive a reply-to address, SMS sender or letter contact block of the service.
 pub async fn archive_sender_entry<T: SenderEntry>(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     id: Uuid,
 ) -> DomainResult<T> {
-    let (_, archived) = modify_service(store, service_id, move |s| {
+    let (_, archived) = modify_service(cx, service_id, move |s| {
         archive_entry(T::entries(s), service_id, id)
     })
     .await?;
@@ -882,14 +886,14 @@ pub fn split_guest_list(entries: &[String]) -> GuestList {
     }
 }
 
-/// Replace the service's guest list. The caller must invalidate the v2 key cache.
+/// Replace the service's guest list.
 pub async fn set_guest_list(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     list: GuestList,
 ) -> DomainResult<GuestList> {
     let entries = normalise_guest_list(&list)?;
-    let (service, ()) = modify_service(store, service_id, move |s| {
+    let (service, ()) = modify_service(cx, service_id, move |s| {
         s.guest_list = entries;
         Ok(())
     })

@@ -6,7 +6,7 @@ use storage::records::User;
 use storage::{Store, StoreError};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult, recipients};
+use super::{Context, DomainError, DomainResult, recipients};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,12 +90,13 @@ pub fn service_users(store: &Store, service_id: Uuid) -> DomainResult<Vec<User>>
     Ok(users)
 }
 
-/// Make a user a team member of the service. The caller must invalidate the v2 key cache.
+/// Make a user a team member of the service.
 pub async fn add_user_to_service(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     user_id: Uuid,
 ) -> DomainResult<()> {
+    let store = &cx.store;
     store
         .write(move |ctx| {
             super::services::require_service(ctx, service_id)?;
@@ -110,16 +111,18 @@ pub async fn add_user_to_service(
             ctx.add_service_user(service_id, user_id)
         })
         .await?;
+    // Trial mode reads the team: the v2 API's cached service is stale now.
+    cx.keys.invalidate(service_id);
     Ok(())
 }
 
-/// Remove a team member; the last one stays, as upstream requires. The caller must invalidate
-/// the v2 key cache.
+/// Remove a team member; the last one stays, as upstream requires.
 pub async fn remove_user_from_service(
-    store: &Store,
+    cx: &Context,
     service_id: Uuid,
     user_id: Uuid,
 ) -> DomainResult<()> {
+    let store = &cx.store;
     store
         .write(move |ctx| {
             super::services::require_service(ctx, service_id)?;
@@ -138,6 +141,8 @@ pub async fn remove_user_from_service(
             Ok(())
         })
         .await?;
+    // Trial mode reads the team: the v2 API's cached service is stale now.
+    cx.keys.invalidate(service_id);
     Ok(())
 }
 

@@ -209,7 +209,7 @@ async fn a_reused_token_is_checked_again_on_every_use() {
         .unwrap()
         .id;
     drop(reader);
-    notify::domain::api_keys::revoke_api_key(&s.app.store, s.service_id, key_id)
+    notify::domain::api_keys::revoke_api_key(&s.app, s.service_id, key_id)
         .await
         .unwrap();
     s.app.keys.invalidate(s.service_id);

@@ -86,8 +86,7 @@ impl TestServer {
         let mut keys = std::collections::HashMap::new();
         for kind in ["normal", "team", "test"] {
             let k = api_keys::create_api_key(
-                &app.store,
-                &app.sealer,
+                &app,
                 service.id,
                 api_keys::NewApiKey {
                     name: kind.into(),
