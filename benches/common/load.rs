@@ -58,7 +58,7 @@ pub async fn sender(app: &App, base: &str) -> Sender {
     .await
     .expect("template");
     let key = api_keys::create_api_key(
-        &app,
+        app,
         id,
         api_keys::NewApiKey {
             name: "load".into(),
