@@ -68,7 +68,10 @@ fn internal_error() -> Response {
 fn unavailable() -> Response {
     html(
         StatusCode::NOT_FOUND,
-        web::DocumentUnavailablePage.render_html(),
+        web::DocumentUnavailablePage {
+            layout: web::Layout::new("This file is no longer available"),
+        }
+        .render_html(),
     )
 }
 
@@ -80,6 +83,10 @@ fn confirm_page(
     error: Option<&str>,
 ) -> Response {
     let page = web::DocumentConfirmPage {
+        layout: web::Layout {
+            has_errors: error.is_some(),
+            ..web::Layout::new("Confirm your email address")
+        },
         action: format!("/d/{service_id}/{document_id}/confirm"),
         key: key.to_string(),
         email_address: email_address.to_string(),

@@ -83,7 +83,11 @@ fn page(app: &App, q: &HashMap<String, String>) -> Result<Response, AppError> {
             created_at: format_api_timestamp(m.created_at),
         })
         .collect();
-    let html = web::OutboxPage { messages, older }
+    let html = web::OutboxPage {
+        layout: web::Layout::new("Outbox"),
+        messages,
+        older,
+    }
         .render_html()
         .map_err(|e| AppError::Internal(format!("outbox page: {e}")))?;
     Ok(warp::reply::html(html).into_response())

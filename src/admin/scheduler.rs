@@ -97,7 +97,10 @@ fn scheduler_page(app: &App) -> Result<Response, AppError> {
             last_message: j.last_message.unwrap_or_default(),
         })
         .collect();
-    let html = web::SchedulerPage { jobs }
+    let html = web::SchedulerPage {
+        layout: web::Layout::new("Scheduled jobs"),
+        jobs,
+    }
         .render_html()
         .map_err(|e| AppError::Internal(format!("scheduler page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
@@ -116,7 +119,10 @@ fn alerts_page(app: &App) -> Result<Response, AppError> {
             created_at: format_api_timestamp(a.created_at),
         })
         .collect();
-    let html = web::AlertsPage { alerts }
+    let html = web::AlertsPage {
+        layout: web::Layout::new("Alerts"),
+        alerts,
+    }
         .render_html()
         .map_err(|e| AppError::Internal(format!("alerts page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
