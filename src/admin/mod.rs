@@ -48,7 +48,8 @@ type Auth = BoxedFilter<(Arc<App>,)>;
 type Routes = BoxedFilter<(Response,)>;
 
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))
+    crate::api::json_body::parse(body)
+        .map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))
 }
 
 fn data(status: StatusCode, value: Value) -> Response {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod inbound;
+pub mod json_body;
 pub mod notifications;
 pub mod render;
 pub mod schema;
@@ -84,6 +85,7 @@ pub fn body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clon
 /// anything else that is not an object fails the schema's type check.
 pub fn parse_json_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Value>, AppError> {
     let invalid = || AppError::BadRequest("Invalid JSON supplied in POST data".into());
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return if empty_ok {
             Ok(Map::new())
@@ -91,7 +93,7 @@ pub fn parse_json_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Valu
             Err(invalid())
         };
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+    let value: Value = json_body::parse(body).map_err(|_| invalid())?;
     let falsy = match &value {
         Value::Null => true,
         Value::Bool(b) => !b,
