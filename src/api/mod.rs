@@ -34,7 +34,11 @@ pub fn root_url(app: &App, host: Option<&str>, scheme: Scheme) -> String {
         }
         return root;
     }
-    let scheme = scheme.as_str();
+    // Served over TLS, every client uses https (also when no request is at hand).
+    let scheme = match app.config.server.tls.enabled() {
+        true => Scheme::Https.as_str(),
+        false => scheme.as_str(),
+    };
     let host = host
         .map(str::to_string)
         .unwrap_or_else(|| app.config.server.listen.to_string());
