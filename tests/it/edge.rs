@@ -249,6 +249,11 @@ async fn a_slow_client_sending_half_its_headers_is_disconnected() {
     // Meanwhile the server answers others.
     let (status, _) = s.request("GET", "/_status", None, None).await;
     assert_eq!(status, 200);
+
+    // A connection that never sends anything is closed after the idle timeout.
+    let idle = TestServer::start_with(|c| c.server.idle_timeout_secs = 1).await;
+    let (got, closed) = raw_exchange(idle.port(), b"").await;
+    assert!(closed && got.is_empty(), "an idle connection is closed");
 }
 
 /// Bytes the server's end of a loopback connection has received but not read yet (from
