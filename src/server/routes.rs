@@ -87,7 +87,7 @@ pub fn template(path: &str) -> Cow<'static, str> {
 /// A fixed path word (`notifications`, `contact-list`, `style.css`), not a value.
 fn is_word(segment: &str) -> bool {
     segment.len() <= 40
-        && segment.starts_with(|c: char| c.is_ascii_lowercase())
+        && segment.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && segment.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
         })
@@ -155,5 +155,6 @@ mod tests {
         assert_eq!(template("/static/style.css"), "/static/style.css");
         assert_eq!(template("/outbox/Someone's-Name"), "/outbox/{param}");
         assert_eq!(template("/"), "/");
+        assert_eq!(template("/_status"), "/_status");
     }
 }
