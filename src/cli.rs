@@ -273,7 +273,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         listen,
     };
     let config = config::load(cli.config.as_deref(), &overrides)?;
-    crate::logging::init(&config);
+    // Held to the end of the command: dropping it writes the log lines still queued.
+    let _log = crate::logging::init(&config);
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { .. } => {
             runtime()?.block_on(serve(config))?;

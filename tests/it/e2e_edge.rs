@@ -53,6 +53,9 @@ fn json_lines(log: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn https_serving_the_cli_and_the_access_log() {
+    // reqwest's rustls needs the process's crypto provider (the server installs it in its own
+    // process, not in this one).
+    notify::app::install_tls_provider();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();

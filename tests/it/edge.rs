@@ -21,6 +21,7 @@ fn https_base(server: &TestServer) -> String {
 }
 
 fn https_client(ca_pem: &str) -> reqwest::Client {
+    notify::app::install_tls_provider();
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
         .build()
