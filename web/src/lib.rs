@@ -242,9 +242,9 @@ mod tests {
                 layout: Layout::new("Alerts"),
                 alerts: vec![]
             }
-                .render_html()
-                .unwrap()
-                .contains("No alerts")
+            .render_html()
+            .unwrap()
+            .contains("No alerts")
         );
     }
 
