@@ -227,7 +227,12 @@ impl Acknowledged {
 fn run_and_kill_child(exe: &Path, dir: &Path, cycle: usize, acked: &mut Acknowledged) -> usize {
     let mut rng = rand::rng();
     let mut child = Command::new(exe)
-        .args(["--exact", "crash::crash_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash::crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
