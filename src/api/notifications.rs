@@ -30,7 +30,8 @@ pub const QUEUE_DELIVER_SMS_JOBS: &str = "deliver-sms-jobs";
 pub const QUEUE_LETTER_PDF: &str = "letter-create-pdf";
 pub const QUEUE_LETTER_SCAN: &str = "letter-scan";
 
-const SMS_KEYS: &[&str] = &[
+/// The fields each send body may have (the schema's `additionalProperties: false`).
+pub const SMS_KEYS: &[&str] = &[
     "phone_number",
     "template_id",
     "personalisation",
@@ -38,7 +39,7 @@ const SMS_KEYS: &[&str] = &[
     "sms_sender_id",
     "scheduled_for",
 ];
-const EMAIL_KEYS: &[&str] = &[
+pub const EMAIL_KEYS: &[&str] = &[
     "email_address",
     "template_id",
     "personalisation",
@@ -48,8 +49,8 @@ const EMAIL_KEYS: &[&str] = &[
     "sanitise_content_for",
     "scheduled_for",
 ];
-const LETTER_KEYS: &[&str] = &["template_id", "personalisation", "reference"];
-const PRECOMPILED_KEYS: &[&str] = &["reference", "content", "postage"];
+pub const LETTER_KEYS: &[&str] = &["template_id", "personalisation", "reference"];
+pub const PRECOMPILED_KEYS: &[&str] = &["reference", "content", "postage"];
 
 fn type_name_plural(t: NotificationType) -> &'static str {
     match t {
