@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The long fuzz run: every target (or those named) under AFL++, coverage-guided, each until it
-# has made FUZZ_EXECS executions (10 million) or run FUZZ_HOURS hours (12), whichever is first,
+# has made FUZZ_EXECS executions (10 million) or run FUZZ_SECONDS (12 hours), whichever is first,
 # FUZZ_JOBS targets at a time (1), at background priority. Installs cargo-afl (which builds
 # AFL++ from source) when missing, builds the driver into target/afl, seeds each target from
 # its corpus (tests/fuzz/src/lib.rs: corpus_dirs), and prints per target: executions, time,
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 EXECS="${FUZZ_EXECS:-10000000}"
-HOURS="${FUZZ_HOURS:-12}"
+SECONDS_EACH="${FUZZ_SECONDS:-43200}"
 JOBS="${FUZZ_JOBS:-1}"
 WORK="${FUZZ_WORK:-target/fuzz-work}"
 mapfile -t ALL < <(sed -n '/^pub const TARGETS/,/^];/p' tests/fuzz/src/lib.rs | grep -o '"[a-z_]*"' | tr -d '"')
@@ -55,7 +55,7 @@ run_one() {
   # -E: stop after EXECS executions; -V: or after the time limit. -t: an input over 5 s is a
   # hang. -m none: memory is bounded by the targets' own limits, and a blow-up shows as a hang.
   AFL_TMPDIR="$dir/tmp" TMPDIR="$dir/tmp" nice -n 10 cargo afl fuzz \
-    -i "$dir/in" -o "$dir/out" -E "$EXECS" -V "$((HOURS * 3600))" -t 5000 -m none \
+    -i "$dir/in" -o "$dir/out" -E "$EXECS" -V "$SECONDS_EACH" -t 5000 -m none \
     -- "$DRIVER" "$target" >"$dir/afl.log" 2>&1 || {
       echo "!! $target: afl-fuzz failed, see $dir/afl.log"; tail -20 "$dir/afl.log"; return 1; }
   local stats="$dir/out/default/fuzzer_stats"
@@ -74,7 +74,7 @@ run_one() {
 }
 
 : >"$WORK/summary.txt"
-echo "== fuzzing ${TARGETS[*]}: $EXECS executions or $HOURS h each, $JOBS at a time"
+echo "== fuzzing ${TARGETS[*]}: $EXECS executions or $SECONDS_EACH s each, $JOBS at a time"
 running=0
 for t in "${TARGETS[@]}"; do
   run_one "$t" &

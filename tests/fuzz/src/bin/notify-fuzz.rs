@@ -6,6 +6,12 @@
 //! caught (the PDF validator turns panics into `unable-to-read-the-file`): it is still a bug.
 //! A third-party parser's panic that the server contains is not ([`notify_fuzz::panic_is_reported`]).
 
+use std::panic::AssertUnwindSafe;
+
+fn run(target: &AssertUnwindSafe<notify_fuzz::Target>, data: &[u8]) {
+    (target.0)(data)
+}
+
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_default();
     let Some(target) = notify_fuzz::target(&name) else {
@@ -26,5 +32,7 @@ fn main() {
     }));
     // No hook of afl's own: it would abort on the contained panics too. A panic that escapes
     // the target still aborts (afl's loop turns it into a crash).
-    afl::fuzz_nohook!(|data: &[u8]| target(data));
+    // The targets keep no state between inputs that a panic could leave half-changed.
+    let target = AssertUnwindSafe(target);
+    afl::fuzz_nohook!(|data: &[u8]| run(&target, data));
 }
