@@ -244,6 +244,8 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
             date,
             subject: &subject,
             body: &body,
+            language: Default::default(),
+            logo: None,
         })
     })
     .await
