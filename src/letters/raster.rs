@@ -123,11 +123,7 @@ impl Rasteriser {
         );
         // Composited over an opaque white background, so every pixel is opaque and its
         // premultiplied components are the colour itself.
-        let rgb = pixmap
-            .data()
-            .iter()
-            .flat_map(|p| [p.r, p.g, p.b])
-            .collect();
+        let rgb = pixmap.data().iter().flat_map(|p| [p.r, p.g, p.b]).collect();
         Ok(RenderedPage {
             width: u32::from(width),
             height: u32::from(height),

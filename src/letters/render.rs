@@ -137,7 +137,9 @@ pub struct Logo {
 
 impl std::fmt::Debug for Logo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Logo").field("size", &self.image.size()).finish()
+        f.debug_struct("Logo")
+            .field("size", &self.image.size())
+            .finish()
     }
 }
 
@@ -265,7 +267,10 @@ pub fn qr_code_too_long(body: &str) -> Option<QrCodeTooLong> {
 /// The data of line `i` when it is a paragraph of its own reading `qr: <data>` (any case,
 /// spaces around the colon): upstream's `^\s*qr\s*:\s*(.+)` over a whole paragraph.
 fn qr_paragraph<'l>(lines: &[&'l str], i: usize) -> Option<&'l str> {
-    let alone = |j: Option<usize>| j.and_then(|j| lines.get(j)).is_none_or(|l| l.trim().is_empty());
+    let alone = |j: Option<usize>| {
+        j.and_then(|j| lines.get(j))
+            .is_none_or(|l| l.trim().is_empty())
+    };
     if !alone(i.checked_sub(1)) || !alone(Some(i + 1)) {
         return None;
     }
@@ -1684,9 +1689,7 @@ mod tests {
         assert_eq!(text_of(LineKind::Date), ["30 Tachwedd 2026"]);
         assert_eq!(text_of(LineKind::PageNumber), ["Tudalen 1 o 1"]);
         let months: Vec<String> = (1..=12)
-            .map(|m| {
-                Language::Welsh.date(NaiveDate::from_ymd_opt(2026, m, 1).expect("date"))
-            })
+            .map(|m| Language::Welsh.date(NaiveDate::from_ymd_opt(2026, m, 1).expect("date")))
             .collect();
         assert_eq!(months[0], "1 Ionawr 2026");
         assert_eq!(months[6], "1 Gorffennaf 2026");
@@ -1706,7 +1709,15 @@ mod tests {
 
     #[test]
     fn qr_paragraphs_are_found_as_upstream_does() {
-        let lines = ["Intro", "", "QR : https://example.gov.uk", "", "qr:", "x", "qr: y"];
+        let lines = [
+            "Intro",
+            "",
+            "QR : https://example.gov.uk",
+            "",
+            "qr:",
+            "x",
+            "qr: y",
+        ];
         assert_eq!(qr_paragraph(&lines, 2), Some("https://example.gov.uk"));
         assert_eq!(qr_paragraph(&lines, 4), None, "no data");
         assert_eq!(qr_paragraph(&lines, 6), None, "not a paragraph of its own");
@@ -1756,7 +1767,10 @@ mod tests {
         let logo = Logo::from_bytes(png).expect("a PNG");
         let (x, y, w, h) = logo.placement();
         assert_eq!((x, y), (15.0, 10.0));
-        assert!((w - 70.0).abs() < 0.01 && (h - 17.5).abs() < 0.01, "{w} × {h}");
+        assert!(
+            (w - 70.0).abs() < 0.01 && (h - 17.5).abs() < 0.01,
+            "{w} × {h}"
+        );
         assert!(Logo::from_bytes(b"GIF89a".to_vec()).is_err());
         let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
         let mut content = letter(&addr, "Body");
@@ -1794,7 +1808,11 @@ mod tests {
             for &b in bytes {
                 crc ^= u32::from(b);
                 for _ in 0..8 {
-                    crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
                 }
             }
             !crc

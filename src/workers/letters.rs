@@ -197,11 +197,7 @@ fn store_error(e: impl std::fmt::Display) -> Failure {
 }
 
 /// The JSON kept beside an invalid letter: why it failed.
-fn invalid_reasons(
-    message: &str,
-    invalid_pages: Option<&[u32]>,
-    page_count: Option<u32>,
-) -> Bytes {
+fn invalid_reasons(message: &str, invalid_pages: Option<&[u32]>, page_count: Option<u32>) -> Bytes {
     Bytes::from(
         json!({
             "validation_status": "failed",

@@ -467,7 +467,13 @@ fn ligature_to_unicode() -> Vec<u8> {
     );
     map.push_str("5 beginbfchar\n");
     // fi, fl, ff, ffi, ffl.
-    for (code, ligature) in [(0x80, 0xFB01), (0x81, 0xFB02), (0x82, 0xFB00), (0x83, 0xFB03), (0x84, 0xFB04)] {
+    for (code, ligature) in [
+        (0x80, 0xFB01),
+        (0x81, 0xFB02),
+        (0x82, 0xFB00),
+        (0x83, 0xFB03),
+        (0x84, 0xFB04),
+    ] {
         map.push_str(&format!("<{code:02X}> <{ligature:04X}>\n"));
     }
     map.push_str("endbfchar\n");

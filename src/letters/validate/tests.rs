@@ -142,14 +142,30 @@ fn failures_name_their_pages_and_page_count() {
     let expected: &[(&str, Option<&[u32]>, Option<u32>)] = &[
         ("fail-unable-to-read-the-file.pdf", None, None),
         ("fail-letter-too-long.pdf", None, Some(11)),
-        ("fail-letter-not-a4-portrait-oriented.pdf", Some(&[2]), Some(2)),
-        ("fail-content-outside-printable-area.pdf", Some(&[2]), Some(2)),
+        (
+            "fail-letter-not-a4-portrait-oriented.pdf",
+            Some(&[2]),
+            Some(2),
+        ),
+        (
+            "fail-content-outside-printable-area.pdf",
+            Some(&[2]),
+            Some(2),
+        ),
         ("fail-notify-tag-found-in-content.pdf", Some(&[2]), Some(2)),
         ("fail-address-is-empty.pdf", Some(&[1]), Some(1)),
-        ("fail-cant-send-international-letters.pdf", Some(&[1]), Some(1)),
+        (
+            "fail-cant-send-international-letters.pdf",
+            Some(&[1]),
+            Some(1),
+        ),
         // Ink outside by the boxes, white by the pixels: the address is the finding.
         ("fail-address-is-empty--scanned.pdf", Some(&[1]), Some(1)),
-        ("fail-too-many-address-lines--white-fill.pdf", Some(&[1]), Some(1)),
+        (
+            "fail-too-many-address-lines--white-fill.pdf",
+            Some(&[1]),
+            Some(1),
+        ),
         (
             "fail-content-outside-printable-area--scanned-smudge.pdf",
             Some(&[1]),
@@ -484,7 +500,11 @@ fn pixel_cases_are_flagged_by_the_boxes_alone() {
             page.marks.iter().any(|m| !is_covered(m, &allowed)),
             "{name}: the boxes already pass it"
         );
-        assert_eq!(pages_with_ink_outside(&fixture.bytes, vec![1]), Vec::<u32>::new(), "{name}");
+        assert_eq!(
+            pages_with_ink_outside(&fixture.bytes, vec![1]),
+            Vec::<u32>::new(),
+            "{name}"
+        );
     }
 }
 
