@@ -887,7 +887,8 @@ async fn final_receipts_reach_the_service_callback() {
     while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.wait_queue_empty(notify::domain::queues::Queue::Callbacks)
+        .await;
     let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["id"], id_text);

@@ -164,6 +164,32 @@ impl TestServer {
         self.app.keys.invalidate(id);
     }
 
+    /// Rows `queue` holds (ready, waiting for their time, or leased to a worker).
+    pub fn queue_rows(&self, queue: notify::domain::queues::Queue) -> u64 {
+        self.app
+            .store
+            .queue_depths()
+            .unwrap()
+            .into_iter()
+            .filter(|(name, _, _)| name == queue.name())
+            .map(|(_, ready, leased)| ready + leased)
+            .sum()
+    }
+
+    /// Wait until `queue` holds no row: whatever it was going to do (a call, a retry, a job)
+    /// is done, so what a test then sees is final. Fails the test after a minute.
+    pub async fn wait_queue_empty(&self, queue: notify::domain::queues::Queue) {
+        let start = std::time::Instant::now();
+        while self.queue_rows(queue) > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the {} queue never emptied",
+                queue.name()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The stored notification (it must exist).
     pub fn stored_notification(&self, id: Uuid) -> storage::records::Notification {
         self.app
