@@ -13,6 +13,7 @@ mod data_dir;
 mod delivery;
 mod documents;
 mod e2e_cli;
+mod e2e_crash;
 mod e2e_edge;
 mod e2e_jobs;
 mod edge;

@@ -9,6 +9,7 @@ use notify::domain::{api_keys, services, templates};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod binary;
 pub mod servers;
 pub mod sshd;
 pub mod tls;
