@@ -2,7 +2,7 @@
 //! Every text message acknowledged with a 201 is still there after each restart, ends
 //! delivered, and reaches the outbox exactly once; nothing is in the outbox twice.
 //!
-//! CI runs 5 cycles; the long run is the same test with `NOTIFY_CRASH_CYCLES=50`.
+//! CI runs 5 cycles; the long run is the same test with `CRASH_CYCLES=50`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -92,7 +92,7 @@ async fn load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_at_full_api_load_loses_nothing_acknowledged() {
-    let cycles: usize = std::env::var("NOTIFY_CRASH_CYCLES")
+    let cycles: usize = std::env::var("CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
