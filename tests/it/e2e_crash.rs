@@ -15,6 +15,9 @@ use uuid::Uuid;
 use crate::common::binary::{Served, free_port, run_ok};
 use crate::common::{claims_for, secret_of, sign};
 
+/// The outbox keeps its newest 10,000 messages by default; the long run sends more.
+const KEEP_THE_WHOLE_OUTBOX: &[(&str, &str)] = &[("NOTIFY_OUTBOX__KEEP", "100000000")];
+
 /// Concurrent senders: enough to keep the accept path busy on 2 cores.
 const SENDERS: usize = 16;
 
@@ -152,7 +155,7 @@ async fn kill_9_at_full_api_load_loses_nothing_acknowledged() {
 
     let mut acknowledged: HashMap<Uuid, String> = HashMap::new();
     for cycle in 0..cycles {
-        let server = Served::start(&data, port).await;
+        let server = Served::start_with(&data, port, KEEP_THE_WHOLE_OUTBOX).await;
         // What was acknowledged before the last kill is all still there.
         if let Some((id, reference)) = acknowledged.iter().next() {
             let got = get(&base, &key, *id).await;
@@ -186,7 +189,7 @@ async fn kill_9_at_full_api_load_loses_nothing_acknowledged() {
 
     // Restarted once more: every acknowledged message is there with its reference and is
     // delivered (the queues resume where the kills left them).
-    let server = Served::start(&data, port).await;
+    let server = Served::start_with(&data, port, KEEP_THE_WHOLE_OUTBOX).await;
     let mut pending: HashSet<Uuid> = acknowledged.keys().copied().collect();
     let deadline = Instant::now() + Duration::from_secs(300);
     while !pending.is_empty() {

@@ -42,6 +42,11 @@ pub struct Served(Child);
 impl Served {
     /// Starts the server on `port` and waits until `/_status` answers.
     pub async fn start(data_dir: &Path, port: u16) -> Served {
+        Served::start_with(data_dir, port, &[]).await
+    }
+
+    /// Like [`Served::start`], with settings given as `NOTIFY_…` environment variables.
+    pub async fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Served {
         // The test's own HTTP client needs rustls' provider.
         notify::app::install_tls_provider();
         let child = Command::new(env!("CARGO_BIN_EXE_notify"))
@@ -49,6 +54,7 @@ impl Served {
             .arg(data_dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("NOTIFY_LOG__LEVEL", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
