@@ -140,6 +140,7 @@ impl AppError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             AppError::Domain(DomainError::Store(e)) => e.retry_after_secs(),
+            AppError::Domain(d) if d.code() == Code::Unavailable => Some(BLOBS_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -222,6 +223,9 @@ static STORE_UNAVAILABLE_LOG: storage::log_limit::LogEvery =
     storage::log_limit::LogEvery::new(std::time::Duration::from_secs(10));
 
 /// 503: the store cannot take the request now; the client should try again later.
+/// `Retry-After` when the blob store refused a send's file (its own retries already spent).
+const BLOBS_RETRY_AFTER_SECS: u64 = 5;
+
 fn store_unavailable(e: &storage::StoreError) -> (StatusCode, &'static str, String) {
     if let Some(held_back) = STORE_UNAVAILABLE_LOG.ready() {
         tracing::warn!(error = %e, held_back, "refused a request: the store cannot take it now");

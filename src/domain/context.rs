@@ -136,7 +136,13 @@ fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, OpenEr
         .with_bucket_name(&s3.bucket)
         .with_region(&s3.region)
         .with_allow_http(s3.allow_http)
-        .with_virtual_hosted_style_request(!s3.path_style);
+        .with_virtual_hosted_style_request(!s3.path_style)
+        // object_store's default keeps retrying for 3 minutes, holding a send's request open
+        // all that time while the store is away.
+        .with_retry(object_store::RetryConfig {
+            retry_timeout: std::time::Duration::from_secs(s3.retry_timeout_seconds),
+            ..Default::default()
+        });
     if !s3.endpoint.is_empty() {
         builder = builder.with_endpoint(&s3.endpoint);
     }

@@ -149,6 +149,16 @@ impl DomainError {
         Self::refused(Code::RateLimited, message)
     }
 
+    /// A file a send brought with it could not be stored: the blob store is away or failing.
+    /// The cause goes to the log; the caller is told to try again (a 503, nothing accepted).
+    pub fn files_unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, what, "refused a send: the blob store did not take its file");
+        Self::refused(
+            Code::Unavailable,
+            "The service cannot store files right now. Try again later.",
+        )
+    }
+
     pub fn daily_limit(message: String) -> Self {
         Self::refused(Code::DailyLimit, message)
     }

@@ -572,7 +572,7 @@ async fn attach_files(
         super::documents::DocumentError::Rejected(m) => {
             DomainError::refused(Code::DocumentRejected, m)
         }
-        other => DomainError::Blobs(format!("could not store a file sent by email: {other}")),
+        other => DomainError::files_unavailable("a file sent by email", other),
     })
 }
 
@@ -682,7 +682,7 @@ pub async fn send_precompiled(
     crate::letters::files::LetterFiles::new(cx.blobs.clone())
         .put(crate::letters::files::Area::Scan, &name, pdf.into())
         .await
-        .map_err(|e| DomainError::Blobs(format!("could not store a precompiled letter: {e}")))?;
+        .map_err(|e| DomainError::files_unavailable("a precompiled letter", e))?;
     store_and_queue(cx, &n, Queue::LetterScan).await?;
     Ok(Accepted {
         notification: n,
