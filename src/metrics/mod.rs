@@ -37,11 +37,13 @@
 //! | `notify_store_failed_commits_total` | | batches refused whole (storage failures) |
 //! | `notify_delivery_attempts_total` | `type`, `provider` | sends handed to a provider |
 //! | `notify_delivery_errors_total` | `type`, `provider`, `kind` | of those, failed (`retryable`, `permanent`) |
+//! | `notify_provider_send_duration_seconds` | `type`, `provider` | how long provider sends took |
 //! | `notify_sms_provider_share` | `provider` | current share of text messages (0–100) |
 //! | `notify_sms_provider_resting_share` | `provider` | the configured share it drifts back to |
 //! | `notify_scheduler_job_runs_total` | `job` | finished runs |
 //! | `notify_scheduler_job_failures_total` | `job` | failed runs |
 //! | `notify_scheduler_job_duration_seconds` | `job` | run durations |
+//! | `notify_scheduler_job_last_success_time_seconds` | `job` | when a run last succeeded (Unix time; 0 = not since start) |
 //! | `notify_print_runs_total` | `outcome` | print runs: `ok`, `failed` (a zip failed), `error` |
 //! | `notify_print_run_letters_total` | `result` | `printed`, `resumed`, `missing_pdf`, `failed` |
 //! | `notify_print_run_zips_total` | | zips handed to the printer |
@@ -56,9 +58,11 @@ use std::time::{Duration, SystemTime};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use storage::records::NotificationType;
 
 use crate::letters::print_run::RunReport;
@@ -66,6 +70,12 @@ use histogram::{JOB_BUCKETS, LabelledHistograms};
 use requests::RequestMetrics;
 
 pub use endpoint::route;
+
+/// Upper bounds (seconds) of provider send durations: the outbox answers in microseconds, an
+/// SMTP relay or SMS provider in tens of milliseconds to seconds, a hung one at the timeout.
+const SEND_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// How a provider send ended, for [`Metrics::delivery_attempt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,9 +123,11 @@ pub struct Metrics {
     requests: Option<RequestMetrics>,
     delivery_attempts: Family<DeliveryLabels, Counter>,
     delivery_errors: Family<DeliveryErrorLabels, Counter>,
+    send_durations: Family<DeliveryLabels, Histogram, fn() -> Histogram>,
     job_runs: Family<JobLabels, Counter>,
     job_failures: Family<JobLabels, Counter>,
     job_durations: LabelledHistograms,
+    job_last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
     print_runs: Family<OutcomeLabels, Counter>,
     print_letters: Family<ResultLabels, Counter>,
     print_zips: Counter,
@@ -162,6 +174,14 @@ impl Metrics {
              later; permanent: the message fails)",
             delivery_errors.clone(),
         );
+        let send_durations: Family<DeliveryLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(SEND_BUCKETS.iter().copied()));
+        registry.register(
+            "notify_provider_send_duration_seconds",
+            "How long handing an email or text message to a provider took (answered or failed), \
+             by type and provider",
+            send_durations.clone(),
+        );
 
         let jobs: Vec<&'static str> = crate::scheduler::Job::ALL
             .iter()
@@ -169,7 +189,9 @@ impl Metrics {
             .collect();
         let job_runs = Family::<JobLabels, Counter>::default();
         let job_failures = Family::<JobLabels, Counter>::default();
+        let job_last_success = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
         for &job in &jobs {
+            let _ = job_last_success.get_or_create(&JobLabels { job });
             let _ = job_runs.get_or_create(&JobLabels { job });
             let _ = job_failures.get_or_create(&JobLabels { job });
         }
@@ -188,6 +210,12 @@ impl Metrics {
             "notify_scheduler_job_duration_seconds",
             "How long scheduled job runs took, by job",
             job_durations.clone(),
+        );
+        registry.register(
+            "notify_scheduler_job_last_success_time_seconds",
+            "When each scheduled job last finished without failing, in seconds since the Unix \
+             epoch by the appliance's clock (0: not since this process started)",
+            job_last_success.clone(),
         );
 
         let print_runs = Family::<OutcomeLabels, Counter>::default();
@@ -222,9 +250,11 @@ impl Metrics {
             requests,
             delivery_attempts,
             delivery_errors,
+            send_durations,
             job_runs,
             job_failures,
             job_durations,
+            job_last_success,
             print_runs,
             print_letters,
             print_zips,
@@ -240,20 +270,29 @@ impl Metrics {
         &self.registry
     }
 
-    /// One send handed to `provider` (the outbox, `smtp`, an SMS provider's name).
-    pub fn delivery_attempt(&self, kind: NotificationType, provider: &str, outcome: Attempt) {
+    /// One send handed to `provider` (the outbox, `smtp`, an SMS provider's name), which took
+    /// `took`. Provider names come from the configuration, so the label set stays bounded.
+    pub fn delivery_attempt(
+        &self,
+        kind: NotificationType,
+        provider: &str,
+        outcome: Attempt,
+        took: Duration,
+    ) {
         let provider = match provider {
             // The SMS providers refused before choosing one (none may take the message).
             "" => "none",
             name => name,
         };
         let kind = kind.as_str();
-        self.delivery_attempts
-            .get_or_create(&DeliveryLabels {
-                r#type: kind,
-                provider: provider.to_string(),
-            })
-            .inc();
+        let labels = DeliveryLabels {
+            r#type: kind,
+            provider: provider.to_string(),
+        };
+        self.delivery_attempts.get_or_create(&labels).inc();
+        self.send_durations
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
         let error = match outcome {
             Attempt::Accepted => return,
             Attempt::Retryable => "retryable",
@@ -268,10 +307,14 @@ impl Metrics {
             .inc();
     }
 
-    /// A scheduled job's run finished.
-    pub fn job_finished(&self, job: &'static str, ok: bool, took: Duration) {
+    /// A scheduled job's run finished at `finished_micros` (the appliance's clock).
+    pub fn job_finished(&self, job: &'static str, ok: bool, took: Duration, finished_micros: i64) {
         self.job_runs.get_or_create(&JobLabels { job }).inc();
-        if !ok {
+        if ok {
+            self.job_last_success
+                .get_or_create(&JobLabels { job })
+                .set(finished_micros as f64 / 1e6);
+        } else {
             self.job_failures.get_or_create(&JobLabels { job }).inc();
         }
         if let Some(h) = self.job_durations.of(job) {
@@ -300,7 +343,7 @@ impl Metrics {
         ] {
             self.print_letters
                 .get_or_create(&ResultLabels { result })
-                .inc_by(n as u64);
+                .inc_by(n);
         }
         self.print_zips.inc_by(r.zips as u64);
     }

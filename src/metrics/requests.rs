@@ -28,7 +28,8 @@ pub const SEND_TYPES: [&str; 3] = ["email", "sms", "letter"];
 const FIRST_STATUS: u16 = 100;
 const STATUSES: usize = 900;
 
-#[derive(Debug)]
+/// Clones share the same counters (the edge holds one, the registry encodes them).
+#[derive(Debug, Clone)]
 pub struct RequestMetrics {
     requests: RequestCounts,
     durations: LabelledHistograms,

@@ -16,6 +16,7 @@ use storage::stats::HistogramSnapshot;
 
 use super::histogram::SnapshotHistogram;
 use crate::app::App;
+use crate::domain::queues::Queue;
 use crate::providers::SmsSender;
 use crate::providers::sms::ProviderShare;
 
@@ -72,8 +73,19 @@ impl Snapshot {
         let index_lag = reader.as_ref().and_then(|r| r.outbox_len().ok());
         let now_ms = store.clock().now_ms();
         let queues = store.queue_depths().ok().map(|depths| {
-            depths
-                .into_iter()
+            // Every queue the appliance has, empty ones too, so each series exists from the
+            // first scrape (the store lists only queues holding rows).
+            let mut all: Vec<(String, u64, u64)> = Queue::ALL
+                .iter()
+                .map(|q| (q.name().to_string(), 0, 0))
+                .collect();
+            for (name, ready, leased) in depths {
+                match all.iter_mut().find(|(n, _, _)| *n == name) {
+                    Some(row) => *row = (name, ready, leased),
+                    None => all.push((name, ready, leased)),
+                }
+            }
+            all.into_iter()
                 .map(|(name, ready, leased)| {
                     let due = store.earliest_due_ms(&name).ok().flatten();
                     let overdue_ms = due.map_or(0, |due| (now_ms - due).max(0));

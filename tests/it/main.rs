@@ -19,6 +19,7 @@ mod edge;
 mod facts;
 mod jobs;
 mod letters;
+mod metrics;
 mod print_run;
 mod print_sftp;
 mod receipts;
