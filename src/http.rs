@@ -42,6 +42,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
             });
 
     status
+        .or(crate::metrics::route(app.clone()))
+        .unify()
         .or(home)
         .unify()
         .or(assets)

@@ -16,7 +16,7 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `metrics`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
 mod callbacks;
@@ -25,6 +25,7 @@ mod keys;
 mod layers;
 mod letters;
 mod log;
+mod metrics;
 mod print;
 mod providers;
 mod scheduler;
@@ -51,6 +52,7 @@ pub use keys::{
 };
 pub use letters::{AntivirusConfig, LettersConfig};
 pub use log::{LogConfig, LogFormat};
+pub use metrics::{MIN_METRICS_TOKEN_LEN, MetricsConfig};
 pub use print::{PRINT_ZIP_HARD_LIMIT, PrintConfig, PrintSftpConfig, PrintTransportKind};
 pub use providers::{
     DeliveryConfig, EmailProviderKind, OutboxConfig, ProviderKind, ProvidersConfig, ReceiptsConfig,
@@ -117,6 +119,8 @@ pub struct Config {
     pub print: PrintConfig,
     /// `[disk]`: the low-disk watermark (see [`DiskConfig`]).
     pub disk: DiskConfig,
+    /// `[metrics]`: the Prometheus endpoint and its bearer token.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -146,6 +150,7 @@ impl Default for Config {
             antivirus: AntivirusConfig::default(),
             print: PrintConfig::default(),
             disk: DiskConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -273,6 +278,7 @@ impl Config {
         self.delivery.validate()?;
         self.callbacks.validate()?;
         self.storage.validate()?;
+        self.metrics.validate()?;
         self.secrets.validate()
     }
 }

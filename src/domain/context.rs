@@ -16,6 +16,7 @@ use super::key_cache::KeyCache;
 use super::limits::Limits;
 use crate::config::{BlobsKind, Config};
 use crate::crypto::{CryptoError, Sealer};
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 
 pub struct Context {
@@ -31,6 +32,8 @@ pub struct Context {
     /// that change a service or its keys forget the service here.
     pub keys: KeyCache,
     pub providers: Providers,
+    /// What is counted as things happen, for `GET /metrics` (see [`crate::metrics`]).
+    pub metrics: Metrics,
 }
 
 impl Context {
@@ -98,6 +101,7 @@ impl Context {
         let store = Store::open(&config.data_dir, store_options(&config, clock))?;
         let sealer = Sealer::for_config(&config)?;
         let blobs = open_blobs(&config)?;
+        let metrics = Metrics::new(config.metrics.enabled());
         Ok(Context {
             config,
             store,
@@ -107,6 +111,7 @@ impl Context {
             limits: Default::default(),
             keys: Default::default(),
             providers,
+            metrics,
         })
     }
 }

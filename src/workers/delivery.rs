@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::domain::queues::Queue;
 use crate::domain::receipts;
 use crate::domain::status::{Event, StatusChange, apply_status};
+use crate::metrics::Attempt;
 use crate::providers::{
     EmailAccepted, EmailSender, OutgoingEmail, OutgoingSms, SendError, SmsSender, outbox,
 };
@@ -79,6 +80,24 @@ enum Outcome {
     Failed(String, SendError),
 }
 
+impl Outcome {
+    /// The provider that answered (or failed).
+    fn provider(&self) -> &str {
+        match self {
+            Outcome::Accepted { sent_by, .. } => sent_by,
+            Outcome::Failed(provider, _) => provider,
+        }
+    }
+
+    fn attempt(&self) -> Attempt {
+        match self {
+            Outcome::Accepted { .. } => Attempt::Accepted,
+            Outcome::Failed(_, SendError::Retryable(_)) => Attempt::Retryable,
+            Outcome::Failed(_, SendError::Permanent(_)) => Attempt::Permanent,
+        }
+    }
+}
+
 async fn deliver_one(
     app: &Arc<App>,
     queue: &'static str,
@@ -120,6 +139,7 @@ async fn deliver_one(
             .as_ref(),
     );
     let now = app.store.clock().now_micros();
+    let sending = std::time::Instant::now();
     let outcome = match n.notification_type {
         NotificationType::Email => {
             let email = OutgoingEmail {
@@ -164,6 +184,12 @@ async fn deliver_one(
             .await;
         }
     };
+    app.metrics.delivery_attempt(
+        n.notification_type,
+        outcome.provider(),
+        outcome.attempt(),
+        sending.elapsed(),
+    );
     record(app, queue, seq, id, now, outcome).await
 }
 

@@ -222,6 +222,7 @@ impl WriteCtx<'_> {
             .service_notifications
             .insert((n.service_id.as_u128(), id), ())?;
         self.bump_status(n.status.as_str(), 1);
+        self.status_entered(n.notification_type, n.status);
         let seq = self.next_seq();
         self.tables.index_outbox_new.insert(seq, id)?;
         Ok(())
@@ -239,6 +240,7 @@ impl WriteCtx<'_> {
         if old.status != n.status {
             self.bump_status(old.status.as_str(), -1);
             self.bump_status(n.status.as_str(), 1);
+            self.status_entered(n.notification_type, n.status);
         }
         // Most updates are status changes, which the search document does not hold: re-index
         // only when a searched field changed (a letter's address read from its PDF, say).

@@ -15,6 +15,7 @@
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
 //! - [`clock`]: injected time;
+//! - [`stats`]: what the writer counts for monitoring (commit times, status entries);
 //! - [`files`]: owner-only directories and files (the data directory holds personal data);
 //! - [`memory`]: process memory settings (transparent huge pages off).
 //!
@@ -43,6 +44,7 @@ pub mod records;
 pub mod recovery;
 pub mod retention;
 pub mod returned_letters;
+pub mod stats;
 pub mod tables;
 pub mod upkeep;
 pub mod writer;
@@ -95,6 +97,7 @@ struct Inner {
     writer: Writer,
     clock: SharedClock,
     wakers: Arc<queue::Wakers>,
+    stats: Arc<stats::WriterStats>,
     dir: PathBuf,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -130,6 +133,7 @@ impl Store {
         let slot = Arc::new(health::DbSlot::new(db.clone()));
         let health = Arc::new(health::Health::new(dir, options.low_disk));
         let cache_size = options.cache_size;
+        let stats = Arc::new(stats::WriterStats::default());
         let (writer, handle) = Writer::start(
             db,
             writer::WriterConfig {
@@ -139,6 +143,7 @@ impl Store {
                 health: health.clone(),
                 slot: slot.clone(),
                 reopen: Arc::new(move || open_database(&path, cache_size)),
+                stats: stats.clone(),
             },
         )?;
         Ok(Store {
@@ -148,6 +153,7 @@ impl Store {
                 writer,
                 clock: options.clock,
                 wakers,
+                stats,
                 dir: dir.to_path_buf(),
                 writer_thread: std::sync::Mutex::new(Some(handle)),
             }),
@@ -252,6 +258,16 @@ impl Store {
     /// (queue, ready rows, leased rows) for every queue that has rows.
     pub fn queue_depths(&self) -> Result<Vec<(String, u64, u64)>> {
         queue::depths(&*self.db()?)
+    }
+
+    /// The earliest due time (ms since the epoch) of `queue`'s ready rows, if it has any.
+    pub fn earliest_due_ms(&self, queue: &str) -> Result<Option<i64>> {
+        queue::next_due_ms(&*self.db()?, queue)
+    }
+
+    /// What the writer counted since the store was opened (commit times, status entries).
+    pub fn writer_stats(&self) -> &stats::WriterStats {
+        &self.inner.stats
     }
 
     /// Stop the writer after the operations already sent, and wait for it.

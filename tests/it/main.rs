@@ -20,6 +20,7 @@ mod edge;
 mod facts;
 mod jobs;
 mod letters;
+mod metrics;
 mod print_run;
 mod print_sftp;
 mod receipts;
