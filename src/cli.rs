@@ -796,6 +796,8 @@ fn new_template(
         subject,
         content: read_body_file(body_file)?,
         postage,
+        reply_to: None,
+        has_unsubscribe_link: None,
     })
 }
 

@@ -40,7 +40,7 @@ pub use jobs::{job_json, upload_json};
 pub use outbox::page_route as outbox_page;
 pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
-pub use templates::template_json;
+pub use templates::{template_json, template_json_for};
 
 /// The authenticated app, for every route.
 type Auth = BoxedFilter<(Arc<App>,)>;

@@ -98,7 +98,7 @@ impl Context {
         let store = Store::open(&config.data_dir, store_options(&config, clock))?;
         let sealer = Sealer::for_config(&config)?;
         let blobs = open_blobs(&config)?;
-        Ok(Context {
+        let cx = Context {
             config,
             store,
             blobs,
@@ -107,7 +107,12 @@ impl Context {
             limits: Default::default(),
             keys: Default::default(),
             providers,
-        })
+        };
+        // Provider shares as last saved (switching, drift, a person): a restart keeps them.
+        if let Err(e) = super::sms_routing::restore_shares(&cx) {
+            tracing::warn!(error = %e, "saved SMS provider shares could not be read; using the configured ones");
+        }
+        Ok(cx)
     }
 }
 

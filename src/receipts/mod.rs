@@ -41,8 +41,10 @@ use warp::reply::{Reply, Response};
 
 use crate::app::App;
 use crate::config::ReceiptsConfig;
+use crate::domain::inbound_numbers::Unrouted;
 use crate::domain::receipts::{
-    InboundText, apply_email_receipt, apply_sms_receipt, receive_inbound_sms, record_complaint,
+    InboundText, Received, apply_email_receipt, apply_sms_receipt, receive_inbound_sms,
+    record_complaint,
 };
 use crate::domain::status::Applied;
 use crate::domain::{DomainError, DomainResult};
@@ -383,20 +385,32 @@ async fn firetext_receipt(app: &App, body: &[u8]) -> Response {
 
 async fn store_inbound(app: &App, text: InboundText) -> DomainResult<bool> {
     let provider = text.provider.clone();
-    let stored = receive_inbound_sms(&app.store, text).await?;
-    match &stored {
-        Some(m) => tracing::info!(
-            service_id = %m.service_id,
-            inbound_sms_id = %m.id,
-            provider = %provider,
-            "received an inbound text"
-        ),
-        None => tracing::error!(
-            provider = %provider,
-            "inbound number not associated with a service; the text was dropped"
-        ),
+    match receive_inbound_sms(app, text).await? {
+        Received::Stored(m) => {
+            tracing::info!(
+                service_id = %m.service_id,
+                inbound_sms_id = %m.id,
+                provider = %provider,
+                "received an inbound text"
+            );
+            Ok(true)
+        }
+        Received::Dropped(Unrouted::NotAssociated) => {
+            tracing::warn!(
+                provider = %provider,
+                "inbound number not associated with a service; the text was dropped"
+            );
+            Ok(false)
+        }
+        Received::Dropped(Unrouted::NotAllowed(service_id)) => {
+            tracing::error!(
+                %service_id,
+                provider = %provider,
+                "service does not allow inbound SMS; the text was dropped"
+            );
+            Ok(false)
+        }
     }
-    Ok(stored.is_some())
 }
 
 async fn mmg_inbound(app: &App, body: &[u8]) -> Response {

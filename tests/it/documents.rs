@@ -24,6 +24,7 @@ async fn doc_template(s: &TestServer) -> Uuid {
             subject: Some("Your file".into()),
             content: "Download your file: ((doc))".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await
