@@ -16,6 +16,7 @@ pub mod http;
 pub mod letters;
 pub mod loadgen;
 pub mod logging;
+pub mod pages;
 pub mod providers;
 mod python;
 pub mod receipts;

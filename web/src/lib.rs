@@ -5,6 +5,9 @@
 
 use askama::Template;
 
+/// Re-exported so the server's page handlers can name `Template` without their own dependency.
+pub use askama;
+
 pub mod layout;
 pub use layout::{Banner, Choice, FieldError, FormErrors, Layout, NavItem, ServiceNav, UserBar};
 
@@ -141,6 +144,14 @@ impl AlertsPage {
     pub fn render_html(&self) -> Result<String, askama::Error> {
         self.render()
     }
+}
+
+/// A page for an error (404, 403, 500): its title in the layout, and what to do.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub message: String,
 }
 
 /// A static asset by its path under `/static/`: (bytes, content type).
