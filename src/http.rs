@@ -56,6 +56,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::receipts::routes(app.clone()))
         .unify()
+        .or(crate::admin::unsubscribe_route(app.clone()))
+        .unify()
         .or(crate::admin::routes(app))
         .unify()
         .recover(handle_rejection)

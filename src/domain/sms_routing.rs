@@ -394,7 +394,7 @@ mod tests {
     fn provider_ids_are_stable_and_distinct() {
         assert_eq!(provider_id("mmg"), provider_id("mmg"));
         assert_ne!(provider_id("mmg"), provider_id("firetext"));
-        assert_eq!(provider_id("mmg").get_version_num(), 5);
+        assert_eq!(provider_id("mmg").get_version_num(), 8);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `POST /notifications/sms/mmg` | JSON | MMG receipt |
 //! | `POST /notifications/sms/firetext` | form | Firetext receipt |
+//! | `POST /notifications/sms/webhook` | JSON | webhook provider receipt ([`webhook`]) |
 //! | `POST /notifications/sms/receive/mmg` | JSON | MMG inbound text |
 //! | `POST /notifications/sms/receive/firetext` | form | Firetext inbound text |
 //! | `POST /notifications/email/ses` | SNS envelope (JSON) | Amazon SES via SNS |
@@ -24,6 +25,7 @@
 pub mod firetext;
 pub mod mmg;
 pub mod ses;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +90,14 @@ pub fn routes(
                 guarded(&app, auth.as_deref(), || firetext_receipt(&app, &body)).await
             },
         );
+    let webhook_receipt = warp::path!("notifications" / "sms" / "webhook")
+        .and(warp::post())
+        .and(request_parts(app.clone()))
+        .then(
+            |app: Arc<App>, auth: Option<String>, body: Bytes| async move {
+                guarded(&app, auth.as_deref(), || webhook_receipt(&app, &body)).await
+            },
+        );
     let mmg_inbound = warp::path!("notifications" / "sms" / "receive" / "mmg")
         .and(warp::post())
         .and(request_parts(app.clone()))
@@ -119,6 +129,8 @@ pub fn routes(
         );
     mmg_receipt
         .or(firetext_receipt)
+        .unify()
+        .or(webhook_receipt)
         .unify()
         .or(mmg_inbound)
         .unify()
@@ -376,6 +388,18 @@ async fn firetext_receipt(app: &App, body: &[u8]) -> Response {
     apply_receipt(app, firetext::CLIENT, receipt, known, move |current| {
         firetext::decide(&status, code.as_deref(), current)
             .unwrap_or(NotificationStatus::TechnicalFailure)
+    })
+    .await
+}
+
+async fn webhook_receipt(app: &App, body: &[u8]) -> Response {
+    let receipt = match webhook::parse_receipt(body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let status = webhook::status_for(&receipt.status);
+    apply_receipt(app, webhook::CLIENT, receipt, status.is_some(), move |_| {
+        status.unwrap_or(NotificationStatus::TechnicalFailure)
     })
     .await
 }

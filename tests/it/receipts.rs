@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use common::TestServer;
 use notify::config::Secret;
 use serde_json::{Value, json};
-use storage::records::{KeyType, Notification, NotificationStatus, NotificationType, SmsSender};
+use storage::records::{KeyType, Notification, NotificationStatus, NotificationType};
 use uuid::Uuid;
 use warp::Filter;
 
@@ -376,25 +376,31 @@ async fn firetext_receipts_follow_status_code_and_pending() {
     assert_eq!(status_of(&s, id), TechnicalFailure);
 }
 
-/// Give the test service an inbound number (and the permissions upstream asks for).
+/// Give the test service an inbound number from the pool (and the permissions upstream asks
+/// for).
 async fn with_inbound_number(s: &TestServer, number: &str) {
-    let number = number.to_string();
+    use notify::domain::inbound_numbers as pool;
+    let n = pool::add_inbound_number(
+        &s.app,
+        pool::NewInboundNumber {
+            number: number.to_string(),
+            provider: None,
+        },
+    )
+    .await
+    .unwrap();
+    let request = pool::AssignInboundNumber {
+        inbound_number_id: Some(n.id),
+    };
+    pool::assign_inbound_number(&s.app, s.service_id, request)
+        .await
+        .unwrap();
     s.update_service(move |svc| {
         for p in ["sms", "inbound_sms"] {
             if !svc.permissions.iter().any(|x| x == p) {
                 svc.permissions.push(p.to_string());
             }
         }
-        for sender in &mut svc.sms_senders {
-            sender.is_default = false;
-        }
-        svc.sms_senders.push(SmsSender {
-            id: Uuid::new_v4(),
-            sms_sender: number,
-            is_default: true,
-            archived: false,
-            inbound_number: true,
-        });
     })
     .await;
 }
