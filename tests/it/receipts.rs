@@ -376,6 +376,81 @@ async fn firetext_receipts_follow_status_code_and_pending() {
     assert_eq!(status_of(&s, id), TechnicalFailure);
 }
 
+#[tokio::test]
+async fn webhook_receipts_set_each_status() {
+    let s = TestServer::start().await;
+    let base = receipts_base(&s).await;
+    let path = "/notifications/sms/webhook";
+    for (status, expected) in [
+        ("delivered", Delivered),
+        ("pending", Pending),
+        ("temporary-failure", TemporaryFailure),
+        ("permanent-failure", PermanentFailure),
+    ] {
+        let id = stored(&s, NotificationType::Sms, Sending).await;
+        let receipt = json!({"reference": id, "status": status,
+                             "timestamp": "2026-05-21T10:56:11Z"});
+        let (code, body) = post_json(&base, path, &receipt).await;
+        assert_eq!(code, 200, "{status}: {body}");
+        assert_eq!(
+            body["message"],
+            format!("Webhook callback succeeded. reference {id} updated")
+        );
+        assert_eq!(status_of(&s, id), expected, "{status}");
+    }
+
+    // Pending then delivered; the timestamp is optional.
+    let id = stored(&s, NotificationType::Sms, Sending).await;
+    post_json(&base, path, &json!({"reference": id, "status": "pending"})).await;
+    assert_eq!(status_of(&s, id), Pending);
+    let (code, _) = post_json(
+        &base,
+        path,
+        &json!({"reference": id, "status": "delivered"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(status_of(&s, id), Delivered);
+
+    // An unknown status is a technical failure, named.
+    let id = stored(&s, NotificationType::Sms, Sending).await;
+    let (code, body) = post_json(&base, path, &json!({"reference": id, "status": "lost"})).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        "Webhook callback failed: status lost not found."
+    );
+    assert_eq!(status_of(&s, id), TechnicalFailure);
+
+    // Bad requests change nothing and say what is wrong.
+    let id = stored(&s, NotificationType::Sms, Sending).await;
+    let (code, body) = post_json(&base, path, &json!({"status": "delivered"})).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        json!(["Webhook callback failed: reference missing"])
+    );
+    let late = json!({"reference": id, "status": "delivered", "timestamp": "yesterday"});
+    let (code, body) = post_json(&base, path, &late).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        "Webhook callback failed: timestamp must be an RFC 3339 date and time"
+    );
+    let (code, body) = post_json(
+        &base,
+        path,
+        &json!({"reference": "1234", "status": "delivered"}),
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        "Webhook callback with invalid reference 1234"
+    );
+    assert_eq!(status_of(&s, id), Sending);
+}
+
 /// Give the test service an inbound number from the pool (and the permissions upstream asks
 /// for).
 async fn with_inbound_number(s: &TestServer, number: &str) {

@@ -26,7 +26,8 @@ async fn send(s: &TestServer, template: &str, to: &str) -> String {
             "normal",
             "POST",
             "/v2/notifications/email",
-            Some(json!({"email_address": to, "template_id": template})),
+            Some(json!({"email_address": to, "template_id": template,
+                        "personalisation": {"name": "Ann"}})),
         )
         .await;
     assert_eq!(status, 201, "{body}");
