@@ -71,9 +71,8 @@ fn request_parts(
 
 /// The receipt and inbound-text routes. Every matched request is answered here (errors
 /// included); only requests for other paths or methods are rejected.
-pub fn routes(
-    app: Arc<App>,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+/// Boxed: unboxed, the server's whole chain of filters overflows the compiler's query depth.
+pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let mmg_receipt = warp::path!("notifications" / "sms" / "mmg")
         .and(warp::post())
         .and(request_parts(app.clone()))
@@ -138,6 +137,7 @@ pub fn routes(
         .unify()
         .or(ses)
         .unify()
+        .boxed()
 }
 
 /// Runs `handler` only when the request passes the optional basic auth.

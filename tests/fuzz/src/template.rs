@@ -7,7 +7,7 @@
 //! except the letter PDF), the content, then optionally a NUL byte and the personalisation as
 //! JSON.
 
-use notify::letters::render::{LetterContent, render_letter};
+use notify::letters::render::{Language, LetterContent, render_letter};
 use notify::templates::{self, Personalisation, email, sms};
 use serde_json::{Map, Value};
 
@@ -80,6 +80,8 @@ fn letter(content: &str, values: &Personalisation, pdf: bool) {
         date,
         subject: &subject,
         body: &body,
+        language: Language::English,
+        logo: None,
     });
     if let Ok(letter) = rendered {
         assert!(letter.page_count >= 1, "a rendered letter has a page");
