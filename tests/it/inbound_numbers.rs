@@ -319,3 +319,120 @@ async fn the_internal_api_needs_the_admin_token() {
     let (code, _) = s.request("GET", "/inbound-number", None, None).await;
     assert_eq!(code, 401);
 }
+
+#[tokio::test]
+async fn a_low_pool_raises_an_alert() {
+    use notify::domain::inbound_numbers as pool;
+    let s = TestServer::start_with(|c| c.inbound_numbers.low_pool_threshold = 1).await;
+    let alerts = |s: &TestServer| s.app.store.read().unwrap().alerts(10).unwrap();
+
+    // No pool: inbound texts unused, nothing to say.
+    let said = pool::check_for_low_available_inbound_sms_numbers(&s.app)
+        .await
+        .unwrap();
+    assert_eq!(said, "0 of 0 inbound numbers available");
+    for number in ["07700900701", "07700900702"] {
+        let (code, body) = admin(
+            &s,
+            "POST",
+            "/inbound-number",
+            Some(json!({"number": number})),
+        )
+        .await;
+        assert_eq!(code, 201, "{body}");
+    }
+    pool::check_for_low_available_inbound_sms_numbers(&s.app)
+        .await
+        .unwrap();
+    assert!(alerts(&s).is_empty());
+
+    // One given to the service: one left, at the threshold.
+    let sid = s.service_id;
+    let (code, body) = admin(&s, "POST", &format!("/inbound-number/service/{sid}"), None).await;
+    assert_eq!(code, 201, "{body}");
+    let said = pool::check_for_low_available_inbound_sms_numbers(&s.app)
+        .await
+        .unwrap();
+    assert!(said.ends_with("alert raised"), "{said}");
+    let raised = alerts(&s);
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].kind, "low-available-inbound-sms-numbers");
+    assert!(
+        raised[0].message.contains("only 1 inbound SMS numbers"),
+        "{}",
+        raised[0].message
+    );
+}
+
+/// `notify inbound-number ...` on a stopped data directory, as an operator uses it.
+#[test]
+fn the_cli_manages_the_pool() {
+    use std::process::Command;
+    let data = tempfile::tempdir().unwrap();
+    let notify = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_notify"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env("NOTIFY_LOG__LEVEL", "warn")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let service = notify(&["service", "create", "--name", "Texts In"]);
+    let service = service.lines().last().unwrap().trim().to_string();
+    let first = notify(&["inbound-number", "add", "07700900801"]);
+    Uuid::parse_str(&first).unwrap();
+    let second = notify(&[
+        "inbound-number",
+        "add",
+        "07700900802",
+        "--provider",
+        "firetext",
+    ]);
+    let listed: Value =
+        serde_json::from_str(&notify(&["inbound-number", "list", "--json"])).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let of = |id: &str| listed.iter().find(|n| n["id"] == id).unwrap().clone();
+    assert_eq!(of(&first)["provider"], "mmg");
+    assert_eq!(of(&second)["provider"], "firetext");
+
+    // Assigning the chosen number prints it; the list shows the owner.
+    let assigned = notify(&[
+        "inbound-number",
+        "assign",
+        "--service",
+        &service,
+        "--number",
+        &second,
+    ]);
+    assert_eq!(assigned, "07700900802");
+    let lines = notify(&["inbound-number", "list"]);
+    let line = lines.lines().find(|l| l.starts_with(&second)).unwrap();
+    assert!(line.ends_with(&service), "{line}");
+
+    // Released: back in the pool.
+    let released = notify(&["inbound-number", "release", "--service", &service]);
+    assert_eq!(released, "released 07700900802");
+    let listed: Value =
+        serde_json::from_str(&notify(&["inbound-number", "list", "--json"])).unwrap();
+    let back = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == second.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(back["service"], Value::Null);
+    assert_eq!(
+        notify(&["inbound-number", "release", "--service", &service]),
+        "the service had no inbound number"
+    );
+}
