@@ -9,6 +9,7 @@
 //! effect at once.
 
 mod callbacks;
+mod complaints;
 mod inbound_numbers;
 mod jobs;
 mod keys;
@@ -135,6 +136,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .boxed();
     let features: Routes = statistics::routes(auth.clone())
         .or(returned_letters::routes(auth.clone()))
+        .unify()
+        .or(complaints::routes(auth.clone()))
         .unify()
         .or(inbound_numbers::routes(auth.clone()))
         .unify()

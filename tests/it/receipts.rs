@@ -792,6 +792,92 @@ async fn ses_complaints_are_recorded() {
     assert_eq!(status_of(&s, id), Sending);
 }
 
+/// Complaints, recorded from SES, listed through the internal API: every service's, one
+/// service's (paged, and as CSV), and counted over London days.
+#[tokio::test]
+async fn complaints_are_listed_per_service() {
+    let s = TestServer::start().await;
+    let base = receipts_base(&s).await;
+    let mut ids = Vec::new();
+    for (n, kind) in ["abuse", "not-spam"].iter().enumerate() {
+        let reference = format!("complained-{n}");
+        let id = stored_email(&s, Delivered, &reference).await;
+        ids.push(id);
+        let envelope = ses_notification(
+            "Complaint",
+            &reference,
+            "2017-11-17T12:14:03.646Z",
+            json!({"complaint": {
+                "complainedRecipients": [{"emailAddress": "someone@example.com"}],
+                "complaintFeedbackType": kind,
+                "timestamp": "2018-06-05T13:59:58.000Z",
+                "feedbackId": format!("feedback-{n}")
+            }}),
+        );
+        let (code, body) = post_sns(&base, "Notification", &envelope, None).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let admin = |path: String| {
+        let s = &s;
+        async move { s.request("GET", &path, Some(s.admin_auth()), None).await }
+    };
+
+    let (code, all) = admin("/complaint".into()).await;
+    assert_eq!(code, 200, "{all}");
+    let listed = all["complaints"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    // Newest first.
+    assert_eq!(listed[0]["notification_id"], ids[1].to_string());
+    assert_eq!(listed[0]["complaint_type"], "not-spam");
+    assert_eq!(listed[0]["service_name"], "API tests");
+    assert_eq!(listed[1]["complaint_date"], "2018-06-05T13:59:58.000000Z");
+    assert_eq!(all["links"], json!({}));
+
+    let sid = s.service_id;
+    let (code, mine) = admin(format!("/service/{sid}/complaints?page=1")).await;
+    assert_eq!(code, 200, "{mine}");
+    assert_eq!(mine["complaints"], all["complaints"]);
+    let (code, empty) = admin(format!("/service/{sid}/complaints?page=2")).await;
+    assert_eq!(code, 200);
+    assert_eq!(empty["complaints"], json!([]));
+    assert_eq!(
+        empty["links"]["prev"],
+        format!("/service/{sid}/complaints?page=1")
+    );
+    let (code, _) = admin(format!("/service/{}/complaints", Uuid::new_v4())).await;
+    assert_eq!(code, 404);
+    let (code, _) = admin(format!("/service/{sid}/complaints?page=0")).await;
+    assert_eq!(code, 400);
+
+    let csv = reqwest::Client::new()
+        .get(format!("{}/service/{sid}/complaints?format=csv", s.base))
+        .header("authorization", s.admin_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Notification ID,Complaint type,Complaint date,Received at"
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[2].starts_with(&format!("{},abuse,2018-06-05", ids[0])),
+        "{text}"
+    );
+
+    let (code, today) = admin("/complaint/count-by-date-range".into()).await;
+    assert_eq!((code, today), (200, json!(2)));
+    let (_, long_ago) =
+        admin("/complaint/count-by-date-range?start_date=2017-01-01&end_date=2017-12-31".into())
+            .await;
+    assert_eq!(long_ago, json!(0));
+    let (code, _) = admin("/complaint/count-by-date-range?start_date=yesterday".into()).await;
+    assert_eq!(code, 400);
+}
+
 /// A tiny HTTP endpoint standing in for SNS's SubscribeURL; records the query strings it got.
 async fn subscribe_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
     let hits = Arc::new(Mutex::new(Vec::new()));
