@@ -432,3 +432,50 @@ async fn the_sweep_deletes_expired_files_only() {
     assert_eq!(status, 200);
     assert_eq!(file, CSV);
 }
+
+/// With antivirus on, every file is scanned by a real clamd before it is kept: an infected
+/// one refuses the send with upstream's error and stores nothing; a clean one goes out.
+#[tokio::test]
+async fn clamd_refuses_infected_files() {
+    let clamd = common::servers::Clamd::start();
+    let s = TestServer::start_with(|c| {
+        c.antivirus.enabled = true;
+        c.antivirus.clamd = clamd.address();
+        c.antivirus.timeout_seconds = 10;
+    })
+    .await;
+    with_contact_link(&s).await;
+    let template = doc_template(&s).await;
+    let mut infected = CSV.to_vec();
+    infected.extend_from_slice(
+        b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n",
+    );
+    let (status, body) = send(
+        &s,
+        "normal",
+        RECIPIENT,
+        template,
+        json!({"file": BASE64.encode(&infected), "filename": "data.csv"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        errors(&body),
+        vec![(
+            "BadRequestError".to_string(),
+            "File did not pass the virus scan".to_string()
+        )]
+    );
+    assert_eq!(stored_documents(&s), 0);
+
+    let (status, body) = send(
+        &s,
+        "normal",
+        RECIPIENT,
+        template,
+        json!({"file": BASE64.encode(CSV), "filename": "data.csv"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(stored_documents(&s) > 0);
+}
