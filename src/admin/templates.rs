@@ -31,7 +31,8 @@ pub fn template_json(t: &Template) -> Value {
         "postage": t.postage,
         "created_at": format_api_timestamp(t.created_at),
         "updated_at": t.updated_at.map(format_api_timestamp),
-        "created_by": t.created_by,
+        // A person's id, or the operator's: never null (upstream always names the author).
+        "created_by": t.created_by.unwrap_or(crate::domain::templates::OPERATOR_ID),
     })
 }
 

@@ -25,6 +25,42 @@ pub struct NewTemplate {
     pub has_unsubscribe_link: Option<bool>,
 }
 
+/// The author of a template version no person made (the CLI, the admin secret): the
+/// appliance's operator, under a stable id of its own.
+pub const OPERATOR_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_6f70_6572_6174);
+/// How the operator is named where upstream names a template's author.
+pub const OPERATOR_NAME: &str = "Notify operator";
+
+/// Who made a template version, as upstream names its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub id: Uuid,
+    pub name: String,
+    /// A person's email address; the operator's id for the operator (it has no address).
+    pub email_address: String,
+}
+
+/// The author of `t`: the person who made it, or the operator (also when the person's
+/// account has gone).
+pub fn author(store: &Store, t: &Template) -> DomainResult<Author> {
+    let person = match t.created_by {
+        Some(id) => store.read()?.get_user(id)?,
+        None => None,
+    };
+    Ok(match person {
+        Some(u) => Author {
+            id: u.id,
+            name: u.name,
+            email_address: u.email_address,
+        },
+        None => Author {
+            id: OPERATOR_ID,
+            name: OPERATOR_NAME.to_string(),
+            email_address: OPERATOR_ID.to_string(),
+        },
+    })
+}
+
 pub const POSTAGE_CLASSES: &[&str] = &["first", "second", "economy", "europe", "rest-of-world"];
 
 pub fn parse_template_type(text: &str) -> DomainResult<NotificationType> {

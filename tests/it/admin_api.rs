@@ -602,6 +602,11 @@ async fn letter_templates_carry_their_contact_block() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["letter_contact_block"], "Office A\nLondon");
+    // Made with the admin secret: the operator is its author, named by a stable id.
+    let operator = notify::domain::templates::OPERATOR_ID.to_string();
+    assert_eq!(body["created_by"], operator.as_str());
+    let (_, admin_view) = s.get(&format!("{base}/{template}")).await;
+    assert_eq!(admin_view["data"]["created_by"], operator.as_str());
 
     // `null` removes it.
     let (status, body) = s
@@ -613,6 +618,28 @@ async fn letter_templates_carry_their_contact_block() {
         .v2(&key, Method::GET, &format!("/v2/template/{template}"), None)
         .await;
     assert_eq!(body["letter_contact_block"], Value::Null);
+
+    // A version a person made names them: their id, and their address in the public API.
+    let (status, body) = s
+        .post(
+            "/user",
+            json!({ "name": "Ann Author", "email_address": "ann.author@example.gov.uk" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let ann = body["data"]["id"].as_str().unwrap().to_string();
+    let (status, body) = s
+        .post(
+            &format!("{base}/{template}"),
+            json!({ "content": "Dear reader", "created_by": ann }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["created_by"], ann.as_str());
+    let (_, body) = s
+        .v2(&key, Method::GET, &format!("/v2/template/{template}"), None)
+        .await;
+    assert_eq!(body["created_by"], "ann.author@example.gov.uk");
 }
 
 #[tokio::test]
