@@ -242,8 +242,8 @@ async fn long_letters_fail_and_test_keys_go_to_test_letters() {
     assert!(pdf.starts_with(b"%PDF"));
 }
 
-/// What each fixture must come to, from its name: `fail-<code>.pdf` → validation-failed with
-/// that code, `valid-*.pdf` → created.
+/// What each fixture must come to, from its name: `fail-<code>.pdf` (or
+/// `fail-<code>--<variant>.pdf`) → validation-failed with that code, `valid-*.pdf` → created.
 fn fixtures() -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = std::fs::read_dir(fixture(""))
         .unwrap()
@@ -252,6 +252,7 @@ fn fixtures() -> Vec<(String, Option<String>)> {
             let code = name
                 .strip_prefix("fail-")
                 .and_then(|r| r.strip_suffix(".pdf"))
+                .map(|stem| stem.split_once("--").map_or(stem, |(code, _)| code))
                 .map(str::to_string);
             (name.ends_with(".pdf") && (code.is_some() || name.starts_with("valid-")))
                 .then_some((name, code))
