@@ -191,6 +191,7 @@ async fn run(t: NotificationType, n: usize) -> f64 {
             subject: (t == NotificationType::Email).then(|| "Hi ((name))".into()),
             content: "Hello ((name)), this is a **benchmark** message.".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await

@@ -68,6 +68,7 @@ async fn run(n: usize, rate: u64, seconds: u64) {
             subject: None,
             content: "Hello ((name)), your appointment is on ((day))".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await

@@ -237,6 +237,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
                 subject: None,
                 content: "Hello ((name))".into(),
                 postage: None,
+                ..Default::default()
             },
         )
         .await

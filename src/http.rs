@@ -58,8 +58,12 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::receipts::routes(app.clone()))
         .unify()
+        .or(crate::admin::unsubscribe_route(app.clone()))
+        .unify()
         .or(crate::admin::routes(app))
         .unify()
+        // Boxed: unboxed, the chain's type overflows the compiler's query depth.
+        .boxed()
         .recover(handle_rejection)
         .unify()
         .map(Reply::into_response)

@@ -53,6 +53,7 @@ pub async fn sender(app: &App, base: &str) -> Sender {
             subject: None,
             content: "Hello ((name))".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await

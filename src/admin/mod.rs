@@ -9,10 +9,13 @@
 //! effect at once.
 
 mod callbacks;
+mod complaints;
+mod inbound_numbers;
 mod jobs;
 mod keys;
 mod letters;
 mod outbox;
+mod provider_details;
 mod retention;
 mod returned_letters;
 mod scheduler;
@@ -20,6 +23,7 @@ mod senders;
 mod services;
 mod statistics;
 mod templates;
+mod unsubscribe;
 mod users;
 
 use std::sync::Arc;
@@ -36,11 +40,13 @@ use crate::app::App;
 use crate::auth::verify_admin_header;
 use crate::error::{AppError, admin_reject, json_response};
 
+pub use inbound_numbers::inbound_number_json;
 pub use jobs::{job_json, upload_json};
 pub use outbox::page_route as outbox_page;
 pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
-pub use templates::template_json;
+pub use templates::{template_json, template_json_for};
+pub use unsubscribe::one_click_route as unsubscribe_route;
 
 /// The authenticated app, for every route.
 type Auth = BoxedFilter<(Arc<App>,)>;
@@ -109,11 +115,10 @@ fn rebuild_index(auth: Auth) -> Routes {
         .boxed()
 }
 
-pub fn routes(
-    app: Arc<App>,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let auth = authorised(app);
-    services::routes(auth.clone())
+    // Boxed in groups: one long chain of filters overflows the compiler's query depth.
+    let services: Routes = services::routes(auth.clone())
         .or(senders::routes(auth.clone()))
         .unify()
         .or(keys::routes(auth.clone()))
@@ -128,9 +133,17 @@ pub fn routes(
         .unify()
         .or(retention::routes(auth.clone()))
         .unify()
-        .or(statistics::routes(auth.clone()))
-        .unify()
+        .boxed();
+    let features: Routes = statistics::routes(auth.clone())
         .or(returned_letters::routes(auth.clone()))
+        .unify()
+        .or(complaints::routes(auth.clone()))
+        .unify()
+        .or(inbound_numbers::routes(auth.clone()))
+        .unify()
+        .or(provider_details::routes(auth.clone()))
+        .unify()
+        .or(unsubscribe::routes(auth.clone()))
         .unify()
         .or(letters::routes(auth.clone()))
         .unify()
@@ -140,4 +153,6 @@ pub fn routes(
         .unify()
         .or(rebuild_index(auth))
         .unify()
+        .boxed();
+    services.or(features).unify().boxed()
 }

@@ -28,7 +28,7 @@ fn reply_to_json(service_id: Uuid, r: &ReplyTo) -> Value {
     })
 }
 
-fn sms_sender_json(service_id: Uuid, s: &SmsSender) -> Value {
+pub(super) fn sms_sender_json(service_id: Uuid, s: &SmsSender) -> Value {
     json!({
         "id": s.id,
         "service_id": service_id,

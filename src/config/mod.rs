@@ -62,7 +62,7 @@ pub use scheduler::{AlertsConfig, RetentionConfig, SchedulerConfig};
 pub use secret::{REDACTED, Secret, serialize_redacted};
 pub use sending::{LetterRates, SendingConfig};
 pub use server::{BodyLimitsConfig, DEFAULT_LISTEN, ServerConfig, TlsConfig};
-pub use sms::{SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
+pub use sms::{InboundNumbersConfig, SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use storage::{BlobsConfig, BlobsKind, DiskConfig, S3Config, StorageConfig};
 
@@ -108,6 +108,8 @@ pub struct Config {
     /// `[[sms_providers]]`: the HTTP SMS providers used when `providers.sms = "http"`.
     pub sms_providers: Vec<SmsProviderConfig>,
     pub sms_switching: SmsSwitchingConfig,
+    /// `[inbound_numbers]`: the pool of numbers services receive texts on.
+    pub inbound_numbers: InboundNumbersConfig,
     pub receipts: ReceiptsConfig,
     pub callbacks: CallbacksConfig,
     pub outbox: OutboxConfig,
@@ -140,6 +142,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             sms_providers: Vec::new(),
             sms_switching: SmsSwitchingConfig::default(),
+            inbound_numbers: InboundNumbersConfig::default(),
             receipts: ReceiptsConfig::default(),
             callbacks: CallbacksConfig::default(),
             outbox: OutboxConfig::default(),
@@ -275,6 +278,7 @@ impl Config {
         self.blobs.validate()?;
         self.alerts.validate()?;
         sms::validate_sms_providers(self.providers.sms, &self.sms_providers)?;
+        self.sms_switching.validate()?;
         self.delivery.validate()?;
         self.callbacks.validate()?;
         self.storage.validate()?;

@@ -102,7 +102,7 @@ impl Context {
         let sealer = Sealer::for_config(&config)?;
         let blobs = open_blobs(&config)?;
         let metrics = Metrics::new(config.metrics.enabled());
-        Ok(Context {
+        let cx = Context {
             config,
             store,
             blobs,
@@ -112,7 +112,12 @@ impl Context {
             keys: Default::default(),
             providers,
             metrics,
-        })
+        };
+        // Provider shares as last saved (switching, drift, a person): a restart keeps them.
+        if let Err(e) = super::sms_routing::restore_shares(&cx) {
+            tracing::warn!(error = %e, "saved SMS provider shares could not be read; using the configured ones");
+        }
+        Ok(cx)
     }
 }
 

@@ -516,7 +516,15 @@ async fn send_email(
     n.body = rendered.body;
     n.subject = Some(rendered.subject);
     n.reply_to_text = reply_to;
-    n.one_click_unsubscribe_url = request.one_click_unsubscribe_url;
+    // The client's own unsubscribe URL wins; else the appliance's link when the template has
+    // one (upstream's `get_unsubscribe_link_for_headers`).
+    n.one_click_unsubscribe_url = match request.one_click_unsubscribe_url {
+        Some(url) => Some(url),
+        None if super::templates::has_unsubscribe_link(&cx.store, template.id)? => Some(
+            super::unsubscribe::unsubscribe_link(cx, &request.root_url, n.id, &n.to),
+        ),
+        None => None,
+    };
     if !recipients::is_simulated_email(&normalised) {
         store_and_queue(cx, &n, Queue::DeliverEmail).await?;
     }
@@ -571,6 +579,10 @@ async fn attach_files(
     .map_err(|e| match e {
         super::documents::DocumentError::Rejected(m) => {
             DomainError::refused(Code::DocumentRejected, m)
+        }
+        // document-download's answer when its scanner is down.
+        super::documents::DocumentError::Antivirus(_) => {
+            DomainError::refused(Code::Unavailable, "Antivirus API error")
         }
         other => DomainError::files_unavailable("a file sent by email", other),
     })

@@ -155,7 +155,11 @@ async fn deliver_one(
                 subject: n.subject.clone().unwrap_or_default(),
                 text_body: email_plain_text(&template.content, &values, None),
                 html_body: email_html_body(&template.content, &values, None),
-                unsubscribe_url: n.one_click_unsubscribe_url.clone(),
+                unsubscribe_url: match &n.one_click_unsubscribe_url {
+                    Some(url) => Some(url.clone()),
+                    // Rows of a job: the link is made here (no request gave a root URL).
+                    None => crate::domain::unsubscribe::link_for_template(app, &n)?,
+                },
             };
             send_email(app, &service, &email, now).await
         }
@@ -238,7 +242,13 @@ async fn send_sms(app: &App, service: &Service, sms: &OutgoingSms, now: i64) -> 
                 reference: None,
                 outbox: None,
             },
-            Err((name, e)) => Outcome::Failed(name, e),
+            Err((name, e)) => {
+                // A failure may have moved traffic: save the shares so a restart keeps them.
+                if let Err(save) = crate::domain::sms_routing::save_share_changes(app).await {
+                    tracing::warn!(error = %save, "cannot save SMS provider shares");
+                }
+                Outcome::Failed(name, e)
+            }
         },
     }
 }

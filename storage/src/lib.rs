@@ -14,6 +14,8 @@
 //! - [`entities`]: typed reads and writes that keep secondary tables in step;
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
+//! - [`inbound_numbers`], [`unsubscribe`], [`sms_providers`]: the inbound-number pool,
+//!   one-click unsubscribe requests and their reports, and text-message provider shares;
 //! - [`clock`]: injected time;
 //! - [`stats`]: what the writer counts for monitoring (commit times, status entries);
 //! - [`files`]: owner-only directories and files (the data directory holds personal data);
@@ -32,6 +34,7 @@ pub mod error;
 pub mod facts;
 pub mod files;
 pub mod health;
+pub mod inbound_numbers;
 pub mod index;
 pub mod indexer;
 pub mod jobs;
@@ -44,8 +47,10 @@ pub mod records;
 pub mod recovery;
 pub mod retention;
 pub mod returned_letters;
+pub mod sms_providers;
 pub mod stats;
 pub mod tables;
+pub mod unsubscribe;
 pub mod upkeep;
 pub mod writer;
 

@@ -534,6 +534,67 @@ pub struct Alert {
     pub created_at: Micros,
 }
 
+/// A number people can text a service on (upstream's `inbound_numbers`): in the pool until it
+/// is assigned to a service; `active` false once switched off (or archived with its service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundNumber {
+    pub id: Uuid,
+    /// As the provider gives it, e.g. `07700900500` (unique in the pool).
+    pub number: String,
+    /// Which provider receives texts for it, e.g. `mmg`.
+    pub provider: String,
+    pub service_id: Option<Uuid>,
+    pub active: bool,
+    pub created_at: Micros,
+    pub updated_at: Option<Micros>,
+}
+
+/// A recipient asked to stop getting a service's emails, through the one-click unsubscribe
+/// link the appliance put in an email's `List-Unsubscribe` header (RFC 8058).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsubscribeRequest {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub notification_id: Uuid,
+    pub template_id: Uuid,
+    pub template_version: u32,
+    /// The address the email was sent to (personal data: removed with the request).
+    pub email_address: String,
+    pub created_at: Micros,
+    /// The report it was batched into, once the service made one.
+    pub report_id: Option<Uuid>,
+}
+
+/// A batch of a service's unsubscribe requests it downloads and marks processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsubscribeRequestReport {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub created_at: Micros,
+    /// The oldest and newest request in the batch.
+    pub earliest_timestamp: Micros,
+    pub latest_timestamp: Micros,
+    pub processed_by_service_at: Option<Micros>,
+    pub count: u64,
+}
+
+/// A text-message provider's share of traffic as last set (by switching, drift or a person),
+/// so it survives a restart. One row per configured provider name, plus its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsProviderShare {
+    pub name: String,
+    /// 0–100.
+    pub priority: u32,
+    /// False: the provider gets no traffic.
+    pub active: bool,
+    /// One more for every change (the history's key).
+    pub version: u32,
+    pub reason: Option<String>,
+    pub updated_at: Micros,
+    /// The person who made a change by hand; `None` for the appliance's own switching.
+    pub updated_by: Option<Uuid>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,32 @@ pub const HISTORY_RATE_MULTIPLIERS: TableDefinition<u128, u32> =
 pub const PRINT_RESPONSE_FILES: TableDefinition<&str, Bytes> =
     TableDefinition::new("file_name_print_response");
 
+/// Inbound numbers (the pool and the numbers assigned to services) by id.
+pub const INBOUND_NUMBERS: TableDefinition<u128, Bytes> =
+    TableDefinition::new("inbound_number_id_inbound_number");
+/// An inbound number's digits in international form (`447700900500`) → its id: what a received
+/// text is matched on, and what keeps a number in the pool once.
+pub const INBOUND_NUMBER_IDS: TableDefinition<&str, u128> =
+    TableDefinition::new("inbound_number_digits_id");
+/// (service id, request id) → a one-click unsubscribe request.
+pub const UNSUBSCRIBE_REQUESTS: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("service_request_unsubscribe_request");
+/// Notification id → (service id, request id) of its unsubscribe request (one per email).
+pub const NOTIFICATION_UNSUBSCRIBE_REQUESTS: TableDefinition<u128, (u128, u128)> =
+    TableDefinition::new("notification_id_unsubscribe_request");
+/// (service id, report id) → a batch of unsubscribe requests.
+pub const UNSUBSCRIBE_REPORTS: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("service_report_unsubscribe_report");
+/// Templates whose emails carry the appliance's own one-click unsubscribe link.
+pub const TEMPLATE_UNSUBSCRIBE_LINKS: TableDefinition<u128, ()> =
+    TableDefinition::new("template_id_unsubscribe_link");
+/// Text-message provider name → its current share of traffic.
+pub const SMS_PROVIDER_SHARES: TableDefinition<&str, Bytes> =
+    TableDefinition::new("sms_provider_name_share");
+/// (provider name, version) → every share a provider has had.
+pub const SMS_PROVIDER_SHARE_HISTORY: TableDefinition<(&str, u32), Bytes> =
+    TableDefinition::new("sms_provider_name_version_share");
+
 /// Every table of one write transaction, each opened on first use: a group commit of
 /// notification inserts touches five of the ~40 tables, and opening a table is a lookup in
 /// redb's table tree (plus a root flush at commit), so opening all of them per commit was
@@ -158,6 +184,14 @@ pub struct Tables<'txn> {
     pub history_rate_multipliers: LazyTable<'txn, u128, u32>,
     pub returned_letters: LazyTable<'txn, (u128, u128), Bytes>,
     pub print_response_files: LazyTable<'txn, &'static str, Bytes>,
+    pub inbound_numbers: LazyTable<'txn, u128, Bytes>,
+    pub inbound_number_ids: LazyTable<'txn, &'static str, u128>,
+    pub unsubscribe_requests: LazyTable<'txn, (u128, u128), Bytes>,
+    pub notification_unsubscribe_requests: LazyTable<'txn, u128, (u128, u128)>,
+    pub unsubscribe_reports: LazyTable<'txn, (u128, u128), Bytes>,
+    pub template_unsubscribe_links: LazyTable<'txn, u128, ()>,
+    pub sms_provider_shares: LazyTable<'txn, &'static str, Bytes>,
+    pub sms_provider_share_history: LazyTable<'txn, (&'static str, u32), Bytes>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -204,6 +238,17 @@ impl<'txn> Tables<'txn> {
             history_rate_multipliers: LazyTable::new(txn, HISTORY_RATE_MULTIPLIERS),
             returned_letters: LazyTable::new(txn, RETURNED_LETTERS),
             print_response_files: LazyTable::new(txn, PRINT_RESPONSE_FILES),
+            inbound_numbers: LazyTable::new(txn, INBOUND_NUMBERS),
+            inbound_number_ids: LazyTable::new(txn, INBOUND_NUMBER_IDS),
+            unsubscribe_requests: LazyTable::new(txn, UNSUBSCRIBE_REQUESTS),
+            notification_unsubscribe_requests: LazyTable::new(
+                txn,
+                NOTIFICATION_UNSUBSCRIBE_REQUESTS,
+            ),
+            unsubscribe_reports: LazyTable::new(txn, UNSUBSCRIBE_REPORTS),
+            template_unsubscribe_links: LazyTable::new(txn, TEMPLATE_UNSUBSCRIBE_LINKS),
+            sms_provider_shares: LazyTable::new(txn, SMS_PROVIDER_SHARES),
+            sms_provider_share_history: LazyTable::new(txn, SMS_PROVIDER_SHARE_HISTORY),
         }
     }
 
@@ -251,6 +296,14 @@ impl<'txn> Tables<'txn> {
         t.history_rate_multipliers.open()?;
         t.returned_letters.open()?;
         t.print_response_files.open()?;
+        t.inbound_numbers.open()?;
+        t.inbound_number_ids.open()?;
+        t.unsubscribe_requests.open()?;
+        t.notification_unsubscribe_requests.open()?;
+        t.unsubscribe_reports.open()?;
+        t.template_unsubscribe_links.open()?;
+        t.sms_provider_shares.open()?;
+        t.sms_provider_share_history.open()?;
         Ok(t)
     }
 }

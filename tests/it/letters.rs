@@ -206,6 +206,7 @@ async fn long_letters_fail_and_test_keys_go_to_test_letters() {
             subject: Some("Long".into()),
             content: body,
             postage: Some("first".into()),
+            ..Default::default()
         },
     )
     .await

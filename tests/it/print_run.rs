@@ -54,6 +54,7 @@ async fn first_class_template(s: &TestServer) -> Uuid {
             subject: Some("First".into()),
             content: "Hello ((name))".into(),
             postage: Some("first".into()),
+            ..Default::default()
         },
     )
     .await

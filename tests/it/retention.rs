@@ -589,6 +589,7 @@ impl Direct {
                     subject: (*kind != NotificationType::Sms).then(|| "Hi".into()),
                     content: "Hello ((name))".into(),
                     postage: None,
+                    ..Default::default()
                 },
             )
             .await

@@ -46,6 +46,7 @@ async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, b
             subject: subject.map(str::to_string),
             content: body.into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await
