@@ -20,6 +20,7 @@ use crate::admin::{service_json, template_json};
 use crate::app::{self, App};
 use crate::config::{self, Config, LogFormat, Overrides};
 use crate::config_report;
+use crate::domain::accounts::Actor;
 use crate::domain::context::OpenError;
 use crate::domain::{Context, DomainError, api_keys, services, templates};
 use crate::systemd;
@@ -819,15 +820,18 @@ fn new_template(
         subject,
         content: read_body_file(body_file)?,
         postage,
+        created_by: None,
     })
 }
 
 async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliError> {
-    let store = &cx.store;
+    // The CLI on the data directory acts as the operator.
+    let operator = &Actor::operator();
     Ok(match cmd {
         Bootstrap::Service(ServiceCommand::Create { name, trial, .. }) => {
             let s = services::create_service(
-                store,
+                cx,
+                operator,
                 services::NewService {
                     name,
                     restricted: trial,
@@ -843,7 +847,7 @@ async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliEr
             let (id, body) = service_update_body(args);
             let update: services::ServiceUpdate =
                 serde_json::from_value(body).map_err(|e| CliError::Message(e.to_string()))?;
-            let s = services::update_service(cx, id, update).await?;
+            let s = services::update_service(cx, operator, id, update).await?;
             Printed {
                 plain: s.id.to_string(),
                 json: service_json(&s),
@@ -855,8 +859,13 @@ async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliEr
             key_type,
             ..
         }) => {
-            let k = api_keys::create_api_key(cx, service, api_keys::NewApiKey { name, key_type })
-                .await?;
+            let k = api_keys::create_api_key(
+                cx,
+                operator,
+                service,
+                api_keys::NewApiKey { name, key_type },
+            )
+            .await?;
             Printed {
                 plain: k.key.clone(),
                 json: json!(k),
@@ -872,7 +881,7 @@ async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliEr
             ..
         }) => {
             let new = new_template(template_type, name, subject, &body_file, postage)?;
-            let t = templates::create_template(store, service, new).await?;
+            let t = templates::create_template(cx, operator, service, new).await?;
             Printed {
                 plain: t.id.to_string(),
                 json: template_json(&t),

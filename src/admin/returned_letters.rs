@@ -8,8 +8,6 @@
 //!
 //! The rules live in [`crate::domain::returned_letters`].
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -17,6 +15,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, parse_body};
 use crate::app::App;
 use crate::domain::returned_letters;
@@ -36,7 +35,7 @@ struct ReturnedList {
     references: Vec<String>,
 }
 
-async fn record(app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn record(app: Caller, body: Bytes) -> Result<Response, AppError> {
     let list: ReturnedList = parse_body(&body)?;
     let count = list.notification_ids.len() + list.references.len();
     if count == 0 || count > MAX_IDS {
@@ -84,10 +83,10 @@ pub fn routes(auth: Auth) -> Routes {
     let summary = warp::path!("service" / Uuid / "returned-letter-summary")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(summary(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(summary(sid, &app)) });
     let statistics = warp::path!("service" / Uuid / "returned-letter-statistics")
         .and(warp::get())
         .and(auth)
-        .and_then(|sid, app: Arc<App>| async move { done(statistics(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(statistics(sid, &app)) });
     record.or(summary).unify().or(statistics).unify().boxed()
 }

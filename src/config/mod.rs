@@ -16,9 +16,10 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `accounts`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
+mod accounts;
 mod callbacks;
 mod error;
 mod keys;
@@ -44,6 +45,7 @@ use std::time::Duration;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use accounts::{AccountsConfig, AuditConfig};
 pub use callbacks::CallbacksConfig;
 pub use error::ConfigError;
 pub use keys::{
@@ -117,6 +119,10 @@ pub struct Config {
     pub print: PrintConfig,
     /// `[disk]`: the low-disk watermark (see [`DiskConfig`]).
     pub disk: DiskConfig,
+    /// `[accounts]`: people signing in (sessions, second factor, lock-out, password hashing).
+    pub accounts: AccountsConfig,
+    /// `[audit]`: how long the audit trail is kept.
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -146,6 +152,8 @@ impl Default for Config {
             antivirus: AntivirusConfig::default(),
             print: PrintConfig::default(),
             disk: DiskConfig::default(),
+            accounts: AccountsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -273,6 +281,8 @@ impl Config {
         self.delivery.validate()?;
         self.callbacks.validate()?;
         self.storage.validate()?;
+        self.accounts.validate()?;
+        self.audit.validate()?;
         self.secrets.validate()
     }
 }

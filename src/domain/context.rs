@@ -12,6 +12,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use storage::{SharedClock, Store, StoreOptions};
 
+use super::accounts::passwords::PasswordHasher;
 use super::key_cache::KeyCache;
 use super::limits::Limits;
 use crate::config::{BlobsKind, Config};
@@ -31,6 +32,8 @@ pub struct Context {
     /// that change a service or its keys forget the service here.
     pub keys: KeyCache,
     pub providers: Providers,
+    /// Argon2id for people's passwords, a few at a time behind a bounded queue.
+    pub passwords: PasswordHasher,
 }
 
 impl Context {
@@ -99,14 +102,15 @@ impl Context {
         let sealer = Sealer::for_config(&config)?;
         let blobs = open_blobs(&config)?;
         Ok(Context {
-            config,
             store,
             blobs,
             sealer,
             http,
             limits: Default::default(),
             keys: Default::default(),
+            passwords: PasswordHasher::new(&config.accounts),
             providers,
+            config,
         })
     }
 }

@@ -5,7 +5,11 @@ use storage::Store;
 use storage::records::{NotificationType, Template};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult};
+use serde_json::json;
+use storage::records::Permission;
+
+use super::accounts::{Action, Actor, Entry};
+use super::{Context, DomainError, DomainResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +21,10 @@ pub struct NewTemplate {
     pub content: String,
     #[serde(default)]
     pub postage: Option<String>,
+    /// The author, when the operator creates a template for someone (upstream's admin app
+    /// sends it); a signed-in person is always the author of their own.
+    #[serde(default)]
+    pub created_by: Option<Uuid>,
 }
 
 pub const POSTAGE_CLASSES: &[&str] = &["first", "second", "economy", "europe", "rest-of-world"];
@@ -94,11 +102,37 @@ fn check_fields(
     })
 }
 
+/// Who a version records as its author: the person acting, or for the operator the user the
+/// request names (checked to exist inside the write), else the operator's stable id.
+fn author(actor: &Actor, named: Option<Uuid>) -> (Uuid, Option<Uuid>) {
+    match (actor.user(), named) {
+        (Some(u), _) => (u.id, None),
+        (None, Some(named)) => (named, Some(named)),
+        (None, None) => (actor.author_id(), None),
+    }
+}
+
+fn check_author(ctx: &storage::WriteCtx<'_>, named: Option<Uuid>) -> storage::Result<()> {
+    if let Some(user) = named
+        && ctx.get_user(user)?.is_none()
+    {
+        return Err(storage::StoreError::Invalid(format!(
+            "created_by: no user with id {user}"
+        )));
+    }
+    Ok(())
+}
+
+/// Create a template (version 1), recording its author. Needs `manage_templates`.
 pub async fn create_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     new: NewTemplate,
 ) -> DomainResult<Template> {
+    actor.require_in(service_id, Permission::ManageTemplates)?;
+    let store = &cx.store;
+    let (created_by, named) = author(actor, new.created_by);
     let template_type = parse_template_type(&new.template_type)?;
     let Fields {
         name,
@@ -127,13 +161,19 @@ pub async fn create_template(
         letter_contact_id: None,
         created_at: store.clock().now_micros(),
         updated_at: None,
-        created_by: None,
+        created_by: Some(created_by),
     };
     let stored = template.clone();
+    let entry = Entry::new(actor, Action::TemplateCreated)
+        .service(service_id)
+        .subject(template.id)
+        .details(json!({"name": template.name, "template_type": template.template_type.as_str(), "version": 1}));
     store
         .write(move |ctx| {
             super::services::require_service(ctx, service_id)?;
-            ctx.put_template(&stored)
+            check_author(ctx, named)?;
+            ctx.put_template(&stored)?;
+            entry.write(ctx)
         })
         .await?;
     Ok(template)
@@ -232,13 +272,22 @@ pub fn next_version(
 /// Change a template: a new version (version + 1) when anything changes; earlier versions stay
 /// readable. An update that changes nothing answers the current version.
 pub async fn update_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     template_id: Uuid,
-    update: TemplateUpdate,
+    mut update: TemplateUpdate,
 ) -> DomainResult<Template> {
+    actor.require_in(service_id, Permission::ManageTemplates)?;
+    let store = &cx.store;
     super::services::get_service(store, service_id)?;
     let now = store.clock().now_micros();
+    let (created_by, named) = author(actor, update.created_by);
+    update.created_by = Some(created_by);
+    let archiving = update.archived == Some(true);
+    let mut entry = Entry::new(actor, Action::TemplateChanged)
+        .service(service_id)
+        .subject(template_id);
     let template = store
         .write(move |ctx| {
             let current = ctx
@@ -247,17 +296,17 @@ pub async fn update_template(
                 .ok_or_else(|| {
                     storage::StoreError::NotFound(template_not_found(service_id, template_id))
                 })?;
-            if let Some(user) = update.created_by
-                && ctx.get_user(user)?.is_none()
-            {
-                return Err(storage::StoreError::Invalid(format!(
-                    "created_by: no user with id {user}"
-                )));
-            }
+            check_author(ctx, named)?;
             let next = next_version(&current, update, now).map_err(super::services::rejection)?;
             match next {
                 Some(next) => {
                     ctx.put_template(&next)?;
+                    if archiving && next.archived && !current.archived {
+                        entry = entry.action(Action::TemplateArchived);
+                    }
+                    entry
+                        .details(json!({"name": next.name, "version": next.version}))
+                        .write(ctx)?;
                     Ok(next)
                 }
                 None => Ok(current),
@@ -269,7 +318,8 @@ pub async fn update_template(
 
 /// Archive a template (a new version with `archived` set; sending with it is refused).
 pub async fn archive_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     template_id: Uuid,
 ) -> DomainResult<Template> {
@@ -277,7 +327,7 @@ pub async fn archive_template(
         archived: Some(true),
         ..Default::default()
     };
-    update_template(store, service_id, template_id, update).await
+    update_template(cx, actor, service_id, template_id, update).await
 }
 
 /// The service's visible templates (current versions), by name then type; archived ones only

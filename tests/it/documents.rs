@@ -16,7 +16,8 @@ const UNSUPPORTED: &str = "Unsupported file type 'application/zip'. Supported ty
 
 async fn doc_template(s: &TestServer) -> Uuid {
     templates::create_template(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         s.service_id,
         templates::NewTemplate {
             template_type: "email".into(),
@@ -24,6 +25,7 @@ async fn doc_template(s: &TestServer) -> Uuid {
             subject: Some("Your file".into()),
             content: "Download your file: ((doc))".into(),
             postage: None,
+            created_by: None,
         },
     )
     .await

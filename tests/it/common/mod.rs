@@ -34,7 +34,8 @@ impl Drop for TestServer {
 
 async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, body: &str) -> Uuid {
     templates::create_template(
-        &app.store,
+        app,
+        &notify::domain::accounts::Actor::operator(),
         service,
         templates::NewTemplate {
             template_type: kind.into(),
@@ -42,6 +43,7 @@ async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, b
             subject: subject.map(str::to_string),
             content: body.into(),
             postage: None,
+            created_by: None,
         },
     )
     .await
@@ -75,7 +77,8 @@ impl TestServer {
             let _ = rx.await;
         }));
         let service = services::create_service(
-            &app.store,
+            &app,
+            &notify::domain::accounts::Actor::operator(),
             services::NewService {
                 name: "API tests".into(),
                 restricted: false,
@@ -87,6 +90,7 @@ impl TestServer {
         for kind in ["normal", "team", "test"] {
             let k = api_keys::create_api_key(
                 &app,
+                &notify::domain::accounts::Actor::operator(),
                 service.id,
                 api_keys::NewApiKey {
                     name: kind.into(),
