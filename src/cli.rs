@@ -7,7 +7,7 @@
 //! internal API instead, signed with the admin secret from the config or the data directory —
 //! so they work the same whether or not the server is up.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use storage::{Store, SystemClock};
 
 use crate::admin::{service_json, template_json};
 use crate::app::{self, App};
-use crate::config::{self, Config, LogFormat, Overrides};
+use crate::config::{self, Config, Overrides};
 use crate::config_report;
 use crate::domain::accounts::Actor;
 use crate::domain::context::OpenError;
@@ -286,9 +286,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         listen,
     };
     let config = config::load(cli.config.as_deref(), &overrides)?;
+    // Held to the end of the command: dropping it writes the log lines still queued.
+    let _log = crate::logging::init(&config);
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { .. } => {
-            init_logging(&config);
             let runtime = runtime()?;
             let served = runtime.block_on(serve(config));
             // Tasks cut short by the stop's grace period are not waited for.
@@ -319,27 +320,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-pub fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
 async fn serve(config: Config) -> Result<(), CliError> {
     tracing::info!(?config, "starting");
     systemd::status("opening the data directory");
     let listener = app::bind(config.server.listen).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let addr = listener.local_addr().unwrap_or(config.server.listen);
     let app = App::open(config, Arc::new(SystemClock))?;
-    tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "notify is listening");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let shutdown = async move {
         app::shutdown_signal().await;
@@ -350,14 +336,15 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let server = tokio::spawn(app::serve(app.clone(), listener, shutdown));
     let watchdog = systemd::start_watchdog(&app);
     systemd::ready(&format!("serving on {addr}"));
-    systemd::finish_within(server, stop_rx, systemd::STOP_GRACE).await;
+    let served = systemd::finish_within(server, stop_rx, systemd::STOP_GRACE).await;
     if let Some(watchdog) = watchdog {
         // Awaited, so its handle on the app is gone before the store closes.
         watchdog.abort();
         let _ = watchdog.await;
     }
     app.shutdown();
-    Ok(())
+    // `None`: the stop's grace period ran out; what was left is logged.
+    Ok(served.unwrap_or(Ok(()))?)
 }
 
 /// `notify check-config`: the layers `serve` would load, its start-up checks that need neither
@@ -388,21 +375,11 @@ fn check_config(
 
 /// The address a local client should use to reach the configured listener.
 fn local_base_url(config: &Config) -> String {
-    let mut addr = config.server.listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-        });
-    }
-    format!("http://{addr}")
+    crate::server::local::base_url(config)
 }
 
-fn http_client(timeout_secs: u64) -> Result<reqwest::Client, CliError> {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(timeout_secs))
-        .build()
-        .map_err(|e| CliError::Message(format!("cannot build an HTTP client: {e}")))
+fn http_client(config: &Config, timeout_secs: u64) -> Result<reqwest::Client, CliError> {
+    crate::server::local::client(config, timeout_secs).map_err(CliError::Message)
 }
 
 async fn healthcheck(
@@ -412,7 +389,7 @@ async fn healthcheck(
 ) -> Result<ExitCode, CliError> {
     let url = url.unwrap_or_else(|| format!("{}/_status", local_base_url(config)));
     let answer = async {
-        let resp = http_client(timeout)?
+        let resp = http_client(config, timeout)?
             .get(&url)
             .send()
             .await
@@ -492,7 +469,7 @@ async fn remote_with(
     );
     let url = format!("{}{}", local_base_url(config), path);
     // A big sheet takes a while to check.
-    let client = http_client(300)?;
+    let client = http_client(config, 300)?;
     let req = match (method, body) {
         ("POST", RemoteBody::Json(body)) => client.post(&url).json(&body),
         ("POST", RemoteBody::Raw(bytes)) => client.post(&url).body(bytes),

@@ -48,16 +48,14 @@ pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
 pub use templates::template_json;
 
-/// Largest internal-API request body.
-const MAX_BODY: u64 = 2 * 1024 * 1024;
-
 /// The authorised caller (app and actor), for every route.
 type Auth = BoxedFilter<(Caller,)>;
 /// One resource's routes.
 type Routes = BoxedFilter<(Response,)>;
 
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))
+    crate::api::json_body::parse(body)
+        .map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))
 }
 
 fn data(status: StatusCode, value: Value) -> Response {
@@ -75,8 +73,9 @@ fn done(result: Result<Response, AppError>) -> Result<Response, warp::Rejection>
     result.map_err(admin_reject)
 }
 
+/// The request body (limits are the edge's: `server.bodies.internal_kib`).
 fn json_body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes())
+    crate::server::bodies::bytes()
 }
 
 /// The raw query string (empty when there is none).
