@@ -8,7 +8,7 @@
 //! A cookie-authenticated request that changes something must carry the session's CSRF token
 //! in `X-CSRF-Token` (from `GET /session`): a cookie alone never changes anything.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
@@ -137,8 +137,7 @@ pub fn authorised(app: Arc<App>) -> BoxedFilter<(Caller,)> {
         .and(warp::header::optional::<String>("cookie"))
         .and(warp::header::optional::<String>("x-csrf-token"))
         .and(warp::header::optional::<String>("host"))
-        .and(warp::header::optional::<String>("x-forwarded-proto"))
-        .and(warp::addr::remote())
+        .and(crate::server::request_info())
         .and_then(
             move |method: warp::http::Method,
                   path: warp::path::FullPath,
@@ -146,19 +145,19 @@ pub fn authorised(app: Arc<App>) -> BoxedFilter<(Caller,)> {
                   cookie: Option<String>,
                   csrf_token: Option<String>,
                   host: Option<String>,
-                  proto: Option<String>,
-                  remote: Option<SocketAddr>| {
+                  info: Arc<crate::server::RequestInfo>| {
                 let app = app.clone();
                 async move {
                     let credentials = Credentials {
                         authorization,
                         cookie,
                         csrf_token,
-                        address: remote.map(|r| r.ip()),
+                        address: info.client.address,
                     };
                     let (actor, session) = authorize(&app, &method, path.as_str(), &credentials)
                         .map_err(admin_reject)?;
-                    let root = crate::api::root_url(&app, host.as_deref(), proto.as_deref());
+                    let host = host.filter(|_| info.host_allowed);
+                    let root = crate::api::root_url(&app, host.as_deref(), info.client.scheme);
                     Ok::<_, warp::Rejection>(Caller {
                         app,
                         actor,
