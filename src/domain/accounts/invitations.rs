@@ -332,7 +332,6 @@ pub async fn register(
     cx: &Context,
     token: &str,
     form: Registration,
-    base_url: &str,
     address: Option<IpAddr>,
 ) -> DomainResult<Result<Result<NewSession, NewSession>, FieldErrors>> {
     let invitation = cx
@@ -406,7 +405,7 @@ pub async fn register(
         .await?;
     cx.keys.invalidate(invitation.service_id);
     if user.auth_type == AuthType::Sms {
-        let pending = super::sign_in::start_second_factor(cx, &user, address, base_url).await?;
+        let pending = super::sign_in::start_second_factor(cx, &user, address).await?;
         return Ok(Ok(Err(pending)));
     }
     let session =

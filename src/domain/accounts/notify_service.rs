@@ -15,7 +15,7 @@ use crate::domain::{Context, DomainResult};
 pub const NOTIFY_SERVICE_ID: Uuid = uuid!("d6aa2c68-a2d9-4437-ab19-3ae8eb202553");
 pub const NOTIFY_SERVICE_NAME: &str = "Notify";
 pub const SMS_CODE_TEMPLATE_ID: Uuid = uuid!("36fb0730-6259-4da1-8a80-c8de22ad4246");
-pub const EMAIL_SIGN_IN_TEMPLATE_ID: Uuid = uuid!("299726d2-dba6-42b8-8209-30e1d66ea164");
+pub const EMAIL_CODE_TEMPLATE_ID: Uuid = uuid!("299726d2-dba6-42b8-8209-30e1d66ea164");
 pub const PASSWORD_RESET_TEMPLATE_ID: Uuid = uuid!("474e9242-823b-4f99-813d-ed392e7f1201");
 pub const INVITATION_TEMPLATE_ID: Uuid = uuid!("4f46df42-f795-4cc4-83bb-65ca312f49cc");
 
@@ -23,7 +23,7 @@ pub const INVITATION_TEMPLATE_ID: Uuid = uuid!("4f46df42-f795-4cc4-83bb-65ca312f
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
     SmsCode,
-    EmailSignIn,
+    EmailCode,
     PasswordReset,
     Invitation,
 }
@@ -31,7 +31,7 @@ pub enum Message {
 impl Message {
     const ALL: [Message; 4] = [
         Message::SmsCode,
-        Message::EmailSignIn,
+        Message::EmailCode,
         Message::PasswordReset,
         Message::Invitation,
     ];
@@ -39,7 +39,7 @@ impl Message {
     fn template_id(self) -> Uuid {
         match self {
             Message::SmsCode => SMS_CODE_TEMPLATE_ID,
-            Message::EmailSignIn => EMAIL_SIGN_IN_TEMPLATE_ID,
+            Message::EmailCode => EMAIL_CODE_TEMPLATE_ID,
             Message::PasswordReset => PASSWORD_RESET_TEMPLATE_ID,
             Message::Invitation => INVITATION_TEMPLATE_ID,
         }
@@ -62,11 +62,11 @@ impl Message {
                 None,
                 "((verify_code)) is your Notify security code",
             ),
-            Message::EmailSignIn => (
+            Message::EmailCode => (
                 NotificationType::Email,
-                "Notify email sign-in link",
-                Some("Sign in to Notify"),
-                "Hi ((name)),\r\n\r\nTo sign in to Notify, use this link:\r\n\r\n((url))\r\n\r\nThe link works once and expires after ((minutes)) minutes.\r\n\r\nIf you did not try to sign in, someone may know your password: change it.",
+                "Notify email security code",
+                Some("Your Notify security code"),
+                "Hi ((name)),\r\n\r\n((verify_code)) is your Notify security code.\r\n\r\nThe code works once and expires after ((minutes)) minutes.\r\n\r\nIf you did not try to sign in, someone may know your password: change it.",
             ),
             Message::PasswordReset => (
                 NotificationType::Email,

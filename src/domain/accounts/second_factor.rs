@@ -1,7 +1,8 @@
 //! Second factors: an authenticator app (TOTP, RFC 6238: 6 digits, 30-second steps, one step
-//! of clock drift either way, each code accepted once), a 6-digit code by text message, or a
-//! sign-in link by email. Codes and links go out through the appliance's own service
-//! ([`super::notify_service`]), so on the embedded default they land in the outbox.
+//! of clock drift either way, each code accepted once), or a 6-digit code by text message or
+//! by email (each works once, for `accounts.code_expiry_minutes`). Codes go out through the
+//! appliance's own service ([`super::notify_service`]), so on the embedded default they land
+//! in the outbox.
 //!
 //! Enrolling an authenticator is stateless until it is confirmed: the new secret travels in
 //! the enrolment form sealed with the appliance's key (bound to the person), and is stored
@@ -11,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
-use storage::records::{AuthType, CodeKind, LinkPurpose, User, VerifyCode};
+use storage::records::{AuthType, CodeKind, User, VerifyCode};
 use storage::{StoreError, WriteCtx};
 use totp_rs::{Algorithm, Totp};
 use uuid::Uuid;
@@ -71,6 +72,19 @@ pub struct Enrolment {
 pub fn begin_totp_enrolment(cx: &Context, user: &User) -> DomainResult<Enrolment> {
     let mut secret = vec![0u8; TOTP_SECRET_BYTES];
     rand::rng().fill_bytes(&mut secret);
+    enrolment_of(cx, user, secret)
+}
+
+/// The enrolment a set-up form posted back (to show again after a wrong code), if the token is
+/// this person's.
+pub fn resume_totp_enrolment(cx: &Context, user: &User, token: &str) -> DomainResult<Enrolment> {
+    let secret = enrolment_secret(&cx.sealer, token, user.id).ok_or_else(|| {
+        DomainError::bad_request("This set-up form has expired: start again".into())
+    })?;
+    enrolment_of(cx, user, secret)
+}
+
+fn enrolment_of(cx: &Context, user: &User, secret: Vec<u8>) -> DomainResult<Enrolment> {
     let t = totp(secret.clone(), &user.email_address)?;
     let otpauth_url = t
         .to_url()
@@ -172,14 +186,24 @@ fn code_hash(id: Uuid, code: &str) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// Send the sign-in code (text message) or link (email) the person's auth type calls for;
-/// nothing for an authenticator. At most `accounts.max_active_codes` unused codes at a time:
-/// more requests send nothing (as upstream), so nobody can flood a phone. `base_url` is where
-/// the emailed link points (the appliance's URL as the person reached it).
-pub async fn send_sign_in_code(cx: &Context, user: &User, base_url: &str) -> DomainResult<()> {
-    let kind = match user.auth_type {
-        AuthType::Sms => CodeKind::Sms,
-        AuthType::Email => CodeKind::Email,
+/// Send the sign-in code the person's auth type calls for: a 6-digit code by text message or
+/// by email; nothing for an authenticator. At most `accounts.max_active_codes` unused codes at
+/// a time: more requests send nothing (as upstream), so nobody can flood a phone or an inbox.
+pub async fn send_sign_in_code(cx: &Context, user: &User) -> DomainResult<()> {
+    let (kind, message, to) = match user.auth_type {
+        AuthType::Sms => {
+            let Some(mobile) = user.mobile_number.clone() else {
+                return Err(DomainError::invalid(
+                    "This account has no mobile number to send a code to".into(),
+                ));
+            };
+            (CodeKind::Sms, Message::SmsCode, mobile)
+        }
+        AuthType::Email => (
+            CodeKind::Email,
+            Message::EmailCode,
+            user.email_address.clone(),
+        ),
         AuthType::Totp => return Ok(()),
     };
     let now = cx.clock().now_micros();
@@ -195,63 +219,31 @@ pub async fn send_sign_in_code(cx: &Context, user: &User, base_url: &str) -> Dom
         return Ok(());
     }
     let minutes = i64::from(cx.config.accounts.code_expiry_minutes);
-    match kind {
-        CodeKind::Sms => {
-            let Some(mobile) = user.mobile_number.clone() else {
-                return Err(DomainError::invalid(
-                    "This account has no mobile number to send a code to".into(),
-                ));
-            };
-            let code: String = (0..CODE_DIGITS)
-                .map(|_| char::from(b'0' + rand::rng().random_range(0..10u8)))
-                .collect();
-            let id = Uuid::now_v7();
-            let record = VerifyCode {
-                id,
-                user_id: user.id,
-                kind,
-                code_hash: code_hash(id, &code),
-                created_at: now,
-                expires_at: now + minutes * 60_000_000,
-                used: false,
-            };
-            cx.store
-                .write(move |ctx| ctx.put_verify_code(&record))
-                .await?;
-            notify_service::send(cx, Message::SmsCode, &mobile, &[("verify_code", code)]).await?;
-        }
-        CodeKind::Email => {
-            let token =
-                super::links::issue(cx, user.id, LinkPurpose::EmailSignIn, minutes * 60_000_000)
-                    .await?;
-            // The link's record counts towards the active codes like a text's.
-            let id = Uuid::now_v7();
-            let record = VerifyCode {
-                id,
-                user_id: user.id,
-                kind,
-                code_hash: code_hash(id, &token),
-                created_at: now,
-                expires_at: now + minutes * 60_000_000,
-                used: false,
-            };
-            cx.store
-                .write(move |ctx| ctx.put_verify_code(&record))
-                .await?;
-            let url = format!("{}/email-auth/{token}", base_url.trim_end_matches('/'));
-            notify_service::send(
-                cx,
-                Message::EmailSignIn,
-                &user.email_address,
-                &[
-                    ("name", user.name.clone()),
-                    ("url", url),
-                    ("minutes", minutes.to_string()),
-                ],
-            )
-            .await?;
-        }
-    }
+    let code: String = (0..CODE_DIGITS)
+        .map(|_| char::from(b'0' + rand::rng().random_range(0..10u8)))
+        .collect();
+    let id = Uuid::now_v7();
+    let record = VerifyCode {
+        id,
+        user_id: user.id,
+        kind,
+        code_hash: code_hash(id, &code),
+        created_at: now,
+        expires_at: now + minutes * 60_000_000,
+        used: false,
+    };
+    cx.store
+        .write(move |ctx| ctx.put_verify_code(&record))
+        .await?;
+    let personalisation = match message {
+        Message::EmailCode => vec![
+            ("name", user.name.clone()),
+            ("verify_code", code),
+            ("minutes", minutes.to_string()),
+        ],
+        _ => vec![("verify_code", code)],
+    };
+    notify_service::send(cx, message, &to, &personalisation).await?;
     Ok(())
 }
 
@@ -314,24 +306,6 @@ pub(crate) fn check_and_use_code(
             }
         }
     }
-}
-
-/// Mark the verify-code record of an emailed link used (the link itself is single-use; this
-/// keeps the count of active codes right).
-pub(crate) fn use_email_link_code(
-    ctx: &mut WriteCtx<'_>,
-    user_id: Uuid,
-    token: &str,
-) -> storage::Result<()> {
-    if let Some(mut c) = ctx
-        .user_verify_codes(user_id)?
-        .into_iter()
-        .find(|c| c.kind == CodeKind::Email && c.code_hash == code_hash(c.id, token))
-    {
-        c.used = true;
-        ctx.put_verify_code(&c)?;
-    }
-    Ok(())
 }
 
 /// `delete-verify-codes` (hourly): codes older than a day, links past their expiry.

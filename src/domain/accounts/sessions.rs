@@ -41,7 +41,9 @@ pub enum SecondFactor {
     Totp,
     /// A code sent by text message.
     SmsCode,
-    /// A link sent by email (sign-in, a password reset, an invitation).
+    /// A code sent by email.
+    EmailCode,
+    /// A link sent by email (a password reset, an invitation).
     EmailLink,
     /// The first sign-in link `notify user create` printed for the operator to hand over.
     OperatorLink,
@@ -55,7 +57,8 @@ impl SecondFactor {
         match self {
             SecondFactor::Totp => "totp".into(),
             SecondFactor::SmsCode => "sms".into(),
-            SecondFactor::EmailLink => "email".into(),
+            SecondFactor::EmailCode => "email".into(),
+            SecondFactor::EmailLink => "email-link".into(),
             SecondFactor::OperatorLink => "operator-link".into(),
             SecondFactor::Idp { provider } => format!("idp:{provider}"),
         }

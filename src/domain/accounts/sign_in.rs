@@ -118,15 +118,15 @@ pub async fn check_password(
     Ok(None)
 }
 
-/// Step 2 begins: a pending session, and the code or link the person's second factor needs.
+/// Step 2 begins: a pending session, and the code the person's second factor needs (sent by
+/// text message or email; an authenticator needs nothing sent).
 pub async fn start_second_factor(
     cx: &Context,
     user: &User,
     address: Option<IpAddr>,
-    base_url: &str,
 ) -> DomainResult<NewSession> {
     let session = sessions::create_pending(cx, user.id, address).await?;
-    second_factor::send_sign_in_code(cx, user, base_url).await?;
+    second_factor::send_sign_in_code(cx, user).await?;
     Ok(session)
 }
 
@@ -170,7 +170,7 @@ pub async fn verify_code(
     let how = match pending.person.user.auth_type {
         AuthType::Totp => SecondFactor::Totp,
         AuthType::Sms => SecondFactor::SmsCode,
-        AuthType::Email => SecondFactor::EmailLink,
+        AuthType::Email => SecondFactor::EmailCode,
     };
     match outcome {
         CodeCheck::Valid => Ok(Ok(sessions::create_signed_in(
@@ -184,23 +184,6 @@ pub async fn verify_code(
         CodeCheck::NotFound => Ok(Err(CODE_NOT_FOUND.into())),
         CodeCheck::Expired => Ok(Err(CODE_EXPIRED.into())),
     }
-}
-
-/// Step 2 by email: the link from the sign-in email signs in whoever opens it (having the email
-/// is the second factor), once.
-pub async fn complete_email_link(
-    cx: &Context,
-    token: &str,
-    replacing: Option<Vec<u8>>,
-    address: Option<IpAddr>,
-) -> DomainResult<NewSession> {
-    let t = token.to_string();
-    let user = super::links::redeem(cx, token, LinkPurpose::EmailSignIn, move |ctx, user| {
-        second_factor::use_email_link_code(ctx, user.id, &t)?;
-        Ok(user)
-    })
-    .await?;
-    sessions::create_signed_in(cx, user.id, SecondFactor::EmailLink, replacing, address).await
 }
 
 /// "Forgotten your password?": email a reset link to the account with this address. Answers
@@ -253,7 +236,6 @@ pub async fn set_new_password(
     token: &str,
     purpose: LinkPurpose,
     password: &str,
-    base_url: &str,
     address: Option<IpAddr>,
 ) -> DomainResult<Result<NewSession, NewSession>> {
     if !matches!(
@@ -302,6 +284,6 @@ pub async fn set_new_password(
     match (purpose, user.auth_type) {
         (LinkPurpose::FirstSignIn, _) => Ok(Ok(signed_in(SecondFactor::OperatorLink).await?)),
         (_, AuthType::Email) => Ok(Ok(signed_in(SecondFactor::EmailLink).await?)),
-        _ => Ok(Err(start_second_factor(cx, &user, address, base_url).await?)),
+        _ => Ok(Err(start_second_factor(cx, &user, address).await?)),
     }
 }
