@@ -184,7 +184,7 @@ const TEMPLATES: [Route; 7] = [
     ),
 ];
 
-const PEOPLE: [Route; 22] = [
+const PEOPLE: [Route; 23] = [
     get("/user", PlatformAdmin),
     post("/user", PlatformAdmin),
     get("/user/{user_id}", SelfOrPlatformAdmin),
@@ -193,6 +193,7 @@ const PEOPLE: [Route; 22] = [
     post("/user/{user_id}/unlock", PlatformAdmin),
     post("/user/{user_id}/reset-second-factor", PlatformAdmin),
     post("/user/{user_id}/archive", PlatformAdmin),
+    post("/user/{user_id}/first-sign-in-link", PlatformAdmin),
     delete("/user/{user_id}/sessions", SelfOrPlatformAdmin),
     get("/session", SignedIn),
     delete("/session", SignedIn),

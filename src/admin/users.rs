@@ -100,6 +100,14 @@ async fn standing(id: Uuid, change: Standing, c: Caller) -> Result<Response, App
     Ok(data(StatusCode::OK, user_json(&c, &user)?))
 }
 
+/// A first sign-in link for the account (`notify user create` prints it when a server holds
+/// the data directory).
+async fn first_sign_in_link(id: Uuid, c: Caller) -> Result<Response, AppError> {
+    let token = users::first_sign_in_link(&c, &c.actor, id).await?;
+    let url = format!("{}first-sign-in/{token}", c.root);
+    Ok(data(StatusCode::CREATED, json!({ "url": url })))
+}
+
 async fn end_sessions(id: Uuid, c: Caller) -> Result<Response, AppError> {
     let ended = sessions::sign_out_everywhere(&c, &c.actor, id).await?;
     Ok(data(StatusCode::OK, json!({ "sessions_ended": ended })))
@@ -261,6 +269,10 @@ pub fn routes(auth: Auth) -> Routes {
         .and_then(|id: Uuid, change: Standing, c: Caller| async move {
             done(standing(id, change, c).await)
         });
+    let sign_in_link = warp::path!("user" / Uuid / "first-sign-in-link")
+        .and(warp::post())
+        .and(auth.clone())
+        .and_then(|id: Uuid, c: Caller| async move { done(first_sign_in_link(id, c).await) });
     let end_sessions = warp::path!("user" / Uuid / "sessions")
         .and(warp::delete())
         .and(auth.clone())
@@ -320,6 +332,8 @@ pub fn routes(auth: Auth) -> Routes {
         .or(update)
         .unify()
         .or(standing)
+        .unify()
+        .or(sign_in_link)
         .unify()
         .or(end_sessions)
         .unify()
