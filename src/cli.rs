@@ -20,6 +20,7 @@ use crate::admin::{service_json, template_json};
 use crate::app::{self, App};
 use crate::config::{self, Config, Overrides};
 use crate::config_report;
+use crate::domain::accounts::Actor;
 use crate::domain::context::OpenError;
 use crate::domain::{Context, DomainError, api_keys, services, templates};
 use crate::systemd;
@@ -102,6 +103,42 @@ pub enum Command {
     /// The pool of numbers services receive text messages on.
     #[command(subcommand, name = "inbound-number")]
     InboundNumber(InboundNumberCommand),
+    /// People's accounts (as a platform admin would manage them).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account and print a one-time sign-in link for its person (it lets them
+    /// choose a password and signs them in).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// May do everything in every service.
+        #[arg(long)]
+        platform_admin: bool,
+        /// For codes by text message (with `--auth-type sms_auth`).
+        #[arg(long)]
+        mobile: Option<String>,
+        /// How they prove the second factor: email_auth (the default), sms_auth or totp_auth.
+        #[arg(long, value_name = "email_auth|sms_auth|totp_auth")]
+        auth_type: Option<String>,
+    },
+    /// List every account: id, email address, state, name.
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Lock an account (by id or email address): its sessions end and it cannot sign in.
+    Lock { user: String },
+    /// Unlock an account, resetting its failed sign-in count.
+    Unlock { user: String },
+    /// Lost phone or authenticator: back to codes by email, sessions ended.
+    #[command(name = "reset-2fa")]
+    Reset2fa { user: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -353,6 +390,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sheet(cmd) => runtime()?.block_on(sheet(config, cmd)),
         Command::Letters(cmd) => runtime()?.block_on(letters(config, cmd)),
         Command::InboundNumber(cmd) => runtime()?.block_on(inbound_number(config, cmd)),
+        Command::User(cmd) => runtime()?.block_on(user(config, cmd)),
         Command::Load(args) => {
             runtime()?
                 .block_on(crate::loadgen::run(args))
@@ -899,6 +937,157 @@ async fn inbound_number(config: Config, cmd: InboundNumberCommand) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// `notify user ...`: on the data directory, or through the running server's internal API.
+async fn user(config: Config, cmd: UserCommand) -> Result<ExitCode, CliError> {
+    use crate::domain::accounts::users::{self, NewUser, Standing};
+    let standing = |cmd: &UserCommand| match cmd {
+        UserCommand::Lock { user } => Some((user.clone(), Standing::Lock, "lock")),
+        UserCommand::Unlock { user } => Some((user.clone(), Standing::Unlock, "unlock")),
+        UserCommand::Reset2fa { user } => Some((
+            user.clone(),
+            Standing::ResetSecondFactor,
+            "reset-second-factor",
+        )),
+        _ => None,
+    };
+    let new_user = |email: String, name: String, platform_admin, mobile, auth_type| NewUser {
+        name,
+        email_address: email,
+        mobile_number: mobile,
+        platform_admin,
+        auth_type,
+        password: None,
+    };
+    let public_url = config
+        .server
+        .public_url
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    let root = if public_url.is_empty() {
+        local_base_url(&config)
+    } else {
+        public_url
+    };
+    let lines: Vec<String> = match Context::open(config.clone(), Arc::new(SystemClock)) {
+        Ok(cx) => {
+            let cx = Arc::new(cx);
+            let operator = &Actor::operator();
+            let result = async {
+                let find = |who: &str| -> Result<storage::records::User, CliError> {
+                    match uuid::Uuid::parse_str(who) {
+                        Ok(id) => Ok(users::get_user(&cx, id)?),
+                        Err(_) => users::find_by_email(&cx, who)?.ok_or_else(|| {
+                            CliError::Message(format!("no account with email address {who}"))
+                        }),
+                    }
+                };
+                Ok::<_, CliError>(match cmd {
+                    UserCommand::Create {
+                        email,
+                        name,
+                        platform_admin,
+                        mobile,
+                        auth_type,
+                    } => {
+                        let new = new_user(email, name, platform_admin, mobile, auth_type);
+                        let u = users::create_user(&cx, operator, new).await?;
+                        let token = users::first_sign_in_link(&cx, operator, u.id).await?;
+                        vec![format!("{root}/first-sign-in/{token}")]
+                    }
+                    UserCommand::List { out } => {
+                        let all = users::list_users(&cx, operator)?;
+                        if out.json {
+                            let list: Result<Vec<Value>, _> =
+                                all.iter().map(|u| users::user_json(&cx, u)).collect();
+                            vec![Value::Array(list?).to_string()]
+                        } else {
+                            all.iter()
+                                .map(|u| {
+                                    format!(
+                                        "{}\t{}\t{}\t{}",
+                                        u.id,
+                                        u.email_address,
+                                        u.state.as_str(),
+                                        u.name
+                                    )
+                                })
+                                .collect()
+                        }
+                    }
+                    other => {
+                        let Some((who, change, _)) = standing(&other) else {
+                            return Err(CliError::Message(format!("{other:?}: not a change")));
+                        };
+                        let u = find(&who)?;
+                        let u = users::change_standing(&cx, operator, u.id, change).await?;
+                        vec![format!("{}\t{}", u.id, u.state.as_str())]
+                    }
+                })
+            }
+            .await;
+            cx.close();
+            result?
+        }
+        Err(OpenError::Store(storage::StoreError::InUse(_))) => {
+            let all = remote(&config, "GET", "/user", json!({})).await?;
+            let all = all.as_array().cloned().unwrap_or_default();
+            let find = |who: &str| {
+                all.iter()
+                    .find(|u| u["id"] == who || u["email_address"] == who)
+                    .and_then(|u| u["id"].as_str().map(str::to_string))
+                    .ok_or_else(|| CliError::Message(format!("no account {who}")))
+            };
+            match cmd {
+                UserCommand::Create {
+                    email,
+                    name,
+                    platform_admin,
+                    mobile,
+                    auth_type,
+                } => {
+                    let new = new_user(email, name, platform_admin, mobile, auth_type);
+                    let u = remote(&config, "POST", "/user", json!(new)).await?;
+                    let id = u["id"].as_str().unwrap_or_default();
+                    let path = format!("/user/{id}/first-sign-in-link");
+                    let link = remote(&config, "POST", &path, json!({})).await?;
+                    vec![link["url"].as_str().unwrap_or_default().to_string()]
+                }
+                UserCommand::List { out } if out.json => {
+                    vec![Value::Array(all.clone()).to_string()]
+                }
+                UserCommand::List { .. } => all
+                    .iter()
+                    .map(|u| {
+                        let f = |k: &str| u[k].as_str().unwrap_or_default().to_string();
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            f("id"),
+                            f("email_address"),
+                            f("state"),
+                            f("name")
+                        )
+                    })
+                    .collect(),
+                other => {
+                    let Some((who, _, path)) = standing(&other) else {
+                        return Err(CliError::Message(format!("{other:?}: not a change")));
+                    };
+                    let id = find(&who)?;
+                    let u =
+                        remote(&config, "POST", &format!("/user/{id}/{path}"), json!({})).await?;
+                    vec![format!("{id}\t{}", u["state"].as_str().unwrap_or_default())]
+                }
+            }
+        }
+        Err(e) => return Err(app::StartError::from(e).into()),
+    };
+    for line in lines {
+        say!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 enum Bootstrap {
     Service(ServiceCommand),
     ApiKey(ApiKeyCommand),
@@ -964,15 +1153,18 @@ fn new_template(
         postage,
         reply_to: None,
         has_unsubscribe_link: None,
+        created_by: None,
     })
 }
 
 async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliError> {
-    let store = &cx.store;
+    // The CLI on the data directory acts as the operator.
+    let operator = &Actor::operator();
     Ok(match cmd {
         Bootstrap::Service(ServiceCommand::Create { name, trial, .. }) => {
             let s = services::create_service(
-                store,
+                cx,
+                operator,
                 services::NewService {
                     name,
                     restricted: trial,
@@ -988,7 +1180,7 @@ async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliEr
             let (id, body) = service_update_body(args);
             let update: services::ServiceUpdate =
                 serde_json::from_value(body).map_err(|e| CliError::Message(e.to_string()))?;
-            let s = services::update_service(cx, id, update).await?;
+            let s = services::update_service(cx, operator, id, update).await?;
             Printed {
                 plain: s.id.to_string(),
                 json: service_json(&s),
@@ -1000,8 +1192,13 @@ async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliEr
             key_type,
             ..
         }) => {
-            let k = api_keys::create_api_key(cx, service, api_keys::NewApiKey { name, key_type })
-                .await?;
+            let k = api_keys::create_api_key(
+                cx,
+                operator,
+                service,
+                api_keys::NewApiKey { name, key_type },
+            )
+            .await?;
             Printed {
                 plain: k.key.clone(),
                 json: json!(k),
@@ -1017,7 +1214,7 @@ async fn bootstrap_direct(cx: &Context, cmd: Bootstrap) -> Result<Printed, CliEr
             ..
         }) => {
             let new = new_template(template_type, name, subject, &body_file, postage)?;
-            let t = templates::create_template(store, service, new).await?;
+            let t = templates::create_template(cx, operator, service, new).await?;
             Printed {
                 plain: t.id.to_string(),
                 json: template_json(&t),

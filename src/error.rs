@@ -123,7 +123,10 @@ impl AppError {
                     DomainError::Store(e) if e.retry_after_secs().is_some() => {
                         store_unavailable(e).2
                     }
-                    DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
+                    DomainError::Store(_)
+                    | DomainError::Crypto(_)
+                    | DomainError::Blobs(_)
+                    | DomainError::Internal(_) => {
                         // Logged in full, answered in general terms: internals are not for
                         // clients.
                         tracing::error!(error = %d, "internal error");
@@ -208,7 +211,9 @@ pub fn http_of(code: Code) -> (StatusCode, &'static str) {
         Code::InvalidPhone => (StatusCode::BAD_REQUEST, "InvalidPhoneError"),
         Code::PdfNotReady => (StatusCode::BAD_REQUEST, "PDFNotReadyError"),
         Code::Forbidden | Code::LetterNotAllowed => (StatusCode::FORBIDDEN, "BadRequestError"),
+        Code::Unauthorized => (StatusCode::UNAUTHORIZED, "AuthError"),
         Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError"),
+        Code::Busy => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
         Code::DailyLimit => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
         Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError"),
         Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Exception"),

@@ -9,8 +9,6 @@
 //!
 //! The rules live in [`crate::domain::complaints`].
 
-use std::sync::Arc;
-
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -18,6 +16,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, done, raw_query};
 use crate::app::App;
 use crate::domain::complaints::{self, Listed, PAGE_SIZE};
@@ -128,16 +127,16 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::get())
         .and(raw_query())
         .and(auth.clone())
-        .and_then(|q: String, app: Arc<App>| async move { done(all(&app, &q)) });
+        .and_then(|q: String, app: Caller| async move { done(all(&app, &q)) });
     let count = warp::path!("complaint" / "count-by-date-range")
         .and(warp::get())
         .and(raw_query())
         .and(auth.clone())
-        .and_then(|q: String, app: Arc<App>| async move { done(count(&app, &q)) });
+        .and_then(|q: String, app: Caller| async move { done(count(&app, &q)) });
     let service = warp::path!("service" / Uuid / "complaints")
         .and(warp::get())
         .and(raw_query())
         .and(auth)
-        .and_then(|sid, q: String, app: Arc<App>| async move { done(for_service(sid, &app, &q)) });
+        .and_then(|sid, q: String, app: Caller| async move { done(for_service(sid, &app, &q)) });
     all.or(count).unify().or(service).unify().boxed()
 }

@@ -12,8 +12,6 @@
 //!
 //! The rules live in [`crate::domain::inbound_numbers`].
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde_json::{Value, json};
 use storage::clock::format_api_timestamp;
@@ -23,6 +21,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::senders::sms_sender_json;
 use super::{Auth, Routes, data, done, json_body, no_content, parse_body};
 use crate::app::App;
@@ -67,7 +66,7 @@ fn available(app: &App) -> Result<Response, AppError> {
     Ok(data(StatusCode::OK, Value::Array(list)))
 }
 
-async fn add(app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn add(app: Caller, body: Bytes) -> Result<Response, AppError> {
     let new: NewInboundNumber = parse_body(&body)?;
     let n = inbound_numbers::add_inbound_number(&app, new).await?;
     Ok(data(StatusCode::CREATED, inbound_number_json(&n, None)))
@@ -82,7 +81,7 @@ fn for_service(service_id: Uuid, app: &App) -> Result<Response, AppError> {
     Ok(data(StatusCode::OK, answer))
 }
 
-async fn assign(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn assign(service_id: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
     let request: AssignInboundNumber = optional_body(&body)?;
     let (_, sender) = inbound_numbers::assign_inbound_number(&app, service_id, request).await?;
     // Upstream answers the sender itself, not wrapped in `data`.
@@ -92,12 +91,12 @@ async fn assign(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response
     ))
 }
 
-async fn off(service_id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
+async fn off(service_id: Uuid, app: Caller) -> Result<Response, AppError> {
     inbound_numbers::switch_off_for_service(&app, service_id).await?;
     Ok(no_content())
 }
 
-async fn remove(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn remove(service_id: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
     let request: inbound_numbers::RemoveInboundSms = optional_body(&body)?;
     let released = inbound_numbers::remove_inbound_sms(&app, service_id, request).await?;
     let answer = match released {
@@ -111,7 +110,7 @@ pub fn routes(auth: Auth) -> Routes {
     let list = warp::path!("inbound-number")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|app: Arc<App>| async move { done(list(&app)) });
+        .and_then(|app: Caller| async move { done(list(&app)) });
     let add = warp::path!("inbound-number")
         .and(warp::post())
         .and(auth.clone())
@@ -120,11 +119,11 @@ pub fn routes(auth: Auth) -> Routes {
     let available = warp::path!("inbound-number" / "available")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|app: Arc<App>| async move { done(available(&app)) });
+        .and_then(|app: Caller| async move { done(available(&app)) });
     let get = warp::path!("inbound-number" / "service" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(for_service(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(for_service(sid, &app)) });
     let assign = warp::path!("inbound-number" / "service" / Uuid)
         .and(warp::post())
         .and(auth.clone())

@@ -9,8 +9,6 @@
 //! A provider's id is derived from its configured name. The rules live in
 //! [`crate::domain::sms_routing`].
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -18,6 +16,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, parse_body};
 use crate::app::App;
 use crate::domain::sms_routing::{self, ProviderUpdate};
@@ -42,7 +41,7 @@ fn versions(id: Uuid, app: &App) -> Result<Response, AppError> {
     ))
 }
 
-async fn update(id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn update(id: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
     let body: Map<String, Value> = parse_body(&body)?;
     let update = ProviderUpdate::from_json(&body)?;
     let answer = sms_routing::update_provider(&app, id, update).await?;
@@ -54,15 +53,15 @@ pub fn routes(auth: Auth) -> Routes {
     let list = warp::path!("provider-details")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|app: Arc<App>| async move { done(list(&app)) });
+        .and_then(|app: Caller| async move { done(list(&app)) });
     let get = warp::path!("provider-details" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|id, app: Arc<App>| async move { done(get(id, &app)) });
+        .and_then(|id, app: Caller| async move { done(get(id, &app)) });
     let versions = warp::path!("provider-details" / Uuid / "versions")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|id, app: Arc<App>| async move { done(versions(id, &app)) });
+        .and_then(|id, app: Caller| async move { done(versions(id, &app)) });
     let update = warp::path!("provider-details" / Uuid)
         .and(warp::post())
         .and(auth)

@@ -11,8 +11,6 @@
 //!
 //! The rules live in [`crate::domain::returned_letters`].
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -20,6 +18,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, parse_body, raw_query};
 use crate::app::App;
 use crate::domain::returned_letters;
@@ -39,7 +38,7 @@ struct ReturnedList {
     references: Vec<String>,
 }
 
-async fn record(app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn record(app: Caller, body: Bytes) -> Result<Response, AppError> {
     let list: ReturnedList = parse_body(&body)?;
     let count = list.notification_ids.len() + list.references.len();
     if count == 0 || count > MAX_IDS {
@@ -152,16 +151,16 @@ pub fn routes(auth: Auth) -> Routes {
     let summary = warp::path!("service" / Uuid / "returned-letter-summary")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(summary(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(summary(sid, &app)) });
     let statistics = warp::path!("service" / Uuid / "returned-letter-statistics")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(statistics(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(statistics(sid, &app)) });
     let on_day = warp::path!("service" / Uuid / "returned-letters")
         .and(warp::get())
         .and(raw_query())
         .and(auth)
-        .and_then(|sid, q: String, app: Arc<App>| async move { done(on_day(sid, &q, &app)) });
+        .and_then(|sid, q: String, app: Caller| async move { done(on_day(sid, &q, &app)) });
     record
         .or(summary)
         .unify()

@@ -1,8 +1,6 @@
 //! `/service/{id}/template` (create, list), `/service/{id}/template/{template_id}` (get,
 //! update: a new version), `.../archive`, `.../versions` and `.../version/{n}`.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde_json::{Value, json};
 use storage::clock::format_api_timestamp;
@@ -12,6 +10,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, parse_body, raw_query};
 use crate::app::App;
 use crate::domain::services::{self, SenderEntry};
@@ -77,15 +76,15 @@ fn list_json(app: &App, list: &[Template]) -> Result<Value, AppError> {
     ))
 }
 
-async fn create(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn create(service_id: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
     let new: templates::NewTemplate = parse_body(&body)?;
-    let template = templates::create_template(&app.store, service_id, new).await?;
+    let template = templates::create_template(&app, &app.actor, service_id, new).await?;
     tracing::info!(%service_id, template_id = %template.id, "template created");
     Ok(data(StatusCode::CREATED, full_json(&app, &template)?))
 }
 
 /// `?template_type=sms|email|letter` and `?include_archived=true|false`.
-async fn list(service_id: Uuid, app: Arc<App>, query: String) -> Result<Response, AppError> {
+async fn list(service_id: Uuid, app: Caller, query: String) -> Result<Response, AppError> {
     let mut template_type = None;
     let mut include_archived = false;
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
@@ -113,7 +112,7 @@ async fn list(service_id: Uuid, app: Arc<App>, query: String) -> Result<Response
     Ok(data(StatusCode::OK, list_json(&app, &list)?))
 }
 
-async fn get(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
+async fn get(service_id: Uuid, id: Uuid, app: Caller) -> Result<Response, AppError> {
     let t = templates::get_template(&app.store, service_id, id)?;
     Ok(data(StatusCode::OK, full_json(&app, &t)?))
 }
@@ -121,23 +120,23 @@ async fn get(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, AppE
 async fn update(
     service_id: Uuid,
     id: Uuid,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let update: templates::TemplateUpdate = parse_body(&body)?;
-    let t = templates::update_template(&app.store, service_id, id, update).await?;
+    let t = templates::update_template(&app, &app.actor, service_id, id, update).await?;
     // Templates are read per request (not from the v2 key cache): nothing to invalidate.
     tracing::info!(%service_id, template_id = %id, version = t.version, "template updated");
     Ok(data(StatusCode::OK, full_json(&app, &t)?))
 }
 
-async fn archive(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
-    let t = templates::archive_template(&app.store, service_id, id).await?;
+async fn archive(service_id: Uuid, id: Uuid, app: Caller) -> Result<Response, AppError> {
+    let t = templates::archive_template(&app, &app.actor, service_id, id).await?;
     tracing::info!(%service_id, template_id = %id, "template archived");
     Ok(data(StatusCode::OK, full_json(&app, &t)?))
 }
 
-async fn versions(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
+async fn versions(service_id: Uuid, id: Uuid, app: Caller) -> Result<Response, AppError> {
     let list = templates::template_versions(&app.store, service_id, id)?;
     Ok(data(StatusCode::OK, list_json(&app, &list)?))
 }
@@ -146,7 +145,7 @@ async fn version(
     service_id: Uuid,
     id: Uuid,
     version: u32,
-    app: Arc<App>,
+    app: Caller,
 ) -> Result<Response, AppError> {
     let t = templates::get_template_version(&app.store, service_id, id, version)?;
     Ok(data(StatusCode::OK, full_json(&app, &t)?))
@@ -157,47 +156,43 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::post())
         .and(auth.clone())
         .and(json_body())
-        .and_then(|sid: Uuid, app: Arc<App>, body: Bytes| async move {
+        .and_then(|sid: Uuid, app: Caller, body: Bytes| async move {
             done(create(sid, app, body).await)
         });
     let list = warp::path!("service" / Uuid / "template")
         .and(warp::get())
         .and(auth.clone())
         .and(raw_query())
-        .and_then(|sid: Uuid, app: Arc<App>, query: String| async move {
+        .and_then(|sid: Uuid, app: Caller, query: String| async move {
             done(list(sid, app, query).await)
         });
     let get = warp::path!("service" / Uuid / "template" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(
-            |sid: Uuid, id: Uuid, app: Arc<App>| async move { done(get(sid, id, app).await) },
-        );
+        .and_then(|sid: Uuid, id: Uuid, app: Caller| async move { done(get(sid, id, app).await) });
     let update = warp::path!("service" / Uuid / "template" / Uuid)
         .and(warp::post())
         .and(auth.clone())
         .and(json_body())
-        .and_then(
-            |sid: Uuid, id: Uuid, app: Arc<App>, body: Bytes| async move {
-                done(update(sid, id, app, body).await)
-            },
-        );
+        .and_then(|sid: Uuid, id: Uuid, app: Caller, body: Bytes| async move {
+            done(update(sid, id, app, body).await)
+        });
     let archive = warp::path!("service" / Uuid / "template" / Uuid / "archive")
         .and(warp::post())
         .and(auth.clone())
         .and_then(
-            |sid: Uuid, id: Uuid, app: Arc<App>| async move { done(archive(sid, id, app).await) },
+            |sid: Uuid, id: Uuid, app: Caller| async move { done(archive(sid, id, app).await) },
         );
     let versions = warp::path!("service" / Uuid / "template" / Uuid / "versions")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid: Uuid, id: Uuid, app: Arc<App>| async move {
-            done(versions(sid, id, app).await)
-        });
+        .and_then(
+            |sid: Uuid, id: Uuid, app: Caller| async move { done(versions(sid, id, app).await) },
+        );
     let version = warp::path!("service" / Uuid / "template" / Uuid / "version" / u32)
         .and(warp::get())
         .and(auth)
-        .and_then(|sid: Uuid, id: Uuid, v: u32, app: Arc<App>| async move {
+        .and_then(|sid: Uuid, id: Uuid, v: u32, app: Caller| async move {
             done(version(sid, id, v, app).await)
         });
     create

@@ -22,6 +22,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, done, json_body, no_content, parse_body, raw_query};
 use crate::app::App;
 use crate::domain::unsubscribe::{self, NewReport, ProcessReport};
@@ -40,7 +41,7 @@ async fn one_click(id: Uuid, token: String, app: Arc<App>) -> Result<Response, A
     ))
 }
 
-async fn create(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn create(service_id: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
     let new: NewReport = if body.iter().all(u8::is_ascii_whitespace) {
         NewReport::default()
     } else {
@@ -115,7 +116,7 @@ fn csv_of(rows: &[unsubscribe::ReportRow]) -> Result<Response, AppError> {
 async fn process(
     service_id: Uuid,
     batch_id: Uuid,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let processed: ProcessReport = parse_body(&body)?;
@@ -136,7 +137,7 @@ pub fn routes(auth: Auth) -> Routes {
     let summary = warp::path!("service" / Uuid / "unsubscribe-request-reports-summary")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move {
+        .and_then(|sid, app: Caller| async move {
             done(
                 unsubscribe::reports_summary(&app, sid)
                     .map(|v| plain(StatusCode::OK, &v))
@@ -146,7 +147,7 @@ pub fn routes(auth: Auth) -> Routes {
     let statistics = warp::path!("service" / Uuid / "unsubscribe-request-statistics")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move {
+        .and_then(|sid, app: Caller| async move {
             done(
                 unsubscribe::statistics(&app, sid)
                     .map(|v| plain(StatusCode::OK, &v))
@@ -162,7 +163,7 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::get())
         .and(raw_query())
         .and(auth.clone())
-        .and_then(|sid, bid, query: String, app: Arc<App>| async move {
+        .and_then(|sid, bid, query: String, app: Caller| async move {
             done(download(sid, bid, &query, &app))
         });
     let process = warp::path!("service" / Uuid / "process-unsubscribe-request-report" / Uuid)

@@ -16,9 +16,10 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`, `metrics`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `metrics`, `accounts`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
+mod accounts;
 mod callbacks;
 mod error;
 mod keys;
@@ -45,6 +46,7 @@ use std::time::Duration;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use accounts::{AccountsConfig, AuditConfig};
 pub use callbacks::CallbacksConfig;
 pub use error::ConfigError;
 pub use keys::{
@@ -123,6 +125,10 @@ pub struct Config {
     pub disk: DiskConfig,
     /// `[metrics]`: the Prometheus endpoint and its bearer token.
     pub metrics: MetricsConfig,
+    /// `[accounts]`: people signing in (sessions, second factor, lock-out, password hashing).
+    pub accounts: AccountsConfig,
+    /// `[audit]`: how long the audit trail is kept.
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -154,6 +160,8 @@ impl Default for Config {
             print: PrintConfig::default(),
             disk: DiskConfig::default(),
             metrics: MetricsConfig::default(),
+            accounts: AccountsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -283,6 +291,8 @@ impl Config {
         self.callbacks.validate()?;
         self.storage.validate()?;
         self.metrics.validate()?;
+        self.accounts.validate()?;
+        self.audit.validate()?;
         self.secrets.validate()
     }
 }

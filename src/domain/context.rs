@@ -12,6 +12,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use storage::{SharedClock, Store, StoreOptions};
 
+use super::accounts::passwords::PasswordHasher;
 use super::key_cache::KeyCache;
 use super::limits::Limits;
 use crate::config::{BlobsKind, Config};
@@ -34,6 +35,8 @@ pub struct Context {
     pub providers: Providers,
     /// What is counted as things happen, for `GET /metrics` (see [`crate::metrics`]).
     pub metrics: Metrics,
+    /// Argon2id for people's passwords, a few at a time behind a bounded queue.
+    pub passwords: PasswordHasher,
 }
 
 impl Context {
@@ -102,6 +105,7 @@ impl Context {
         let sealer = Sealer::for_config(&config)?;
         let blobs = open_blobs(&config)?;
         let metrics = Metrics::new(config.metrics.enabled());
+        let passwords = PasswordHasher::new(&config.accounts);
         let cx = Context {
             config,
             store,
@@ -110,6 +114,7 @@ impl Context {
             http,
             limits: Default::default(),
             keys: Default::default(),
+            passwords,
             providers,
             metrics,
         };

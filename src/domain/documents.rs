@@ -810,7 +810,8 @@ mod tests {
 
     async fn service(cx: &Context) -> Service {
         crate::domain::services::create_service(
-            &cx.store,
+            cx,
+            &crate::domain::accounts::Actor::operator(),
             crate::domain::services::NewService {
                 name: "Documents".into(),
                 restricted: false,

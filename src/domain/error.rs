@@ -59,6 +59,10 @@ pub enum Code {
     RateLimited,
     /// A daily sending limit.
     DailyLimit,
+    /// Nobody is signed in (or the session has ended).
+    Unauthorized,
+    /// Too many sign-in attempts are being checked at once; try again shortly.
+    Busy,
     /// The store cannot take writes right now (full disk, I/O error being recovered).
     Unavailable,
     /// Our side failed: the store, the blob store, or a sealed secret. Logged in full,
@@ -93,6 +97,8 @@ impl Code {
             Code::PdfNotReady => "pdf_not_ready",
             Code::RateLimited => "rate_limited",
             Code::DailyLimit => "daily_limit",
+            Code::Unauthorized => "unauthorized",
+            Code::Busy => "busy",
             Code::Unavailable => "unavailable",
             Code::Internal => "internal",
         }
@@ -115,6 +121,9 @@ pub enum DomainError {
     /// store error, so an operator looks at the right place.
     #[error("object storage: {0}")]
     Blobs(String),
+    /// Something else on our side failed (a background task died).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl DomainError {
@@ -169,9 +178,10 @@ impl DomainError {
             DomainError::Refused { code, .. } => *code,
             DomainError::Validation(_) => Code::Invalid,
             DomainError::Store(e) if e.retry_after_secs().is_some() => Code::Unavailable,
-            DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
-                Code::Internal
-            }
+            DomainError::Store(_)
+            | DomainError::Crypto(_)
+            | DomainError::Blobs(_)
+            | DomainError::Internal(_) => Code::Internal,
         }
     }
 

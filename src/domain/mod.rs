@@ -1,6 +1,7 @@
 //! Rules shared by the public API, the internal API, the CLI and the workers. Handlers and
 //! commands call these functions; nothing here knows about HTTP.
 
+pub mod accounts;
 pub mod alerts;
 pub mod api_keys;
 pub mod callbacks;
@@ -31,7 +32,6 @@ pub mod status;
 pub mod templates;
 pub mod unsubscribe;
 pub mod upkeep;
-pub mod users;
 pub mod working_days;
 
 pub use context::Context;

@@ -5,7 +5,11 @@ use storage::Store;
 use storage::records::{NotificationType, Template};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult};
+use serde_json::json;
+use storage::records::Permission;
+
+use super::accounts::{Action, Actor, Entry};
+use super::{Context, DomainError, DomainResult};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,13 +27,16 @@ pub struct NewTemplate {
     /// Emails: carry the appliance's own one-click unsubscribe link.
     #[serde(default)]
     pub has_unsubscribe_link: Option<bool>,
+    /// The author, when the operator creates a template for someone (upstream's admin app
+    /// sends it); a signed-in person is always the author of their own.
+    #[serde(default)]
+    pub created_by: Option<Uuid>,
 }
 
 /// The author of a template version no person made (the CLI, the admin secret): the
-/// appliance's operator, under a stable id of its own.
-pub const OPERATOR_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_6f70_6572_6174);
-/// How the operator is named where upstream names a template's author.
-pub const OPERATOR_NAME: &str = "Notify operator";
+/// appliance's operator, under the stable id every operator action is recorded with.
+pub use super::accounts::OPERATOR_ID;
+use super::accounts::actor::OPERATOR_NAME;
 
 /// Who made a template version, as upstream names its author.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,11 +189,37 @@ pub fn has_unsubscribe_link(store: &Store, template_id: Uuid) -> DomainResult<bo
     Ok(store.read()?.template_has_unsubscribe_link(template_id)?)
 }
 
+/// Who a version records as its author: the person acting, or for the operator the user the
+/// request names (checked to exist inside the write), else the operator's stable id.
+fn version_author(actor: &Actor, named: Option<Uuid>) -> (Uuid, Option<Uuid>) {
+    match (actor.user(), named) {
+        (Some(u), _) => (u.id, None),
+        (None, Some(named)) => (named, Some(named)),
+        (None, None) => (actor.author_id(), None),
+    }
+}
+
+fn check_author(ctx: &storage::WriteCtx<'_>, named: Option<Uuid>) -> storage::Result<()> {
+    if let Some(user) = named
+        && ctx.get_user(user)?.is_none()
+    {
+        return Err(storage::StoreError::Invalid(format!(
+            "created_by: no user with id {user}"
+        )));
+    }
+    Ok(())
+}
+
+/// Create a template (version 1), recording its author. Needs `manage_templates`.
 pub async fn create_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     new: NewTemplate,
 ) -> DomainResult<Template> {
+    actor.require_in(service_id, Permission::ManageTemplates)?;
+    let store = &cx.store;
+    let (created_by, named) = version_author(actor, new.created_by);
     let template_type = parse_template_type(&new.template_type)?;
     let Fields {
         name,
@@ -217,20 +250,25 @@ pub async fn create_template(
         letter_contact_id,
         created_at: store.clock().now_micros(),
         updated_at: None,
-        created_by: None,
+        created_by: Some(created_by),
     };
     let stored = template.clone();
+    let entry = Entry::new(actor, Action::TemplateCreated)
+        .service(service_id)
+        .subject(template.id)
+        .details(json!({"name": template.name, "template_type": template.template_type.as_str(), "version": 1}));
     store
         .write(move |ctx| {
             let service = super::services::require_service(ctx, service_id)?;
             // The contact block may have been archived since it was checked.
             check_reply_to(&service, stored.template_type, stored.letter_contact_id)
                 .map_err(super::services::rejection)?;
+            check_author(ctx, named)?;
             ctx.put_template(&stored)?;
             if unsubscribe_link == Some(true) {
                 ctx.set_template_unsubscribe_link(stored.id, true)?;
             }
-            Ok(())
+            entry.write(ctx)
         })
         .await?;
     Ok(template)
@@ -357,13 +395,22 @@ pub fn next_version(
 /// Change a template: a new version (version + 1) when anything changes; earlier versions stay
 /// readable. An update that changes nothing answers the current version.
 pub async fn update_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     template_id: Uuid,
-    update: TemplateUpdate,
+    mut update: TemplateUpdate,
 ) -> DomainResult<Template> {
+    actor.require_in(service_id, Permission::ManageTemplates)?;
+    let store = &cx.store;
     super::services::get_service(store, service_id)?;
     let now = store.clock().now_micros();
+    let (created_by, named) = version_author(actor, update.created_by);
+    update.created_by = Some(created_by);
+    let archiving = update.archived == Some(true);
+    let mut entry = Entry::new(actor, Action::TemplateChanged)
+        .service(service_id)
+        .subject(template_id);
     let template = store
         .write(move |ctx| {
             let service = super::services::require_service(ctx, service_id)?;
@@ -383,17 +430,17 @@ pub async fn update_template(
             if let Some(on) = unsubscribe_link {
                 ctx.set_template_unsubscribe_link(template_id, on)?;
             }
-            if let Some(user) = update.created_by
-                && ctx.get_user(user)?.is_none()
-            {
-                return Err(storage::StoreError::Invalid(format!(
-                    "created_by: no user with id {user}"
-                )));
-            }
+            check_author(ctx, named)?;
             let next = next_version(&current, update, now).map_err(super::services::rejection)?;
             match next {
                 Some(next) => {
                     ctx.put_template(&next)?;
+                    if archiving && next.archived && !current.archived {
+                        entry = entry.action(Action::TemplateArchived);
+                    }
+                    entry
+                        .details(json!({"name": next.name, "version": next.version}))
+                        .write(ctx)?;
                     Ok(next)
                 }
                 None => Ok(current),
@@ -405,7 +452,8 @@ pub async fn update_template(
 
 /// Archive a template (a new version with `archived` set; sending with it is refused).
 pub async fn archive_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     template_id: Uuid,
 ) -> DomainResult<Template> {
@@ -413,7 +461,7 @@ pub async fn archive_template(
         archived: Some(true),
         ..Default::default()
     };
-    update_template(store, service_id, template_id, update).await
+    update_template(cx, actor, service_id, template_id, update).await
 }
 
 /// The service's visible templates (current versions), by name then type; archived ones only

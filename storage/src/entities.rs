@@ -131,13 +131,6 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
-    pub fn add_service_user(&mut self, service_id: Uuid, user_id: Uuid) -> Result<()> {
-        self.tables
-            .service_users
-            .insert((service_id.as_u128(), user_id.as_u128()), ())?;
-        Ok(())
-    }
-
     pub fn get_api_key(&self, id: Uuid) -> Result<Option<ApiKey>> {
         get_by_id(&*self.tables.api_keys, id)
     }
@@ -737,8 +730,11 @@ impl WriteCtx<'_> {
         Ok(out)
     }
 
-    /// Remove a team membership; false when there was none.
+    /// Remove a team membership and its permissions; false when there was none.
     pub fn remove_service_user(&mut self, service_id: Uuid, user_id: Uuid) -> Result<bool> {
+        self.tables
+            .user_services
+            .remove((user_id.as_u128(), service_id.as_u128()))?;
         Ok(self
             .tables
             .service_users

@@ -27,6 +27,8 @@
 //! - every leased queue row returns to its queue when the store is opened (the holder died);
 //! - the search index can always be rebuilt from redb alone.
 
+pub mod accounts;
+pub mod audit;
 pub mod clock;
 pub mod codec;
 pub mod entities;

@@ -138,6 +138,33 @@ pub const SMS_PROVIDER_SHARES: TableDefinition<&str, Bytes> =
 /// (provider name, version) → every share a provider has had.
 pub const SMS_PROVIDER_SHARE_HISTORY: TableDefinition<(&str, u32), Bytes> =
     TableDefinition::new("sms_provider_name_version_share");
+/// (user id, service id) → the member's permissions in that service ([`crate::records::Membership`]);
+/// [`SERVICE_USERS`] is the same membership keyed the other way, for a service's team.
+pub const USER_SERVICES: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("user_service_membership");
+/// SHA-256 of a session id → the session. The id itself is only in the person's cookie.
+pub const SESSIONS: TableDefinition<Bytes, Bytes> = TableDefinition::new("session_hash_session");
+/// (user id, session hash): a user's sessions, to sign them out everywhere.
+pub const USER_SESSIONS: TableDefinition<(u128, Bytes), ()> =
+    TableDefinition::new("user_session_hash_unit");
+/// (user id, code id) → a second-factor code sent by text message or email.
+pub const VERIFY_CODES: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("user_code_id_verify_code");
+/// SHA-256 of a single-use link's token → what the link does (email sign-in, password reset).
+pub const LINK_TOKENS: TableDefinition<Bytes, Bytes> = TableDefinition::new("token_hash_link");
+pub const INVITATIONS: TableDefinition<u128, Bytes> =
+    TableDefinition::new("invitation_id_invitation");
+/// (service id, invitation id): a service's invitations.
+pub const SERVICE_INVITATIONS: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("service_invitation_unit");
+/// SHA-256 of an invitation link's token → the invitation id.
+pub const INVITATION_TOKENS: TableDefinition<Bytes, u128> =
+    TableDefinition::new("token_hash_invitation_id");
+/// The audit trail by uuid v7 id (time-ordered, append-only; removed only by its retention).
+pub const AUDIT_EVENTS: TableDefinition<u128, Bytes> = TableDefinition::new("audit_id_event");
+/// (service id, event id): a service's audit events.
+pub const SERVICE_AUDIT_EVENTS: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("service_audit_id_unit");
 
 /// Every table of one write transaction, each opened on first use: a group commit of
 /// notification inserts touches five of the ~40 tables, and opening a table is a lookup in
@@ -192,6 +219,16 @@ pub struct Tables<'txn> {
     pub template_unsubscribe_links: LazyTable<'txn, u128, ()>,
     pub sms_provider_shares: LazyTable<'txn, &'static str, Bytes>,
     pub sms_provider_share_history: LazyTable<'txn, (&'static str, u32), Bytes>,
+    pub user_services: LazyTable<'txn, (u128, u128), Bytes>,
+    pub sessions: LazyTable<'txn, Bytes, Bytes>,
+    pub user_sessions: LazyTable<'txn, (u128, Bytes), ()>,
+    pub verify_codes: LazyTable<'txn, (u128, u128), Bytes>,
+    pub link_tokens: LazyTable<'txn, Bytes, Bytes>,
+    pub invitations: LazyTable<'txn, u128, Bytes>,
+    pub service_invitations: LazyTable<'txn, (u128, u128), ()>,
+    pub invitation_tokens: LazyTable<'txn, Bytes, u128>,
+    pub audit_events: LazyTable<'txn, u128, Bytes>,
+    pub service_audit_events: LazyTable<'txn, (u128, u128), ()>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -249,6 +286,16 @@ impl<'txn> Tables<'txn> {
             template_unsubscribe_links: LazyTable::new(txn, TEMPLATE_UNSUBSCRIBE_LINKS),
             sms_provider_shares: LazyTable::new(txn, SMS_PROVIDER_SHARES),
             sms_provider_share_history: LazyTable::new(txn, SMS_PROVIDER_SHARE_HISTORY),
+            user_services: LazyTable::new(txn, USER_SERVICES),
+            sessions: LazyTable::new(txn, SESSIONS),
+            user_sessions: LazyTable::new(txn, USER_SESSIONS),
+            verify_codes: LazyTable::new(txn, VERIFY_CODES),
+            link_tokens: LazyTable::new(txn, LINK_TOKENS),
+            invitations: LazyTable::new(txn, INVITATIONS),
+            service_invitations: LazyTable::new(txn, SERVICE_INVITATIONS),
+            invitation_tokens: LazyTable::new(txn, INVITATION_TOKENS),
+            audit_events: LazyTable::new(txn, AUDIT_EVENTS),
+            service_audit_events: LazyTable::new(txn, SERVICE_AUDIT_EVENTS),
         }
     }
 
@@ -304,6 +351,16 @@ impl<'txn> Tables<'txn> {
         t.template_unsubscribe_links.open()?;
         t.sms_provider_shares.open()?;
         t.sms_provider_share_history.open()?;
+        t.user_services.open()?;
+        t.sessions.open()?;
+        t.user_sessions.open()?;
+        t.verify_codes.open()?;
+        t.link_tokens.open()?;
+        t.invitations.open()?;
+        t.service_invitations.open()?;
+        t.invitation_tokens.open()?;
+        t.audit_events.open()?;
+        t.service_audit_events.open()?;
         Ok(t)
     }
 }

@@ -16,7 +16,8 @@ const UNSUPPORTED: &str = "Unsupported file type 'application/zip'. Supported ty
 
 async fn doc_template(s: &TestServer) -> Uuid {
     templates::create_template(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         s.service_id,
         templates::NewTemplate {
             template_type: "email".into(),

@@ -198,7 +198,8 @@ async fn long_letters_fail_and_test_keys_go_to_test_letters() {
         .collect::<Vec<_>>()
         .join("\n\n");
     let long = notify::domain::templates::create_template(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         s.service_id,
         notify::domain::templates::NewTemplate {
             template_type: "letter".into(),

@@ -4,9 +4,11 @@
 
 mod common;
 
+mod accounts;
 mod admin_api;
 mod api_v2;
 mod architecture;
+mod authorization;
 mod check_config;
 mod config;
 mod data_dir;

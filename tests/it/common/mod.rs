@@ -38,7 +38,8 @@ impl Drop for TestServer {
 
 async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, body: &str) -> Uuid {
     templates::create_template(
-        &app.store,
+        app,
+        &notify::domain::accounts::Actor::operator(),
         service,
         templates::NewTemplate {
             template_type: kind.into(),
@@ -80,7 +81,8 @@ impl TestServer {
             let _ = rx.await;
         }));
         let service = services::create_service(
-            &app.store,
+            &app,
+            &notify::domain::accounts::Actor::operator(),
             services::NewService {
                 name: "API tests".into(),
                 restricted: false,
@@ -92,6 +94,7 @@ impl TestServer {
         for kind in ["normal", "team", "test"] {
             let k = api_keys::create_api_key(
                 &app,
+                &notify::domain::accounts::Actor::operator(),
                 service.id,
                 api_keys::NewApiKey {
                     name: kind.into(),
