@@ -29,14 +29,18 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
+        # The harness's own NOTIFY_BIN, NOTIFY_AXE... are not settings: the server refuses
+        # NOTIFY_* variables it does not know.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFY_")}
         self.env = dict(
-            os.environ,
+            inherited,
             NOTIFY_DATA_DIR=data_dir,
             NOTIFY_SERVER__LISTEN=f"127.0.0.1:{self.port}",
             NOTIFY_LOG__LEVEL="warn",
             NOTIFY_DELIVERY__RETRY_DELAY_SECONDS="1",
         )
-        self.log = open(os.path.join(data_dir, "..", "server.log"), "w")
+        # Beside the data directory, which the server creates on its first start.
+        self.log = open(os.path.join(os.path.dirname(data_dir), "server.log"), "w")
         self.proc = subprocess.Popen([self.bin, "serve"], env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 60
         while True:
