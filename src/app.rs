@@ -96,7 +96,7 @@ pub fn admin_secret(config: &Config) -> Result<Secret, CryptoError> {
 }
 
 pub fn index_dir(config: &Config) -> std::path::PathBuf {
-    config.data_dir.join("index")
+    config.index_dir()
 }
 
 impl App {

@@ -16,9 +16,10 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `backup`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
+mod backup;
 mod callbacks;
 mod error;
 mod keys;
@@ -44,6 +45,7 @@ use std::time::Duration;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use backup::{BackupConfig, BackupS3Config};
 pub use callbacks::CallbacksConfig;
 pub use error::ConfigError;
 pub use keys::{
@@ -117,6 +119,8 @@ pub struct Config {
     pub print: PrintConfig,
     /// `[disk]`: the low-disk watermark (see [`DiskConfig`]).
     pub disk: DiskConfig,
+    /// `[backup]`: the scheduled backup job (see [`BackupConfig`]).
+    pub backup: BackupConfig,
 }
 
 impl Default for Config {
@@ -146,6 +150,7 @@ impl Default for Config {
             antivirus: AntivirusConfig::default(),
             print: PrintConfig::default(),
             disk: DiskConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -205,6 +210,11 @@ impl Config {
         } else {
             self.blobs.path.clone()
         }
+    }
+
+    /// The search index's directory (derived from the store; `notify reindex` rebuilds it).
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
     }
 
     /// Where the generated admin secret is kept when `admin.secret` is empty.
@@ -273,6 +283,7 @@ impl Config {
         self.delivery.validate()?;
         self.callbacks.validate()?;
         self.storage.validate()?;
+        self.backup.validate()?;
         self.secrets.validate()
     }
 }

@@ -14,6 +14,9 @@
 //! - [`entities`]: typed reads and writes that keep secondary tables in step;
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
+//! - [`check`]: is a store whole (its file, every table, the index against it);
+//! - [`snapshot`]: the whole store as one consistent stream of rows, and a new store made
+//!   from one (backups and restores);
 //! - [`clock`]: injected time;
 //! - [`files`]: owner-only directories and files (the data directory holds personal data);
 //! - [`memory`]: process memory settings (transparent huge pages off).
@@ -24,6 +27,7 @@
 //! - every leased queue row returns to its queue when the store is opened (the holder died);
 //! - the search index can always be rebuilt from redb alone.
 
+pub mod check;
 pub mod clock;
 pub mod codec;
 pub mod entities;
@@ -43,6 +47,7 @@ pub mod records;
 pub mod recovery;
 pub mod retention;
 pub mod returned_letters;
+pub mod snapshot;
 pub mod tables;
 pub mod upkeep;
 pub mod writer;
@@ -201,6 +206,13 @@ impl Store {
     /// A consistent snapshot for reading.
     pub fn read(&self) -> Result<Reader> {
         Ok(Reader::new(self.db()?.begin_read()?))
+    }
+
+    /// One read transaction over the whole store, for a dump or a check
+    /// ([`snapshot`]): it holds every commit made before it, and blocks no writer.
+    pub fn snapshot(&self) -> Result<snapshot::Snapshot> {
+        let txn = self.db()?.begin_read()?;
+        snapshot::Snapshot::new(txn, self.inner.clock.now_micros())
     }
 
     /// The store-wide sequence as of the last commit: no committed queue row or outbox entry

@@ -42,7 +42,7 @@ use crate::health::{DbSlot, Health};
 use crate::queue::Wakers;
 use crate::tables::Tables;
 
-const SEQ_KEY: &str = "seq";
+pub(crate) const SEQ_KEY: &str = "seq";
 
 /// What an operation sees: every table, open in the batch's transaction, plus the batch's time
 /// and a sequence generator.
