@@ -78,6 +78,8 @@ fn bench_render(n: usize, threads: usize) {
             date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date"),
             subject: "About your account",
             body: &text,
+            language: Default::default(),
+            logo: None,
         };
         let got = render_letter(&content).expect("renders").page_count;
         assert_eq!(got, pages, "{label} letter has {got} pages");

@@ -70,6 +70,8 @@ pub struct App {
     pub tokens: crate::api::auth::VerifiedTokens,
     /// The scheduled jobs' schedules and which are running.
     pub scheduler: crate::scheduler::Scheduler,
+    /// Snapshots handed out a part at a time to `notify backup` (see [`crate::backup`]).
+    pub backups: Arc<crate::backup::Sessions>,
 }
 
 impl std::ops::Deref for App {
@@ -141,6 +143,7 @@ impl App {
             started: Instant::now(),
             tokens: Default::default(),
             scheduler,
+            backups: Default::default(),
         }))
     }
 
@@ -218,21 +221,18 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serve HTTP on `listener` and run the background workers until `shutdown` resolves, then
-/// finish in-flight requests and the work in hand.
+/// Serve HTTP(S) on `listener` (see [`crate::server`]) and run the background workers until
+/// `shutdown` resolves, then finish in-flight requests and the work in hand. Fails before
+/// serving anything when the edge cannot start (a bad certificate, the redirect address taken).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), StartError> {
     let workers = crate::workers::start(&app);
-    let routes = crate::http::routes(app);
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let served = crate::server::serve(app, listener, shutdown).await;
     workers.stop().await;
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -19,9 +19,6 @@ use warp::reply::{Reply, Response};
 use crate::app::App;
 use crate::domain::documents::{self, OpenDocument};
 
-/// Largest confirmation form body.
-const MAX_FORM: u64 = 16 * 1024;
-
 pub const EMAIL_MISMATCH_MESSAGE: &str = "This is not the email address the file was sent to. To confirm the file was meant for you, enter the email address you received the file at.";
 pub const EMAIL_MISSING_MESSAGE: &str = "Enter your email address";
 
@@ -68,7 +65,10 @@ fn internal_error() -> Response {
 fn unavailable() -> Response {
     html(
         StatusCode::NOT_FOUND,
-        web::DocumentUnavailablePage.render_html(),
+        web::DocumentUnavailablePage {
+            layout: web::Layout::new("This file is no longer available"),
+        }
+        .render_html(),
     )
 }
 
@@ -80,6 +80,10 @@ fn confirm_page(
     error: Option<&str>,
 ) -> Response {
     let page = web::DocumentConfirmPage {
+        layout: web::Layout {
+            has_errors: error.is_some(),
+            ..web::Layout::new("Confirm your email address")
+        },
         action: format!("/d/{service_id}/{document_id}/confirm"),
         key: key.to_string(),
         email_address: email_address.to_string(),
@@ -218,7 +222,6 @@ pub fn routes(
     let confirm = warp::path!("d" / String / String / "confirm")
         .and(warp::post())
         .and(with_app(app))
-        .and(warp::body::content_length_limit(MAX_FORM))
         .and(warp::body::form::<HashMap<String, String>>())
         .then(
             |service_id: String, document_id: String, app: Arc<App>, form| {

@@ -1,11 +1,11 @@
-//! All HTTP routes in one tree, the app-level 404/405 bodies, and the headers upstream adds to
-//! every response.
+//! All HTTP routes in one tree, and how a request no route took is answered (404, 405, 413...).
+//! The headers every response carries are added by the edge (`crate::server::hardening`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use warp::Filter;
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use crate::app::App;
@@ -16,29 +16,6 @@ use crate::error::{
 
 fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
     warp::any().map(move || app.clone())
-}
-
-fn common_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (name, value) in [
-        ("access-control-allow-origin", "*"),
-        ("access-control-allow-headers", "Content-Type,Authorization"),
-        ("access-control-allow-methods", "GET,PUT,POST,DELETE"),
-        ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "SAMEORIGIN"),
-        ("x-permitted-cross-domain-policies", "none"),
-        (
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains; preload",
-        ),
-        (
-            "cache-control",
-            "no-store, no-cache, private, must-revalidate",
-        ),
-    ] {
-        h.insert(name, HeaderValue::from_static(value));
-    }
-    h
 }
 
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -83,40 +60,64 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .recover(handle_rejection)
         .unify()
-        .with(warp::reply::with::headers(common_headers()))
         .map(Reply::into_response)
 }
 
+/// The answer to a request every route refused. A rejection from a route whose path and method
+/// matched (a handler's error, an unreadable body or query) says more than one from a route
+/// whose method did not, which says more than "no such path": 405 only when the path exists
+/// with another method, 404 only when no route knows the path.
 async fn handle_rejection(err: warp::Rejection) -> Result<Response, Infallible> {
+    use warp::reject;
     if let Some(V2Rejection(e)) = err.find::<V2Rejection>() {
         return Ok(e.into_v2_response());
     }
     if let Some(AdminRejection(e)) = err.find::<AdminRejection>() {
         return Ok(e.into_admin_response());
     }
-    if err.is_not_found() {
-        return Ok(admin_error_response(
-            StatusCode::NOT_FOUND,
-            NOT_FOUND_MESSAGE,
-        ));
-    }
-    if err.find::<warp::reject::MethodNotAllowed>().is_some() {
-        return Ok(admin_error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            METHOD_NOT_ALLOWED_MESSAGE,
-        ));
-    }
-    if err.find::<warp::reject::PayloadTooLarge>().is_some() {
+    if err.find::<reject::PayloadTooLarge>().is_some() {
         return Ok(admin_error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "The request body is too large.",
         ));
     }
-    if err.find::<warp::reject::LengthRequired>().is_some() {
+    if err.find::<crate::server::bodies::BodyRejection>().is_some() {
+        return Ok(admin_error_response(
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read.",
+        ));
+    }
+    if err.find::<reject::UnsupportedMediaType>().is_some() {
+        return Ok(admin_error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The request body is not of a type this route takes.",
+        ));
+    }
+    if err.find::<reject::LengthRequired>().is_some() {
         return Ok(admin_error_response(
             StatusCode::LENGTH_REQUIRED,
             "A Content-Length header is required.",
         ));
+    }
+    if err.find::<reject::InvalidQuery>().is_some()
+        || err.find::<reject::InvalidHeader>().is_some()
+        || err.find::<reject::MissingHeader>().is_some()
+    {
+        return Ok(admin_error_response(
+            StatusCode::BAD_REQUEST,
+            "The request could not be understood.",
+        ));
+    }
+    if err.find::<reject::MethodNotAllowed>().is_some() {
+        return Ok(admin_error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            METHOD_NOT_ALLOWED_MESSAGE,
+        ));
+    }
+    if err.is_not_found() {
+        let mut response = admin_error_response(StatusCode::NOT_FOUND, NOT_FOUND_MESSAGE);
+        response.extensions_mut().insert(crate::server::Unmatched);
+        return Ok(response);
     }
     tracing::warn!(rejection = ?err, "unhandled rejection");
     Ok(admin_error_response(

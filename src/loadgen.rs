@@ -7,6 +7,9 @@
 //! shares the CPU with the server, and every microsecond it spends is one the server loses.
 //! With `--server-pid` it also reports the server's CPU time per accepted notification (from
 //! `/proc/PID/stat`), which is the figure that does not depend on the generator.
+//!
+//! `https://` URLs go over TLS (rustls, the same HTTP/1.1 bytes inside), trusting the CA
+//! certificates in `--tls-ca` (a test CA, or the server's self-signed certificate).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -19,9 +22,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
-    /// Base URL of the server (plain http).
+    /// Base URL of the server (`http://` or `https://`).
     #[arg(long, default_value = "http://127.0.0.1:6011")]
     pub url: String,
+    /// PEM file of the CA certificate(s) to trust for an `https://` URL.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// API key (`{name}-{service_id}-{secret}`).
     #[arg(long, env = "NOTIFY_LOAD_API_KEY")]
     pub key: String,
@@ -136,7 +142,11 @@ pub async fn measure(args: &LoadArgs) -> Result<LoadReport, String> {
         ),
         other => return Err(format!("--type {other}: use email or sms")),
     };
-    let (addr, host, base_path) = parse_url(&args.url)?;
+    let (addr, host, base_path, tls) = parse_url(&args.url)?;
+    let tls = match tls {
+        true => Some(tls_connector(args.tls_ca.as_deref())?),
+        false => None,
+    };
     let body = body.to_string();
     let head = Arc::new(format!(
         "POST {base_path}{path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nauthorization: Bearer ",
@@ -157,10 +167,22 @@ pub async fn measure(args: &LoadArgs) -> Result<LoadReport, String> {
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for i in 0..args.connections {
-        let mut stream = tokio::net::TcpStream::connect(addr)
+        let tcp = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut stream: Box<dyn Stream> = match &tls {
+            None => Box::new(tcp),
+            Some(connector) => {
+                let name = server_name(&host)?;
+                Box::new(
+                    connector
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| format!("TLS handshake with {addr}: {e}"))?,
+                )
+            }
+        };
         let (head, body, signer) = (head.clone(), body.clone(), signer.clone());
         let (recording, stop, errors) = (recording.clone(), stop.clone(), errors.clone());
         let first_due =
@@ -253,11 +275,56 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// `http://host:port/prefix` → the socket address, the Host header and the path prefix.
-fn parse_url(url: &str) -> Result<(SocketAddr, String, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: notify load speaks plain http:// only"))?;
+/// A connection to the server, plain or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A TLS client trusting the CA certificates in `ca` (HTTP/1.1 by ALPN).
+fn tls_connector(ca: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let ca = ca.ok_or("an https:// URL needs --tls-ca FILE (the CA certificate to trust)")?;
+    let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("{}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// The name the certificate is checked against: the URL's host without its port.
+fn server_name(host: &str) -> Result<rustls_pki_types::ServerName<'static>, String> {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    rustls_pki_types::ServerName::try_from(name.to_string())
+        .map_err(|e| format!("{host}: not a server name: {e}"))
+}
+
+/// `http(s)://host:port/prefix` → the socket address, the Host header, the path prefix, and
+/// whether it is TLS.
+fn parse_url(url: &str) -> Result<(SocketAddr, String, String, bool), String> {
+    let (rest, tls, default_port) = match url.strip_prefix("https://") {
+        Some(rest) => (rest, true, 443),
+        None => (
+            url.strip_prefix("http://")
+                .ok_or_else(|| format!("{url}: use an http:// or https:// URL"))?,
+            false,
+            80,
+        ),
+    };
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -265,7 +332,7 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String, String), String> {
     let with_port = if host.contains(':') {
         host.to_string()
     } else {
-        format!("{host}:80")
+        format!("{host}:{default_port}")
     };
     let addr = with_port
         .to_socket_addrs()
@@ -277,16 +344,17 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String, String), String> {
     } else {
         format!("{path}/")
     };
-    Ok((addr, host.to_string(), prefix))
+    Ok((addr, host.to_string(), prefix, tls))
 }
 
 /// Send one request and read its whole response; the response's status code.
 async fn exchange(
-    stream: &mut tokio::net::TcpStream,
+    stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + ?Sized),
     request: &[u8],
     buf: &mut Vec<u8>,
 ) -> std::io::Result<u16> {
     stream.write_all(request).await?;
+    stream.flush().await?;
     buf.clear();
     let mut chunk = [0u8; 4096];
     loop {
@@ -324,13 +392,19 @@ mod tests {
 
     #[test]
     fn urls_give_address_host_and_prefix() {
-        let (addr, host, prefix) = parse_url("http://127.0.0.1:6011").unwrap();
+        let (addr, host, prefix, tls) = parse_url("http://127.0.0.1:6011").unwrap();
         assert_eq!(addr.port(), 6011);
         assert_eq!(host, "127.0.0.1:6011");
         assert_eq!(prefix, "/");
-        let (_, _, prefix) = parse_url("http://127.0.0.1:8/notify").unwrap();
+        assert!(!tls);
+        let (_, _, prefix, _) = parse_url("http://127.0.0.1:8/notify").unwrap();
         assert_eq!(prefix, "/notify/");
-        assert!(parse_url("https://example.com").is_err());
+        let (addr, _, _, tls) = parse_url("https://127.0.0.1").unwrap();
+        assert_eq!(addr.port(), 443);
+        assert!(tls);
+        assert!(parse_url("ftp://example.com").is_err());
+        assert!(server_name("127.0.0.1:6011").is_ok());
+        assert!(server_name("localhost").is_ok());
     }
 
     #[test]

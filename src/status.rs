@@ -69,6 +69,7 @@ pub fn status_page(app: Arc<App>) -> Response {
             .map(|(s, n)| (s.as_str().to_string(), n))
             .collect();
         Ok(web::StatusPage {
+            layout: web::Layout::new("Status"),
             version: VERSION.to_string(),
             schema_version: storage::tables::SCHEMA_VERSION,
             uptime: human_duration(app.started.elapsed().as_secs()),

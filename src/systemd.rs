@@ -88,25 +88,27 @@ pub fn start_watchdog(app: &Arc<App>) -> Option<JoinHandle<()>> {
 /// Waits for the server task. Once `stop_requested` fires, waits at most `grace` more
 /// ([`STOP_GRACE`] when serving); past that the rest of the work is left (logged), so a stop
 /// ends before systemd's `TimeoutStopSec=` sends SIGKILL.
-pub async fn finish_within(
-    server: JoinHandle<()>,
+pub async fn finish_within<T>(
+    server: JoinHandle<T>,
     stop_requested: tokio::sync::oneshot::Receiver<()>,
     grace: Duration,
-) {
+) -> Option<T> {
     tokio::pin!(server);
     tokio::select! {
-        _ = &mut server => return,
+        done = &mut server => return done.ok(),
         _ = stop_requested => {},
     }
-    if tokio::time::timeout(grace, &mut server).await.is_err() {
-        tracing::warn!(
-            grace_ms = grace.as_millis() as u64,
-            "stopping took longer than the grace period; leaving the rest (leased queue rows \
-             return to their queues at the next start)"
-        );
-        server.abort();
-        let _ = server.await;
+    if let Ok(done) = tokio::time::timeout(grace, &mut server).await {
+        return done.ok();
     }
+    tracing::warn!(
+        grace_ms = grace.as_millis() as u64,
+        "stopping took longer than the grace period; leaving the rest (leased queue rows \
+         return to their queues at the next start)"
+    );
+    server.abort();
+    let _ = server.await;
+    None
 }
 
 #[cfg(test)]

@@ -38,8 +38,6 @@ use crate::domain::jobs::{self, NewJob, NewUpload, Upload};
 use crate::domain::recipient_sheet::RowError;
 use crate::error::{AppError, json_response};
 
-/// Largest sheet accepted (a 100,000-row sheet with a dozen columns fits well inside).
-const MAX_SHEET_BYTES: u64 = 100 * 1024 * 1024;
 const DEFAULT_PAGE_SIZE: usize = 50;
 
 fn query_map(raw: &str) -> HashMap<String, String> {
@@ -306,7 +304,7 @@ fn notifications(
     let total = reader.job_row_count(job.id)? as usize;
     // Rows are keyed by row number: skip to the page by walking the links, not the rows.
     let links = reader.job_rows(job.id, 0, page.saturating_mul(page_size))?;
-    let root = crate::api::root_url(app, None, None);
+    let root = crate::api::root_url(app, None, crate::server::Scheme::Http);
     let mut items = Vec::new();
     for (_, id) in links.iter().skip((page - 1) * page_size) {
         if let Some(n) = reader.get_notification(*id)? {
@@ -456,11 +454,10 @@ fn uploads(service_id: Uuid, raw_query: &str, app: &App) -> Result<Response, App
 /// A sheet from a form, or else from the raw body.
 fn sheet() -> impl Filter<Extract = (Sheet,), Error = warp::Rejection> + Clone {
     warp::multipart::form()
-        .max_length(MAX_SHEET_BYTES)
+        // The edge enforces `server.bodies.sheet_upload_kib` (100 MiB by default).
+        .max_length(None)
         .map(Sheet::Form)
-        .or(warp::body::content_length_limit(MAX_SHEET_BYTES)
-            .and(warp::body::bytes())
-            .map(Sheet::Raw))
+        .or(crate::server::bodies::bytes().map(Sheet::Raw))
         .unify()
         // No body at all (sending to a saved contact list needs none).
         .or(warp::header::optional::<String>("content-length")

@@ -25,7 +25,7 @@ use crate::error::AppError;
 async fn cancel(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
     match cancel_letter(&app.store, service_id, id).await? {
         Ok(n) => {
-            let root = crate::api::root_url(&app, None, None);
+            let root = crate::api::root_url(&app, None, crate::server::Scheme::Http);
             Ok(data(
                 StatusCode::OK,
                 crate::api::notifications::notification_json(&n, &root, &app.config.sending),

@@ -8,6 +8,7 @@
 //! affects authentication or sending invalidates the service in the v2 key cache so it takes
 //! effect at once.
 
+mod backup;
 mod callbacks;
 mod jobs;
 mod keys;
@@ -36,14 +37,12 @@ use crate::app::App;
 use crate::auth::verify_admin_header;
 use crate::error::{AppError, admin_reject, json_response};
 
+pub use backup::LAST_PART_HEADER;
 pub use jobs::{job_json, upload_json};
 pub use outbox::page_route as outbox_page;
 pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
 pub use templates::template_json;
-
-/// Largest internal-API request body.
-const MAX_BODY: u64 = 2 * 1024 * 1024;
 
 /// The authenticated app, for every route.
 type Auth = BoxedFilter<(Arc<App>,)>;
@@ -51,7 +50,8 @@ type Auth = BoxedFilter<(Arc<App>,)>;
 type Routes = BoxedFilter<(Response,)>;
 
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))
+    crate::api::json_body::parse(body)
+        .map_err(|e| AppError::BadRequest(format!("Invalid JSON: {e}")))
 }
 
 fn data(status: StatusCode, value: Value) -> Response {
@@ -89,8 +89,9 @@ fn authorised(app: Arc<App>) -> Auth {
         .boxed()
 }
 
+/// The request body (limits are the edge's: `server.bodies.internal_kib`).
 fn json_body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes())
+    crate::server::bodies::bytes()
 }
 
 /// The raw query string (empty when there is none).
@@ -138,6 +139,8 @@ pub fn routes(
         .or(jobs::routes(auth.clone()))
         .unify()
         .or(scheduler::routes(auth.clone()))
+        .unify()
+        .or(backup::routes(auth.clone()))
         .unify()
         .or(rebuild_index(auth))
         .unify()

@@ -4,7 +4,6 @@
 //! embedded default.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -83,9 +82,13 @@ fn page(app: &App, q: &HashMap<String, String>) -> Result<Response, AppError> {
             created_at: format_api_timestamp(m.created_at),
         })
         .collect();
-    let html = web::OutboxPage { messages, older }
-        .render_html()
-        .map_err(|e| AppError::Internal(format!("outbox page: {e}")))?;
+    let html = web::OutboxPage {
+        layout: web::Layout::new("Outbox"),
+        messages,
+        older,
+    }
+    .render_html()
+    .map_err(|e| AppError::Internal(format!("outbox page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
 }
 
@@ -98,17 +101,18 @@ pub fn routes(auth: Auth) -> Routes {
     list.boxed()
 }
 
-/// The web page, for loopback callers only.
+/// The web page, for callers on this machine only (the real peer, or the client a trusted proxy
+/// speaks for; never a forwarded header otherwise).
 pub fn page_route(app: Arc<App>) -> Routes {
     warp::path!("outbox")
         .and(warp::get())
-        .and(warp::addr::remote())
+        .and(crate::server::request_info())
         .and(warp::query::<HashMap<String, String>>())
         .and_then(
-            move |peer: Option<SocketAddr>, q: HashMap<String, String>| {
+            move |info: Arc<crate::server::RequestInfo>, q: HashMap<String, String>| {
                 let app = app.clone();
                 async move {
-                    if !peer.is_some_and(|p| p.ip().is_loopback()) {
+                    if !info.client.is_local() {
                         return Err(warp::reject::not_found());
                     }
                     done(page(&app, &q))

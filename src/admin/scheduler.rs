@@ -7,7 +7,6 @@
 //! And the loopback-only web pages `/scheduler` and `/alerts`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -97,9 +96,12 @@ fn scheduler_page(app: &App) -> Result<Response, AppError> {
             last_message: j.last_message.unwrap_or_default(),
         })
         .collect();
-    let html = web::SchedulerPage { jobs }
-        .render_html()
-        .map_err(|e| AppError::Internal(format!("scheduler page: {e}")))?;
+    let html = web::SchedulerPage {
+        layout: web::Layout::new("Scheduled jobs"),
+        jobs,
+    }
+    .render_html()
+    .map_err(|e| AppError::Internal(format!("scheduler page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
 }
 
@@ -116,25 +118,30 @@ fn alerts_page(app: &App) -> Result<Response, AppError> {
             created_at: format_api_timestamp(a.created_at),
         })
         .collect();
-    let html = web::AlertsPage { alerts }
-        .render_html()
-        .map_err(|e| AppError::Internal(format!("alerts page: {e}")))?;
+    let html = web::AlertsPage {
+        layout: web::Layout::new("Alerts"),
+        alerts,
+    }
+    .render_html()
+    .map_err(|e| AppError::Internal(format!("alerts page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
 }
 
 /// The `/scheduler` and `/alerts` pages, for loopback callers only (like the outbox page).
 pub fn page_routes(app: Arc<App>) -> Routes {
-    let loopback = warp::addr::remote().and_then(|peer: Option<SocketAddr>| async move {
-        if peer.is_some_and(|p| p.ip().is_loopback()) {
-            Ok(())
-        } else {
-            Err(warp::reject::not_found())
-        }
-    });
+    let loopback = crate::server::request_info().and_then(
+        |info: Arc<crate::server::RequestInfo>| async move {
+            if info.client.is_local() {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        },
+    );
     let a = app.clone();
     let jobs = warp::path!("scheduler")
         .and(warp::get())
-        .and(loopback)
+        .and(loopback.clone())
         .and_then(move |()| {
             let app = a.clone();
             async move { done(scheduler_page(&app)) }

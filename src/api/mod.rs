@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod inbound;
+pub mod json_body;
 pub mod notifications;
 pub mod render;
 pub mod schema;
@@ -19,13 +20,12 @@ use warp::reply::Response;
 
 use crate::app::App;
 use crate::error::{AppError, v2_reject};
+use crate::server::{RequestInfo, Scheme};
 pub use auth::Caller;
 
-/// Largest request body: a 2 MB file upload, base64-encoded, with room for the rest.
-const MAX_BODY: u64 = 12 * 1024 * 1024;
-
-/// The root URL responses build absolute links from: `public_url`, or scheme + Host + `/`.
-pub fn root_url(app: &App, host: Option<&str>, forwarded_proto: Option<&str>) -> String {
+/// The root URL responses build absolute links from: `public_url`, or the client's scheme (as
+/// the edge decided it) + Host + `/`. Pass the Host only when the edge found it allowed.
+pub fn root_url(app: &App, host: Option<&str>, scheme: Scheme) -> String {
     let configured = app.config.server.public_url.trim();
     if !configured.is_empty() {
         let mut root = configured.to_string();
@@ -34,9 +34,10 @@ pub fn root_url(app: &App, host: Option<&str>, forwarded_proto: Option<&str>) ->
         }
         return root;
     }
-    let scheme = match forwarded_proto {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
+    // Served over TLS, every client uses https (also when no request is at hand).
+    let scheme = match app.config.server.tls.enabled() {
+        true => Scheme::Https.as_str(),
+        false => scheme.as_str(),
     };
     let host = host
         .map(str::to_string)
@@ -52,32 +53,37 @@ pub struct V2 {
     pub root: String,
 }
 
-/// Authenticate, and capture the root URL.
+/// Authenticate, and capture the root URL. The service that authenticated is noted for the
+/// access log.
 pub fn authed(app: Arc<App>) -> impl Filter<Extract = (V2,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::header::optional::<String>("host"))
-        .and(warp::header::optional::<String>("x-forwarded-proto"))
+        .and(crate::server::request_info())
         .and_then(
-            move |header: Option<String>, host: Option<String>, proto: Option<String>| {
+            move |header: Option<String>, host: Option<String>, info: Arc<RequestInfo>| {
                 let app = app.clone();
                 async move {
                     let caller = auth::authenticate(header.as_deref(), &app, &app.tokens)
                         .map_err(v2_reject)?;
-                    let root = root_url(&app, host.as_deref(), proto.as_deref());
+                    info.set_service(caller.service().id);
+                    let host = host.filter(|_| info.host_allowed);
+                    let root = root_url(&app, host.as_deref(), info.client.scheme);
                     Ok::<_, warp::Rejection>(V2 { app, caller, root })
                 }
             },
         )
 }
 
+/// The request body (limits are the edge's: `server.bodies.v2_kib`).
 pub fn body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes())
+    crate::server::bodies::bytes()
 }
 
 /// Upstream parses the body as JSON whatever the Content-Type (§1). Falsy JSON counts as `{}`;
 /// anything else that is not an object fails the schema's type check.
 pub fn parse_json_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Value>, AppError> {
     let invalid = || AppError::BadRequest("Invalid JSON supplied in POST data".into());
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return if empty_ok {
             Ok(Map::new())
@@ -85,7 +91,7 @@ pub fn parse_json_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Valu
             Err(invalid())
         };
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+    let value: Value = json_body::parse(body).map_err(|_| invalid())?;
     let falsy = match &value {
         Value::Null => true,
         Value::Bool(b) => !b,

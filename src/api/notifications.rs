@@ -22,7 +22,8 @@ use crate::error::{AppError, json_response, v2_reject};
 /// Page size of the list endpoint.
 pub const PAGE_SIZE: usize = 250;
 
-const SMS_KEYS: &[&str] = &[
+/// The fields each send body may have (the schema's `additionalProperties: false`).
+pub const SMS_KEYS: &[&str] = &[
     "phone_number",
     "template_id",
     "personalisation",
@@ -30,7 +31,7 @@ const SMS_KEYS: &[&str] = &[
     "sms_sender_id",
     "scheduled_for",
 ];
-const EMAIL_KEYS: &[&str] = &[
+pub const EMAIL_KEYS: &[&str] = &[
     "email_address",
     "template_id",
     "personalisation",
@@ -40,8 +41,8 @@ const EMAIL_KEYS: &[&str] = &[
     "sanitise_content_for",
     "scheduled_for",
 ];
-const LETTER_KEYS: &[&str] = &["template_id", "personalisation", "reference"];
-const PRECOMPILED_KEYS: &[&str] = &["reference", "content", "postage"];
+pub const LETTER_KEYS: &[&str] = &["template_id", "personalisation", "reference"];
+pub const PRECOMPILED_KEYS: &[&str] = &["reference", "content", "postage"];
 
 /// The public status of §7.2: letters show `accepted` / `received`.
 pub fn public_status(n: &Notification) -> &'static str {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use object_store::ObjectStore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use storage::Store;
 use storage::check::{IndexCheck, StoreCheck, compare_index};
 use storage::index::SearchIndex;
@@ -25,7 +25,7 @@ use crate::letters::files::{Area, pdf_location, scan_name};
 const EXAMPLES: usize = 10;
 
 /// Everything `notify check` found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
     pub data_dir: String,
     /// redb's check of the file: `Some(true)` intact, `Some(false)` damaged and repaired;
@@ -38,7 +38,7 @@ pub struct CheckReport {
 }
 
 /// Sealed values (API key secrets, callback tokens) tried with the encryption key in force.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SealedCheck {
     pub checked: u64,
     pub unreadable: u64,
@@ -46,7 +46,7 @@ pub struct SealedCheck {
 }
 
 /// Files the store refers to (job sheets, contact lists, letter PDFs) against the blob store.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BlobsCheck {
     pub listed: u64,
     pub referenced: u64,

@@ -10,9 +10,9 @@
 //! | --- | --- |
 //! | `store.dump` | every table of the database as of one read transaction (`storage::snapshot`: rows in key order, lz4 chunks with a CRC each) |
 //! | `blobs.jsonl` | the blob store's files (path, size, e-tag), one JSON object a line, listed after the snapshot began |
-//! | `blobs/<path>` | the files themselves, only with `--include-blobs` (`backup.include_blobs`) |
+//! | `blobs/<path>` | the files themselves, unless `--no-blobs` (`backup.include_blobs = false`, right when blobs are in S3) |
 //! | `settings.json` | the configuration in force, every secret `[redacted]` |
-//! | `secrets/encryption-key`, `secrets/admin-secret` | only with `--include-secrets` |
+//! | `secrets/encryption-key`, `secrets/admin-secret` | unless `--no-secrets` (`backup.include_secrets = false`) |
 //! | `manifest.json` | what the backup holds: versions, snapshot time, rows per table, blob count, the encryption key's fingerprint |
 //! | `SHA256SUMS` | the SHA-256 of every file above (`sha256sum -c` reads it); written last, so a folder without it is an incomplete backup and is never restored |
 //!
@@ -32,13 +32,13 @@
 //! ## Secrets
 //!
 //! Sealed values in the database (API key secrets, callback tokens) open only with the
-//! encryption key (`secrets.encryption_key`, or `<data_dir>/encryption-key`). A backup does not
-//! carry it unless asked (`--include-secrets`), because a backup is often kept where the key
-//! should not be: back the key up separately (or keep it in the configuration management that
-//! sets `secrets.encryption_key`). The manifest records the key's fingerprint, and a restore
-//! refuses a key that does not match it (`--encryption-key-file`), so a wrong key is found at
-//! restore time, not when every API call fails. The admin secret is only needed by the CLI on
-//! that machine; without it the restored server makes a new one.
+//! encryption key (`secrets.encryption_key`, or `<data_dir>/encryption-key`). A backup carries
+//! it (and the admin secret) by default, so it restores on its own; where backups are kept
+//! somewhere the key should not be, `--no-secrets` (`backup.include_secrets = false`) leaves
+//! them out, and the key must then be kept safe apart. The manifest records the key's
+//! fingerprint, and a restore refuses a key that does not match it (`--encryption-key-file`),
+//! so a wrong key is found at restore time, not when every API call fails. Without an admin
+//! secret the restored server makes a new one.
 //!
 //! ## Restore and check
 //!
@@ -56,7 +56,7 @@ mod target;
 mod write;
 
 pub use check::{BlobsCheck, CheckReport, SealedCheck, check};
-pub use restore::{RestoreOptions, RestoreReport, restore};
+pub use restore::{RestoreOptions, RestoreReport, VerifyReport, restore, verify_backup};
 pub use snapshot::{ByteStream, Dump, Part, Sessions, dump};
 pub use target::Target;
 pub use write::{BackupOptions, Manifest, scheduled_backup, write_backup};

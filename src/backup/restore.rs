@@ -231,7 +231,7 @@ async fn place_secrets(
         (String::from_utf8_lossy(&bytes).trim().to_string(), "backup")
     } else {
         return Err(BackupError::Refused(format!(
-            "{} does not carry the encryption key (it was made without --include-secrets): give \
+            "{} does not carry the encryption key (it was made with --no-secrets): give \
              the backed-up appliance's key with --encryption-key-file (its <data_dir>/{key_file}), \
              or set secrets.encryption_key",
             folder.shown()
@@ -359,4 +359,64 @@ async fn rebuild_index(config: &Config) -> Result<u64, BackupError> {
     })
     .await
     .map_err(|e| BackupError::Io(std::io::Error::other(e)))?
+}
+
+/// What [`verify_backup`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub backup: String,
+    /// Files listed in `SHA256SUMS`.
+    pub files: u64,
+    /// Every problem, as a sentence; empty when the backup is whole.
+    pub problems: Vec<String>,
+}
+
+/// Check a backup without restoring it: every file `SHA256SUMS` lists is there with that
+/// checksum (each read as a stream, so a large dump is never held in memory), and the manifest
+/// is one this binary reads. `from` is a backup folder or a place holding backups (the newest
+/// complete one is checked).
+pub async fn verify_backup(from: &Target) -> Result<VerifyReport, BackupError> {
+    let folder = locate(from).await?;
+    let sums = read_sums(&folder).await?;
+    let mut problems = Vec::new();
+    for (file, expected) in &sums {
+        match streamed_sha256(&folder, file).await {
+            Ok(sha) if &sha == expected => {}
+            Ok(_) => problems.push(format!(
+                "{file} does not match its checksum: the backup is damaged"
+            )),
+            Err(e) => problems.push(format!("{file} cannot be read: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        let manifest = folder.read("manifest.json").await?;
+        match serde_json::from_slice::<Manifest>(&manifest) {
+            Ok(m) if m.format == MANIFEST_FORMAT => {}
+            Ok(m) => problems.push(format!(
+                "backup format {} is not one this notify reads ({MANIFEST_FORMAT})",
+                m.format
+            )),
+            Err(e) => problems.push(format!("manifest.json cannot be read: {e}")),
+        }
+    }
+    Ok(VerifyReport {
+        backup: folder.shown().to_string(),
+        files: sums.len() as u64,
+        problems,
+    })
+}
+
+async fn streamed_sha256(folder: &Target, file: &str) -> Result<String, BackupError> {
+    let place = || format!("{}/{file}", folder.shown());
+    let mut stream = folder
+        .store()
+        .get(&folder.path(file))
+        .await
+        .map_err(|e| BackupError::objects(place(), e))?
+        .into_stream();
+    let mut hash = Sha256::new();
+    while let Some(piece) = stream.next().await {
+        hash.update(&piece.map_err(|e| BackupError::objects(place(), e))?);
+    }
+    Ok(hex::encode(hash.finalize()))
 }

@@ -346,7 +346,7 @@ fn secrets_of(config: &Config) -> Result<Vec<(&'static str, String)>, BackupErro
     let key = if config.secrets.encryption_key.is_empty() {
         from_file(&config.encryption_key_file())?.ok_or_else(|| {
             BackupError::Refused(format!(
-                "--include-secrets: there is no encryption key at {}",
+                "there is no encryption key at {} to put in the backup",
                 config.encryption_key_file().display()
             ))
         })?
@@ -377,7 +377,7 @@ pub async fn scheduled_backup(cx: &Context) -> JobOutcome {
         let dump = super::dump(&cx.store)?;
         let options = BackupOptions {
             include_blobs: settings.include_blobs,
-            include_secrets: false,
+            include_secrets: settings.include_secrets,
         };
         let manifest = write_backup(
             dump,

@@ -21,7 +21,6 @@
 //! ends in. A method per operation keeps that visible and lets the local arm use only what it
 //! needs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -78,6 +77,7 @@ impl Backend {
 }
 
 /// The running server's internal API, as the CLI on the same machine reaches it.
+#[derive(Clone)]
 pub struct Remote {
     base_url: String,
     client_id: String,
@@ -102,7 +102,7 @@ impl Remote {
             client_id: config.admin.client_id.clone(),
             secret,
             // A big sheet takes a while to check.
-            http: http_client(300)?,
+            http: http_client(config, 300)?,
         })
     }
 
@@ -179,19 +179,9 @@ pub fn error_message(answer: &Value) -> String {
 
 /// The address a local client should use to reach the configured listener.
 pub fn local_base_url(config: &Config) -> String {
-    let mut addr = config.server.listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        });
-    }
-    format!("http://{addr}")
+    crate::server::local::base_url(config)
 }
 
-pub fn http_client(timeout_secs: u64) -> Result<reqwest::Client, CliError> {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(timeout_secs))
-        .build()
-        .map_err(|e| CliError::Message(format!("cannot build an HTTP client: {e}")))
+pub fn http_client(config: &Config, timeout_secs: u64) -> Result<reqwest::Client, CliError> {
+    crate::server::local::client(config, timeout_secs).map_err(CliError::Message)
 }

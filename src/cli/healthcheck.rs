@@ -24,7 +24,7 @@ pub async fn run(config: &Config, args: HealthcheckArgs) -> Result<ExitCode, Cli
     let HealthcheckArgs { url, timeout } = args;
     let url = url.unwrap_or_else(|| format!("{}/_status", local_base_url(config)));
     let answer = async {
-        let resp = http_client(timeout)?
+        let resp = http_client(config, timeout)?
             .get(&url)
             .send()
             .await

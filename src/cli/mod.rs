@@ -7,6 +7,7 @@
 //! | `healthcheck.rs` | `healthcheck`: does the server answer `GET /_status` with `ok`? |
 //! | `check_config.rs` | `check-config`: the effective settings and where each came from |
 //! | `reindex.rs` | `reindex`: rebuild the search index from the database |
+//! | `backup.rs` | `backup`, `restore`, `check`: the operator's backups and integrity check |
 //! | `service.rs`, `api_key.rs`, `template.rs` | `service create|update`, `api-key create`, `template create`: a fresh appliance to a working key without a UI |
 //! | `jobs.rs` | `jobs list|run`: the scheduled jobs |
 //! | `sheet.rs` | `sheet send`: a spreadsheet of recipients sent as one job |
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app;
-use crate::config::{self, Config, LogFormat, Overrides};
+use crate::config::{self, Overrides};
 use crate::domain::DomainError;
 
 /// `println!` that ignores a closed standard output (`notify jobs list | head`), where
@@ -42,6 +43,7 @@ macro_rules! say {
 
 mod api_key;
 mod backend;
+mod backup;
 mod check_config;
 mod healthcheck;
 mod jobs;
@@ -89,6 +91,15 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Rebuild the search index from the database.
     Reindex,
+    /// A consistent backup of the data directory, while the server runs or not: the database
+    /// (one snapshot), the blobs, the settings, the encryption key, a manifest and checksums.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory (then the search index is rebuilt).
+    Restore(backup::RestoreArgs),
+    /// Verify the data directory (redb's file check, every table and record, the index against
+    /// the store, sealed values, blobs), or a backup with --backup. Exit 0 when whole, 2 when
+    /// problems were found (listed), 1 when it could not check.
+    Check(backup::CheckArgs),
     /// Manage services.
     #[command(subcommand)]
     Service(ServiceCommand),
@@ -165,13 +176,17 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         listen,
     };
     let config = config::load(cli.config.as_deref(), &overrides)?;
-    init_logging(&config);
+    // Held to the end of the command: dropping it writes the log lines still queued.
+    let _log = crate::logging::init(&config);
     match cli.command.unwrap_or_default() {
         Command::Serve(_) => serve::run(config),
         Command::Healthcheck(args) => runtime()?.block_on(healthcheck::run(&config, args)),
         // Loaded again with its layers, to say where each setting came from.
         Command::CheckConfig(args) => check_config::run(cli.config.as_deref(), &overrides, args),
         Command::Reindex => runtime()?.block_on(reindex::run(config)),
+        Command::Backup(args) => runtime()?.block_on(backup::backup(config, args)),
+        Command::Restore(args) => runtime()?.block_on(backup::restore(config, args)),
+        Command::Check(args) => runtime()?.block_on(backup::check(config, args)),
         Command::Service(cmd) => runtime()?.block_on(service::run(config, cmd)),
         Command::ApiKey(cmd) => runtime()?.block_on(api_key::run(config, cmd)),
         Command::Template(cmd) => runtime()?.block_on(template::run(config, cmd)),
@@ -192,18 +207,4 @@ impl Default for Command {
     fn default() -> Self {
         Command::Serve(serve::ServeArgs { listen: None })
     }
-}
-
-/// Log to standard error at `log.level` (an `EnvFilter` directive such as `info` or
-/// `notify=debug,storage=info`), as text or JSON (`log.format`).
-pub fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }

@@ -32,11 +32,8 @@ async fn serve(config: Config) -> Result<(), CliError> {
     tracing::info!(?config, "starting");
     systemd::status("opening the data directory");
     let listener = app::bind(config.server.listen).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let addr = listener.local_addr().unwrap_or(config.server.listen);
     let app = App::open(config, Arc::new(SystemClock))?;
-    tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "notify is listening");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let shutdown = async move {
         app::shutdown_signal().await;
@@ -47,12 +44,13 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let server = tokio::spawn(app::serve(app.clone(), listener, shutdown));
     let watchdog = systemd::start_watchdog(&app);
     systemd::ready(&format!("serving on {addr}"));
-    systemd::finish_within(server, stop_rx, systemd::STOP_GRACE).await;
+    let served = systemd::finish_within(server, stop_rx, systemd::STOP_GRACE).await;
     if let Some(watchdog) = watchdog {
         // Awaited, so its handle on the app is gone before the store closes.
         watchdog.abort();
         let _ = watchdog.await;
     }
     app.shutdown();
-    Ok(())
+    // `None`: the stop's grace period ran out; what was left is logged.
+    Ok(served.unwrap_or(Ok(()))?)
 }

@@ -17,9 +17,12 @@ pub struct BackupConfig {
     /// Backups kept at `to` by the scheduled job (the oldest beyond this are deleted after a
     /// new one is complete); at least 1.
     pub keep: u32,
-    /// Copy the blob store's files into each backup (otherwise the backup lists them: right
-    /// when blobs are in S3, which keeps them itself).
+    /// Copy the blob store's files into each backup (false: the backup lists them, right when
+    /// blobs are in S3, which keeps them itself).
     pub include_blobs: bool,
+    /// Copy the encryption key (and the admin secret) into each backup, so it restores on its
+    /// own; false = keep the key safe apart (a restore asks for it).
+    pub include_secrets: bool,
     /// `[backup.s3]`: the S3 service of an `s3://` target.
     pub s3: BackupS3Config,
 }
@@ -29,7 +32,8 @@ impl Default for BackupConfig {
         BackupConfig {
             to: String::new(),
             keep: 7,
-            include_blobs: false,
+            include_blobs: true,
+            include_secrets: true,
             s3: BackupS3Config::default(),
         }
     }

@@ -61,7 +61,7 @@ pub use providers::{
 pub use scheduler::{AlertsConfig, RetentionConfig, SchedulerConfig};
 pub use secret::{REDACTED, Secret, serialize_redacted};
 pub use sending::{LetterRates, SendingConfig};
-pub use server::{DEFAULT_LISTEN, ServerConfig};
+pub use server::{BodyLimitsConfig, DEFAULT_LISTEN, ServerConfig, TlsConfig};
 pub use sms::{SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use storage::{BlobsConfig, BlobsKind, DiskConfig, S3Config, StorageConfig};

@@ -7,6 +7,7 @@ pub mod files;
 pub mod names;
 pub mod pdf_inspect;
 pub mod print_run;
+pub mod raster;
 pub mod render;
 pub mod responses;
 pub mod sftp;

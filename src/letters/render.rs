@@ -74,6 +74,104 @@ const CONTACT_LINE_EM: f32 = 1.25;
 const PAGE_NUMBER_SIZE_PT: f32 = 9.0;
 const PAGE_NUMBER_BASELINE_MM: f32 = 285.0;
 
+/// A QR code is drawn 5.25 body lines square (upstream: 16 pt × 5.25 = 84 pt, whatever the
+/// amount of data), centred in the body column, with 1.25 lines above and 1.5 below.
+const QR_SIZE_MM: f32 = 84.0 * MM_PER_PT;
+const QR_GAP_ABOVE_MM: f32 = 20.0 * MM_PER_PT;
+const QR_GAP_BELOW_MM: f32 = 24.0 * MM_PER_PT;
+
+/// The logo box on page 1 (upstream: 70 × 18 mm at the top-left of the content area); the
+/// image is scaled to fit it, keeping its proportions.
+const LOGO_BOX_MM: (f32, f32, f32, f32) = (15.0, 10.0, 85.0, 28.0);
+
+/// The language a letter (or one part of a bilingual letter) is printed in: the date and
+/// the page numbers follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    English,
+    Welsh,
+}
+
+impl Language {
+    /// Upstream's `ENGLISH_TO_WELSH_MONTHS` applied to `%-d %B %Y`.
+    pub fn date(self, date: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        match self {
+            Language::English => date.format("%-d %B %Y").to_string(),
+            Language::Welsh => {
+                const MONTHS: [&str; 12] = [
+                    "Ionawr",
+                    "Chwefror",
+                    "Mawrth",
+                    "Ebrill",
+                    "Mai",
+                    "Mehefin",
+                    "Gorffennaf",
+                    "Awst",
+                    "Medi",
+                    "Hydref",
+                    "Tachwedd",
+                    "Rhagfyr",
+                ];
+                let month = MONTHS[date.month0() as usize];
+                format!("{} {month} {}", date.day(), date.year())
+            }
+        }
+    }
+
+    /// "Page 2 of 3", or "Tudalen 2 o 3".
+    fn page_number(self, page: u32, of: u32) -> String {
+        match self {
+            Language::English => format!("Page {page} of {of}"),
+            Language::Welsh => format!("Tudalen {page} o {of}"),
+        }
+    }
+}
+
+/// A letter logo (the service's letter branding), checked when it was uploaded.
+#[derive(Clone)]
+pub struct Logo {
+    image: krilla::image::Image,
+}
+
+impl std::fmt::Debug for Logo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logo")
+            .field("size", &self.image.size())
+            .finish()
+    }
+}
+
+impl Logo {
+    /// A PNG or JPEG logo.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, RenderError> {
+        let data = krilla::Data::from(bytes);
+        let image = if data.as_ref().starts_with(b"\x89PNG") {
+            krilla::image::Image::from_png(data, true)
+        } else if data.as_ref().starts_with(&[0xFF, 0xD8]) {
+            krilla::image::Image::from_jpeg(data, true)
+        } else {
+            Err("a logo must be a PNG or JPEG image".to_owned())
+        }
+        .map_err(RenderError::Logo)?;
+        let (w, h) = image.size();
+        if w == 0 || h == 0 {
+            return Err(RenderError::Logo("the logo has no pixels".to_owned()));
+        }
+        Ok(Self { image })
+    }
+
+    /// Where the logo goes on page 1: (x, y, width, height) in mm, fitted in the logo box
+    /// and kept at its top-left.
+    fn placement(&self) -> (f32, f32, f32, f32) {
+        let (w, h) = self.image.size();
+        let (x0, y0, x1, y1) = LOGO_BOX_MM;
+        let scale = ((x1 - x0) / w as f32).min((y1 - y0) / h as f32);
+        (x0, y0, w as f32 * scale, h as f32 * scale)
+    }
+}
+
 /// What a letter says; everything is already validated and personalised by the caller.
 #[derive(Debug, Clone, Copy)]
 pub struct LetterContent<'a> {
@@ -84,8 +182,12 @@ pub struct LetterContent<'a> {
     /// Printed as e.g. "30 November 2026".
     pub date: chrono::NaiveDate,
     pub subject: &'a str,
-    /// Notify letter markdown.
+    /// Notify letter markdown; a paragraph `qr: <data>` becomes a QR code.
     pub body: &'a str,
+    /// The date and page numbers follow it.
+    pub language: Language,
+    /// Printed at the top left of page 1.
+    pub logo: Option<&'a Logo>,
 }
 
 /// A finished letter PDF.
@@ -105,17 +207,80 @@ pub enum RenderError {
     /// Text ended up outside the printable area or address window (a layout bug).
     #[error("letter text outside the printable area: {0}")]
     Geometry(String),
+    /// A letter logo that is not a usable PNG or JPEG.
+    #[error("letter logo: {0}")]
+    Logo(String),
 }
 
 /// Renders a letter to PDF. Pure and synchronous: run it on a blocking thread.
 pub fn render_letter(content: &LetterContent) -> Result<RenderedLetter, RenderError> {
-    let layout = layout(content)?;
-    check_geometry(&layout)?;
-    let pdf = draw(fonts()?, &layout)?;
+    render_letters(std::slice::from_ref(content))
+}
+
+/// Renders letters one after another into one PDF, each starting on a new page with its own
+/// page numbers: a bilingual letter is the Welsh letter then the English one, as upstream
+/// stitches its two renderings.
+pub fn render_letters(parts: &[LetterContent]) -> Result<RenderedLetter, RenderError> {
+    let mut layouts = Vec::with_capacity(parts.len());
+    for part in parts {
+        let layout = layout(part)?;
+        check_geometry(&layout)?;
+        layouts.push((layout, part.logo));
+    }
+    let pdf = draw(fonts()?, &layouts)?;
     Ok(RenderedLetter {
         pdf,
-        page_count: layout.page_count,
+        page_count: layouts.iter().map(|(l, _)| l.page_count).sum(),
     })
+}
+
+/// The most data upstream puts in a letter's QR code (UTF-8 bytes, as its template text has
+/// it: `&`, `<` and `>` escaped), beyond which codes print too dense to scan.
+pub const QR_CODE_MAX_BYTES: usize = 504;
+
+/// A `qr:` paragraph whose data is over [`QR_CODE_MAX_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QrCodeTooLong {
+    pub num_bytes: usize,
+    pub data: String,
+}
+
+/// The first QR code in `body` (letter markdown) with too much data, as upstream's
+/// `has_qr_code_with_too_much_data` finds it.
+pub fn qr_code_too_long(body: &str) -> Option<QrCodeTooLong> {
+    let body = normalise(body);
+    let lines: Vec<&str> = body.lines().collect();
+    (0..lines.len())
+        .filter_map(|i| qr_paragraph(&lines, i))
+        .map(|data| {
+            let escaped = data.len()
+                + 4 * data.matches('&').count()
+                + 3 * (data.matches('<').count() + data.matches('>').count());
+            QrCodeTooLong {
+                num_bytes: escaped,
+                data: data.to_owned(),
+            }
+        })
+        .find(|q| q.num_bytes > QR_CODE_MAX_BYTES)
+}
+
+/// The data of line `i` when it is a paragraph of its own reading `qr: <data>` (any case,
+/// spaces around the colon): upstream's `^\s*qr\s*:\s*(.+)` over a whole paragraph.
+fn qr_paragraph<'l>(lines: &[&'l str], i: usize) -> Option<&'l str> {
+    let alone = |j: Option<usize>| {
+        j.and_then(|j| lines.get(j))
+            .is_none_or(|l| l.trim().is_empty())
+    };
+    if !alone(i.checked_sub(1)) || !alone(Some(i + 1)) {
+        return None;
+    }
+    let line = lines.get(i)?.trim();
+    let prefix = line.get(..2)?;
+    if !prefix.eq_ignore_ascii_case("qr") {
+        return None;
+    }
+    let data = line[2..].trim_start().strip_prefix(':')?.trim();
+    (!data.is_empty()).then_some(data)
 }
 
 /// The layout keeps text inside the printer's boxes by construction; checking again costs
@@ -136,6 +301,15 @@ fn check_geometry(layout: &Layout) -> Result<(), RenderError> {
                 l.x_mm + l.width_mm,
                 l.y_mm,
                 l.bottom_mm
+            )));
+        }
+    }
+    let (x0, y0, x1, y1) = PRINTABLE_MM;
+    for q in &layout.qr_codes {
+        if q.x_mm < x0 || q.y_mm < y0 || q.x_mm + QR_SIZE_MM > x1 || q.y_mm + QR_SIZE_MM > y1 {
+            return Err(RenderError::Geometry(format!(
+                "QR code on page {} at x {:.1} mm, y {:.1} mm",
+                q.page, q.x_mm, q.y_mm
             )));
         }
     }
@@ -303,10 +477,22 @@ pub(crate) struct PositionedLine {
     pub(crate) runs: Vec<Run>,
 }
 
+/// A QR code placed on a page: its top-left corner in mm, [`QR_SIZE_MM`] square.
+#[derive(Debug, Clone)]
+pub(crate) struct PlacedQr {
+    pub(crate) page: u32,
+    pub(crate) x_mm: f32,
+    pub(crate) y_mm: f32,
+    /// Modules a side, then each module, row by row (true = dark).
+    pub(crate) width: usize,
+    pub(crate) dark: Vec<bool>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Layout {
     pub(crate) page_count: u32,
     pub(crate) lines: Vec<PositionedLine>,
+    pub(crate) qr_codes: Vec<PlacedQr>,
 }
 
 /// Positions every line of a letter; the PDF is drawn from exactly this.
@@ -316,8 +502,10 @@ pub(crate) fn layout(content: &LetterContent) -> Result<Layout, RenderError> {
 
 fn layout_with(fonts: &Fonts, content: &LetterContent) -> Layout {
     let mut lines = Vec::new();
+    let mut qr_codes = Vec::new();
     layout_address(fonts, content.address_lines, &mut lines);
-    layout_contact(fonts, content.contact_block, content.date, &mut lines);
+    let date = content.language.date(content.date);
+    layout_contact(fonts, content.contact_block, &date, &mut lines);
 
     let mut flow = Flow {
         fonts,
@@ -326,6 +514,7 @@ fn layout_with(fonts: &Fonts, content: &LetterContent) -> Layout {
         at_top: true,
         page_has_body: false,
         lines: &mut lines,
+        qr_codes: &mut qr_codes,
     };
     flow.subject(content.subject);
     layout_body(&mut flow, content.body);
@@ -336,7 +525,7 @@ fn layout_with(fonts: &Fonts, content: &LetterContent) -> Layout {
     let page_count = flow.page;
 
     for page in 1..=page_count {
-        let text = format!("Page {page} of {page_count}");
+        let text = content.language.page_number(page, page_count);
         let width = fonts.width_mm(Style::Regular, PAGE_NUMBER_SIZE_PT, &text);
         let x = (A4_WIDTH_MM - width) / 2.0;
         lines.push(positioned(
@@ -352,7 +541,11 @@ fn layout_with(fonts: &Fonts, content: &LetterContent) -> Layout {
             }],
         ));
     }
-    Layout { page_count, lines }
+    Layout {
+        page_count,
+        lines,
+        qr_codes,
+    }
 }
 
 fn positioned(
@@ -478,12 +671,7 @@ fn truncate_to(fonts: &Fonts, style: Style, size: f32, text: &str, max_mm: f32) 
 /// The contact block and date in the top-right column. It must end above the body (y 95 mm),
 /// so a long block moves up, then shrinks, and as a last resort loses its final lines; the
 /// date is always kept.
-fn layout_contact(
-    fonts: &Fonts,
-    block: Option<&str>,
-    date: chrono::NaiveDate,
-    out: &mut Vec<PositionedLine>,
-) {
+fn layout_contact(fonts: &Fonts, block: Option<&str>, date: &str, out: &mut Vec<PositionedLine>) {
     let normalised = block.map(normalise).unwrap_or_default();
     let raw: Vec<&str> = normalised.lines().map(str::trim).collect();
     let first = raw.iter().position(|l| !l.is_empty());
@@ -492,7 +680,6 @@ fn layout_contact(
         (Some(a), Some(b)) => &raw[a..=b],
         _ => &[][..],
     };
-    let date = date.format("%-d %B %Y").to_string();
     let width = CONTACT_RIGHT_MM - CONTACT_LEFT_MM;
 
     let wrap_block = |size: f32| -> Vec<String> {
@@ -521,7 +708,7 @@ fn layout_contact(
         if !block.is_empty() {
             block.push(String::new());
         }
-        block.extend(wrap_plain(fonts, &date, size, width));
+        block.extend(wrap_plain(fonts, date, size, width));
         block
     };
 
@@ -538,7 +725,7 @@ fn layout_contact(
         None => {
             let size = CONTACT_SIZES_PT[CONTACT_SIZES_PT.len() - 1];
             let mut block = wrap_block(size);
-            let date_lines = wrap_plain(fonts, &date, size, width).len();
+            let date_lines = wrap_plain(fonts, date, size, width).len();
             // Keep as many lines as leave room for the blank line and the date.
             let room = (0..=block.len())
                 .rev()
@@ -557,7 +744,7 @@ fn layout_contact(
     let em = size * MM_PER_PT;
     let line_h = em * CONTACT_LINE_EM;
     let first_baseline = top + fonts.ascent() * em;
-    let date_from = lines.len() - wrap_plain(fonts, &date, size, width).len();
+    let date_from = lines.len() - wrap_plain(fonts, date, size, width).len();
     for (i, text) in lines.into_iter().enumerate() {
         if text.is_empty() {
             continue;
@@ -596,6 +783,7 @@ enum BlockKind {
     Paragraph,
     List,
     Heading,
+    QrCode,
 }
 
 /// Places body lines top to bottom, starting new pages as they fill.
@@ -608,6 +796,7 @@ struct Flow<'a> {
     at_top: bool,
     page_has_body: bool,
     lines: &'a mut Vec<PositionedLine>,
+    qr_codes: &'a mut Vec<PlacedQr>,
 }
 
 impl Flow<'_> {
@@ -661,6 +850,33 @@ impl Flow<'_> {
             ));
         }
         (self.page, baseline)
+    }
+
+    /// A QR code block; `false` when the data cannot be encoded (then it prints as text).
+    fn qr_code(&mut self, data: &str) -> bool {
+        let Ok(code) = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M) else {
+            return false;
+        };
+        self.gap(QR_GAP_ABOVE_MM);
+        self.need(QR_SIZE_MM + QR_GAP_BELOW_MM);
+        let x_mm = BODY_LEFT_MM + (BODY_RIGHT_MM - BODY_LEFT_MM - QR_SIZE_MM) / 2.0;
+        let dark = code
+            .to_colors()
+            .into_iter()
+            .map(|c| c == qrcode::Color::Dark)
+            .collect();
+        self.qr_codes.push(PlacedQr {
+            page: self.page,
+            x_mm,
+            y_mm: self.y,
+            width: code.width(),
+            dark,
+        });
+        self.y += QR_SIZE_MM;
+        self.at_top = false;
+        self.page_has_body = true;
+        self.gap(QR_GAP_BELOW_MM);
+        true
     }
 
     fn subject(&mut self, subject: &str) {
@@ -717,10 +933,18 @@ fn layout_body(flow: &mut Flow, body: &str) {
     let mut previous: Option<BlockKind> = None;
     let mut blank = false;
     let width = BODY_RIGHT_MM - BODY_LEFT_MM;
-    for raw in body.lines() {
+    let all: Vec<&str> = body.lines().collect();
+    for (index, raw) in all.iter().enumerate() {
         let line = raw.trim();
         if line.is_empty() {
             blank = true;
+            continue;
+        }
+        if let Some(data) = qr_paragraph(&all, index)
+            && flow.qr_code(data)
+        {
+            previous = Some(BlockKind::QrCode);
+            blank = false;
             continue;
         }
         if line == "***" || line == "---" {
@@ -995,43 +1219,97 @@ fn pt(mm: f32) -> f32 {
     mm / MM_PER_PT
 }
 
-fn draw(fonts: &Fonts, layout: &Layout) -> Result<Vec<u8>, RenderError> {
+fn draw(fonts: &Fonts, layouts: &[(Layout, Option<&Logo>)]) -> Result<Vec<u8>, RenderError> {
     let settings = PageSettings::from_wh(pt(A4_WIDTH_MM), pt(A4_HEIGHT_MM))
         .ok_or_else(|| RenderError::Pdf("invalid page size".to_owned()))?;
-    let mut by_page: Vec<Vec<&PositionedLine>> = vec![Vec::new(); layout.page_count as usize];
-    for line in &layout.lines {
-        if let Some(page) = by_page.get_mut((line.page as usize).wrapping_sub(1)) {
-            page.push(line);
-        }
-    }
     let mut document = Document::new();
     let mut glyphs = Vec::new();
-    for lines in by_page {
-        let mut page = document.start_page_with(settings.clone());
-        let mut surface = page.surface();
-        for line in lines {
-            for run in &line.runs {
-                let face = fonts.face(run.style);
-                shape(&face.metrics, &run.text, &mut glyphs);
-                if glyphs.is_empty() {
-                    continue;
-                }
-                surface.draw_glyphs(
-                    Point::from_xy(pt(run.x_mm), pt(line.baseline_mm)),
-                    &glyphs,
-                    face.font.clone(),
-                    &run.text,
-                    line.size_pt,
-                    false,
-                );
+    for (layout, logo) in layouts {
+        let mut by_page: Vec<Vec<&PositionedLine>> = vec![Vec::new(); layout.page_count as usize];
+        for line in &layout.lines {
+            if let Some(page) = by_page.get_mut((line.page as usize).wrapping_sub(1)) {
+                page.push(line);
             }
         }
-        surface.finish();
-        page.finish();
+        for (index, lines) in by_page.into_iter().enumerate() {
+            let number = index as u32 + 1;
+            let mut page = document.start_page_with(settings.clone());
+            let mut surface = page.surface();
+            if number == 1
+                && let Some(logo) = logo
+            {
+                draw_logo(&mut surface, logo);
+            }
+            for qr in layout.qr_codes.iter().filter(|q| q.page == number) {
+                draw_qr(&mut surface, qr);
+            }
+            for line in lines {
+                for run in &line.runs {
+                    let face = fonts.face(run.style);
+                    shape(&face.metrics, &run.text, &mut glyphs);
+                    if glyphs.is_empty() {
+                        continue;
+                    }
+                    surface.draw_glyphs(
+                        Point::from_xy(pt(run.x_mm), pt(line.baseline_mm)),
+                        &glyphs,
+                        face.font.clone(),
+                        &run.text,
+                        line.size_pt,
+                        false,
+                    );
+                }
+            }
+            surface.finish();
+            page.finish();
+        }
     }
     document
         .finish()
         .map_err(|e| RenderError::Pdf(e.to_string()))
+}
+
+fn draw_logo(surface: &mut krilla::surface::Surface<'_>, logo: &Logo) {
+    let (x, y, w, h) = logo.placement();
+    let Some(size) = krilla::geom::Size::from_wh(pt(w), pt(h)) else {
+        return;
+    };
+    surface.push_transform(&krilla::geom::Transform::from_translate(pt(x), pt(y)));
+    surface.draw_image(logo.image.clone(), size);
+    surface.pop();
+}
+
+/// The dark modules as black squares, one path (no quiet zone: upstream draws none either,
+/// the page around it is white).
+fn draw_qr(surface: &mut krilla::surface::Surface<'_>, qr: &PlacedQr) {
+    let module = QR_SIZE_MM / qr.width as f32;
+    let mut path = krilla::geom::PathBuilder::new();
+    // One rectangle per horizontal run of dark modules: no seams for a reader to trip on.
+    for (row, modules) in qr.dark.chunks(qr.width).enumerate() {
+        let mut col = 0;
+        while col < modules.len() {
+            if !modules[col] {
+                col += 1;
+                continue;
+            }
+            let start = col;
+            while col < modules.len() && modules[col] {
+                col += 1;
+            }
+            if let Some(run) = krilla::geom::Rect::from_xywh(
+                pt(qr.x_mm + start as f32 * module),
+                pt(qr.y_mm + row as f32 * module),
+                pt((col - start) as f32 * module),
+                pt(module),
+            ) {
+                path.push_rect(run);
+            }
+        }
+    }
+    if let Some(path) = path.finish() {
+        surface.set_fill(Some(krilla::paint::Fill::default()));
+        surface.draw_path(&path);
+    }
 }
 
 /// One glyph per character, advances straight from `hmtx`: the same numbers `wrap` measured.
@@ -1070,6 +1348,8 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid date"),
             subject: "Your application",
             body,
+            language: Language::English,
+            logo: None,
         }
     }
 
@@ -1390,6 +1670,183 @@ mod tests {
             .map(|l| l.runs[0].text.as_str())
             .collect();
         assert_eq!(date, ["30 November 2026"]);
+    }
+
+    #[test]
+    fn welsh_dates_and_page_numbers() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let mut content = letter(&addr, "Annwyl gwsmer");
+        content.language = Language::Welsh;
+        let laid_out = layout(&content).expect("layout");
+        let text_of = |kind| -> Vec<String> {
+            laid_out
+                .lines
+                .iter()
+                .filter(|l| l.kind == kind)
+                .map(|l| l.runs[0].text.clone())
+                .collect()
+        };
+        assert_eq!(text_of(LineKind::Date), ["30 Tachwedd 2026"]);
+        assert_eq!(text_of(LineKind::PageNumber), ["Tudalen 1 o 1"]);
+        let months: Vec<String> = (1..=12)
+            .map(|m| Language::Welsh.date(NaiveDate::from_ymd_opt(2026, m, 1).expect("date")))
+            .collect();
+        assert_eq!(months[0], "1 Ionawr 2026");
+        assert_eq!(months[6], "1 Gorffennaf 2026");
+        assert_eq!(months[11], "1 Rhagfyr 2026");
+    }
+
+    #[test]
+    fn bilingual_letters_are_welsh_then_english_each_numbered() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let mut welsh = letter(&addr, "Annwyl gwsmer\n\n***\n\nAil dudalen");
+        welsh.language = Language::Welsh;
+        let english = letter(&addr, "Dear customer");
+        let rendered = render_letters(&[welsh, english]).expect("renders");
+        assert_eq!(rendered.page_count, 3);
+        assert_eq!(pdf_pages(&rendered.pdf).1, 3);
+    }
+
+    #[test]
+    fn qr_paragraphs_are_found_as_upstream_does() {
+        let lines = [
+            "Intro",
+            "",
+            "QR : https://example.gov.uk",
+            "",
+            "qr:",
+            "x",
+            "qr: y",
+        ];
+        assert_eq!(qr_paragraph(&lines, 2), Some("https://example.gov.uk"));
+        assert_eq!(qr_paragraph(&lines, 4), None, "no data");
+        assert_eq!(qr_paragraph(&lines, 6), None, "not a paragraph of its own");
+        assert_eq!(qr_paragraph(&["qrs: a"], 0), None);
+        let long = format!("qr: https://example.gov.uk/?{}", "a&".repeat(100));
+        let too_long = qr_code_too_long(&long).expect("too long");
+        assert_eq!(too_long.num_bytes, 24 + 200 + 400);
+        assert!(qr_code_too_long(&format!("qr: {}", "a".repeat(504))).is_none());
+        assert_eq!(
+            qr_code_too_long(&format!("qr: {}", "a".repeat(505))).map(|q| q.num_bytes),
+            Some(505)
+        );
+    }
+
+    /// The QR code is drawn where upstream puts it and reads back as its data once the PDF
+    /// is rendered to pixels.
+    #[test]
+    fn qr_codes_render_and_read_back() {
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let data = "https://www.example.gov.uk/renew?ref=ABC-123";
+        let body = format!("Scan this to renew:\n\nqr: {data}\n\nThank you.");
+        let content = letter(&addr, &body);
+        let laid_out = layout(&content).expect("layout");
+        assert_eq!(laid_out.qr_codes.len(), 1);
+        let qr = &laid_out.qr_codes[0];
+        let centre = qr.x_mm + QR_SIZE_MM / 2.0;
+        assert!((centre - (BODY_LEFT_MM + BODY_RIGHT_MM) / 2.0).abs() < 0.01);
+        assert!((QR_SIZE_MM - 29.63).abs() < 0.01, "{QR_SIZE_MM}");
+
+        let rendered = render_letter(&content).expect("renders");
+        let page = crate::letters::raster::Rasteriser::open(&rendered.pdf)
+            .and_then(|r| r.render(0, 200.0, &[]))
+            .expect("rendered");
+        let luma = page.luma();
+        let (w, h) = (page.width as usize, page.height as usize);
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code on the page");
+        let (_, content) = grids[0].decode().expect("decodes");
+        assert_eq!(content, data);
+    }
+
+    #[test]
+    fn a_logo_sits_in_the_logo_box() {
+        // A 4 × 1 PNG (blue): fitted to the 70 × 18 mm box by its width.
+        let png = tiny_png(4, 1);
+        let logo = Logo::from_bytes(png).expect("a PNG");
+        let (x, y, w, h) = logo.placement();
+        assert_eq!((x, y), (15.0, 10.0));
+        assert!(
+            (w - 70.0).abs() < 0.01 && (h - 17.5).abs() < 0.01,
+            "{w} × {h}"
+        );
+        assert!(Logo::from_bytes(b"GIF89a".to_vec()).is_err());
+        let addr = address(&["A. Person", "1 Street", "SW1A 1AA"]);
+        let mut content = letter(&addr, "Body");
+        content.logo = Some(&logo);
+        let rendered = render_letter(&content).expect("renders");
+        // The logo's pixels are blue at its centre; the page passes the printer's checks.
+        let raster = crate::letters::raster::Rasteriser::open(&rendered.pdf).expect("opens");
+        let page = raster.render(0, 72.0, &[]).expect("renders");
+        let at = |x_mm: f32, y_mm: f32| {
+            let px = (x_mm / MM_PER_PT).round() as usize;
+            let py = (y_mm / MM_PER_PT).round() as usize;
+            let i = (py * page.width as usize + px) * 3;
+            (page.rgb[i], page.rgb[i + 1], page.rgb[i + 2])
+        };
+        assert_eq!(at(50.0, 18.0), (0x1d, 0x70, 0xb8));
+        let verdict = crate::letters::validate::validate_precompiled(&rendered.pdf, false);
+        assert!(
+            matches!(verdict, crate::letters::validate::Validation::Passed { .. }),
+            "{verdict:?}"
+        );
+    }
+
+    /// A solid-colour RGB PNG, written by hand (stored deflate blocks, no compressor needed).
+    pub(crate) fn tiny_png(width: u32, height: u32) -> Vec<u8> {
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            out.extend((data.len() as u32).to_be_bytes());
+            let start = out.len();
+            out.extend(kind);
+            out.extend(data);
+            let crc = crc32(&out[start..]);
+            out.extend(crc.to_be_bytes());
+        }
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = 0xFFFF_FFFFu32;
+            for &b in bytes {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        fn adler32(bytes: &[u8]) -> u32 {
+            let (mut a, mut b) = (1u32, 0u32);
+            for &x in bytes {
+                a = (a + u32::from(x)) % 65_521;
+                b = (b + a) % 65_521;
+            }
+            (b << 16) | a
+        }
+        let mut raw = Vec::new();
+        for _ in 0..height {
+            raw.push(0);
+            for _ in 0..width {
+                raw.extend([0x1d, 0x70, 0xb8]);
+            }
+        }
+        let mut zlib = vec![0x78, 0x01, 0x01];
+        let len = raw.len() as u16;
+        zlib.extend(len.to_le_bytes());
+        zlib.extend((!len).to_le_bytes());
+        zlib.extend(&raw);
+        zlib.extend(adler32(&raw).to_be_bytes());
+        let mut ihdr = Vec::new();
+        ihdr.extend(width.to_be_bytes());
+        ihdr.extend(height.to_be_bytes());
+        ihdr.extend([8, 2, 0, 0, 0]);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        chunk(&mut out, b"IHDR", &ihdr);
+        chunk(&mut out, b"IDAT", &zlib);
+        chunk(&mut out, b"IEND", &[]);
+        out
     }
 
     /// Figures measured with the hand-written TrueType reader this replaced (the whole of

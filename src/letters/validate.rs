@@ -1,13 +1,20 @@
 //! Precompiled letter validation (spec §1.4): the checks template-preview makes before a letter
 //! uploaded as a PDF may be printed, in the same order, with the same failure messages.
 //!
-//! Upstream renders every page and looks for non-white pixels outside the printable areas. The
-//! appliance has no rasteriser, so [`super::pdf_inspect`] interprets the content streams and the
-//! checks here work on the bounding boxes of what is painted and of the text shown.
+//! Upstream renders every page, paints the allowed areas white and fails any page with a pixel
+//! that is not white. Here [`super::pdf_inspect`] first interprets the content streams and
+//! keeps the bounding boxes of what is painted: a page whose boxes all sit inside the allowed
+//! areas cannot have ink outside them. Boxes overstate ink (a white fill in a colour space the
+//! reader does not judge, a scanned page whose image has white margins), so a page the boxes
+//! flag is rendered ([`super::raster`]) and its pixels decide, as upstream's do. Text (the
+//! address, the NOTIFY tag) is read from the content streams, NFKD-normalised as upstream.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use unicode_normalization::UnicodeNormalization;
+
 use super::pdf_inspect::{PageContent, PdfError, PdfFile, Rect, text_lines};
+use super::raster::Rasteriser;
 use crate::domain::recipients::{AddressError, PostalAddress, validate_postal_address};
 
 /// DVLA prints at most ten pages (five sheets, double-sided) per letter.
@@ -22,7 +29,8 @@ pub enum Validation {
     },
     Failed {
         message: &'static str,
-        invalid_pages: Vec<u32>,
+        /// `None` when the file could not be read at all (upstream's `null`).
+        invalid_pages: Option<Vec<u32>>,
         page_count: Option<u32>,
     },
 }
@@ -57,11 +65,11 @@ const NOTIFY_TAG_TEXT: &str = "NOTIFY";
 /// panics: anything unexpected while reading the file is `unable-to-read-the-file`, as upstream.
 pub fn validate_precompiled(pdf: &[u8], allow_international: bool) -> Validation {
     catch_unwind(AssertUnwindSafe(|| check(pdf, allow_international)))
-        .unwrap_or_else(|_| failed("unable-to-read-the-file", Vec::new(), None))
+        .unwrap_or_else(|_| unreadable())
 }
 
 /// The text found in page 1's address window (x 24.6–120 mm, y 39.5–66.3 mm from the top-left,
-/// widened by 3 mm), one entry per line, top to bottom.
+/// widened by 3 mm), one entry per line, top to bottom, NFKD-normalised.
 pub fn address_lines_in_window(pdf: &[u8]) -> Result<Vec<String>, PdfError> {
     catch_unwind(AssertUnwindSafe(|| {
         let file = PdfFile::parse(pdf)?;
@@ -74,20 +82,67 @@ pub fn address_lines_in_window(pdf: &[u8]) -> Result<Vec<String>, PdfError> {
 fn failed(message: &'static str, invalid_pages: Vec<u32>, page_count: Option<u32>) -> Validation {
     Validation::Failed {
         message,
-        invalid_pages,
+        invalid_pages: Some(invalid_pages),
         page_count,
     }
 }
 
+/// Upstream answers a file it cannot read with no pages and no page count.
+fn unreadable() -> Validation {
+    Validation::Failed {
+        message: "unable-to-read-the-file",
+        invalid_pages: None,
+        page_count: None,
+    }
+}
+
+/// The address as upstream reads it: NFKD turns compatibility characters into their plain
+/// equivalents (ligatures such as ﬁ become "fi", full-width letters plain ones).
 fn address_lines(first_page: &PageContent) -> Vec<String> {
     text_lines(
         &first_page.glyphs,
         &ADDRESS_WINDOW.widen(ADDRESS_READ_MARGIN_MM),
     )
+    .into_iter()
+    .map(|line| line.nfkd().collect())
+    .collect()
+}
+
+/// The areas of a page where ink is allowed, widened by upstream's 1 mm.
+fn allowed_areas(number: u32) -> Vec<Rect> {
+    let areas: &[Rect] = if number == 1 {
+        &[FIRST_PAGE_BODY, LOGO, SERVICE_ADDRESS, ADDRESS_WINDOW]
+    } else {
+        &[PRINTABLE]
+    };
+    areas
+        .iter()
+        .map(|a| a.widen(ALLOWED_AREA_MARGIN_MM))
+        .collect()
+}
+
+/// Of the pages whose marks' boxes reach outside the allowed areas, those whose pixels do.
+/// A file the rasteriser cannot open keeps the boxes' verdict; a page it cannot render counts
+/// as outside (upstream fails a page it cannot judge).
+fn pages_with_ink_outside(pdf: &[u8], flagged: Vec<u32>) -> Vec<u32> {
+    if flagged.is_empty() {
+        return flagged;
+    }
+    let Ok(raster) = Rasteriser::open(pdf) else {
+        return flagged;
+    };
+    flagged
+        .into_iter()
+        .filter(|&number| {
+            let index = (number - 1) as usize;
+            raster
+                .ink_outside(index, &allowed_areas(number))
+                .unwrap_or(true)
+        })
+        .collect()
 }
 
 fn check(pdf: &[u8], allow_international: bool) -> Validation {
-    let unreadable = || failed("unable-to-read-the-file", Vec::new(), None);
     let Ok(file) = PdfFile::parse(pdf) else {
         return unreadable();
     };
@@ -95,7 +150,12 @@ fn check(pdf: &[u8], allow_international: bool) -> Validation {
         return unreadable();
     };
     if page_count > MAX_PAGES {
-        return failed("letter-too-long", Vec::new(), Some(page_count));
+        // Upstream raises this one without pages: `invalid_pages` is null.
+        return Validation::Failed {
+            message: "letter-too-long",
+            invalid_pages: None,
+            page_count: Some(page_count),
+        };
     }
 
     let mut not_a4 = Vec::new();
@@ -123,15 +183,7 @@ fn check(pdf: &[u8], allow_international: bool) -> Validation {
         let Ok(page) = scanner.scan_page(index) else {
             return unreadable();
         };
-        let allowed: &[Rect] = if number == 1 {
-            &[FIRST_PAGE_BODY, LOGO, SERVICE_ADDRESS, ADDRESS_WINDOW]
-        } else {
-            &[PRINTABLE]
-        };
-        let allowed: Vec<Rect> = allowed
-            .iter()
-            .map(|a| a.widen(ALLOWED_AREA_MARGIN_MM))
-            .collect();
+        let allowed = allowed_areas(number);
         if page.marks.iter().any(|m| !is_covered(m, &allowed)) {
             outside.push(number);
         }
@@ -144,6 +196,7 @@ fn check(pdf: &[u8], allow_international: bool) -> Validation {
             first_page = page;
         }
     }
+    let outside = pages_with_ink_outside(pdf, outside);
     if !outside.is_empty() {
         return failed("content-outside-printable-area", outside, Some(page_count));
     }

@@ -48,9 +48,6 @@ use crate::domain::status::Applied;
 use crate::domain::{DomainError, DomainResult};
 use crate::error::{AppError, json_response};
 
-/// Largest body accepted (SNS messages are at most 256 KiB).
-const MAX_BODY: u64 = 1024 * 1024;
-
 /// How long confirming an SNS subscription may take.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -65,8 +62,7 @@ fn request_parts(
     warp::any()
         .map(move || app.clone())
         .and(warp::header::optional::<String>("authorization"))
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(crate::server::bodies::bytes())
 }
 
 /// The receipt and inbound-text routes. Every matched request is answered here (errors

@@ -3,9 +3,14 @@
 //!
 //! Why it can be trusted:
 //! - **Run state lives in redb** (`SCHEDULER_RUNS`): the last schedule slot handled, the last
-//!   start, finish and outcome. A slot missed while the appliance was down is caught up once when
-//!   it comes back (several missed slots fold into one run), and a run cut short by a crash
-//!   (still marked running at start-up) is run again.
+//!   start, finish and outcome, and (`SCHEDULER_LINES`) the cron line that slot was counted on.
+//!   A slot missed while the appliance was down is caught up once when it comes back (several
+//!   missed slots fold into one run), and a run cut short by a crash (still marked running at
+//!   start-up) is run again.
+//! - **Every state leads back to the schedule** ([`Scheduler::step`]): a job first run by hand
+//!   counts its schedule from that run; a changed cron line counts from the change; a clock that
+//!   went back past the last slot handled waits for it only if it is the next slot anyway, and
+//!   otherwise counts from now; a run state that cannot be read starts afresh.
 //! - **Never two runs of one job at once**: a run holds the job's entry in an in-memory set for
 //!   its whole life; a second start (from the timer, `notify jobs run` or the internal API) is
 //!   refused.
@@ -189,37 +194,103 @@ impl Scheduler {
         now
     }
 
-    /// Jobs due at `now`, each with the slot its run will record.
-    fn due(&self, app: &App, now: i64) -> Result<Vec<(Job, Option<i64>)>, SchedulerError> {
-        let stored: BTreeMap<String, SchedulerRun> = app
-            .store
-            .read()?
+    fn line_of(&self, job: Job) -> &str {
+        &self
+            .schedules
+            .iter()
+            .find(|(j, _, _)| *j == job)
+            .expect("every job has a schedule")
+            .1
+    }
+
+    /// What to do about `job` at `now`, given its stored run state and the cron line that state
+    /// was counted on. Every state a run, a crash, the clock or the config can leave behind
+    /// leads back to a run on the schedule.
+    fn step(&self, job: Job, run: Option<&SchedulerRun>, line: Option<&str>, now: i64) -> Step {
+        // First sight of this job: nothing was missed before the appliance knew it.
+        let Some(run) = run else {
+            return Step::Anchor(now);
+        };
+        // Cut short by a crash or a stop: run it again, for the slots missed since.
+        if run.running {
+            return Step::Run(run.last_due.map(|last| {
+                if last <= now {
+                    self.latest_slot(job, last, now)
+                } else {
+                    last
+                }
+            }));
+        }
+        // Run by hand before any slot was counted (as older versions recorded it): count the
+        // schedule from that run.
+        let Some(last) = run.last_due else {
+            return Step::Anchor(run.last_started.filter(|&t| t <= now).unwrap_or(now));
+        };
+        // The config changed the schedule: the new one counts from now (its earlier slots were
+        // not missed, the old schedule was being kept then).
+        if line.is_some_and(|l| l != self.line_of(job)) {
+            return Step::Anchor(now);
+        }
+        // The clock went back past the last slot handled. Back by less than one period (the
+        // handled slot is the next one anyway), wait for the one after it, so a small step back
+        // does not run a slot twice; back further, count the schedule from now, or the job
+        // would wait until the clock caught up with the slot.
+        if last > now {
+            return if self.next_slot(job, now) == Some(last) {
+                Step::Wait
+            } else {
+                Step::Anchor(now)
+            };
+        }
+        match self.next_slot(job, last) {
+            Some(next) if next <= now => Step::Run(Some(self.latest_slot(job, next, now))),
+            _ => Step::Wait,
+        }
+    }
+
+    /// Jobs needing something done at `now`: the step, and the run state it was decided on.
+    fn due(&self, app: &App, now: i64) -> Result<Vec<Due>, SchedulerError> {
+        let read = app.store.read()?;
+        let mut stored: BTreeMap<String, SchedulerRun> = read
             .scheduler_runs()?
             .into_iter()
             .map(|r| (r.name.clone(), r))
             .collect();
+        let lines: BTreeMap<String, String> = read.scheduler_lines()?.into_iter().collect();
         let mut due = Vec::new();
         for (job, _, _) in &self.schedules {
             let job = *job;
             if self.is_running(job) {
                 continue;
             }
-            match stored.get(job.name()) {
-                // First sight of this job: nothing was missed before the appliance knew it.
-                None => due.push((job, None)),
-                Some(run) if run.running => due.push((job, run.last_due)),
-                Some(run) => {
-                    let since = run.last_due.unwrap_or(now);
-                    if let Some(next) = self.next_slot(job, since)
-                        && next <= now
-                    {
-                        due.push((job, Some(self.latest_slot(job, next, now))));
-                    }
-                }
+            let seen = stored.remove(job.name());
+            let line = lines.get(job.name()).map(String::as_str);
+            match self.step(job, seen.as_ref(), line, now) {
+                Step::Wait => {}
+                step => due.push(Due { job, step, seen }),
             }
         }
         Ok(due)
     }
+}
+
+/// What the scheduler does about one job at one moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    /// Nothing is due.
+    Wait,
+    /// Count the schedule from this time (the next slot after it is the next run), without
+    /// running now.
+    Anchor(i64),
+    /// Run now, recording this slot as handled (None: no slot, e.g. a hand run cut short).
+    Run(Option<i64>),
+}
+
+/// A job needing something done, with the run state the step was decided on.
+struct Due {
+    job: Job,
+    step: Step,
+    seen: Option<SchedulerRun>,
 }
 
 /// Mark `job` running, unless it already is.
@@ -235,26 +306,36 @@ fn try_mark_running(app: &Arc<App>, job: Job) -> Option<RunningGuard> {
     })
 }
 
-/// Record that a job has been seen, without running it (first start of a new appliance).
-async fn remember(app: &App, job: Job, now: i64) -> Result<(), SchedulerError> {
+/// Count `job`'s schedule from `at` (see [`Step::Anchor`]), keeping the rest of its run state;
+/// only if that state is still `seen` (a hand run that started since decides instead).
+async fn anchor(
+    app: &App,
+    job: Job,
+    seen: Option<SchedulerRun>,
+    at: i64,
+) -> Result<(), SchedulerError> {
     let name = job.name();
+    let line = app.scheduler.line_of(job).to_string();
     app.store
         .write(move |ctx| {
-            if ctx.get_scheduler_run(name)?.is_none() {
-                ctx.put_scheduler_run(&SchedulerRun {
-                    name: name.to_string(),
-                    last_due: Some(now),
-                    ..Default::default()
-                })?;
+            if ctx.get_scheduler_run(name)? != seen {
+                return Ok(());
             }
-            Ok(())
+            let mut run = seen.unwrap_or_else(|| SchedulerRun {
+                name: name.to_string(),
+                ..Default::default()
+            });
+            run.last_due = Some(at);
+            ctx.put_scheduler_run(&run)?;
+            ctx.put_scheduler_line(name, &line)
         })
         .await?;
     Ok(())
 }
 
 /// Run one job now, recording it. `slot` is the schedule slot the run handles (None for a run
-/// asked for by hand, which leaves the schedule alone).
+/// asked for by hand, which leaves the schedule alone, unless none was counted yet: then the
+/// schedule counts from this run).
 async fn run_job(app: &Arc<App>, job: Job, slot: Option<i64>) -> Result<RunReport, SchedulerError> {
     let Some(guard) = try_mark_running(app, job) else {
         return Err(SchedulerError::AlreadyRunning(job.name()));
@@ -270,6 +351,7 @@ async fn run_marked(
     slot: Option<i64>,
 ) -> Result<RunReport, SchedulerError> {
     let name = job.name();
+    let line = app.scheduler.line_of(job).to_string();
     let started = app.store.clock().now_micros();
     app.store
         .write(move |ctx| {
@@ -285,8 +367,15 @@ async fn run_marked(
             }
             run.running = true;
             run.last_started = Some(started);
-            if let Some(slot) = slot {
-                run.last_due = Some(slot.max(run.last_due.unwrap_or(i64::MIN)));
+            // The slot (and the line it was counted on) this run moves the schedule to.
+            let counted = match (slot, run.last_due) {
+                (Some(slot), last) => Some(slot.max(last.unwrap_or(i64::MIN))),
+                (None, None) => Some(started),
+                (None, Some(_)) => None,
+            };
+            if let Some(counted) = counted {
+                run.last_due = Some(counted);
+                ctx.put_scheduler_line(name, &line)?;
             }
             ctx.put_scheduler_run(&run)
         })
@@ -318,7 +407,7 @@ async fn run_marked(
             ctx.put_scheduler_run(&run)
         })
         .await?;
-    let took_ms = (finished - started) / 1000;
+    let took_ms = (finished - started).max(0) / 1000;
     if ok && job.is_routine() {
         tracing::debug!(job = name, took_ms, summary = %message, "scheduled job finished");
     } else if ok {
@@ -340,10 +429,11 @@ async fn run_marked(
 pub async fn run_due(app: &Arc<App>) -> Result<Vec<RunReport>, SchedulerError> {
     let now = app.store.clock().now_micros();
     let mut reports = Vec::new();
-    for (job, slot) in app.scheduler.due(app, now)? {
-        match slot {
-            None => remember(app, job, now).await?,
-            Some(slot) => match run_job(app, job, Some(slot)).await {
+    for Due { job, step, seen } in app.scheduler.due(app, now)? {
+        match step {
+            Step::Wait => {}
+            Step::Anchor(at) => anchor(app, job, seen, at).await?,
+            Step::Run(slot) => match run_job(app, job, slot).await {
                 Ok(r) => reports.push(r),
                 Err(SchedulerError::AlreadyRunning(_)) => {}
                 Err(e) => return Err(e),
@@ -403,21 +493,22 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let now = app.store.clock().now_micros();
         match app.scheduler.due(&app, now) {
             Ok(due) => {
-                for (job, slot) in due {
-                    match slot {
-                        None => {
-                            if let Err(e) = remember(&app, job, now).await {
+                for Due { job, step, seen } in due {
+                    match step {
+                        Step::Wait => {}
+                        Step::Anchor(at) => {
+                            if let Err(e) = anchor(&app, job, seen, at).await {
                                 tracing::error!(job = job.name(), error = %e, "cannot record a scheduled job");
                             }
                         }
-                        Some(slot) => {
+                        Step::Run(slot) => {
                             // Marked before the task starts, so the next tick cannot start it again.
                             let Some(guard) = try_mark_running(&app, job) else {
                                 continue;
                             };
                             let app = app.clone();
                             in_flight.push(tokio::spawn(async move {
-                                if let Err(e) = run_marked(&app, guard, job, Some(slot)).await {
+                                if let Err(e) = run_marked(&app, guard, job, slot).await {
                                     tracing::error!(job = job.name(), error = %e, "cannot run a scheduled job");
                                 }
                             }));

@@ -197,7 +197,7 @@ fn store_error(e: impl std::fmt::Display) -> Failure {
 }
 
 /// The JSON kept beside an invalid letter: why it failed.
-fn invalid_reasons(message: &str, invalid_pages: &[u32], page_count: Option<u32>) -> Bytes {
+fn invalid_reasons(message: &str, invalid_pages: Option<&[u32]>, page_count: Option<u32>) -> Bytes {
     Bytes::from(
         json!({
             "validation_status": "failed",
@@ -240,6 +240,8 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
             date,
             subject: &subject,
             body: &body,
+            language: Default::default(),
+            logo: None,
         })
     })
     .await
@@ -258,7 +260,7 @@ async fn make_templated_pdf(app: &Arc<App>, n: &Notification, seq: u64) -> Resul
             .put(
                 Area::Invalid,
                 &format!("{invalid}.json"),
-                invalid_reasons("letter-too-long", &[], Some(pages)),
+                invalid_reasons("letter-too-long", None, Some(pages)),
             )
             .await
             .map_err(store_error)?;
@@ -406,7 +408,7 @@ async fn scan_and_validate(app: &Arc<App>, n: &Notification, row: &Claimed) -> R
                 .put(
                     Area::Invalid,
                     &format!("{name}.json"),
-                    invalid_reasons(message, &invalid_pages, page_count),
+                    invalid_reasons(message, invalid_pages.as_deref(), page_count),
                 )
                 .await
                 .map_err(store_error)?;

@@ -88,6 +88,9 @@ pub const COMPLAINTS: TableDefinition<u128, Bytes> = TableDefinition::new("compl
 
 /// Scheduled job name → its run state (last due slot, last start/finish/outcome).
 pub const SCHEDULER_RUNS: TableDefinition<&str, Bytes> = TableDefinition::new("job_name_run_state");
+/// Scheduled job name → the cron line its run state's last slot was counted on, so a schedule
+/// changed in the config is noticed (kept apart from the run state, whose record shape is fixed).
+pub const SCHEDULER_LINES: TableDefinition<&str, &str> = TableDefinition::new("job_name_cron_line");
 /// (service id, notification type) → the service's data retention for that type.
 pub const DATA_RETENTION: TableDefinition<(u128, &str), Bytes> =
     TableDefinition::new("service_type_data_retention");
@@ -230,6 +233,7 @@ pub struct Tables<'txn> {
     pub provider_references: LazyTable<'txn, &'static str, u128>,
     pub complaints: LazyTable<'txn, u128, Bytes>,
     pub scheduler_runs: LazyTable<'txn, &'static str, Bytes>,
+    pub scheduler_lines: LazyTable<'txn, &'static str, &'static str>,
     pub data_retention: LazyTable<'txn, (u128, &'static str), Bytes>,
     pub inbound_sms_history: LazyTable<'txn, u128, Bytes>,
     pub processing_time_facts: LazyTable<'txn, i32, Bytes>,
@@ -275,6 +279,7 @@ impl<'txn> Tables<'txn> {
             provider_references: LazyTable::new(txn, PROVIDER_REFERENCES),
             complaints: LazyTable::new(txn, COMPLAINTS),
             scheduler_runs: LazyTable::new(txn, SCHEDULER_RUNS),
+            scheduler_lines: LazyTable::new(txn, SCHEDULER_LINES),
             data_retention: LazyTable::new(txn, DATA_RETENTION),
             inbound_sms_history: LazyTable::new(txn, INBOUND_SMS_HISTORY),
             processing_time_facts: LazyTable::new(txn, PROCESSING_TIME_FACTS),
@@ -321,6 +326,7 @@ impl<'txn> Tables<'txn> {
         t.provider_references.open()?;
         t.complaints.open()?;
         t.scheduler_runs.open()?;
+        t.scheduler_lines.open()?;
         t.data_retention.open()?;
         t.inbound_sms_history.open()?;
         t.processing_time_facts.open()?;

@@ -1,5 +1,9 @@
 //! Records of the appliance's own upkeep: scheduled-job run state, operator alerts, and the
 //! per-service retention settings the nightly jobs read.
+//!
+//! A job's run state is only a note of what ran: one this binary cannot decode (damaged, or
+//! written in a shape it does not know) reads as absent, so the scheduler starts the job's
+//! record afresh instead of stopping every job on a decode error.
 
 use redb::ReadableTable;
 use uuid::Uuid;
@@ -8,13 +12,14 @@ use crate::codec::{decode, encode};
 use crate::entities::Reader;
 use crate::error::Result;
 use crate::records::{Alert, DataRetention, Notification, NotificationType, SchedulerRun};
-use crate::tables::{ALERTS, DATA_RETENTION, NOTIFICATIONS, SCHEDULER_RUNS};
+use crate::tables::{ALERTS, DATA_RETENTION, NOTIFICATIONS, SCHEDULER_LINES, SCHEDULER_RUNS};
 use crate::writer::WriteCtx;
 
 impl WriteCtx<'_> {
+    /// A job's run state; None when there is none, or none this binary can read.
     pub fn get_scheduler_run(&self, name: &str) -> Result<Option<SchedulerRun>> {
         match self.tables.scheduler_runs.get(name)? {
-            Some(v) => Ok(Some(decode(v.value())?)),
+            Some(v) => Ok(readable_run(name, v.value())),
             None => Ok(None),
         }
     }
@@ -23,6 +28,20 @@ impl WriteCtx<'_> {
         self.tables
             .scheduler_runs
             .insert(run.name.as_str(), encode(run).as_slice())?;
+        Ok(())
+    }
+
+    /// The cron line a job's last slot was counted on, if one was recorded.
+    pub fn get_scheduler_line(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .tables
+            .scheduler_lines
+            .get(name)?
+            .map(|v| v.value().to_string()))
+    }
+
+    pub fn put_scheduler_line(&mut self, name: &str, line: &str) -> Result<()> {
+        self.tables.scheduler_lines.insert(name, line)?;
         Ok(())
     }
 
@@ -88,10 +107,22 @@ impl Reader {
         Ok((out, last))
     }
 
+    /// Every job's run state that this binary can read.
     pub fn scheduler_runs(&self) -> Result<Vec<SchedulerRun>> {
         let mut out = Vec::new();
         for row in self.table(SCHEDULER_RUNS)?.iter()? {
-            out.push(decode(row?.1.value())?);
+            let (name, value) = row?;
+            out.extend(readable_run(name.value(), value.value()));
+        }
+        Ok(out)
+    }
+
+    /// Job name → the cron line its last slot was counted on.
+    pub fn scheduler_lines(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for row in self.table(SCHEDULER_LINES)?.iter()? {
+            let (name, line) = row?;
+            out.push((name.value().to_string(), line.value().to_string()));
         }
         Ok(out)
     }
@@ -117,6 +148,17 @@ impl Reader {
             out.push(decode(row?.1.value())?);
         }
         Ok(out)
+    }
+}
+
+/// A stored run state, or None (with a warning) when it cannot be decoded.
+fn readable_run(name: &str, bytes: &[u8]) -> Option<SchedulerRun> {
+    match decode(bytes) {
+        Ok(run) => Some(run),
+        Err(e) => {
+            tracing::warn!(job = name, error = %e, "scheduled job's run state is unreadable; it starts afresh");
+            None
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests run besides cargo: the pinned Python packages (the official
-# python client, pytest, aiosmtpd, moto's S3 server) into tests/clients/.venv and the official
-# node client into tests/clients/node_modules. Does nothing when they are already current.
+# python client, pytest, aiosmtpd, moto's S3 server, Playwright for the browser suite) into
+# tests/clients/.venv and the official node client and axe-core into tests/clients/node_modules.
+# Does nothing when they are already current.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # (Re)install when requirements.txt changed since the last install (stamp kept in the venv).
@@ -10,6 +11,8 @@ if [ ! -x "$here/.venv/bin/pytest" ] || ! cmp -s "$here/requirements.txt" "$here
   "$here/.venv/bin/pip" install -q -r "$here/requirements.txt"
   cp "$here/requirements.txt" "$here/.venv/requirements.installed"
 fi
-if [ ! -d "$here/node_modules/notifications-node-client" ]; then
+# (Re)install when package-lock.json changed since the last install.
+if [ ! -d "$here/node_modules/notifications-node-client" ] || ! cmp -s "$here/package-lock.json" "$here/node_modules/.package-lock.installed"; then
   (cd "$here" && npm ci --no-audit --no-fund --silent)
+  cp "$here/package-lock.json" "$here/node_modules/.package-lock.installed"
 fi

@@ -246,3 +246,41 @@ fn for_tests_is_valid_and_ephemeral() {
     assert_eq!(config.blobs_dir(), dir.path().join("blobs"));
     assert_eq!(config.storage.index_commit_interval_ms, 50);
 }
+
+#[test]
+fn edge_settings_are_checked_and_read_from_the_environment() {
+    let cases = [
+        (
+            "[server]\ntrusted_proxies = [\"proxy.example\"]\n",
+            "server.trusted_proxies",
+        ),
+        (
+            "[server]\nredirect_http_listen = \"0.0.0.0:80\"\n",
+            "server.redirect_http_listen",
+        ),
+        ("[server.tls]\ncert_file = \"/x/cert.pem\"\n", "server.tls"),
+        (
+            "[server.bodies]\nv2_kib = 300000\n",
+            "server.bodies.in_flight_mib",
+        ),
+    ];
+    for (text, key) in cases {
+        let file = toml_file(text);
+        let message = load_from(Some(file.path()), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(key), "{text}: {message}");
+    }
+    let config = load_from(
+        None,
+        &env(&[
+            ("NOTIFY_SERVER__TLS__CERT_FILE", "/etc/notify/cert.pem"),
+            ("NOTIFY_SERVER__TLS__KEY_FILE", "/etc/notify/key.pem"),
+            ("NOTIFY_SERVER__BODIES__V2_KIB", "64"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(config.server.tls.enabled());
+    assert_eq!(config.server.bodies.v2_kib, 64);
+}

@@ -447,3 +447,85 @@ async fn an_unreachable_printer_fails_the_batch_and_alerts() {
         "{alerts:?}"
     );
 }
+
+/// A local endpoint standing in for a service's callback URL: the JSON bodies it was posted,
+/// with the `Authorization` header each came with.
+async fn callback_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json::Value)>>>,
+) {
+    use warp::Filter;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    let route = warp::post()
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::json())
+        .map(move |auth: Option<String>, body: serde_json::Value| {
+            g.lock().unwrap().push((auth, body));
+            warp::reply()
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/returned", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    (url, got)
+}
+
+/// A letter printed by the real print run and reported returned by the printer reaches the
+/// service's returned-letter callback: through the one status path (`Event::Returned`), the
+/// durable callback queue and the callback worker, to a real local receiver.
+#[tokio::test]
+async fn a_returned_letter_reaches_the_service_s_returned_letter_callback() {
+    let clock = ManualClock::new(at("2026-11-26T09:00:00Z"));
+    let shared: SharedClock = clock.clone();
+    let s = TestServer::start_with_clock(shared, |c| c.callbacks.allow_http = true).await;
+    let (url, got) = callback_receiver().await;
+    let (status, body) = s
+        .request(
+            "POST",
+            &format!("/service/{}/returned-letter-api", s.service_id),
+            Some(s.admin_auth()),
+            Some(&json!({"url": url, "bearer_token": "returned-token-123"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let id = letter(&s, "normal", s.letter_template, "Returned Person").await;
+    clock.set(at("2026-11-26T17:50:00Z"));
+    let report = run_job(&s, "collate-letter-pdfs-to-be-sent").await;
+    assert!(report.ok, "{}", report.message);
+    assert_eq!(notification(&s, id).status, NotificationStatus::Sending);
+
+    clock.set(at("2026-11-30T10:00:00Z"));
+    let (status, body) = s
+        .request(
+            "POST",
+            "/letters/returned",
+            Some(s.admin_auth()),
+            Some(&json!({"notification_ids": [id]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["returned"], json!([id]));
+    assert_eq!(
+        notification(&s, id).status,
+        NotificationStatus::ReturnedLetter
+    );
+
+    let start = std::time::Instant::now();
+    while got.lock().unwrap().is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the returned-letter callback never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (auth, body) = got.lock().unwrap()[0].clone();
+    assert_eq!(auth.as_deref(), Some("Bearer returned-token-123"));
+    assert_eq!(body["notification_id"], json!(id));
+    assert_eq!(body["sent_by"], "API");
+    assert_eq!(body["template_id"], json!(s.letter_template));
+    assert!(
+        !body.to_string().contains("Returned Person"),
+        "no address in the callback: {body}"
+    );
+}

@@ -108,6 +108,318 @@ async fn a_run_cut_short_by_a_crash_runs_again_at_start() {
     app.shutdown();
 }
 
+const BILLING_JOB: &str = "create-nightly-billing";
+
+/// The appliance as `notify serve` and `notify jobs run` open it (scheduler timer off: the
+/// test calls [`scheduler::run_due`] where the timer would tick).
+fn open_app(dir: &std::path::Path, clock: &Arc<ManualClock>, jobs: &[(&str, &str)]) -> Arc<App> {
+    let mut config = Config::for_tests(dir);
+    for (name, line) in jobs {
+        config
+            .scheduler
+            .jobs
+            .insert(name.to_string(), line.to_string());
+    }
+    App::open(config, clock.clone() as SharedClock).unwrap()
+}
+
+async fn put_run_state(app: &App, run: SchedulerRun) {
+    app.store
+        .write(move |ctx| ctx.put_scheduler_run(&run))
+        .await
+        .unwrap();
+}
+
+/// Ticks the scheduler at each moment in turn; how many times `name` ran at each.
+async fn runs_at(
+    app: &Arc<App>,
+    clock: &ManualClock,
+    moments: &[DateTime<Utc>],
+    name: &str,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    for at in moments {
+        clock.set(*at);
+        out.push(ran(&scheduler::run_due(app).await.unwrap(), name));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_job_first_run_by_hand_then_runs_on_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    // `notify jobs run create-nightly-billing` with the server stopped, on a new appliance.
+    let clock = ManualClock::new(london(2026, 11, 20, 14, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    assert!(scheduler::run_now(&app, BILLING_JOB).await.unwrap().ok);
+    app.shutdown();
+
+    // The server then runs through the next day's 00:15 and later.
+    clock.set(london(2026, 11, 20, 14, 5));
+    let app = open_app(dir.path(), &clock, &[]);
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            london(2026, 11, 20, 14, 5),
+            london(2026, 11, 21, 0, 15),
+            london(2026, 11, 21, 9, 0),
+            london(2026, 11, 22, 0, 15),
+        ],
+        BILLING_JOB,
+    )
+    .await;
+    assert_eq!(runs, [0, 1, 0, 1]);
+    assert_eq!(run_state(&app, BILLING_JOB).runs, 3);
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_hand_run_recorded_without_a_slot_by_an_older_version_is_counted_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 20, 14, 5));
+    let app = open_app(dir.path(), &clock, &[]);
+    // What earlier versions stored for a job first run by hand: no slot counted.
+    let hand_run = london(2026, 11, 19, 14, 0).timestamp_micros();
+    put_run_state(
+        &app,
+        SchedulerRun {
+            name: BILLING_JOB.into(),
+            last_due: None,
+            last_started: Some(hand_run),
+            last_finished: Some(hand_run),
+            last_outcome: Some("ok".into()),
+            runs: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Counted from the hand run: the 00:15 slot missed since is caught up once, then the
+    // schedule goes on.
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            london(2026, 11, 20, 14, 5),
+            london(2026, 11, 20, 14, 6),
+            london(2026, 11, 20, 14, 7),
+            london(2026, 11, 21, 0, 15),
+        ],
+        BILLING_JOB,
+    )
+    .await;
+    assert_eq!(runs, [0, 1, 0, 1]);
+    assert_eq!(
+        run_state(&app, BILLING_JOB).last_due,
+        Some(london(2026, 11, 21, 0, 15).timestamp_micros())
+    );
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_hand_run_cut_short_by_a_crash_runs_again_then_on_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 20, 14, 5));
+    let app = open_app(dir.path(), &clock, &[]);
+    // `kill -9` during `notify jobs run` on a new appliance: marked running, no slot counted.
+    put_run_state(
+        &app,
+        SchedulerRun {
+            name: BILLING_JOB.into(),
+            last_due: None,
+            last_started: Some(london(2026, 11, 20, 14, 0).timestamp_micros()),
+            running: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            london(2026, 11, 20, 14, 5),
+            london(2026, 11, 20, 14, 6),
+            london(2026, 11, 21, 0, 15),
+        ],
+        BILLING_JOB,
+    )
+    .await;
+    assert_eq!(runs, [1, 0, 1]);
+    let state = run_state(&app, BILLING_JOB);
+    assert!(!state.running);
+    assert_eq!(state.failures, 1, "the interrupted run counts as a failure");
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_run_cut_short_before_an_outage_runs_once_when_the_appliance_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 22, 9, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    // Killed during the 00:05 run on the 20th, down until the 22nd at 09:00: two more slots
+    // were missed. One run handles them all.
+    let slot = london(2026, 11, 20, 0, 5).timestamp_micros();
+    put_run_state(
+        &app,
+        SchedulerRun {
+            name: TIMEOUT_JOB.into(),
+            last_due: Some(slot),
+            last_started: Some(slot),
+            running: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[london(2026, 11, 22, 9, 0), london(2026, 11, 22, 9, 1)],
+        TIMEOUT_JOB,
+    )
+    .await;
+    assert_eq!(runs, [1, 0]);
+    assert_eq!(
+        run_state(&app, TIMEOUT_JOB).last_due,
+        Some(london(2026, 11, 22, 0, 5).timestamp_micros())
+    );
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_clock_set_a_year_ahead_then_corrected_keeps_the_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 20, 10, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    scheduler::run_due(&app).await.unwrap();
+    // The clock jumps a year ahead (missed slots fold into one run), then is put right.
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            london(2027, 11, 20, 10, 0),
+            london(2027, 11, 20, 10, 1),
+            london(2026, 11, 20, 10, 5),
+            london(2026, 11, 20, 10, 6),
+            london(2026, 11, 21, 0, 15),
+            london(2026, 11, 21, 0, 16),
+            london(2026, 11, 22, 0, 15),
+        ],
+        BILLING_JOB,
+    )
+    .await;
+    assert_eq!(runs, [1, 0, 0, 0, 1, 0, 1]);
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_clock_stepped_back_a_little_does_not_run_a_slot_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 20, 10, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    scheduler::run_due(&app).await.unwrap();
+    let slot = london(2026, 11, 21, 0, 15);
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            slot,
+            // A time sync steps the clock back 30 seconds, before the slot it just ran.
+            slot - chrono::Duration::seconds(30),
+            slot,
+            slot + chrono::Duration::seconds(30),
+            london(2026, 11, 22, 0, 15),
+        ],
+        BILLING_JOB,
+    )
+    .await;
+    assert_eq!(runs, [1, 0, 0, 0, 1]);
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_schedule_changed_in_the_config_counts_from_the_change() {
+    const JOB: &str = "remove-sms-email-jobs";
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 20, 1, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[london(2026, 11, 20, 1, 0), london(2026, 11, 20, 4, 0)],
+        JOB,
+    )
+    .await;
+    assert_eq!(runs, [0, 1], "04:00 on the default schedule");
+    app.shutdown();
+
+    // Restarted at 10:00 with the job moved to 05:00: today's 05:00 was not missed (the old
+    // schedule was in force then), so nothing runs now; from tomorrow it runs at 05:00.
+    clock.set(london(2026, 11, 20, 10, 0));
+    let app = open_app(dir.path(), &clock, &[(JOB, "0 0 5 * * *")]);
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            london(2026, 11, 20, 10, 0),
+            london(2026, 11, 20, 10, 1),
+            london(2026, 11, 21, 4, 0),
+            london(2026, 11, 21, 5, 0),
+            london(2026, 11, 22, 5, 0),
+        ],
+        JOB,
+    )
+    .await;
+    assert_eq!(runs, [0, 0, 0, 1, 1]);
+    app.shutdown();
+
+    // Moved back to the default (04:00) while down over the 22nd's 04:00 and 05:00: counted from
+    // the change at start, so the next run is the 23rd's 04:00.
+    clock.set(london(2026, 11, 22, 6, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[london(2026, 11, 22, 6, 0), london(2026, 11, 23, 4, 0)],
+        JOB,
+    )
+    .await;
+    assert_eq!(runs, [0, 1]);
+    app.shutdown();
+}
+
+#[tokio::test]
+async fn a_run_state_this_version_cannot_read_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(london(2026, 11, 20, 10, 0));
+    let app = open_app(dir.path(), &clock, &[]);
+    // A record in a shape this binary does not know (another version's, or damaged).
+    app.store
+        .write(|ctx| {
+            ctx.tables.scheduler_runs.insert(
+                BILLING_JOB,
+                [storage::codec::RECORD_FORMAT, 0xff, 0xff].as_slice(),
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // Every other job still runs, and this one starts afresh and runs on its schedule.
+    let runs = runs_at(
+        &app,
+        &clock,
+        &[
+            london(2026, 11, 20, 10, 0),
+            london(2026, 11, 20, 10, 1),
+            london(2026, 11, 21, 0, 15),
+        ],
+        BILLING_JOB,
+    )
+    .await;
+    assert_eq!(runs, [0, 0, 1]);
+    assert_eq!(run_state(&app, BILLING_JOB).runs, 1);
+    app.shutdown();
+}
+
 #[tokio::test]
 async fn jobs_are_listed_and_run_through_the_internal_api() {
     let s = TestServer::start().await;

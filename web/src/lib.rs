@@ -5,10 +5,17 @@
 
 use askama::Template;
 
+/// Re-exported so the server's page handlers can name `Template` without their own dependency.
+pub use askama;
+
+pub mod layout;
+pub use layout::{Banner, Choice, FieldError, FormErrors, Layout, NavItem, ServiceNav, UserBar};
+
 /// `GET /`: what the appliance is doing right now.
 #[derive(Template)]
 #[template(path = "status.html")]
 pub struct StatusPage {
+    pub layout: Layout,
     pub version: String,
     pub schema_version: u32,
     pub uptime: String,
@@ -33,6 +40,7 @@ impl StatusPage {
 #[derive(Template)]
 #[template(path = "document_confirm.html")]
 pub struct DocumentConfirmPage {
+    pub layout: Layout,
     /// Where the form posts: `/d/{service_id}/{document_id}/confirm`.
     pub action: String,
     /// The document key from the link (base64url), sent back in a hidden field.
@@ -52,7 +60,9 @@ impl DocumentConfirmPage {
 /// A document link that is wrong, for a document that does not exist, or that has expired.
 #[derive(Template)]
 #[template(path = "document_unavailable.html")]
-pub struct DocumentUnavailablePage;
+pub struct DocumentUnavailablePage {
+    pub layout: Layout,
+}
 
 impl DocumentUnavailablePage {
     pub fn render_html(&self) -> Result<String, askama::Error> {
@@ -76,6 +86,7 @@ pub struct OutboxEntry {
 #[derive(Template)]
 #[template(path = "outbox.html")]
 pub struct OutboxPage {
+    pub layout: Layout,
     pub messages: Vec<OutboxEntry>,
     /// The `before` cursor of the next (older) page.
     pub older: Option<u64>,
@@ -103,6 +114,7 @@ pub struct ScheduledJobRow {
 #[derive(Template)]
 #[template(path = "scheduler.html")]
 pub struct SchedulerPage {
+    pub layout: Layout,
     pub jobs: Vec<ScheduledJobRow>,
 }
 
@@ -124,6 +136,7 @@ pub struct AlertRow {
 #[derive(Template)]
 #[template(path = "alerts.html")]
 pub struct AlertsPage {
+    pub layout: Layout,
     pub alerts: Vec<AlertRow>,
 }
 
@@ -131,6 +144,14 @@ impl AlertsPage {
     pub fn render_html(&self) -> Result<String, askama::Error> {
         self.render()
     }
+}
+
+/// A page for an error (404, 403, 500): its title in the layout, and what to do.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub message: String,
 }
 
 /// A static asset by its path under `/static/`: (bytes, content type).
@@ -152,6 +173,7 @@ mod tests {
     #[test]
     fn status_page_renders_and_escapes() {
         let page = StatusPage {
+            layout: Layout::new("Status"),
             version: "1.2.3".into(),
             schema_version: 1,
             uptime: "5s".into(),
@@ -171,6 +193,7 @@ mod tests {
     #[test]
     fn document_pages_render_and_escape() {
         let page = DocumentConfirmPage {
+            layout: Layout::new("Confirm your email address"),
             action: "/d/a/b/confirm".into(),
             key: "k-_\"x".into(),
             email_address: "<me>@example.com".into(),
@@ -186,13 +209,18 @@ mod tests {
             ..page
         };
         assert!(!first.render_html().unwrap().contains("There is a problem"));
-        let gone = DocumentUnavailablePage.render_html().unwrap();
+        let gone = DocumentUnavailablePage {
+            layout: Layout::new("No longer available"),
+        }
+        .render_html()
+        .unwrap();
         assert!(gone.contains("no longer available"));
     }
 
     #[test]
     fn scheduler_and_alerts_pages_render_and_escape() {
         let page = SchedulerPage {
+            layout: Layout::new("Scheduled jobs"),
             jobs: vec![ScheduledJobRow {
                 name: "delete-notifications-older-than-retention".into(),
                 description: "Archive".into(),
@@ -209,6 +237,7 @@ mod tests {
         assert!(html.contains("2026-11-23 03:00:00 GMT"));
         assert!(!html.contains("<disk>"));
         let alerts = AlertsPage {
+            layout: Layout::new("Alerts"),
             alerts: vec![AlertRow {
                 kind: "letters-still-created".into(),
                 message: "3 letters".into(),
@@ -220,10 +249,13 @@ mod tests {
         assert!(html.contains("letters-still-created"));
         assert!(!html.contains("<ref>"));
         assert!(
-            AlertsPage { alerts: vec![] }
-                .render_html()
-                .unwrap()
-                .contains("No alerts")
+            AlertsPage {
+                layout: Layout::new("Alerts"),
+                alerts: vec![]
+            }
+            .render_html()
+            .unwrap()
+            .contains("No alerts")
         );
     }
 

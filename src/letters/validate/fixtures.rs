@@ -46,6 +46,8 @@ pub(super) const EXPECTED_ADDRESSES: &[(&str, &[&str])] = &[
             "M1 1AE",
         ],
     ),
+    ("valid-ligatures.pdf", LIGATURE_ADDRESS_READ),
+    ("valid-scanned-with-ocr.pdf", UK_ADDRESS),
     (
         "valid-rotated-landscape.pdf",
         &[
@@ -102,6 +104,17 @@ pub(super) fn all() -> Vec<Fixture> {
         ),
         fixture("valid-krilla.pdf", krilla_letter()),
         fixture("valid-rotated-landscape.pdf", rotated_landscape()),
+        fixture("valid-ligatures.pdf", ligature_letter()),
+        fixture("valid-scanned-with-ocr.pdf", scanned(true, false)),
+        fixture("fail-address-is-empty--scanned.pdf", scanned(false, false)),
+        fixture(
+            "fail-content-outside-printable-area--scanned-smudge.pdf",
+            scanned(true, true),
+        ),
+        fixture(
+            "fail-too-many-address-lines--white-fill.pdf",
+            white_fill_then_long_address(),
+        ),
         fixture(
             "fail-unable-to-read-the-file.pdf",
             garbage(2048, 0x2545_4F46),
@@ -414,6 +427,140 @@ fn tag_on_page_two() -> Vec<u8> {
     build(&[first, second], &Options::default())
 }
 
+/// A grey A4 page as a 50 dpi scanner gives it: white paper (exactly 255, as scanning software
+/// that whitens the background writes it), dark blocks where the text lines are, all inside
+/// the printable areas; `smudge` adds a dark mark in the left margin.
+fn scanned_page(smudge: bool) -> (i64, i64, Vec<u8>) {
+    const DPI: f64 = 50.0;
+    let px = |mm: f64| (mm / 25.4 * DPI).round() as usize;
+    let (width, height) = (px(210.0), px(297.0));
+    let mut pixels = vec![255u8; width * height];
+    let mut block = |x0: f64, y0: f64, x1: f64, y1: f64, grey: u8| {
+        for y in px(y0)..px(y1).min(height) {
+            for x in px(x0)..px(x1).min(width) {
+                pixels[y * width + x] = grey;
+            }
+        }
+    };
+    // Logo, the service's address, the body's lines; 3 mm or more inside each area.
+    block(20.0, 10.0, 80.0, 24.0, 40);
+    for i in 0..4 {
+        let y = 12.0 + 5.0 * f64::from(i);
+        block(130.0, y, 175.0, y + 2.5, 60);
+    }
+    for i in 0..30 {
+        let y = 105.0 + 6.0 * f64::from(i);
+        block(22.0, y, if i % 5 == 4 { 120.0 } else { 185.0 }, y + 3.0, 30);
+    }
+    if smudge {
+        block(4.0, 150.0, 9.0, 160.0, 90);
+    }
+    (width as i64, height as i64, pixels)
+}
+
+/// ToUnicode for the ligature codes: each to its Unicode ligature character.
+fn ligature_to_unicode() -> Vec<u8> {
+    let mut map = String::from(
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+         /CMapName /Notify-Ligatures def /CMapType 2 def\n\
+         1 begincodespacerange <00> <FF> endcodespacerange\n",
+    );
+    map.push_str("5 beginbfchar\n");
+    // fi, fl, ff, ffi, ffl.
+    for (code, ligature) in [
+        (0x80, 0xFB01),
+        (0x81, 0xFB02),
+        (0x82, 0xFB00),
+        (0x83, 0xFB03),
+        (0x84, 0xFB04),
+    ] {
+        map.push_str(&format!("<{code:02X}> <{ligature:04X}>\n"));
+    }
+    map.push_str("endbfchar\n");
+    // The rest of the codes read as WinAnsi (Latin-1 for the letters used here).
+    map.push_str("1 beginbfrange\n<20> <7E> <0020>\nendbfrange\n");
+    map.push_str("endcmap CMapName currentdict /CMap defineresource pop end end\n");
+    map.into_bytes()
+}
+
+/// Address lines written with ligature glyphs: code 0x80 is fi, 0x82 ff, 0x83 ffi.
+const LIGATURE_ADDRESS: &[&str] = &[
+    "Ms Jo Gri\u{83}n",
+    "The Post O\u{83}ce",
+    "Cli\u{82}ord Street",
+    "Lower Fi\u{80}eld",
+    "SW1A 1AA",
+];
+
+/// What upstream reads from [`LIGATURE_ADDRESS`]: NFKD gives plain letters.
+const LIGATURE_ADDRESS_READ: &[&str] = &[
+    "Ms Jo Griffin",
+    "The Post Office",
+    "Clifford Street",
+    "Lower Fifield",
+    "SW1A 1AA",
+];
+
+/// An address written with ligatures: upstream reads plain letters and accepts it.
+fn ligature_letter() -> Vec<u8> {
+    build(
+        &[first_page(Some(LIGATURE_ADDRESS), "", 1)],
+        &Options {
+            ligatures: true,
+            ..Options::default()
+        },
+    )
+}
+
+/// Page 1 painted white all over (a "paper" rectangle) in a palette colour space, which the
+/// content reader cannot judge, then eight address lines: only white pixels outside the
+/// areas, so the finding is the address.
+fn white_fill_then_long_address() -> Vec<u8> {
+    let mut page = first_page(
+        Some(&[
+            "Ms Example",
+            "Flat 1",
+            "Example House",
+            "1 Example Street",
+            "Example Village",
+            "Example District",
+            "Exampletown",
+            "SW1A 1AA",
+        ]),
+        "",
+        1,
+    );
+    let mut paper = b"q /CS0 cs 0 sc 0 0 595.28 841.89 re f Q\n".to_vec();
+    paper.append(&mut page.content);
+    page.content = paper;
+    build(
+        &[page],
+        &Options {
+            indexed_space: true,
+            ..Options::default()
+        },
+    )
+}
+
+/// A scanned letter: one full-page image. `ocr` adds the address as invisible text, as OCR
+/// software does; without it there is no text and so no address.
+fn scanned(ocr: bool, smudge: bool) -> Vec<u8> {
+    let mut c = Content::default();
+    c.raw("q 595.28 0 0 841.89 0 0 cm /Scan Do Q");
+    if ocr {
+        c.raw("3 Tr");
+        c.lines(8.0, 3.4, 25.0, 42.0, UK_ADDRESS);
+        c.raw("0 Tr");
+    }
+    build(
+        &[PageSpec::a4(c)],
+        &Options {
+            scan: Some(smudge),
+            ..Options::default()
+        },
+    )
+}
+
 /// Deterministic pseudo-random bytes behind a PDF header.
 pub(super) fn garbage(len: usize, seed: u64) -> Vec<u8> {
     let mut out = b"%PDF-1.7\n".to_vec();
@@ -457,6 +604,14 @@ pub(super) struct Options {
     pub compress: bool,
     /// A form XObject `/Logo` in the resources.
     pub logo_form: bool,
+    /// An image XObject `/Scan`: a page scanned at 50 dpi (see [`scanned_page`]); `true`
+    /// adds a smudge in the left margin.
+    pub scan: Option<bool>,
+    /// A colour space `/CS0`: a two-colour palette (indexed RGB), white then near-black.
+    pub indexed_space: bool,
+    /// `/F1` maps codes 128–132 to the ligature glyphs (fi, fl, ff, ffi, ffl), with a
+    /// ToUnicode map that gives the ligature characters (U+FB00–FB04), as many producers do.
+    pub ligatures: bool,
 }
 
 fn reals(values: &[f64]) -> Object {
@@ -472,6 +627,25 @@ pub(super) fn build(pages: &[PageSpec], options: &Options) -> Vec<u8> {
         "BaseFont" => "Helvetica",
         "Encoding" => "WinAnsiEncoding",
     };
+    if options.ligatures {
+        font.set(
+            "Encoding",
+            dictionary! {
+                "Type" => "Encoding",
+                "BaseEncoding" => "WinAnsiEncoding",
+                "Differences" => vec![
+                    Object::Integer(128),
+                    Object::Name(b"fi".to_vec()),
+                    Object::Name(b"fl".to_vec()),
+                    Object::Name(b"ff".to_vec()),
+                    Object::Name(b"ffi".to_vec()),
+                    Object::Name(b"ffl".to_vec()),
+                ],
+            },
+        );
+        let to_unicode = doc.add_object(Stream::new(Dictionary::new(), ligature_to_unicode()));
+        font.set("ToUnicode", to_unicode);
+    }
     if options.widths {
         font.set("FirstChar", 32);
         font.set("LastChar", 126);
@@ -499,6 +673,38 @@ pub(super) fn build(pages: &[PageSpec], options: &Options) -> Vec<u8> {
         );
         let logo_id = doc.add_object(logo);
         resources.set("XObject", dictionary! { "Logo" => logo_id });
+    }
+    if let Some(smudge) = options.scan {
+        let (width, height, pixels) = scanned_page(smudge);
+        let mut image = Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Image",
+                "Width" => width,
+                "Height" => height,
+                "ColorSpace" => "DeviceGray",
+                "BitsPerComponent" => 8,
+            },
+            pixels,
+        );
+        image.compress().expect("image compresses");
+        let image_id = doc.add_object(image);
+        resources.set("XObject", dictionary! { "Scan" => image_id });
+    }
+    if options.indexed_space {
+        let palette = Object::String(
+            vec![0xFF, 0xFF, 0xFF, 0x0B, 0x0C, 0x0C],
+            StringFormat::Hexadecimal,
+        );
+        resources.set(
+            "ColorSpace",
+            dictionary! { "CS0" => vec![
+                Object::Name(b"Indexed".to_vec()),
+                Object::Name(b"DeviceRGB".to_vec()),
+                Object::Integer(1),
+                palette,
+            ] },
+        );
     }
     let resources_id = doc.add_object(resources);
 

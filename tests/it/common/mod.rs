@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 pub mod servers;
 pub mod sshd;
+pub mod tls;
 
 pub struct TestServer {
     pub app: Arc<App>,
@@ -22,6 +23,7 @@ pub struct TestServer {
     pub letter_template: Uuid,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), app::StartError>>>,
 }
 
 impl Drop for TestServer {
@@ -71,7 +73,7 @@ impl TestServer {
         let listener = app::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app::serve(app.clone(), listener, async move {
+        let served = tokio::spawn(app::serve(app.clone(), listener, async move {
             let _ = rx.await;
         }));
         let service = services::create_service(
@@ -124,6 +126,23 @@ impl TestServer {
             letter_template,
             _dir: dir,
             shutdown: Some(tx),
+            served: Some(served),
+        }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Stop serving as a signal would (in-flight requests finish) and wait until it has.
+    pub async fn stop(&mut self) -> Result<(), app::StartError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.served.take() {
+            Some(served) => served.await.expect("the server task did not panic"),
+            None => Ok(()),
         }
     }
 
