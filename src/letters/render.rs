@@ -1825,13 +1825,11 @@ mod tests {
             }
             (b << 16) | a
         }
-        let mut raw = Vec::new();
-        for _ in 0..height {
-            raw.push(0);
-            for _ in 0..width {
-                raw.extend([0x1d, 0x70, 0xb8]);
-            }
-        }
+        // Each scanline: filter byte 0, then `width` RGB pixels.
+        let row: Vec<u8> = std::iter::once(0)
+            .chain([0x1d, 0x70, 0xb8].repeat(width as usize))
+            .collect();
+        let raw = row.repeat(height as usize);
         let mut zlib = vec![0x78, 0x01, 0x01];
         let len = raw.len() as u16;
         zlib.extend(len.to_le_bytes());

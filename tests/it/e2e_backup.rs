@@ -3,7 +3,9 @@
 //! notification acknowledged (201) before the backup began is there and readable through the
 //! API with the same key. `notify check` passes on the restored directory; a damaged backup is
 //! found by `notify check --backup` and refused by `notify restore`, which leaves nothing; a
-//! restore into a data directory that is not empty is refused.
+//! restore into a data directory that is not empty is refused. A second test keeps its backups
+//! in moto's S3 (the harness's S3-compatible server): precompiled letters' PDFs go with the
+//! backup and come back byte for byte after a restore from the bucket.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,18 +15,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::common::servers::S3Server;
 use crate::common::{claims_for, secret_of, sign};
 
 /// Notifications acknowledged before the backup begins.
 const BEFORE: usize = 150;
 
 fn run(data_dir: &Path, port: u16, args: &[&str]) -> Output {
+    run_with(data_dir, port, args, &[])
+}
+
+/// `run` with more settings in the environment (e.g. `[backup.s3]`).
+fn run_with(data_dir: &Path, port: u16, args: &[&str], env: &[(String, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_notify"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env("NOTIFY_LOG__LEVEL", "warn")
         .env("NOTIFY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("the notify binary runs")
 }
@@ -120,6 +129,39 @@ impl Client {
         body["id"].as_str().map(str::to_string)
     }
 
+    /// Send a precompiled letter; its id (the server must acknowledge it).
+    async fn send_letter(&self, pdf: &[u8], reference: &str) -> String {
+        use base64::Engine as _;
+        let resp = self
+            .http
+            .post(format!("{}/v2/notifications/letter", self.base))
+            .header("authorization", self.auth())
+            .json(&json!({
+                "reference": reference,
+                "content": base64::engine::general_purpose::STANDARD.encode(pdf),
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// The letter's PDF as the API serves it: status and bytes.
+    async fn pdf(&self, id: &str) -> (u16, Vec<u8>) {
+        let resp = self
+            .http
+            .get(format!("{}/v2/notifications/{id}/pdf", self.base))
+            .header("authorization", self.auth())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.unwrap().to_vec())
+    }
+
     async fn get(&self, id: &str) -> (u16, Value) {
         let resp = self
             .http
@@ -157,16 +199,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
-    notify::app::install_tls_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-
+/// A service with a test key and an email template, made with the CLI on a stopped server:
+/// (key, template id).
+fn make_service(dir: &Path, data: &Path, port: u16) -> (String, String) {
     let service: Value = serde_json::from_str(&ok(
         run(
-            &data,
+            data,
             port,
             &["service", "create", "--name", "Backups", "--json"],
         ),
@@ -176,7 +214,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
     let service_id = service["id"].as_str().unwrap().to_string();
     let key = ok(
         run(
-            &data,
+            data,
             port,
             &[
                 "api-key",
@@ -191,11 +229,11 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
         ),
         "api-key create",
     );
-    let body = dir.path().join("body.txt");
+    let body = dir.join("body.txt");
     std::fs::write(&body, "Hello ((name))").unwrap();
     let template = ok(
         run(
-            &data,
+            data,
             port,
             &[
                 "template",
@@ -214,6 +252,18 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
         ),
         "template create",
     );
+
+    (key, template)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
+    notify::app::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+
+    let (key, template) = make_service(dir.path(), &data, port);
 
     let server = start_server(&data, port).await;
     let client = Client {
@@ -366,4 +416,112 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
         0,
         "a refused restore leaves the data directory empty"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_in_s3_carries_letter_pdfs_and_restores_from_the_bucket() {
+    notify::app::install_tls_provider();
+    let s3 = S3Server::start("notify-backups");
+    let s3_env: Vec<(String, String)> = [
+        ("NOTIFY_BACKUP__S3__ENDPOINT", s3.endpoint()),
+        ("NOTIFY_BACKUP__S3__REGION", "eu-west-2".into()),
+        ("NOTIFY_BACKUP__S3__ACCESS_KEY_ID", "testing".into()),
+        ("NOTIFY_BACKUP__S3__SECRET_ACCESS_KEY", "testing".into()),
+        ("NOTIFY_BACKUP__S3__ALLOW_HTTP", "true".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let target = "s3://notify-backups/nightly";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let (key, template) = make_service(dir.path(), &data, port);
+
+    let server = start_server(&data, port).await;
+    let client = Client {
+        base: format!("http://127.0.0.1:{port}"),
+        key,
+        http: reqwest::Client::new(),
+    };
+    let mut emails = Vec::new();
+    for n in 0..20 {
+        emails.push(client.send(&template, n).await.expect("acknowledged"));
+    }
+    let upload = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/letters/valid-1-page.pdf"),
+    )
+    .unwrap();
+    let mut letters = Vec::new();
+    for reference in ["letter-a", "letter-b"] {
+        let id = client.send_letter(&upload, reference).await;
+        // The PDF is served once the letter has been through its checks.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let pdf = loop {
+            let (status, bytes) = client.pdf(&id).await;
+            if status == 200 {
+                break bytes;
+            }
+            assert!(Instant::now() < deadline, "no PDF for {id}: HTTP {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(pdf.starts_with(b"%PDF"));
+        letters.push((id, pdf));
+    }
+
+    let out = {
+        let (data, env) = (data.clone(), s3_env.clone());
+        tokio::task::spawn_blocking(move || {
+            run_with(&data, port, &["backup", target, "--json"], &env)
+        })
+        .await
+        .unwrap()
+    };
+    let said: Value = serde_json::from_str(&ok(out, "backup to S3")).unwrap();
+    assert_eq!(said["manifest"]["blobs"]["included"], true, "{said}");
+    assert!(
+        said["manifest"]["blobs"]["files"].as_u64().unwrap() >= letters.len() as u64,
+        "{said}"
+    );
+    let folder = said["folder"].as_str().unwrap().to_string();
+    assert!(folder.starts_with(target), "{folder}");
+    let verified = ok(
+        run_with(&data, port, &["check", "--backup", &folder], &s3_env),
+        "check --backup (S3)",
+    );
+    assert!(verified.contains("whole"), "{verified}");
+    drop(server);
+
+    // A standby with an empty data directory restores the newest backup from the bucket.
+    let restored = dir.path().join("standby");
+    let port2 = free_port();
+    let said = ok(
+        run_with(&restored, port2, &["restore", target], &s3_env),
+        "restore from S3",
+    );
+    assert!(said.contains("encryption key from backup"), "{said}");
+    let text = ok(run(&restored, port2, &["check"]), "check");
+    assert!(text.ends_with("whole"), "{text}");
+    assert!(text.contains(", 0 missing"), "{text}");
+
+    let _server = start_server(&restored, port2).await;
+    let client = Client {
+        base: format!("http://127.0.0.1:{port2}"),
+        ..client
+    };
+    for (n, id) in emails.iter().enumerate() {
+        let (status, body) = client.get(id).await;
+        assert_eq!(status, 200, "{id}: {body}");
+        assert_eq!(body["email_address"], format!("person{n}@example.com"));
+    }
+    for (id, pdf) in &letters {
+        let (status, body) = client.get(id).await;
+        assert_eq!(status, 200, "{id}: {body}");
+        let (status, bytes) = client.pdf(id).await;
+        assert_eq!(status, 200, "{id}");
+        assert!(
+            bytes == *pdf,
+            "the restored PDF of {id} differs from the one served before"
+        );
+    }
 }

@@ -139,7 +139,9 @@ fn every_failure_code_has_a_fixture() {
 #[test]
 fn failures_name_their_pages_and_page_count() {
     // Upstream's `invalid_pages` is null for an unreadable file and a letter too long.
-    let expected: &[(&str, Option<&[u32]>, Option<u32>)] = &[
+    // (fixture, invalid_pages, page_count)
+    type Expected<'a> = (&'a str, Option<&'a [u32]>, Option<u32>);
+    let expected: &[Expected] = &[
         ("fail-unable-to-read-the-file.pdf", None, None),
         ("fail-letter-too-long.pdf", None, Some(11)),
         (

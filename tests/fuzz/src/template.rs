@@ -80,6 +80,8 @@ fn letter(content: &str, values: &Personalisation, pdf: bool) {
         date,
         subject: &subject,
         body: &body,
+        language: Default::default(),
+        logo: None,
     });
     if let Ok(letter) = rendered {
         assert!(letter.page_count >= 1, "a rendered letter has a page");
