@@ -168,6 +168,7 @@ pub fn visit_all(v: &mut impl TableVisitor) -> Result<()> {
     v.visit(PROVIDER_REFERENCES, None)?;
     v.visit(COMPLAINTS, Some(decodes::<Complaint>))?;
     v.visit(SCHEDULER_RUNS, Some(decodes::<SchedulerRun>))?;
+    v.visit(SCHEDULER_LINES, None)?;
     v.visit(DATA_RETENTION, Some(decodes::<DataRetention>))?;
     v.visit(INBOUND_SMS_HISTORY, Some(decodes::<InboundSmsHistory>))?;
     v.visit(PROCESSING_TIME_FACTS, Some(decodes::<ProcessingTimeFact>))?;
