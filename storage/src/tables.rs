@@ -394,3 +394,28 @@ impl<K: redb::Key + 'static, V: redb::Value + 'static> std::ops::DerefMut for La
 pub fn begin_read(db: &redb::Database) -> Result<ReadTransaction> {
     Ok(db.begin_read()?)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every table defined in this file is visited by [`super::visit_all`], so backups, restores
+    /// and checks know it. A store creates some tables only on first use (the scheduler's cron
+    /// lines), which a freshly opened store does not show; hence a look at the definitions.
+    #[test]
+    fn every_table_defined_here_is_visited() {
+        let marker = concat!("TableDefinition", "::new(\"");
+        let source = include_str!("tables.rs");
+        let visited = super::all_names();
+        let defined: Vec<&str> = source
+            .split(marker)
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(defined.len() > 30, "{defined:?}");
+        for name in defined {
+            assert!(
+                visited.iter().any(|v| v == name),
+                "table {name} is not in visit_all"
+            );
+        }
+    }
+}
