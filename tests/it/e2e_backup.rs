@@ -525,3 +525,60 @@ async fn a_backup_in_s3_carries_letter_pdfs_and_restores_from_the_bucket() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_backup_job_keeps_the_newest_backups() {
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().to_str().unwrap().to_string();
+    let s = crate::common::TestServer::start_with(|c| {
+        c.backup.to = to.clone();
+        c.backup.keep = 2;
+    })
+    .await;
+    let (status, body) = s
+        .call(
+            "normal",
+            "POST",
+            "/v2/notifications/email",
+            Some(
+                json!({"email_address": "a@example.gov.uk", "template_id": s.email_template,
+                        "personalisation": {"name": "Ann"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        let report = notify::scheduler::run_now(&s.app, "backup").await.unwrap();
+        assert!(report.ok, "{}", report.message);
+        assert!(
+            report.message.starts_with("backup notify-backup-"),
+            "{}",
+            report.message
+        );
+        made.push(report.message);
+        // Backup folders are named to the millisecond.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(made[2].ends_with("1 old backups deleted"), "{}", made[2]);
+    let mut folders: Vec<String> = std::fs::read_dir(backups.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    // The oldest went; the two newest are whole.
+    assert!(!made[0].contains(&folders[0]), "{folders:?} {made:?}");
+    for folder in &folders {
+        let target = notify::backup::Target::parse(
+            backups.path().join(folder).to_str().unwrap(),
+            &Default::default(),
+            false,
+        )
+        .unwrap();
+        let verified = notify::backup::verify_backup(&target).await.unwrap();
+        assert!(verified.problems.is_empty(), "{:?}", verified.problems);
+        assert!(verified.files >= 4, "{folder}: {} files", verified.files);
+    }
+}
