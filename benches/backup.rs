@@ -133,7 +133,8 @@ async fn main() {
     }));
 
     let service = services::create_service(
-        &app.store,
+        &app,
+        &notify::domain::accounts::Actor::operator(),
         services::NewService {
             name: "Seeded".into(),
             restricted: false,
@@ -142,7 +143,8 @@ async fn main() {
     .await
     .expect("service");
     let template = templates::create_template(
-        &app.store,
+        &app,
+        &notify::domain::accounts::Actor::operator(),
         service.id,
         templates::NewTemplate {
             template_type: "sms".into(),
@@ -150,6 +152,7 @@ async fn main() {
             subject: None,
             content: "Hello ((name)), your appointment is confirmed.".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await

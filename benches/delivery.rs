@@ -174,7 +174,8 @@ async fn run(t: NotificationType, n: usize) -> f64 {
     };
     let app = App::open(config, Arc::new(storage::SystemClock)).unwrap();
     let service = services::create_service(
-        &app.store,
+        &app,
+        &notify::domain::accounts::Actor::operator(),
         services::NewService {
             name: "Bench".into(),
             restricted: false,
@@ -183,7 +184,8 @@ async fn run(t: NotificationType, n: usize) -> f64 {
     .await
     .unwrap();
     let template = templates::create_template(
-        &app.store,
+        &app,
+        &notify::domain::accounts::Actor::operator(),
         service.id,
         templates::NewTemplate {
             template_type: t.as_str().into(),
@@ -191,6 +193,7 @@ async fn run(t: NotificationType, n: usize) -> f64 {
             subject: (t == NotificationType::Email).then(|| "Hi ((name))".into()),
             content: "Hello ((name)), this is a **benchmark** message.".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await

@@ -42,7 +42,8 @@ async fn run(n: usize, rate: u64, seconds: u64) {
     }));
 
     let bulk = services::create_service(
-        &app.store,
+        &app,
+        &notify::domain::accounts::Actor::operator(),
         services::NewService {
             name: "Bulk".into(),
             restricted: false,
@@ -60,7 +61,8 @@ async fn run(n: usize, rate: u64, seconds: u64) {
         .await
         .expect("limits");
     let template = templates::create_template(
-        &app.store,
+        &app,
+        &notify::domain::accounts::Actor::operator(),
         bulk_id,
         templates::NewTemplate {
             template_type: "sms".into(),
@@ -68,6 +70,7 @@ async fn run(n: usize, rate: u64, seconds: u64) {
             subject: None,
             content: "Hello ((name)), your appointment is on ((day))".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await

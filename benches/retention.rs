@@ -220,7 +220,8 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
     // Services whose texts interleave in time, as on a shared appliance.
     for i in 0..env("BENCH_SERVICES", 4usize).max(1) {
         let s = services::create_service(
-            &app.store,
+            &app,
+            &notify::domain::accounts::Actor::operator(),
             services::NewService {
                 name: format!("Expired {i}"),
                 restricted: false,
@@ -229,7 +230,8 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
         .await
         .expect("service");
         let t = templates::create_template(
-            &app.store,
+            &app,
+            &notify::domain::accounts::Actor::operator(),
             s.id,
             templates::NewTemplate {
                 template_type: "sms".into(),
@@ -237,6 +239,7 @@ async fn run(n: usize, rate: u64, seconds: u64, batch: Option<usize>) {
                 subject: None,
                 content: "Hello ((name))".into(),
                 postage: None,
+                ..Default::default()
             },
         )
         .await

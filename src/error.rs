@@ -123,7 +123,10 @@ impl AppError {
                     DomainError::Store(e) if e.retry_after_secs().is_some() => {
                         store_unavailable(e).2
                     }
-                    DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
+                    DomainError::Store(_)
+                    | DomainError::Crypto(_)
+                    | DomainError::Blobs(_)
+                    | DomainError::Internal(_) => {
                         // Logged in full, answered in general terms: internals are not for
                         // clients.
                         tracing::error!(error = %d, "internal error");
@@ -140,6 +143,7 @@ impl AppError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             AppError::Domain(DomainError::Store(e)) => e.retry_after_secs(),
+            AppError::Domain(d) if d.code() == Code::Unavailable => Some(BLOBS_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -207,7 +211,9 @@ pub fn http_of(code: Code) -> (StatusCode, &'static str) {
         Code::InvalidPhone => (StatusCode::BAD_REQUEST, "InvalidPhoneError"),
         Code::PdfNotReady => (StatusCode::BAD_REQUEST, "PDFNotReadyError"),
         Code::Forbidden | Code::LetterNotAllowed => (StatusCode::FORBIDDEN, "BadRequestError"),
+        Code::Unauthorized => (StatusCode::UNAUTHORIZED, "AuthError"),
         Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError"),
+        Code::Busy => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
         Code::DailyLimit => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError"),
         Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError"),
         Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Exception"),
@@ -222,6 +228,9 @@ static STORE_UNAVAILABLE_LOG: storage::log_limit::LogEvery =
     storage::log_limit::LogEvery::new(std::time::Duration::from_secs(10));
 
 /// 503: the store cannot take the request now; the client should try again later.
+/// `Retry-After` when the blob store refused a send's file (its own retries already spent).
+const BLOBS_RETRY_AFTER_SECS: u64 = 5;
+
 fn store_unavailable(e: &storage::StoreError) -> (StatusCode, &'static str, String) {
     if let Some(held_back) = STORE_UNAVAILABLE_LOG.ready() {
         tracing::warn!(error = %e, held_back, "refused a request: the store cannot take it now");

@@ -42,6 +42,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
             });
 
     status
+        .or(crate::metrics::route(app.clone()))
+        .unify()
         .or(home)
         .unify()
         .or(assets)
@@ -54,10 +56,16 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::admin::scheduler_pages(app.clone()))
         .unify()
+        .or(crate::pages::sign_in::routes(app.clone()))
+        .unify()
         .or(crate::receipts::routes(app.clone()))
+        .unify()
+        .or(crate::admin::unsubscribe_route(app.clone()))
         .unify()
         .or(crate::admin::routes(app))
         .unify()
+        // Boxed: unboxed, the chain's type overflows the compiler's query depth.
+        .boxed()
         .recover(handle_rejection)
         .unify()
         .map(Reply::into_response)

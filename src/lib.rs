@@ -17,6 +17,7 @@ pub mod http;
 pub mod letters;
 pub mod loadgen;
 pub mod logging;
+pub mod metrics;
 pub mod pages;
 pub mod providers;
 mod python;

@@ -25,7 +25,8 @@ pub struct Sender {
 /// A service with its template and a live key, limits raised out of the way.
 pub async fn sender(app: &App, base: &str) -> Sender {
     let service = services::create_service(
-        &app.store,
+        app,
+        &notify::domain::accounts::Actor::operator(),
         services::NewService {
             name: "Load".into(),
             restricted: false,
@@ -45,7 +46,8 @@ pub async fn sender(app: &App, base: &str) -> Sender {
         .expect("limits");
     app.keys.invalidate(id);
     let template = templates::create_template(
-        &app.store,
+        app,
+        &notify::domain::accounts::Actor::operator(),
         id,
         templates::NewTemplate {
             template_type: "sms".into(),
@@ -53,12 +55,14 @@ pub async fn sender(app: &App, base: &str) -> Sender {
             subject: None,
             content: "Hello ((name))".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await
     .expect("template");
     let key = api_keys::create_api_key(
         app,
+        &notify::domain::accounts::Actor::operator(),
         id,
         api_keys::NewApiKey {
             name: "load".into(),

@@ -7,16 +7,14 @@
 //!   `notify-snapshot-last: true` marks the last part (see [`crate::backup::Sessions`]);
 //! - `POST /check`: `notify check` of the running store, its index, sealed values and blobs.
 
-use std::sync::Arc;
-
 use serde_json::json;
 use uuid::Uuid;
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data};
-use crate::app::App;
 use crate::domain::DomainError;
 use crate::error::admin_reject;
 
@@ -31,7 +29,7 @@ pub fn routes(auth: Auth) -> Routes {
     let start = warp::path!("backup" / "snapshot")
         .and(warp::post())
         .and(auth.clone())
-        .and_then(|app: Arc<App>| async move {
+        .and_then(|app: Caller| async move {
             let (id, header) = app.backups.start(&app.store).map_err(reject)?;
             Ok::<_, warp::Rejection>(data(
                 StatusCode::CREATED,
@@ -45,7 +43,7 @@ pub fn routes(auth: Auth) -> Routes {
     let part = warp::path!("backup" / "snapshot" / Uuid / u64)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|id: Uuid, n: u64, app: Arc<App>| async move {
+        .and_then(|id: Uuid, n: u64, app: Caller| async move {
             let part = app.backups.part(id, n).await.map_err(reject)?;
             let mut response = Response::new(part.bytes.into());
             let headers = response.headers_mut();
@@ -63,7 +61,7 @@ pub fn routes(auth: Auth) -> Routes {
         warp::path!("check")
             .and(warp::post())
             .and(auth)
-            .and_then(|app: Arc<App>| async move {
+            .and_then(|app: Caller| async move {
                 let report =
                     crate::backup::check(&app.store, &app.index, &app.blobs, Some(&app.sealer))
                         .await

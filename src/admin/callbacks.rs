@@ -4,8 +4,6 @@
 //! replaces (`{"url", "bearer_token"}`), `GET` shows, `DELETE` removes; the `/{callback_id}`
 //! forms upstream uses are accepted too. The bearer token is never shown.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::Deserialize;
 use storage::records::CallbackKind;
@@ -14,8 +12,8 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, no_content, parse_body};
-use crate::app::App;
 use crate::domain::callbacks::{callback_json, delete_callback, get_callback, set_callback};
 use crate::error::AppError;
 
@@ -41,7 +39,7 @@ struct Setting {
 async fn set(
     service_id: Uuid,
     kind: CallbackKind,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -95,7 +93,7 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::path::end())
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|id, kind, _cb: Option<Uuid>, app: Arc<App>| async move {
+        .and_then(|id, kind, _cb: Option<Uuid>, app: Caller| async move {
             done(
                 get_callback(&app.store, id, kind)
                     .map(|cb| data(StatusCode::OK, callback_json(&cb)))
@@ -112,7 +110,7 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::path::end())
         .and(warp::delete())
         .and(auth)
-        .and_then(|id, kind, _cb: Option<Uuid>, app: Arc<App>| async move {
+        .and_then(|id, kind, _cb: Option<Uuid>, app: Caller| async move {
             done(
                 delete_callback(&app.store, id, kind)
                     .await

@@ -16,7 +16,6 @@
 //!   with its jobs grouped under it) and uploaded letters, newest first.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
@@ -30,6 +29,7 @@ use warp::http::StatusCode;
 use warp::multipart::FormData;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, no_content, parse_body, raw_query};
 use crate::app::App;
 use crate::domain::Context;
@@ -200,7 +200,7 @@ async fn upload(
     service_id: Uuid,
     raw_query: String,
     sheet: Sheet,
-    app: Arc<App>,
+    app: Caller,
 ) -> Result<Response, AppError> {
     let q = query_map(&raw_query);
     let template_id = uuid_arg(&q, "template_id")?
@@ -250,7 +250,7 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
     )))
 }
 
-async fn create(service_id: Uuid, body: Bytes, app: Arc<App>) -> Result<Response, AppError> {
+async fn create(service_id: Uuid, body: Bytes, app: Caller) -> Result<Response, AppError> {
     let req: CreateJob = parse_body(&body)?;
     let scheduled_for = req
         .scheduled_for
@@ -331,16 +331,12 @@ fn notifications(
     ))
 }
 
-async fn cancel(service_id: Uuid, job_id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
+async fn cancel(service_id: Uuid, job_id: Uuid, app: Caller) -> Result<Response, AppError> {
     let job = jobs::cancel_job(&app, service_id, job_id).await?;
     Ok(data(StatusCode::OK, job_json(&app, &job)?))
 }
 
-async fn cancel_letters(
-    service_id: Uuid,
-    job_id: Uuid,
-    app: Arc<App>,
-) -> Result<Response, AppError> {
+async fn cancel_letters(service_id: Uuid, job_id: Uuid, app: Caller) -> Result<Response, AppError> {
     let cancelled = jobs::cancel_letter_job(&app, service_id, job_id).await?;
     Ok(json_response(StatusCode::OK, &json!(cancelled)))
 }
@@ -349,7 +345,7 @@ async fn save_list(
     service_id: Uuid,
     raw_query: String,
     sheet: Sheet,
-    app: Arc<App>,
+    app: Caller,
 ) -> Result<Response, AppError> {
     let q = query_map(&raw_query);
     let template_type = q
@@ -489,16 +485,16 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::get())
         .and(raw_query())
         .and(auth.clone())
-        .and_then(|sid, q: String, app: Arc<App>| async move { done(list(sid, &q, &app)) });
+        .and_then(|sid, q: String, app: Caller| async move { done(list(sid, &q, &app)) });
     let one = warp::path!("service" / Uuid / "job" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, jid, app: Arc<App>| async move { done(one(sid, jid, &app)) });
+        .and_then(|sid, jid, app: Caller| async move { done(one(sid, jid, &app)) });
     let notes = warp::path!("service" / Uuid / "job" / Uuid / "notifications")
         .and(warp::get())
         .and(raw_query())
         .and(auth.clone())
-        .and_then(|sid, jid, q: String, app: Arc<App>| async move {
+        .and_then(|sid, jid, q: String, app: Caller| async move {
             done(notifications(sid, jid, &q, &app))
         });
     let cancel = warp::path!("service" / Uuid / "job" / Uuid / "cancel")
@@ -518,15 +514,15 @@ pub fn routes(auth: Auth) -> Routes {
     let lists = warp::path!("service" / Uuid / "contact-list")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(lists(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(lists(sid, &app)) });
     let one_list = warp::path!("service" / Uuid / "contact-list" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, id, app: Arc<App>| async move { done(one_list(sid, id, &app)) });
+        .and_then(|sid, id, app: Caller| async move { done(one_list(sid, id, &app)) });
     let delete_list = warp::path!("service" / Uuid / "contact-list" / Uuid)
         .and(warp::delete())
         .and(auth.clone())
-        .and_then(|sid, id, app: Arc<App>| async move {
+        .and_then(|sid, id, app: Caller| async move {
             done(
                 contact_lists::delete(&app, sid, id)
                     .await
@@ -538,7 +534,7 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::get())
         .and(raw_query())
         .and(auth)
-        .and_then(|sid, q: String, app: Arc<App>| async move { done(uploads(sid, &q, &app)) });
+        .and_then(|sid, q: String, app: Caller| async move { done(uploads(sid, &q, &app)) });
     upload
         .or(create)
         .unify()

@@ -6,8 +6,6 @@
 //!   from the printer by hand (the same rules as the files the print transport picks up);
 //! - `GET /letters/print-responses`: the files applied, with their sorted/unsorted counts.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
@@ -17,12 +15,13 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, parse_body};
 use crate::app::App;
 use crate::domain::letters::{CancelError, cancel_letter, replay_scan_errors};
 use crate::error::AppError;
 
-async fn cancel(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, AppError> {
+async fn cancel(service_id: Uuid, id: Uuid, app: Caller) -> Result<Response, AppError> {
     match cancel_letter(&app.store, service_id, id).await? {
         Ok(n) => {
             let root = crate::api::root_url(&app, None, crate::server::Scheme::Http);
@@ -36,7 +35,7 @@ async fn cancel(service_id: Uuid, id: Uuid, app: Arc<App>) -> Result<Response, A
     }
 }
 
-async fn replay(app: Arc<App>) -> Result<Response, AppError> {
+async fn replay(app: Caller) -> Result<Response, AppError> {
     let queued = replay_scan_errors(&app)
         .await
         .map_err(|e| AppError::Internal(format!("cannot replay letters-scan/ERROR: {e}")))?;
@@ -64,7 +63,7 @@ fn response_json(r: &PrintResponseFile) -> serde_json::Value {
     })
 }
 
-async fn upload_response(app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn upload_response(app: Caller, body: Bytes) -> Result<Response, AppError> {
     use crate::letters::responses::{ResponseError, apply};
     let upload: ResponseUpload = parse_body(&body)?;
     match apply(&app, &upload.filename, upload.content.as_bytes()).await {
@@ -102,7 +101,7 @@ pub fn routes(auth: Auth) -> Routes {
     let list = warp::path!("letters" / "print-responses")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|app: Arc<App>| async move { done(list_responses(&app)) });
+        .and_then(|app: Caller| async move { done(list_responses(&app)) });
     cancel
         .or(replay)
         .unify()

@@ -1,5 +1,7 @@
 //! The internal (admin) JSON API: managing services, their senders, guest lists, team members,
-//! keys and templates. Authenticated with an admin token (see [`crate::auth`]). Paths follow
+//! keys and templates. Every route is a row of the [route table](route_table) with what its
+//! caller needs; [`access`] checks each request — the admin secret's token (see
+//! [`crate::auth`]) or a signed-in person's session — against its row. Paths follow
 //! upstream's internal API (`/service`, `/service/{id}/api-key`, `/service/{id}/template`, ...);
 //! answers are `{"data": ...}`, errors `{"result": "error", "message": ...}`. The CLI talks to it
 //! when a server already holds the data directory.
@@ -8,19 +10,27 @@
 //! affects authentication or sending invalidates the service in the v2 key cache so it takes
 //! effect at once.
 
+pub mod access;
+mod audit;
 mod backup;
 mod callbacks;
+mod complaints;
+mod inbound_numbers;
 mod jobs;
 mod keys;
 mod letters;
 mod outbox;
+mod provider_details;
 mod retention;
 mod returned_letters;
+pub mod route_table;
 mod scheduler;
 mod senders;
+mod sending;
 mod services;
 mod statistics;
 mod templates;
+mod unsubscribe;
 mod users;
 
 use std::sync::Arc;
@@ -34,18 +44,20 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::app::App;
-use crate::auth::verify_admin_header;
 use crate::error::{AppError, admin_reject, json_response};
+use access::Caller;
 
 pub use backup::LAST_PART_HEADER;
+pub use inbound_numbers::inbound_number_json;
 pub use jobs::{job_json, upload_json};
 pub use outbox::page_route as outbox_page;
 pub use scheduler::page_routes as scheduler_pages;
 pub use services::service_json;
-pub use templates::template_json;
+pub use templates::{template_json, template_json_for};
+pub use unsubscribe::one_click_route as unsubscribe_route;
 
-/// The authenticated app, for every route.
-type Auth = BoxedFilter<(Arc<App>,)>;
+/// The authorised caller (app and actor), for every route.
+type Auth = BoxedFilter<(Caller,)>;
 /// One resource's routes.
 type Routes = BoxedFilter<(Response,)>;
 
@@ -69,26 +81,6 @@ fn done(result: Result<Response, AppError>) -> Result<Response, warp::Rejection>
     result.map_err(admin_reject)
 }
 
-/// Passes only requests with a valid admin token.
-fn authorised(app: Arc<App>) -> Auth {
-    warp::header::optional::<String>("authorization")
-        .and_then(move |header: Option<String>| {
-            let app = app.clone();
-            async move {
-                let now = app.store.clock().now().timestamp();
-                verify_admin_header(
-                    header.as_deref(),
-                    &app.config.admin.client_id,
-                    app.admin_secret.expose(),
-                    now,
-                )
-                .map_err(admin_reject)?;
-                Ok::<_, warp::Rejection>(app)
-            }
-        })
-        .boxed()
-}
-
 /// The request body (limits are the edge's: `server.bodies.internal_kib`).
 fn json_body() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
     crate::server::bodies::bytes()
@@ -103,19 +95,26 @@ fn rebuild_index(auth: Auth) -> Routes {
     warp::path!("index" / "rebuild")
         .and(warp::post())
         .and(auth)
-        .and_then(|app: Arc<App>| async move {
-            let indexed = app.rebuild_index().await.map_err(admin_reject)?;
+        .and_then(|caller: Caller| async move {
+            let indexed = caller.app.rebuild_index().await.map_err(admin_reject)?;
+            let entry = crate::domain::accounts::Entry::new(
+                &caller.actor,
+                crate::domain::accounts::Action::IndexRebuilt,
+            )
+            .details(json!({ "indexed": indexed }));
+            crate::domain::accounts::audit::record(&caller, entry)
+                .await
+                .map_err(admin_reject)?;
             tracing::info!(indexed, "search index rebuilt");
             Ok::<_, warp::Rejection>(data(StatusCode::OK, json!({ "indexed": indexed })))
         })
         .boxed()
 }
 
-pub fn routes(
-    app: Arc<App>,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let auth = authorised(app);
-    services::routes(auth.clone())
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let auth = access::authorised(app);
+    // Boxed in groups: one long chain of filters overflows the compiler's query depth.
+    let services: Routes = services::routes(auth.clone())
         .or(senders::routes(auth.clone()))
         .unify()
         .or(keys::routes(auth.clone()))
@@ -124,15 +123,27 @@ pub fn routes(
         .unify()
         .or(users::routes(auth.clone()))
         .unify()
+        .or(audit::routes(auth.clone()))
+        .unify()
+        .or(sending::routes(auth.clone()))
+        .unify()
         .or(callbacks::routes(auth.clone()))
         .unify()
         .or(outbox::routes(auth.clone()))
         .unify()
         .or(retention::routes(auth.clone()))
         .unify()
-        .or(statistics::routes(auth.clone()))
-        .unify()
+        .boxed();
+    let features: Routes = statistics::routes(auth.clone())
         .or(returned_letters::routes(auth.clone()))
+        .unify()
+        .or(complaints::routes(auth.clone()))
+        .unify()
+        .or(inbound_numbers::routes(auth.clone()))
+        .unify()
+        .or(provider_details::routes(auth.clone()))
+        .unify()
+        .or(unsubscribe::routes(auth.clone()))
         .unify()
         .or(letters::routes(auth.clone()))
         .unify()
@@ -144,4 +155,6 @@ pub fn routes(
         .unify()
         .or(rebuild_index(auth))
         .unify()
+        .boxed();
+    services.or(features).unify().boxed()
 }

@@ -13,6 +13,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done};
 use crate::app::App;
 use crate::error::AppError;
@@ -97,7 +98,7 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::get())
         .and(auth)
         .and(warp::query::<HashMap<String, String>>())
-        .and_then(|app: Arc<App>, q: HashMap<String, String>| async move { done(list(&app, &q)) });
+        .and_then(|app: Caller, q: HashMap<String, String>| async move { done(list(&app, &q)) });
     list.boxed()
 }
 

@@ -11,8 +11,6 @@
 //! Answers use this API's `{"data": ...}` envelope. The rules live in
 //! [`crate::domain::retention`]; the nightly jobs read the settings when they run.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -20,6 +18,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, no_content, parse_body};
 use crate::app::App;
 use crate::domain::retention::{
@@ -46,7 +45,7 @@ fn by_id(service_id: Uuid, id: Uuid, app: &App) -> Result<Response, AppError> {
     Ok(data(StatusCode::OK, setting_json(&setting, &service)))
 }
 
-async fn create(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
+async fn create(service_id: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
     let body: Value = parse_body(&body)?;
     let (service, setting) = create_setting(&app.store, service_id, &body).await?;
     Ok(data(StatusCode::CREATED, setting_json(&setting, &service)))
@@ -55,7 +54,7 @@ async fn create(service_id: Uuid, app: Arc<App>, body: Bytes) -> Result<Response
 async fn update(
     service_id: Uuid,
     id: Uuid,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let body: Value = parse_body(&body)?;
@@ -67,7 +66,7 @@ pub fn routes(auth: Auth) -> Routes {
     let list = warp::path!("service" / Uuid / "data-retention")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(list(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(list(sid, &app)) });
     let add = warp::path!("service" / Uuid / "data-retention")
         .and(warp::post())
         .and(auth.clone())
@@ -76,11 +75,11 @@ pub fn routes(auth: Auth) -> Routes {
     let of_type = warp::path!("service" / Uuid / "data-retention" / "notification-type" / String)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, kind, app: Arc<App>| async move { done(by_type(sid, kind, &app)) });
+        .and_then(|sid, kind, app: Caller| async move { done(by_type(sid, kind, &app)) });
     let get = warp::path!("service" / Uuid / "data-retention" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, id, app: Arc<App>| async move { done(by_id(sid, id, &app)) });
+        .and_then(|sid, id, app: Caller| async move { done(by_id(sid, id, &app)) });
     let change = warp::path!("service" / Uuid / "data-retention" / Uuid)
         .and(warp::post())
         .and(auth)

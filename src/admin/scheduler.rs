@@ -15,8 +15,10 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done};
 use crate::app::App;
+use crate::domain::accounts::{Action, Entry};
 use crate::domain::alerts::alert_json;
 use crate::error::AppError;
 use crate::scheduler::{self, SchedulerError};
@@ -47,7 +49,7 @@ pub fn routes(auth: Auth) -> Routes {
     let list = warp::path!("scheduler" / "jobs")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|app: Arc<App>| async move {
+        .and_then(|app: Caller| async move {
             done(
                 scheduler::list(&app)
                     .map(|jobs| data(StatusCode::OK, json!(jobs)))
@@ -57,19 +59,22 @@ pub fn routes(auth: Auth) -> Routes {
     let run = warp::path!("scheduler" / "jobs" / String / "run")
         .and(warp::post())
         .and(auth.clone())
-        .and_then(|name: String, app: Arc<App>| async move {
-            done(
-                scheduler::run_now(&app, &name)
-                    .await
-                    .map(|r| data(StatusCode::OK, json!(r)))
-                    .map_err(AppError::from),
-            )
+        .and_then(|name: String, app: Caller| async move {
+            let ran = async {
+                let report = scheduler::run_now(&app.app, &name).await?;
+                let entry = Entry::new(&app.actor, Action::ScheduledJobRun)
+                    .subject(&name)
+                    .details(json!({ "outcome": report }));
+                crate::domain::accounts::audit::record(&app, entry).await?;
+                Ok::<_, AppError>(data(StatusCode::OK, json!(report)))
+            };
+            done(ran.await)
         });
     let alerts = warp::path!("scheduler" / "alerts")
         .and(warp::get())
         .and(auth)
         .and(warp::query::<HashMap<String, String>>())
-        .and_then(|app: Arc<App>, q: HashMap<String, String>| async move {
+        .and_then(|app: Caller, q: HashMap<String, String>| async move {
             done((|| {
                 let limit = alerts_limit(&q)?;
                 let rows = app.store.read()?.alerts(limit)?;

@@ -3,8 +3,6 @@
 //! (GET), add (POST), get (GET `/{entry_id}`), update (POST `/{entry_id}`) and archive
 //! (POST `/{entry_id}/archive`). Archived entries are gone from all of them.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde_json::{Value, json};
 use storage::records::{LetterContact, ReplyTo, SmsSender};
@@ -13,8 +11,8 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, parse_body};
-use crate::app::App;
 use crate::domain::services;
 use crate::error::AppError;
 
@@ -28,7 +26,7 @@ fn reply_to_json(service_id: Uuid, r: &ReplyTo) -> Value {
     })
 }
 
-fn sms_sender_json(service_id: Uuid, s: &SmsSender) -> Value {
+pub(super) fn sms_sender_json(service_id: Uuid, s: &SmsSender) -> Value {
     json!({
         "id": s.id,
         "service_id": service_id,
@@ -49,48 +47,50 @@ fn letter_contact_json(service_id: Uuid, c: &LetterContact) -> Value {
     })
 }
 
-async fn add_reply_to(sid: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
-    let added = services::add_reply_to(&app, sid, parse_body(&body)?).await?;
+async fn add_reply_to(sid: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
+    let added = services::add_reply_to(&app, &app.actor, sid, parse_body(&body)?).await?;
     Ok(data(StatusCode::CREATED, reply_to_json(sid, &added)))
 }
 
 async fn update_reply_to(
     sid: Uuid,
     id: Uuid,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let updated = services::update_reply_to(&app, sid, id, parse_body(&body)?).await?;
+    let updated = services::update_reply_to(&app, &app.actor, sid, id, parse_body(&body)?).await?;
     Ok(data(StatusCode::OK, reply_to_json(sid, &updated)))
 }
 
-async fn add_sms_sender(sid: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
-    let added = services::add_sms_sender(&app, sid, parse_body(&body)?).await?;
+async fn add_sms_sender(sid: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
+    let added = services::add_sms_sender(&app, &app.actor, sid, parse_body(&body)?).await?;
     Ok(data(StatusCode::CREATED, sms_sender_json(sid, &added)))
 }
 
 async fn update_sms_sender(
     sid: Uuid,
     id: Uuid,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let updated = services::update_sms_sender(&app, sid, id, parse_body(&body)?).await?;
+    let updated =
+        services::update_sms_sender(&app, &app.actor, sid, id, parse_body(&body)?).await?;
     Ok(data(StatusCode::OK, sms_sender_json(sid, &updated)))
 }
 
-async fn add_letter_contact(sid: Uuid, app: Arc<App>, body: Bytes) -> Result<Response, AppError> {
-    let added = services::add_letter_contact(&app, sid, parse_body(&body)?).await?;
+async fn add_letter_contact(sid: Uuid, app: Caller, body: Bytes) -> Result<Response, AppError> {
+    let added = services::add_letter_contact(&app, &app.actor, sid, parse_body(&body)?).await?;
     Ok(data(StatusCode::CREATED, letter_contact_json(sid, &added)))
 }
 
 async fn update_letter_contact(
     sid: Uuid,
     id: Uuid,
-    app: Arc<App>,
+    app: Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let updated = services::update_letter_contact(&app, sid, id, parse_body(&body)?).await?;
+    let updated =
+        services::update_letter_contact(&app, &app.actor, sid, id, parse_body(&body)?).await?;
     Ok(data(StatusCode::OK, letter_contact_json(sid, &updated)))
 }
 
@@ -101,7 +101,7 @@ macro_rules! entry_routes {
         let list = warp::path!("service" / Uuid / $seg)
             .and(warp::get())
             .and(auth.clone())
-            .and_then(|sid: Uuid, app: Arc<App>| async move {
+            .and_then(|sid: Uuid, app: Caller| async move {
                 let result = services::get_service(&app.store, sid).map(|s| {
                     let live = services::live_entries(&s.$field);
                     data(
@@ -115,13 +115,13 @@ macro_rules! entry_routes {
             .and(warp::post())
             .and(auth.clone())
             .and(json_body())
-            .and_then(|sid: Uuid, app: Arc<App>, body: Bytes| async move {
+            .and_then(|sid: Uuid, app: Caller, body: Bytes| async move {
                 done($add(sid, app, body).await)
             });
         let get = warp::path!("service" / Uuid / $seg / Uuid)
             .and(warp::get())
             .and(auth.clone())
-            .and_then(|sid: Uuid, id: Uuid, app: Arc<App>| async move {
+            .and_then(|sid: Uuid, id: Uuid, app: Caller| async move {
                 let result = services::get_service(&app.store, sid)
                     .and_then(|s| services::live_entry(&s.$field, sid, id))
                     .map(|e| data(StatusCode::OK, $json(sid, &e)));
@@ -131,16 +131,14 @@ macro_rules! entry_routes {
             .and(warp::post())
             .and(auth.clone())
             .and(json_body())
-            .and_then(
-                |sid: Uuid, id: Uuid, app: Arc<App>, body: Bytes| async move {
-                    done($update(sid, id, app, body).await)
-                },
-            );
+            .and_then(|sid: Uuid, id: Uuid, app: Caller, body: Bytes| async move {
+                done($update(sid, id, app, body).await)
+            });
         let archive = warp::path!("service" / Uuid / $seg / Uuid / "archive")
             .and(warp::post())
             .and(auth)
-            .and_then(|sid: Uuid, id: Uuid, app: Arc<App>| async move {
-                let result = services::archive_sender_entry::<$ty>(&app, sid, id).await;
+            .and_then(|sid: Uuid, id: Uuid, app: Caller| async move {
+                let result = services::archive_sender_entry::<$ty>(&app, &app.actor, sid, id).await;
                 done(
                     result
                         .map(|e| data(StatusCode::OK, $json(sid, &e)))

@@ -12,14 +12,13 @@
 //!
 //! The counting lives in [`crate::domain::statistics`].
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use uuid::Uuid;
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::access::Caller;
 use super::{Auth, Routes, data, done, raw_query};
 use crate::app::App;
 use crate::domain::statistics;
@@ -154,41 +153,39 @@ pub fn routes(auth: Auth) -> Routes {
         .and(warp::get())
         .and(auth.clone())
         .and(raw_query())
-        .and_then(|sid, app: Arc<App>, q: String| async move { done(totals(sid, &app, &q)) });
+        .and_then(|sid, app: Caller, q: String| async move { done(totals(sid, &app, &q)) });
     let monthly = warp::path!("service" / Uuid / "notifications" / "monthly")
         .and(warp::get())
         .and(auth.clone())
         .and(raw_query())
-        .and_then(|sid, app: Arc<App>, q: String| async move { done(monthly(sid, &app, &q)) });
+        .and_then(|sid, app: Caller, q: String| async move { done(monthly(sid, &app, &q)) });
     let monthly_usage = warp::path!("service" / Uuid / "billing" / "monthly-usage")
         .and(warp::get())
         .and(auth.clone())
         .and(raw_query())
-        .and_then(
-            |sid, app: Arc<App>, q: String| async move { done(monthly_usage(sid, &app, &q)) },
-        );
+        .and_then(|sid, app: Caller, q: String| async move { done(monthly_usage(sid, &app, &q)) });
     let yearly_usage = warp::path!("service" / Uuid / "billing" / "yearly-usage-summary")
         .and(warp::get())
         .and(auth.clone())
         .and(raw_query())
-        .and_then(|sid, app: Arc<App>, q: String| async move { done(yearly_usage(sid, &app, &q)) });
+        .and_then(|sid, app: Caller, q: String| async move { done(yearly_usage(sid, &app, &q)) });
     let templates = warp::path!("service" / Uuid / "template-statistics")
         .and(warp::get())
         .and(auth.clone())
         .and(raw_query())
-        .and_then(|sid, app: Arc<App>, q: String| async move { done(templates(sid, &app, &q)) });
+        .and_then(|sid, app: Caller, q: String| async move { done(templates(sid, &app, &q)) });
     let last_used = warp::path!("service" / Uuid / "template-statistics" / "last-used" / Uuid)
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, tid, app: Arc<App>| async move { done(last_used(sid, tid, &app)) });
+        .and_then(|sid, tid, app: Caller| async move { done(last_used(sid, tid, &app)) });
     let scheduled = warp::path!("service" / Uuid / "job" / "scheduled-job-stats")
         .and(warp::get())
         .and(auth.clone())
-        .and_then(|sid, app: Arc<App>| async move { done(scheduled_jobs(sid, &app)) });
+        .and_then(|sid, app: Caller| async move { done(scheduled_jobs(sid, &app)) });
     let job = warp::path!("service" / Uuid / "job" / Uuid / "statistics")
         .and(warp::get())
         .and(auth)
-        .and_then(|sid, jid, app: Arc<App>| async move { done(job(sid, jid, &app)) });
+        .and_then(|sid, jid, app: Caller| async move { done(job(sid, jid, &app)) });
     totals
         .or(monthly)
         .unify()

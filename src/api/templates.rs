@@ -40,7 +40,10 @@ pub fn template_json(v2: &V2, t: &Template) -> Value {
         "type": t.template_type.as_str(),
         "created_at": format_api_timestamp(t.created_at),
         "updated_at": t.updated_at.map(format_api_timestamp),
-        "created_by": Value::Null,
+        // Upstream: the author's email address (the operator's id when no person made it).
+        "created_by": crate::domain::templates::author(&v2.app.store, t)
+            .map(|a| a.email_address)
+            .unwrap_or_else(|_| crate::domain::templates::OPERATOR_ID.to_string()),
         "version": t.version,
         "body": t.content,
         "subject": if t.template_type == NotificationType::Sms { Value::Null } else { json!(t.subject) },

@@ -47,6 +47,7 @@ impl Target {
                 secret_access_key: s3.secret_access_key.clone(),
                 path_style: s3.path_style,
                 allow_http: s3.allow_http,
+                ..S3Config::default()
             };
             let store = crate::domain::context::s3_store(&settings)
                 .map_err(|e| BackupError::objects(text, e))?;

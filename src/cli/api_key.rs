@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Backend, CliError, JsonFlag};
 use crate::config::Config;
+use crate::domain::accounts::Actor;
 use crate::domain::api_keys::{self, NewApiKey};
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +31,9 @@ impl Backend {
     /// `POST /service/{id}/api-key`: the new key, with its full key string.
     pub async fn create_api_key(&self, service: Uuid, new: NewApiKey) -> Result<Value, CliError> {
         match self {
-            Backend::Local(cx) => Ok(json!(api_keys::create_api_key(cx, service, new).await?)),
+            Backend::Local(cx) => Ok(json!(
+                api_keys::create_api_key(cx, &Actor::operator(), service, new).await?
+            )),
             Backend::Remote(remote) => {
                 remote
                     .post(&format!("/service/{service}/api-key"), json!(new))

@@ -46,6 +46,7 @@ mod backend;
 mod backup;
 mod check_config;
 mod healthcheck;
+mod inbound_number;
 mod jobs;
 mod letters;
 mod reindex;
@@ -53,6 +54,7 @@ mod serve;
 mod service;
 mod sheet;
 mod template;
+mod user;
 
 pub use api_key::ApiKeyCommand;
 pub use backend::Backend;
@@ -120,6 +122,12 @@ pub enum Command {
     /// Bulk sends: a spreadsheet of recipients sent as one job.
     #[command(subcommand)]
     Sheet(SheetCommand),
+    /// The pool of numbers services receive text messages on.
+    #[command(subcommand, name = "inbound-number")]
+    InboundNumber(inbound_number::InboundNumberCommand),
+    /// People's accounts (as a platform admin would manage them).
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +201,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Jobs(cmd) => runtime()?.block_on(jobs::run(config, cmd)),
         Command::Sheet(cmd) => runtime()?.block_on(sheet::run(config, cmd)),
         Command::Letters(cmd) => runtime()?.block_on(letters::run(config, cmd)),
+        Command::InboundNumber(cmd) => runtime()?.block_on(inbound_number::run(config, cmd)),
+        Command::User(cmd) => runtime()?.block_on(user::run(config, cmd)),
         Command::Load(args) => {
             runtime()?
                 .block_on(crate::loadgen::run(args))

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{Backend, CliError, JsonFlag};
 use crate::admin::service_json;
 use crate::config::Config;
+use crate::domain::accounts::Actor;
 use crate::domain::services::{self, NewService, ServiceUpdate};
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +58,7 @@ impl Backend {
     pub async fn create_service(&self, new: NewService) -> Result<Value, CliError> {
         match self {
             Backend::Local(cx) => Ok(service_json(
-                &services::create_service(&cx.store, new).await?,
+                &services::create_service(cx, &Actor::operator(), new).await?,
             )),
             Backend::Remote(remote) => remote.post("/service", json!(new)).await,
         }
@@ -70,7 +71,7 @@ impl Backend {
                 let update: ServiceUpdate = serde_json::from_value(changes)
                     .map_err(|e| CliError::Message(e.to_string()))?;
                 Ok(service_json(
-                    &services::update_service(cx, id, update).await?,
+                    &services::update_service(cx, &Actor::operator(), id, update).await?,
                 ))
             }
             Backend::Remote(remote) => remote.post(&format!("/service/{id}"), changes).await,

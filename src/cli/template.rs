@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{Backend, CliError, JsonFlag};
 use crate::admin::template_json;
 use crate::config::Config;
+use crate::domain::accounts::Actor;
 use crate::domain::templates::{self, NewTemplate};
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +45,7 @@ impl Backend {
     ) -> Result<Value, CliError> {
         match self {
             Backend::Local(cx) => Ok(template_json(
-                &templates::create_template(&cx.store, service, new).await?,
+                &templates::create_template(cx, &Actor::operator(), service, new).await?,
             )),
             Backend::Remote(remote) => {
                 remote
@@ -71,6 +72,7 @@ pub async fn run(config: Config, cmd: TemplateCommand) -> Result<ExitCode, CliEr
         subject,
         content: read_body_file(&body_file)?,
         postage,
+        ..Default::default()
     };
     let template = Backend::with(&config, async |backend| {
         backend.create_template(service, new).await

@@ -16,9 +16,10 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`, `backup`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `metrics`, `accounts`, `backup`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
+mod accounts;
 mod backup;
 mod callbacks;
 mod error;
@@ -26,6 +27,7 @@ mod keys;
 mod layers;
 mod letters;
 mod log;
+mod metrics;
 mod print;
 mod providers;
 mod scheduler;
@@ -45,6 +47,7 @@ use std::time::Duration;
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use accounts::{AccountsConfig, AuditConfig};
 pub use backup::{BackupConfig, BackupS3Config};
 pub use callbacks::CallbacksConfig;
 pub use error::ConfigError;
@@ -53,6 +56,7 @@ pub use keys::{
 };
 pub use letters::{AntivirusConfig, LettersConfig};
 pub use log::{LogConfig, LogFormat};
+pub use metrics::{MIN_METRICS_TOKEN_LEN, MetricsConfig};
 pub use print::{PRINT_ZIP_HARD_LIMIT, PrintConfig, PrintSftpConfig, PrintTransportKind};
 pub use providers::{
     DeliveryConfig, EmailProviderKind, OutboxConfig, ProviderKind, ProvidersConfig, ReceiptsConfig,
@@ -62,7 +66,7 @@ pub use scheduler::{AlertsConfig, RetentionConfig, SchedulerConfig};
 pub use secret::{REDACTED, Secret, serialize_redacted};
 pub use sending::{LetterRates, SendingConfig};
 pub use server::{BodyLimitsConfig, DEFAULT_LISTEN, ServerConfig, TlsConfig};
-pub use sms::{SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
+pub use sms::{InboundNumbersConfig, SmsApiKind, SmsProviderConfig, SmsSwitchingConfig};
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use storage::{BlobsConfig, BlobsKind, DiskConfig, S3Config, StorageConfig};
 
@@ -108,6 +112,8 @@ pub struct Config {
     /// `[[sms_providers]]`: the HTTP SMS providers used when `providers.sms = "http"`.
     pub sms_providers: Vec<SmsProviderConfig>,
     pub sms_switching: SmsSwitchingConfig,
+    /// `[inbound_numbers]`: the pool of numbers services receive texts on.
+    pub inbound_numbers: InboundNumbersConfig,
     pub receipts: ReceiptsConfig,
     pub callbacks: CallbacksConfig,
     pub outbox: OutboxConfig,
@@ -121,6 +127,12 @@ pub struct Config {
     pub disk: DiskConfig,
     /// `[backup]`: the scheduled backup job (see [`BackupConfig`]).
     pub backup: BackupConfig,
+    /// `[metrics]`: the Prometheus endpoint and its bearer token.
+    pub metrics: MetricsConfig,
+    /// `[accounts]`: people signing in (sessions, second factor, lock-out, password hashing).
+    pub accounts: AccountsConfig,
+    /// `[audit]`: how long the audit trail is kept.
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -140,6 +152,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             sms_providers: Vec::new(),
             sms_switching: SmsSwitchingConfig::default(),
+            inbound_numbers: InboundNumbersConfig::default(),
             receipts: ReceiptsConfig::default(),
             callbacks: CallbacksConfig::default(),
             outbox: OutboxConfig::default(),
@@ -151,6 +164,9 @@ impl Default for Config {
             print: PrintConfig::default(),
             disk: DiskConfig::default(),
             backup: BackupConfig::default(),
+            metrics: MetricsConfig::default(),
+            accounts: AccountsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -280,10 +296,14 @@ impl Config {
         self.blobs.validate()?;
         self.alerts.validate()?;
         sms::validate_sms_providers(self.providers.sms, &self.sms_providers)?;
+        self.sms_switching.validate()?;
         self.delivery.validate()?;
         self.callbacks.validate()?;
         self.storage.validate()?;
         self.backup.validate()?;
+        self.metrics.validate()?;
+        self.accounts.validate()?;
+        self.audit.validate()?;
         self.secrets.validate()
     }
 }

@@ -57,6 +57,15 @@ pub struct SmsSwitchingConfig {
     pub drift_every_seconds: u64,
     /// Drift only after this many seconds without a change.
     pub drift_after_quiet_seconds: u64,
+    /// Slow delivery (checked every minute by `switch-current-sms-provider-on-slow-delivery`):
+    /// a provider is slow when at least this percentage of its texts sent in the last
+    /// `slow_delivery_window_seconds` took `slow_delivery_seconds` or more to be delivered (or
+    /// have not been yet). When some but not all providers are slow, each slow one loses
+    /// `step` points, unless a change happened within `slow_delivery_min_seconds_between_changes`.
+    pub slow_delivery_percent: u32,
+    pub slow_delivery_seconds: u64,
+    pub slow_delivery_window_seconds: u64,
+    pub slow_delivery_min_seconds_between_changes: u64,
 }
 
 impl Default for SmsSwitchingConfig {
@@ -68,6 +77,45 @@ impl Default for SmsSwitchingConfig {
             min_seconds_between_changes: 60,
             drift_every_seconds: 300,
             drift_after_quiet_seconds: 900,
+            slow_delivery_percent: 15,
+            slow_delivery_seconds: 300,
+            slow_delivery_window_seconds: 900,
+            slow_delivery_min_seconds_between_changes: 300,
+        }
+    }
+}
+
+impl SmsSwitchingConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=100).contains(&self.slow_delivery_percent) {
+            return invalid(
+                "sms_switching.slow_delivery_percent",
+                "must be a percentage from 1 to 100",
+            );
+        }
+        if self.slow_delivery_seconds == 0 || self.slow_delivery_window_seconds == 0 {
+            return invalid(
+                "sms_switching.slow_delivery_seconds",
+                "and slow_delivery_window_seconds must be at least 1",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `[inbound_numbers]`: the pool of numbers services receive texts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboundNumbersConfig {
+    /// `check-for-low-available-inbound-sms-numbers` alerts when this many or fewer numbers are
+    /// left to assign (upstream's 50); an empty pool (inbound texts unused) never alerts.
+    pub low_pool_threshold: u32,
+}
+
+impl Default for InboundNumbersConfig {
+    fn default() -> Self {
+        InboundNumbersConfig {
+            low_pool_threshold: 50,
         }
     }
 }

@@ -56,6 +56,10 @@ pub struct S3Config {
     pub path_style: bool,
     /// Allow a plain `http://` endpoint (a store on the same machine or network).
     pub allow_http: bool,
+    /// How long one blob operation keeps retrying a store that does not answer before it
+    /// fails. Kept short: a send waiting on it holds its request open, and the queues retry
+    /// background work (letter PDFs, scans) on their own schedule.
+    pub retry_timeout_seconds: u64,
 }
 
 impl Default for S3Config {
@@ -68,6 +72,7 @@ impl Default for S3Config {
             secret_access_key: Secret::default(),
             path_style: true,
             allow_http: false,
+            retry_timeout_seconds: 15,
         }
     }
 }
@@ -110,6 +115,15 @@ impl BlobsConfig {
             let s3 = &self.s3;
             if s3.bucket.trim().is_empty() {
                 return invalid("blobs.s3.bucket", "must be set when blobs.kind = \"s3\"");
+            }
+            if !(1..=300).contains(&s3.retry_timeout_seconds) {
+                return invalid(
+                    "blobs.s3.retry_timeout_seconds",
+                    format!(
+                        "must be 1 to 300 seconds (got {})",
+                        s3.retry_timeout_seconds
+                    ),
+                );
             }
             let e = &s3.endpoint;
             if !(e.is_empty() || e.starts_with("http://") || e.starts_with("https://")) {

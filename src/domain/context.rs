@@ -12,10 +12,12 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use storage::{SharedClock, Store, StoreOptions};
 
+use super::accounts::passwords::PasswordHasher;
 use super::key_cache::KeyCache;
 use super::limits::Limits;
 use crate::config::{BlobsKind, Config};
 use crate::crypto::{CryptoError, Sealer};
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 
 pub struct Context {
@@ -31,6 +33,10 @@ pub struct Context {
     /// that change a service or its keys forget the service here.
     pub keys: KeyCache,
     pub providers: Providers,
+    /// What is counted as things happen, for `GET /metrics` (see [`crate::metrics`]).
+    pub metrics: Metrics,
+    /// Argon2id for people's passwords, a few at a time behind a bounded queue.
+    pub passwords: PasswordHasher,
 }
 
 impl Context {
@@ -98,7 +104,9 @@ impl Context {
         let store = Store::open(&config.data_dir, store_options(&config, clock))?;
         let sealer = Sealer::for_config(&config)?;
         let blobs = open_blobs(&config)?;
-        Ok(Context {
+        let metrics = Metrics::new(config.metrics.enabled());
+        let passwords = PasswordHasher::new(&config.accounts);
+        let cx = Context {
             config,
             store,
             blobs,
@@ -106,8 +114,15 @@ impl Context {
             http,
             limits: Default::default(),
             keys: Default::default(),
+            passwords,
             providers,
-        })
+            metrics,
+        };
+        // Provider shares as last saved (switching, drift, a person): a restart keeps them.
+        if let Err(e) = super::sms_routing::restore_shares(&cx) {
+            tracing::warn!(error = %e, "saved SMS provider shares could not be read; using the configured ones");
+        }
+        Ok(cx)
     }
 }
 
@@ -136,7 +151,13 @@ pub fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, Op
         .with_bucket_name(&s3.bucket)
         .with_region(&s3.region)
         .with_allow_http(s3.allow_http)
-        .with_virtual_hosted_style_request(!s3.path_style);
+        .with_virtual_hosted_style_request(!s3.path_style)
+        // object_store's default keeps retrying for 3 minutes, holding a send's request open
+        // all that time while the store is away.
+        .with_retry(object_store::RetryConfig {
+            retry_timeout: std::time::Duration::from_secs(s3.retry_timeout_seconds),
+            ..Default::default()
+        });
     if !s3.endpoint.is_empty() {
         builder = builder.with_endpoint(&s3.endpoint);
     }

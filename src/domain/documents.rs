@@ -92,7 +92,13 @@ pub enum DocumentError {
     /// The blob store failed (an internal error, not the client's fault).
     #[error("document storage: {0}")]
     Storage(String),
+    /// clamd could not scan a file (down, timed out, refused): nothing was stored.
+    #[error("antivirus: {0}")]
+    Antivirus(String),
 }
+
+/// Upstream's document-download answer to an infected file (400).
+pub const VIRUS_FOUND: &str = "File did not pass the virus scan";
 
 fn rejected(message: impl Into<String>) -> DocumentError {
     DocumentError::Rejected(message.into())
@@ -374,6 +380,13 @@ pub async fn attach_documents(
             .expect("a file upload object");
         uploads.push((key, check_upload(upload, recipient_email)?));
     }
+    // Every file is scanned before any is stored, as document-download scans each upload
+    // before keeping it: one infected file refuses the whole send.
+    if cx.config.antivirus.enabled {
+        for (_, upload) in &uploads {
+            scan(cx, &upload.content).await?;
+        }
+    }
     for (key, upload) in uploads {
         let (document_id, secret) = store_upload(cx, service.id, upload).await?;
         personalisation.insert(
@@ -382,6 +395,120 @@ pub async fn attach_documents(
         );
     }
     Ok(())
+}
+
+/// Scan one file with clamd (`[antivirus]`).
+async fn scan(cx: &Context, content: &[u8]) -> Result<(), DocumentError> {
+    use crate::letters::antivirus::{Clamd, ScanVerdict};
+    let config = &cx.config.antivirus;
+    let clamd = Clamd::new(
+        &config.clamd,
+        std::time::Duration::from_secs(config.timeout_seconds),
+    );
+    match clamd.scan(content).await {
+        Ok(ScanVerdict::Clean) => Ok(()),
+        Ok(ScanVerdict::Infected(signature)) => {
+            tracing::warn!(%signature, "a file sent by email did not pass the virus scan");
+            Err(rejected(VIRUS_FOUND))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a file sent by email could not be scanned");
+            Err(DocumentError::Antivirus(e.to_string()))
+        }
+    }
+}
+
+/// What the expired-documents sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Documents past their retention, deleted.
+    pub expired: u64,
+    /// Files without metadata (a crash between the two writes) older than a day, deleted.
+    pub orphans: u64,
+    /// Metadata that could not be read, left in place.
+    pub unreadable: u64,
+}
+
+/// A file whose metadata never arrived is left this long before the sweep deletes it (an
+/// upload writes its metadata right after the file).
+const ORPHAN_GRACE_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// `remove-expired-documents`: delete every stored document past its retention (and files a
+/// crash left without metadata). The times are in the clear in the metadata, so no key is
+/// needed; documents not yet expired are untouched.
+pub async fn sweep_expired(cx: &Context) -> Result<Swept, DocumentError> {
+    use futures_util::TryStreamExt;
+    let now = cx.store.clock().now_micros();
+    let prefix = Path::from("documents");
+    let objects: Vec<object_store::ObjectMeta> = cx
+        .blobs
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(storage)?;
+    let names: std::collections::HashSet<String> =
+        objects.iter().map(|o| o.location.to_string()).collect();
+    let mut swept = Swept::default();
+    for object in &objects {
+        let name = object.location.to_string();
+        let Some((service_id, document_id, is_meta)) = parse_document_path(&name) else {
+            continue;
+        };
+        if is_meta {
+            let Some(raw) = get_blob(cx, &object.location).await? else {
+                continue;
+            };
+            match serde_json::from_slice::<StoredMeta>(&raw) {
+                Ok(meta) if is_expired(meta.expires_at, now) => {
+                    delete_document(cx, service_id, document_id).await;
+                    swept.expired += 1;
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(%document_id, "unreadable document metadata left in place");
+                    swept.unreadable += 1;
+                }
+            }
+        } else if !names.contains(&format!("{name}.json"))
+            && now - object.last_modified.timestamp_micros() > ORPHAN_GRACE_MICROS
+        {
+            delete_document(cx, service_id, document_id).await;
+            swept.orphans += 1;
+        }
+    }
+    Ok(swept)
+}
+
+/// The scheduled job's wrapper of [`sweep_expired`].
+pub async fn remove_expired_documents(cx: &Context) -> super::JobOutcome {
+    let swept = sweep_expired(cx)
+        .await
+        .map_err(|e| super::DomainError::Blobs(e.to_string()))?;
+    if swept.unreadable > 0 {
+        tracing::warn!(
+            unreadable = swept.unreadable,
+            "document metadata the sweep could not read"
+        );
+    }
+    Ok(format!(
+        "expired documents deleted: {}, orphaned files deleted: {}",
+        swept.expired, swept.orphans
+    ))
+}
+
+/// `documents/<service>/<document>[.json]` → (service, document, is the metadata).
+fn parse_document_path(name: &str) -> Option<(Uuid, Uuid, bool)> {
+    let mut parts = name.strip_prefix("documents/")?.split('/');
+    let service = Uuid::parse_str(parts.next()?).ok()?;
+    let file = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let (id, is_meta) = match file.strip_suffix(".json") {
+        Some(id) => (id, true),
+        None => (file, false),
+    };
+    Some((service, Uuid::parse_str(id).ok()?, is_meta))
 }
 
 /// Decode the `key` of a link: base64url of 32 bytes (padding tolerated).
@@ -534,6 +661,22 @@ mod tests {
     }
 
     #[test]
+    fn document_paths_name_their_service_and_document() {
+        let (s, d) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(
+            parse_document_path(&format!("documents/{s}/{d}")),
+            Some((s, d, false))
+        );
+        assert_eq!(
+            parse_document_path(&format!("documents/{s}/{d}.json")),
+            Some((s, d, true))
+        );
+        assert_eq!(parse_document_path(&format!("documents/{s}/x/{d}")), None);
+        assert_eq!(parse_document_path(&format!("letters-pdf/{s}/{d}")), None);
+        assert_eq!(parse_document_path("documents/not-a-uuid/x"), None);
+    }
+
+    #[test]
     fn type_comes_from_the_filename_extension() {
         let t = detect_type(Some("Report.final.PDF"), b"whatever", false).unwrap();
         assert_eq!((t.extension, t.mime_type), ("pdf", "application/pdf"));
@@ -667,7 +810,8 @@ mod tests {
 
     async fn service(cx: &Context) -> Service {
         crate::domain::services::create_service(
-            &cx.store,
+            cx,
+            &crate::domain::accounts::Actor::operator(),
             crate::domain::services::NewService {
                 name: "Documents".into(),
                 restricted: false,

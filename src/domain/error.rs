@@ -59,6 +59,10 @@ pub enum Code {
     RateLimited,
     /// A daily sending limit.
     DailyLimit,
+    /// Nobody is signed in (or the session has ended).
+    Unauthorized,
+    /// Too many sign-in attempts are being checked at once; try again shortly.
+    Busy,
     /// The store cannot take writes right now (full disk, I/O error being recovered).
     Unavailable,
     /// Our side failed: the store, the blob store, or a sealed secret. Logged in full,
@@ -93,6 +97,8 @@ impl Code {
             Code::PdfNotReady => "pdf_not_ready",
             Code::RateLimited => "rate_limited",
             Code::DailyLimit => "daily_limit",
+            Code::Unauthorized => "unauthorized",
+            Code::Busy => "busy",
             Code::Unavailable => "unavailable",
             Code::Internal => "internal",
         }
@@ -115,6 +121,9 @@ pub enum DomainError {
     /// store error, so an operator looks at the right place.
     #[error("object storage: {0}")]
     Blobs(String),
+    /// Something else on our side failed (a background task died).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl DomainError {
@@ -149,6 +158,16 @@ impl DomainError {
         Self::refused(Code::RateLimited, message)
     }
 
+    /// A file a send brought with it could not be stored: the blob store is away or failing.
+    /// The cause goes to the log; the caller is told to try again (a 503, nothing accepted).
+    pub fn files_unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, what, "refused a send: the blob store did not take its file");
+        Self::refused(
+            Code::Unavailable,
+            "The service cannot store files right now. Try again later.",
+        )
+    }
+
     pub fn daily_limit(message: String) -> Self {
         Self::refused(Code::DailyLimit, message)
     }
@@ -159,9 +178,10 @@ impl DomainError {
             DomainError::Refused { code, .. } => *code,
             DomainError::Validation(_) => Code::Invalid,
             DomainError::Store(e) if e.retry_after_secs().is_some() => Code::Unavailable,
-            DomainError::Store(_) | DomainError::Crypto(_) | DomainError::Blobs(_) => {
-                Code::Internal
-            }
+            DomainError::Store(_)
+            | DomainError::Crypto(_)
+            | DomainError::Blobs(_)
+            | DomainError::Internal(_) => Code::Internal,
         }
     }
 

@@ -8,8 +8,9 @@ use storage::records::{
 };
 use uuid::Uuid;
 
+use super::inbound_numbers::Unrouted;
 use super::status::{Applied, Event, StatusChange, apply_status};
-use super::{DomainResult, callbacks};
+use super::{Context, DomainResult, callbacks};
 
 /// Apply a text message receipt to notification `id`. `decide` maps the current status to the
 /// new one (Firetext's answer depends on whether the message is `pending`). The §1.1 guard
@@ -117,30 +118,39 @@ pub fn normalise_number(number: &str) -> String {
     }
 }
 
-/// Store a received text for the service whose inbound number it was sent to, and queue the
-/// service's inbound-SMS callback. `None` (and nothing stored) when no service has that number.
-pub async fn receive_inbound_sms(
-    store: &Store,
-    text: InboundText,
-) -> DomainResult<Option<InboundSms>> {
-    let wanted = normalise_number(&text.notify_number);
-    let services = store.read()?.list_services()?;
-    let Some(service) = services.into_iter().find(|s| {
-        s.active
-            && s.sms_senders.iter().any(|x| {
-                x.inbound_number && !x.archived && normalise_number(&x.sms_sender) == wanted
-            })
-    }) else {
-        tracing::warn!(provider = %text.provider, "received a text for a number no service has");
-        return Ok(None);
+/// What became of a received text.
+#[derive(Debug)]
+pub enum Received {
+    /// Stored for its service (and its inbound-SMS callback queued).
+    Stored(InboundSms),
+    /// Dropped: no service to give it to (see [`Unrouted`]).
+    Dropped(Unrouted),
+}
+
+/// Store a received text for the service that owns the number it was sent to (through the
+/// inbound-number pool), and queue the service's inbound-SMS callback. A number no service
+/// owns, a switched-off number, or a service without the `inbound_sms` permission drops the
+/// text (the provider is still told it arrived: the fault is ours, as upstream answers).
+pub async fn receive_inbound_sms(cx: &Context, text: InboundText) -> DomainResult<Received> {
+    let service = match super::inbound_numbers::service_for_number(cx, &text.notify_number)? {
+        Ok(service) => service,
+        Err(why) => return Ok(Received::Dropped(why)),
     };
-    Ok(store
+    let service_id = service.id;
+    // The number as the pool holds it (upstream stores the service's inbound number).
+    let notify_number = cx
+        .store
+        .read()?
+        .inbound_number_by_digits(&super::inbound_numbers::digits_of(&text.notify_number))?
+        .map_or(text.notify_number.clone(), |n| n.number);
+    Ok(cx
+        .store
         .write(move |ctx| {
             let m = InboundSms {
                 id: ctx.new_id(),
-                service_id: service.id,
+                service_id,
                 user_number: normalise_number(&text.user_number),
-                notify_number: text.notify_number,
+                notify_number,
                 content: text.content,
                 provider: text.provider,
                 provider_reference: text.provider_reference,
@@ -148,10 +158,10 @@ pub async fn receive_inbound_sms(
                 created_at: ctx.now_micros(),
             };
             ctx.insert_inbound_sms(&m)?;
-            if let Some(cb) = ctx.get_service_callback(service.id, CallbackKind::InboundSms)? {
+            if let Some(cb) = ctx.get_service_callback(service_id, CallbackKind::InboundSms)? {
                 callbacks::enqueue(ctx, &cb, callbacks::inbound_sms_body(&m))?;
             }
-            Ok(Some(m))
+            Ok(Received::Stored(m))
         })
         .await?)
 }

@@ -162,3 +162,111 @@ pub fn summary(store: &Store, service_id: Uuid) -> DomainResult<Value> {
             .collect(),
     ))
 }
+
+/// One returned letter as upstream's `GET /service/{id}/returned-letters` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReturnedLetterRow {
+    pub notification_id: Uuid,
+    /// Only for letters sent through the API (a person's upload names its file instead).
+    pub client_reference: Option<String>,
+    /// The London reporting day, `YYYY-MM-DD`.
+    pub reported_at: String,
+    /// When the letter was sent, `YYYY-MM-DD HH:MM:SS.ffffff` (UTC, no zone, as upstream).
+    pub created_at: String,
+    /// `None` for precompiled (hidden) templates.
+    pub template_name: Option<String>,
+    pub template_id: Option<Uuid>,
+    pub template_version: Option<u32>,
+    /// Who sent it: a person's name, or `API`.
+    pub user_name: String,
+    pub email_address: String,
+    /// The spreadsheet it came from, and its row there (the header is row 1).
+    pub original_file_name: Option<String>,
+    pub job_row_number: Option<u32>,
+    /// A letter a person uploaded: its file name.
+    pub uploaded_letter_file_name: Option<String>,
+}
+
+/// The letters reported on London day `day`, newest sent first, and how many of that day's
+/// reports name a letter we no longer hold at all (`orphaned_count`).
+pub fn returned_letters_on(
+    store: &Store,
+    service_id: Uuid,
+    day: chrono::NaiveDate,
+) -> DomainResult<(Vec<ReturnedLetterRow>, u64)> {
+    super::services::get_service(store, service_id)?;
+    let reader = store.read()?;
+    let mut rows = Vec::new();
+    let mut orphaned = 0u64;
+    for r in reader.returned_letters(service_id)? {
+        if london_date(r.reported_at) != day {
+            continue;
+        }
+        let found = match reader.get_notification(r.notification_id)? {
+            Some(n) => Some((
+                n.client_reference.clone(),
+                n.created_at,
+                n.template_id,
+                n.template_version,
+                n.api_key_id,
+                n.job_id,
+                n.job_row_number,
+                n.created_by_name.clone(),
+            )),
+            None => reader
+                .get_notification_history(r.notification_id)?
+                .map(|h| {
+                    (
+                        h.client_reference.clone(),
+                        h.created_at,
+                        h.template_id,
+                        h.template_version,
+                        h.api_key_id,
+                        h.job_id,
+                        h.job_row_number,
+                        None,
+                    )
+                }),
+        };
+        let Some((reference, created_at, template_id, version, api_key, job_id, row, by)) = found
+        else {
+            orphaned += 1;
+            continue;
+        };
+        let template = reader.get_template_version(template_id, version)?;
+        let hidden = template.as_ref().is_some_and(|t| t.hidden);
+        let original_file_name = match job_id {
+            Some(id) => reader.get_job(id)?.map(|j| j.original_file_name),
+            None => None,
+        };
+        let sent_by = by.unwrap_or_else(|| "API".to_string());
+        rows.push((
+            created_at,
+            ReturnedLetterRow {
+                notification_id: r.notification_id,
+                client_reference: api_key.and(reference.clone()),
+                reported_at: day.to_string(),
+                created_at: chrono::DateTime::from_timestamp_micros(created_at)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+                    .unwrap_or_default(),
+                template_name: template
+                    .as_ref()
+                    .filter(|_| !hidden)
+                    .map(|t| t.name.clone()),
+                template_id: (!hidden).then_some(template_id),
+                template_version: (!hidden).then_some(version),
+                user_name: sent_by.clone(),
+                email_address: sent_by,
+                original_file_name,
+                job_row_number: row.map(|r| r + 2),
+                uploaded_letter_file_name: if hidden && api_key.is_none() {
+                    reference
+                } else {
+                    None
+                },
+            },
+        ));
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    Ok((rows.into_iter().map(|(_, r)| r).collect(), orphaned))
+}

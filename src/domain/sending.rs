@@ -39,6 +39,10 @@ pub struct Origin {
     pub api_key_id: Option<Uuid>,
     /// The person who sent it from the web UI (shown as `created_by_name`).
     pub created_by_name: Option<String>,
+    /// The audit event of a person's send, written in the notification's own commit (its
+    /// subject becomes the notification id). `None` for the API and bulk sends (the job is
+    /// audited once, not each row).
+    pub audit: Option<super::accounts::Entry>,
 }
 
 impl Origin {
@@ -48,6 +52,7 @@ impl Origin {
             key_type: key.key_type,
             api_key_id: Some(key.id),
             created_by_name: None,
+            audit: None,
         }
     }
 
@@ -57,6 +62,7 @@ impl Origin {
             key_type: KeyType::Normal,
             api_key_id: None,
             created_by_name: Some(name.to_string()),
+            audit: None,
         }
     }
 }
@@ -454,7 +460,7 @@ async fn send_sms(
     n.body = rendered.body;
     n.reply_to_text = Some(from_number);
     if !recipients::is_simulated_phone(&phone.normalised) {
-        store_and_queue(cx, &n, Queue::DeliverSms).await?;
+        store_and_queue(cx, origin, &n, Queue::DeliverSms).await?;
     }
     Ok(Accepted {
         notification: n,
@@ -516,9 +522,17 @@ async fn send_email(
     n.body = rendered.body;
     n.subject = Some(rendered.subject);
     n.reply_to_text = reply_to;
-    n.one_click_unsubscribe_url = request.one_click_unsubscribe_url;
+    // The client's own unsubscribe URL wins; else the appliance's link when the template has
+    // one (upstream's `get_unsubscribe_link_for_headers`).
+    n.one_click_unsubscribe_url = match request.one_click_unsubscribe_url {
+        Some(url) => Some(url),
+        None if super::templates::has_unsubscribe_link(&cx.store, template.id)? => Some(
+            super::unsubscribe::unsubscribe_link(cx, &request.root_url, n.id, &n.to),
+        ),
+        None => None,
+    };
     if !recipients::is_simulated_email(&normalised) {
-        store_and_queue(cx, &n, Queue::DeliverEmail).await?;
+        store_and_queue(cx, origin, &n, Queue::DeliverEmail).await?;
     }
     Ok(Accepted {
         notification: n,
@@ -572,7 +586,11 @@ async fn attach_files(
         super::documents::DocumentError::Rejected(m) => {
             DomainError::refused(Code::DocumentRejected, m)
         }
-        other => DomainError::Blobs(format!("could not store a file sent by email: {other}")),
+        // document-download's answer when its scanner is down.
+        super::documents::DocumentError::Antivirus(_) => {
+            DomainError::refused(Code::Unavailable, "Antivirus API error")
+        }
+        other => DomainError::files_unavailable("a file sent by email", other),
     })
 }
 
@@ -620,7 +638,7 @@ async fn send_letter(
     // The contact block printed on the letter, as it was when the letter was sent.
     n.reply_to_text = contact_block;
     n.postage = Some(letter_postage(&address, &template));
-    store_and_queue(cx, &n, Queue::LetterPdf).await?;
+    store_and_queue(cx, origin, &n, Queue::LetterPdf).await?;
     Ok(Accepted {
         notification: n,
         template,
@@ -682,8 +700,8 @@ pub async fn send_precompiled(
     crate::letters::files::LetterFiles::new(cx.blobs.clone())
         .put(crate::letters::files::Area::Scan, &name, pdf.into())
         .await
-        .map_err(|e| DomainError::Blobs(format!("could not store a precompiled letter: {e}")))?;
-    store_and_queue(cx, &n, Queue::LetterScan).await?;
+        .map_err(|e| DomainError::files_unavailable("a precompiled letter", e))?;
+    store_and_queue(cx, origin, &n, Queue::LetterScan).await?;
     Ok(Accepted {
         notification: n,
         template,
@@ -694,14 +712,26 @@ pub async fn send_precompiled(
 
 /// Store a notification and the queue row that will process it, in one durable commit, and
 /// count it against today's limit.
-async fn store_and_queue(cx: &Context, n: &Notification, queue: Queue) -> DomainResult<()> {
+async fn store_and_queue(
+    cx: &Context,
+    origin: &Origin,
+    n: &Notification,
+    queue: Queue,
+) -> DomainResult<()> {
     let count_daily = n.key_type != KeyType::Test;
     let (service_id, t) = (n.service_id, n.notification_type);
     let international = n.international && t == NotificationType::Sms;
     let encoded = storage::codec::encode(n);
     let stored = n.clone();
+    let audit = origin.audit.clone().map(|e| e.subject(n.id));
     cx.store
-        .write(move |ctx| insert_and_queue(ctx, &stored, &encoded, queue))
+        .write(move |ctx| {
+            insert_and_queue(ctx, &stored, &encoded, queue)?;
+            match &audit {
+                Some(e) => e.write(ctx),
+                None => Ok(()),
+            }
+        })
         .await?;
     if count_daily {
         cx.limits.record_sent(service_id, t, international);
@@ -733,6 +763,77 @@ pub fn insert_and_queue(
     let now = ctx.now_ms();
     ctx.enqueue(queue.name(), now, n.id.as_bytes())?;
     Ok(())
+}
+
+/// A message a person sends to one recipient (upstream's one-off send): `to` is an email
+/// address or phone number, or ignored for a letter (the address is in the personalisation).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneOff {
+    pub template_id: Uuid,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub personalisation: Map<String, Value>,
+    #[serde(default)]
+    pub sender_id: Option<Uuid>,
+    /// Upstream's admin app names the sender; a person is always the sender of their own.
+    #[serde(default)]
+    pub created_by: Option<Uuid>,
+}
+
+/// Send one message as a person (or the operator): a live message of the service, under the
+/// service's limits, recorded with the sender's name and audited in the same commit. Needs
+/// `send_messages` as a member of the service.
+pub async fn send_one_off(
+    cx: &Context,
+    actor: &super::accounts::Actor,
+    service_id: Uuid,
+    one_off: OneOff,
+    root_url: &str,
+) -> DomainResult<Accepted> {
+    use super::accounts::{Action, Entry, Need};
+    use storage::records::Permission;
+    actor.require(
+        Need::MemberWith(Permission::SendMessages),
+        Some(service_id),
+        None,
+    )?;
+    let service = super::services::get_service(&cx.store, service_id)?;
+    if !service.active {
+        return Err(DomainError::forbidden("Service is inactive".into()));
+    }
+    let template = cx
+        .store
+        .read()?
+        .get_template(one_off.template_id)?
+        .filter(|t| t.service_id == service_id && !t.hidden)
+        .ok_or_else(|| DomainError::refused(Code::TemplateNotFound, "Template not found"))?;
+    let t = template.template_type;
+    let recipient = parse_recipient(t, &one_off.to)?;
+    let name = match (actor.user(), one_off.created_by) {
+        (Some(u), _) => u.name.clone(),
+        (None, Some(id)) => super::accounts::users::get_user(cx, id)?.name,
+        (None, None) => actor.name(),
+    };
+    let mut origin = Origin::person(&name);
+    origin.audit = Some(
+        Entry::new(actor, Action::NotificationSent)
+            .service(service_id)
+            .details(json!({"template_id": template.id, "notification_type": t.as_str()})),
+    );
+    let admitted = admit(cx, &service, KeyType::Normal, t)?;
+    let request = SendRequest {
+        template_id: template.id,
+        recipient,
+        personalisation: one_off.personalisation,
+        reference: None,
+        sender_id: one_off.sender_id,
+        one_click_unsubscribe_url: None,
+        sanitise_content_for: Vec::new(),
+        root_url: root_url.to_string(),
+    };
+    send(cx, admitted, &service, &origin, request).await
 }
 
 /// What every row of one job shares: the service, the template version, the sender, and who

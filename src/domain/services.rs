@@ -5,6 +5,10 @@ use storage::records::{LetterContact, ReplyTo, Service, SmsSender};
 use storage::{Store, StoreError};
 use uuid::Uuid;
 
+use serde_json::json;
+use storage::records::{Membership, Permission};
+
+use super::accounts::{Action, Actor, Entry, Need};
 use super::{Context, DomainError, DomainResult, recipients};
 
 /// Upstream's defaults for a new service.
@@ -47,19 +51,20 @@ pub fn email_sender_local_part(name: &str) -> String {
     out
 }
 
-pub async fn create_service(store: &Store, new: NewService) -> DomainResult<Service> {
-    let name = check_name(&new.name)?;
+/// A new service's record with upstream's defaults (nothing stored yet).
+pub fn new_service_record(name: &str, restricted: bool, now: i64) -> DomainResult<Service> {
+    let name = check_name(name)?;
     let local_part = email_sender_local_part(&name);
     if local_part.is_empty() {
         return Err(DomainError::invalid(
             "service name must contain at least one letter or digit".into(),
         ));
     }
-    let service = Service {
+    Ok(Service {
         id: Uuid::new_v4(),
         name,
         active: true,
-        restricted: new.restricted,
+        restricted,
         rate_limit: DEFAULT_RATE_LIMIT,
         email_message_limit: DEFAULT_MESSAGE_LIMIT,
         sms_message_limit: DEFAULT_MESSAGE_LIMIT,
@@ -73,11 +78,36 @@ pub async fn create_service(store: &Store, new: NewService) -> DomainResult<Serv
         sms_senders: vec![],
         letter_contacts: vec![],
         guest_list: vec![],
-        created_at: store.clock().now_micros(),
+        created_at: now,
         updated_at: None,
-    };
+    })
+}
+
+/// Create a service. A person who creates one becomes its first member, with every
+/// permission (as upstream); the operator's services start with no team.
+pub async fn create_service(cx: &Context, actor: &Actor, new: NewService) -> DomainResult<Service> {
+    actor.require(Need::SignedIn, None, None)?;
+    let service = new_service_record(&new.name, new.restricted, cx.clock().now_micros())?;
     let stored = service.clone();
-    store.write(move |ctx| ctx.insert_service(&stored)).await?;
+    let creator = actor.user().map(|u| u.id);
+    let entry = Entry::new(actor, Action::ServiceCreated)
+        .service(service.id)
+        .subject(service.id)
+        .details(json!({"name": service.name, "restricted": service.restricted}));
+    cx.store
+        .write(move |ctx| {
+            ctx.insert_service(&stored)?;
+            if let Some(user_id) = creator {
+                ctx.put_membership(&Membership {
+                    service_id: stored.id,
+                    user_id,
+                    permissions: Permission::ALL.to_vec(),
+                    created_at: ctx.now_micros(),
+                })?;
+            }
+            entry.write(ctx)
+        })
+        .await?;
     Ok(service)
 }
 
@@ -145,13 +175,23 @@ fn check_name(name: &str) -> DomainResult<String> {
 }
 
 /// Read the service inside a write operation, change it with `change`, and store it (checking
-/// the name is still unique when it changed). Nothing is written when `change` refuses.
-async fn modify_service<R, F>(cx: &Context, id: Uuid, change: F) -> DomainResult<(Service, R)>
+/// the name is still unique when it changed) with the audit `entry`. The actor needs
+/// `permission` in the service. Nothing is written when `change` refuses.
+async fn modify_service<R, F>(
+    cx: &Context,
+    actor: &Actor,
+    permission: Permission,
+    id: Uuid,
+    entry: Entry,
+    change: F,
+) -> DomainResult<(Service, R)>
 where
     F: FnOnce(&mut Service) -> DomainResult<R> + Send + 'static,
     R: Send + 'static,
 {
+    actor.require_in(id, permission)?;
     let now = cx.clock().now_micros();
+    let entry = entry.service(id);
     let out = cx
         .store
         .write(move |ctx| {
@@ -164,6 +204,7 @@ where
             } else {
                 ctx.update_service(&service)?;
             }
+            entry.write(ctx)?;
             Ok((service, r))
         })
         .await?;
@@ -332,19 +373,41 @@ pub fn apply_update(service: &mut Service, update: ServiceUpdate) -> DomainResul
     Ok(())
 }
 
-/// Change a service's settings.
+/// Change a service's settings. Only the operator and platform admins may change what a
+/// service is allowed (limits, permissions); a member with `manage_service` the rest.
 pub async fn update_service(
     cx: &Context,
+    actor: &Actor,
     id: Uuid,
     update: ServiceUpdate,
 ) -> DomainResult<Service> {
-    let (service, ()) = modify_service(cx, id, move |s| apply_update(s, update)).await?;
+    let platform_only = update.restricted.is_some()
+        || update.rate_limit.is_some()
+        || update.email_message_limit.is_some()
+        || update.sms_message_limit.is_some()
+        || update.letter_message_limit.is_some()
+        || update.international_sms_message_limit.is_some()
+        || update.permissions.is_some();
+    if platform_only {
+        actor.require(Need::PlatformAdmin, Some(id), None)?;
+    }
+    let entry = Entry::new(actor, Action::ServiceUpdated)
+        .subject(id)
+        .details(serde_json::to_value(&update).unwrap_or_default());
+    let (service, ()) = modify_service(cx, actor, Permission::ManageService, id, entry, move |s| {
+        apply_update(s, update)
+    })
+    .await?;
     Ok(service)
 }
 
 /// Archive a service, as upstream does: inactive, renamed `_archived_<time>_<name>` (freeing
 /// the name), every key revoked. Archiving an archived service changes nothing.
-pub async fn archive_service(cx: &Context, id: Uuid) -> DomainResult<Service> {
+pub async fn archive_service(cx: &Context, actor: &Actor, id: Uuid) -> DomainResult<Service> {
+    actor.require_in(id, Permission::ManageService)?;
+    let entry = Entry::new(actor, Action::ServiceArchived)
+        .service(id)
+        .subject(id);
     let store = &cx.store;
     let now = store.clock().now_micros();
     let stamp = store.clock().now().format("%Y-%m-%d_%H:%M:%S").to_string();
@@ -363,6 +426,7 @@ pub async fn archive_service(cx: &Context, id: Uuid) -> DomainResult<Service> {
                 key.expiry_date = Some(now);
                 ctx.put_api_key(&key)?;
             }
+            entry.write(ctx)?;
             Ok(service)
         })
         .await?;
@@ -678,6 +742,7 @@ pub fn check_contact_block(block: &str) -> DomainResult<String> {
 
 pub async fn add_reply_to(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     body: ReplyToBody,
 ) -> DomainResult<ReplyTo> {
@@ -688,15 +753,22 @@ pub async fn add_reply_to(
         is_default: false,
         archived: false,
     };
-    let (_, added) = modify_service(cx, service_id, move |s| {
-        add_entry(&mut s.email_reply_to, entry, body.is_default)
-    })
+    let audit = sender_entry(actor, Action::SenderAdded, "reply_to", entry.id);
+    let (_, added) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| add_entry(&mut s.email_reply_to, entry, body.is_default),
+    )
     .await?;
     Ok(added)
 }
 
 pub async fn update_reply_to(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     id: Uuid,
     body: ReplyToBody,
@@ -706,26 +778,35 @@ pub async fn update_reply_to(
         .as_deref()
         .map(check_reply_to)
         .transpose()?;
-    let (_, updated) = modify_service(cx, service_id, move |s| {
-        update_entry(
-            &mut s.email_reply_to,
-            service_id,
-            id,
-            body.is_default,
-            |e| {
-                if let Some(a) = address {
-                    e.email_address = a;
-                }
-                Ok(())
-            },
-        )
-    })
+    let audit = sender_entry(actor, Action::SenderChanged, "reply_to", id);
+    let (_, updated) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| {
+            update_entry(
+                &mut s.email_reply_to,
+                service_id,
+                id,
+                body.is_default,
+                |e| {
+                    if let Some(a) = address {
+                        e.email_address = a;
+                    }
+                    Ok(())
+                },
+            )
+        },
+    )
     .await?;
     Ok(updated)
 }
 
 pub async fn add_sms_sender(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     body: SmsSenderBody,
 ) -> DomainResult<SmsSender> {
@@ -737,15 +818,22 @@ pub async fn add_sms_sender(
         archived: false,
         inbound_number: false,
     };
-    let (_, added) = modify_service(cx, service_id, move |s| {
-        add_entry(&mut s.sms_senders, entry, body.is_default)
-    })
+    let audit = sender_entry(actor, Action::SenderAdded, "sms_sender", entry.id);
+    let (_, added) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| add_entry(&mut s.sms_senders, entry, body.is_default),
+    )
     .await?;
     Ok(added)
 }
 
 pub async fn update_sms_sender(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     id: Uuid,
     body: SmsSenderBody,
@@ -755,25 +843,34 @@ pub async fn update_sms_sender(
         .as_deref()
         .map(check_sms_sender)
         .transpose()?;
-    let (_, updated) = modify_service(cx, service_id, move |s| {
-        update_entry(&mut s.sms_senders, service_id, id, body.is_default, |e| {
-            if let Some(v) = sender {
-                if e.inbound_number && v != e.sms_sender {
-                    return Err(DomainError::invalid(format!(
-                        "You can not change the inbound number for service {service_id}"
-                    )));
+    let audit = sender_entry(actor, Action::SenderChanged, "sms_sender", id);
+    let (_, updated) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| {
+            update_entry(&mut s.sms_senders, service_id, id, body.is_default, |e| {
+                if let Some(v) = sender {
+                    if e.inbound_number && v != e.sms_sender {
+                        return Err(DomainError::invalid(format!(
+                            "You can not change the inbound number for service {service_id}"
+                        )));
+                    }
+                    e.sms_sender = v;
                 }
-                e.sms_sender = v;
-            }
-            Ok(())
-        })
-    })
+                Ok(())
+            })
+        },
+    )
     .await?;
     Ok(updated)
 }
 
 pub async fn add_letter_contact(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     body: LetterContactBody,
 ) -> DomainResult<LetterContact> {
@@ -784,15 +881,22 @@ pub async fn add_letter_contact(
         is_default: false,
         archived: false,
     };
-    let (_, added) = modify_service(cx, service_id, move |s| {
-        add_entry(&mut s.letter_contacts, entry, body.is_default)
-    })
+    let audit = sender_entry(actor, Action::SenderAdded, "letter_contact", entry.id);
+    let (_, added) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| add_entry(&mut s.letter_contacts, entry, body.is_default),
+    )
     .await?;
     Ok(added)
 }
 
 pub async fn update_letter_contact(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     id: Uuid,
     body: LetterContactBody,
@@ -802,33 +906,55 @@ pub async fn update_letter_contact(
         .as_deref()
         .map(check_contact_block)
         .transpose()?;
-    let (_, updated) = modify_service(cx, service_id, move |s| {
-        update_entry(
-            &mut s.letter_contacts,
-            service_id,
-            id,
-            body.is_default,
-            |e| {
-                if let Some(v) = block {
-                    e.contact_block = v;
-                }
-                Ok(())
-            },
-        )
-    })
+    let audit = sender_entry(actor, Action::SenderChanged, "letter_contact", id);
+    let (_, updated) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| {
+            update_entry(
+                &mut s.letter_contacts,
+                service_id,
+                id,
+                body.is_default,
+                |e| {
+                    if let Some(v) = block {
+                        e.contact_block = v;
+                    }
+                    Ok(())
+                },
+            )
+        },
+    )
     .await?;
     Ok(updated)
+}
+
+/// The audit entry of a change to a reply-to address, SMS sender or letter contact block.
+fn sender_entry(actor: &Actor, action: Action, kind: &str, id: Uuid) -> Entry {
+    Entry::new(actor, action)
+        .subject(id)
+        .details(json!({"kind": kind}))
 }
 
 /// Archive a reply-to address, SMS sender or letter contact block of the service.
 pub async fn archive_sender_entry<T: SenderEntry>(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     id: Uuid,
 ) -> DomainResult<T> {
-    let (_, archived) = modify_service(cx, service_id, move |s| {
-        archive_entry(T::entries(s), service_id, id)
-    })
+    let audit = sender_entry(actor, Action::SenderArchived, T::WHAT, id);
+    let (_, archived) = modify_service(
+        cx,
+        actor,
+        Permission::ManageService,
+        service_id,
+        audit,
+        move |s| archive_entry(T::entries(s), service_id, id),
+    )
     .await?;
     Ok(archived)
 }
@@ -889,14 +1015,25 @@ pub fn split_guest_list(entries: &[String]) -> GuestList {
 /// Replace the service's guest list.
 pub async fn set_guest_list(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     list: GuestList,
 ) -> DomainResult<GuestList> {
     let entries = normalise_guest_list(&list)?;
-    let (service, ()) = modify_service(cx, service_id, move |s| {
-        s.guest_list = entries;
-        Ok(())
-    })
+    let audit = Entry::new(actor, Action::GuestListChanged)
+        .subject(service_id)
+        .details(json!({"entries": entries.len()}));
+    let (service, ()) = modify_service(
+        cx,
+        actor,
+        Permission::ManageApiKeys,
+        service_id,
+        audit,
+        move |s| {
+            s.guest_list = entries;
+            Ok(())
+        },
+    )
     .await?;
     Ok(split_guest_list(&service.guest_list))
 }

@@ -5,9 +5,13 @@ use storage::Store;
 use storage::records::{NotificationType, Template};
 use uuid::Uuid;
 
-use super::{DomainError, DomainResult};
+use serde_json::json;
+use storage::records::Permission;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+use super::accounts::{Action, Actor, Entry};
+use super::{Context, DomainError, DomainResult};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTemplate {
     pub template_type: String,
@@ -17,6 +21,51 @@ pub struct NewTemplate {
     pub content: String,
     #[serde(default)]
     pub postage: Option<String>,
+    /// Letters: the service's letter contact block printed on them (upstream's `reply_to`).
+    #[serde(default)]
+    pub reply_to: Option<Uuid>,
+    /// Emails: carry the appliance's own one-click unsubscribe link.
+    #[serde(default)]
+    pub has_unsubscribe_link: Option<bool>,
+    /// The author, when the operator creates a template for someone (upstream's admin app
+    /// sends it); a signed-in person is always the author of their own.
+    #[serde(default)]
+    pub created_by: Option<Uuid>,
+}
+
+/// The author of a template version no person made (the CLI, the admin secret): the
+/// appliance's operator, under the stable id every operator action is recorded with.
+pub use super::accounts::OPERATOR_ID;
+use super::accounts::actor::OPERATOR_NAME;
+
+/// Who made a template version, as upstream names its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub id: Uuid,
+    pub name: String,
+    /// A person's email address; the operator's id for the operator (it has no address).
+    pub email_address: String,
+}
+
+/// The author of `t`: the person who made it, or the operator (also when the person's
+/// account has gone).
+pub fn author(store: &Store, t: &Template) -> DomainResult<Author> {
+    let person = match t.created_by {
+        Some(id) => store.read()?.get_user(id)?,
+        None => None,
+    };
+    Ok(match person {
+        Some(u) => Author {
+            id: u.id,
+            name: u.name,
+            email_address: u.email_address,
+        },
+        None => Author {
+            id: OPERATOR_ID,
+            name: OPERATOR_NAME.to_string(),
+            email_address: OPERATOR_ID.to_string(),
+        },
+    })
 }
 
 pub const POSTAGE_CLASSES: &[&str] = &["first", "second", "economy", "europe", "rest-of-world"];
@@ -94,11 +143,83 @@ fn check_fields(
     })
 }
 
+/// A template's letter contact block (`reply_to`): letters only, and one of the service's live
+/// contact blocks (upstream's wording for an unknown one).
+pub fn check_reply_to(
+    service: &storage::records::Service,
+    template_type: NotificationType,
+    reply_to: Option<Uuid>,
+) -> DomainResult<Option<Uuid>> {
+    let Some(id) = reply_to else {
+        return Ok(None);
+    };
+    if template_type != NotificationType::Letter {
+        return Err(DomainError::bad_request(format!(
+            "Unable to set sender for {template_type} template"
+        )));
+    }
+    if !service
+        .letter_contacts
+        .iter()
+        .any(|c| c.id == id && !c.archived)
+    {
+        return Err(DomainError::bad_request(format!(
+            "letter_contact_id {id} does not exist in database for service id {}",
+            service.id
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// `has_unsubscribe_link` is for emails only (upstream's check constraint).
+pub fn check_unsubscribe_link(
+    template_type: NotificationType,
+    on: Option<bool>,
+) -> DomainResult<Option<bool>> {
+    if on == Some(true) && template_type != NotificationType::Email {
+        return Err(DomainError::bad_request(format!(
+            "has_unsubscribe_link: {template_type} templates cannot have an unsubscribe link"
+        )));
+    }
+    Ok(on)
+}
+
+/// Whether a template's emails carry the appliance's own one-click unsubscribe link.
+pub fn has_unsubscribe_link(store: &Store, template_id: Uuid) -> DomainResult<bool> {
+    Ok(store.read()?.template_has_unsubscribe_link(template_id)?)
+}
+
+/// Who a version records as its author: the person acting, or for the operator the user the
+/// request names (checked to exist inside the write), else the operator's stable id.
+fn version_author(actor: &Actor, named: Option<Uuid>) -> (Uuid, Option<Uuid>) {
+    match (actor.user(), named) {
+        (Some(u), _) => (u.id, None),
+        (None, Some(named)) => (named, Some(named)),
+        (None, None) => (actor.author_id(), None),
+    }
+}
+
+fn check_author(ctx: &storage::WriteCtx<'_>, named: Option<Uuid>) -> storage::Result<()> {
+    if let Some(user) = named
+        && ctx.get_user(user)?.is_none()
+    {
+        return Err(storage::StoreError::Invalid(format!(
+            "created_by: no user with id {user}"
+        )));
+    }
+    Ok(())
+}
+
+/// Create a template (version 1), recording its author. Needs `manage_templates`.
 pub async fn create_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     new: NewTemplate,
 ) -> DomainResult<Template> {
+    actor.require_in(service_id, Permission::ManageTemplates)?;
+    let store = &cx.store;
+    let (created_by, named) = version_author(actor, new.created_by);
     let template_type = parse_template_type(&new.template_type)?;
     let Fields {
         name,
@@ -112,7 +233,9 @@ pub async fn create_template(
         new.content,
         new.postage,
     )?;
-    super::services::get_service(store, service_id)?;
+    let service = super::services::get_service(store, service_id)?;
+    let letter_contact_id = check_reply_to(&service, template_type, new.reply_to)?;
+    let unsubscribe_link = check_unsubscribe_link(template_type, new.has_unsubscribe_link)?;
     let template = Template {
         id: Uuid::new_v4(),
         service_id,
@@ -124,16 +247,28 @@ pub async fn create_template(
         archived: false,
         hidden: false,
         postage,
-        letter_contact_id: None,
+        letter_contact_id,
         created_at: store.clock().now_micros(),
         updated_at: None,
-        created_by: None,
+        created_by: Some(created_by),
     };
     let stored = template.clone();
+    let entry = Entry::new(actor, Action::TemplateCreated)
+        .service(service_id)
+        .subject(template.id)
+        .details(json!({"name": template.name, "template_type": template.template_type.as_str(), "version": 1}));
     store
         .write(move |ctx| {
-            super::services::require_service(ctx, service_id)?;
-            ctx.put_template(&stored)
+            let service = super::services::require_service(ctx, service_id)?;
+            // The contact block may have been archived since it was checked.
+            check_reply_to(&service, stored.template_type, stored.letter_contact_id)
+                .map_err(super::services::rejection)?;
+            check_author(ctx, named)?;
+            ctx.put_template(&stored)?;
+            if unsubscribe_link == Some(true) {
+                ctx.set_template_unsubscribe_link(stored.id, true)?;
+            }
+            entry.write(ctx)
         })
         .await?;
     Ok(template)
@@ -160,6 +295,21 @@ pub struct TemplateUpdate {
     /// The user making the change (a known user), recorded on the new version.
     #[serde(default)]
     pub created_by: Option<Uuid>,
+    /// Letters: the letter contact block (upstream's `reply_to`); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub reply_to: Option<Option<Uuid>>,
+    /// Emails: carry the appliance's own one-click unsubscribe link (not versioned).
+    #[serde(default)]
+    pub has_unsubscribe_link: Option<bool>,
+}
+
+/// A field that may be absent (outer `None`) or `null` (`Some(None)`).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn template_not_found(service_id: Uuid, id: Uuid) -> String {
@@ -192,6 +342,7 @@ pub fn next_version(
             && update.subject.is_none()
             && update.content.is_none()
             && update.postage.is_none()
+            && update.reply_to.is_none()
             && archived;
         if only_archiving {
             return Ok(None);
@@ -208,10 +359,21 @@ pub fn next_version(
         update.content.unwrap_or_else(|| current.content.clone()),
         update.postage.or_else(|| current.postage.clone()),
     )?;
+    let letter_contact_id = match update.reply_to {
+        Some(Some(_)) if current.template_type != NotificationType::Letter => {
+            return Err(DomainError::bad_request(format!(
+                "Unable to set sender for {} template",
+                current.template_type
+            )));
+        }
+        Some(id) => id,
+        None => current.letter_contact_id,
+    };
     let unchanged = fields.name == current.name
         && fields.subject == current.subject
         && fields.content == current.content
         && fields.postage == current.postage
+        && letter_contact_id == current.letter_contact_id
         && archived == current.archived;
     if unchanged {
         return Ok(None);
@@ -221,6 +383,7 @@ pub fn next_version(
         subject: fields.subject,
         content: fields.content,
         postage: fields.postage,
+        letter_contact_id,
         archived,
         version: current.version + 1,
         updated_at: Some(now),
@@ -232,32 +395,52 @@ pub fn next_version(
 /// Change a template: a new version (version + 1) when anything changes; earlier versions stay
 /// readable. An update that changes nothing answers the current version.
 pub async fn update_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     template_id: Uuid,
-    update: TemplateUpdate,
+    mut update: TemplateUpdate,
 ) -> DomainResult<Template> {
+    actor.require_in(service_id, Permission::ManageTemplates)?;
+    let store = &cx.store;
     super::services::get_service(store, service_id)?;
     let now = store.clock().now_micros();
+    let (created_by, named) = version_author(actor, update.created_by);
+    update.created_by = Some(created_by);
+    let archiving = update.archived == Some(true);
+    let mut entry = Entry::new(actor, Action::TemplateChanged)
+        .service(service_id)
+        .subject(template_id);
     let template = store
         .write(move |ctx| {
+            let service = super::services::require_service(ctx, service_id)?;
             let current = ctx
                 .get_template(template_id)?
                 .filter(|t| t.service_id == service_id)
                 .ok_or_else(|| {
                     storage::StoreError::NotFound(template_not_found(service_id, template_id))
                 })?;
-            if let Some(user) = update.created_by
-                && ctx.get_user(user)?.is_none()
-            {
-                return Err(storage::StoreError::Invalid(format!(
-                    "created_by: no user with id {user}"
-                )));
+            let unsubscribe_link =
+                check_unsubscribe_link(current.template_type, update.has_unsubscribe_link)
+                    .map_err(super::services::rejection)?;
+            if let Some(Some(id)) = update.reply_to {
+                check_reply_to(&service, current.template_type, Some(id))
+                    .map_err(super::services::rejection)?;
             }
+            if let Some(on) = unsubscribe_link {
+                ctx.set_template_unsubscribe_link(template_id, on)?;
+            }
+            check_author(ctx, named)?;
             let next = next_version(&current, update, now).map_err(super::services::rejection)?;
             match next {
                 Some(next) => {
                     ctx.put_template(&next)?;
+                    if archiving && next.archived && !current.archived {
+                        entry = entry.action(Action::TemplateArchived);
+                    }
+                    entry
+                        .details(json!({"name": next.name, "version": next.version}))
+                        .write(ctx)?;
                     Ok(next)
                 }
                 None => Ok(current),
@@ -269,7 +452,8 @@ pub async fn update_template(
 
 /// Archive a template (a new version with `archived` set; sending with it is refused).
 pub async fn archive_template(
-    store: &Store,
+    cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     template_id: Uuid,
 ) -> DomainResult<Template> {
@@ -277,7 +461,7 @@ pub async fn archive_template(
         archived: Some(true),
         ..Default::default()
     };
-    update_template(store, service_id, template_id, update).await
+    update_template(cx, actor, service_id, template_id, update).await
 }
 
 /// The service's visible templates (current versions), by name then type; archived ones only

@@ -4,9 +4,10 @@
 //! - `replay-created-notifications`: emails and texts still `created` after an hour (and not
 //!   waiting in a delivery queue, e.g. for a retry) are queued again, and so are letters still
 //!   without their PDF (§1.3's safety net). Delivery acts only on a notification still
-//!   `created`, and the PDF step only on a letter without a PDF, so a replay never sends twice;
-//! - `tend-providers-back-to-middle`: text-message provider shares drift back to their
-//!   configured priorities.
+//!   `created`, and the PDF step only on a letter without a PDF, so a replay never sends twice.
+//!
+//! (`tend-providers-back-to-middle` is in [`super::sms_routing`], with the other moves of
+//! text-message provider shares.)
 //!
 //! Both walks go through live notifications in id order (uuid v7 ids are time-ordered, so they
 //! never look at rows younger than their cut-off), a bounded chunk at a time.
@@ -19,7 +20,6 @@ use super::JobOutcome;
 use super::status::{Event, StatusChange, apply_status};
 use crate::domain::Context;
 use crate::domain::queues::Queue;
-use crate::providers::SmsSender;
 
 /// Rows looked at per chunk.
 const CHUNK: usize = 2000;
@@ -134,15 +134,4 @@ pub async fn replay_created_notifications(cx: &Context) -> JobOutcome {
         tracing::warn!(replayed, "queued again notifications stuck in created");
     }
     Ok(format!("notifications queued again: {replayed}"))
-}
-
-/// Let text-message provider shares drift back towards their configured priorities.
-pub fn tend_providers_back_to_middle(cx: &Context) -> JobOutcome {
-    match &cx.providers.sms {
-        SmsSender::Http(p) => {
-            p.drift(cx.store.clock().now_ms());
-            Ok("provider shares tended".into())
-        }
-        _ => Ok("no HTTP text-message providers".into()),
-    }
 }

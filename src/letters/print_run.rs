@@ -199,7 +199,9 @@ pub struct RunReport {
 
 /// The scheduled job `collate-letter-pdfs-to-be-sent`.
 pub async fn collate_letter_pdfs_to_be_sent(cx: &Arc<Context>) -> JobOutcome {
-    let r = run(cx).await?;
+    let r = run(cx).await;
+    cx.metrics.print_run(r.as_ref().ok());
+    let r = r?;
     let message = format!(
         "letters sent to print: {} in {} zips; already sent: {}; PDF missing: {}; failed: {}",
         r.printed, r.zips, r.resumed, r.missing_pdf, r.failed

@@ -1793,57 +1793,16 @@ mod tests {
         );
     }
 
-    /// A solid-colour RGB PNG, written by hand (stored deflate blocks, no compressor needed).
+    /// A solid-colour RGB PNG.
     pub(crate) fn tiny_png(width: u32, height: u32) -> Vec<u8> {
-        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-            out.extend((data.len() as u32).to_be_bytes());
-            let start = out.len();
-            out.extend(kind);
-            out.extend(data);
-            let crc = crc32(&out[start..]);
-            out.extend(crc.to_be_bytes());
-        }
-        fn crc32(bytes: &[u8]) -> u32 {
-            let mut crc = 0xFFFF_FFFFu32;
-            for &b in bytes {
-                crc ^= u32::from(b);
-                for _ in 0..8 {
-                    crc = if crc & 1 == 1 {
-                        (crc >> 1) ^ 0xEDB8_8320
-                    } else {
-                        crc >> 1
-                    };
-                }
-            }
-            !crc
-        }
-        fn adler32(bytes: &[u8]) -> u32 {
-            let (mut a, mut b) = (1u32, 0u32);
-            for &x in bytes {
-                a = (a + u32::from(x)) % 65_521;
-                b = (b + a) % 65_521;
-            }
-            (b << 16) | a
-        }
-        // Each scanline: filter byte 0, then `width` RGB pixels.
-        let row: Vec<u8> = std::iter::once(0)
-            .chain([0x1d, 0x70, 0xb8].repeat(width as usize))
-            .collect();
-        let raw = row.repeat(height as usize);
-        let mut zlib = vec![0x78, 0x01, 0x01];
-        let len = raw.len() as u16;
-        zlib.extend(len.to_le_bytes());
-        zlib.extend((!len).to_le_bytes());
-        zlib.extend(&raw);
-        zlib.extend(adler32(&raw).to_be_bytes());
-        let mut ihdr = Vec::new();
-        ihdr.extend(width.to_be_bytes());
-        ihdr.extend(height.to_be_bytes());
-        ihdr.extend([8, 2, 0, 0, 0]);
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        chunk(&mut out, b"IHDR", &ihdr);
-        chunk(&mut out, b"IDAT", &zlib);
-        chunk(&mut out, b"IEND", &[]);
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let pixels = [0x1d, 0x70, 0xb8].repeat((width * height) as usize);
+        let mut writer = encoder.write_header().expect("png header");
+        writer.write_image_data(&pixels).expect("png data");
+        writer.finish().expect("png end");
         out
     }
 

@@ -5,7 +5,11 @@
 //! opens a store transaction itself.
 //!
 //! This module holds what every page shares: HTML and redirect responses, form bodies, and the
-//! error pages (a person never sees a stack trace or a JSON error).
+//! error pages (a person never sees a stack trace or a JSON error). [`session`] is who is
+//! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages.
+
+pub mod session;
+pub mod sign_in;
 
 use std::collections::HashMap;
 
@@ -105,6 +109,8 @@ pub enum PageError {
     NotFound,
     /// Signed in, but without the permission for this page.
     Forbidden,
+    /// Too many sign-in attempts are being checked at once: try again shortly.
+    Busy,
     /// Something on our side failed (logged in full).
     Internal(String),
 }
@@ -114,6 +120,7 @@ impl From<DomainError> for PageError {
         match e.code() {
             Code::NotFound | Code::NoResult => PageError::NotFound,
             Code::Forbidden => PageError::Forbidden,
+            Code::Busy => PageError::Busy,
             _ => PageError::Internal(e.to_string()),
         }
     }
@@ -130,6 +137,7 @@ impl PageError {
         match self {
             PageError::NotFound => error_page(StatusCode::NOT_FOUND),
             PageError::Forbidden => error_page(StatusCode::FORBIDDEN),
+            PageError::Busy => error_page(StatusCode::TOO_MANY_REQUESTS),
             PageError::Internal(message) => {
                 tracing::error!(error = %message, "a page failed");
                 error_page(StatusCode::INTERNAL_SERVER_ERROR)
@@ -148,6 +156,10 @@ pub fn error_page(status: StatusCode) -> Response {
         StatusCode::FORBIDDEN => (
             "You do not have permission to view this page",
             "Ask a team member who can manage the service to give you permission.",
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            "Too many attempts to sign in",
+            "Too many people are signing in right now. Wait a minute, then try again.",
         ),
         _ => (
             "Sorry, there is a problem with the service",

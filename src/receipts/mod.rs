@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `POST /notifications/sms/mmg` | JSON | MMG receipt |
 //! | `POST /notifications/sms/firetext` | form | Firetext receipt |
+//! | `POST /notifications/sms/webhook` | JSON | webhook provider receipt ([`webhook`]) |
 //! | `POST /notifications/sms/receive/mmg` | JSON | MMG inbound text |
 //! | `POST /notifications/sms/receive/firetext` | form | Firetext inbound text |
 //! | `POST /notifications/email/ses` | SNS envelope (JSON) | Amazon SES via SNS |
@@ -24,6 +25,7 @@
 pub mod firetext;
 pub mod mmg;
 pub mod ses;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,8 +43,10 @@ use warp::reply::{Reply, Response};
 
 use crate::app::App;
 use crate::config::ReceiptsConfig;
+use crate::domain::inbound_numbers::Unrouted;
 use crate::domain::receipts::{
-    InboundText, apply_email_receipt, apply_sms_receipt, receive_inbound_sms, record_complaint,
+    InboundText, Received, apply_email_receipt, apply_sms_receipt, receive_inbound_sms,
+    record_complaint,
 };
 use crate::domain::status::Applied;
 use crate::domain::{DomainError, DomainResult};
@@ -67,9 +71,8 @@ fn request_parts(
 
 /// The receipt and inbound-text routes. Every matched request is answered here (errors
 /// included); only requests for other paths or methods are rejected.
-pub fn routes(
-    app: Arc<App>,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+/// Boxed: unboxed, the server's whole chain of filters overflows the compiler's query depth.
+pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let mmg_receipt = warp::path!("notifications" / "sms" / "mmg")
         .and(warp::post())
         .and(request_parts(app.clone()))
@@ -84,6 +87,14 @@ pub fn routes(
         .then(
             |app: Arc<App>, auth: Option<String>, body: Bytes| async move {
                 guarded(&app, auth.as_deref(), || firetext_receipt(&app, &body)).await
+            },
+        );
+    let webhook_receipt = warp::path!("notifications" / "sms" / "webhook")
+        .and(warp::post())
+        .and(request_parts(app.clone()))
+        .then(
+            |app: Arc<App>, auth: Option<String>, body: Bytes| async move {
+                guarded(&app, auth.as_deref(), || webhook_receipt(&app, &body)).await
             },
         );
     let mmg_inbound = warp::path!("notifications" / "sms" / "receive" / "mmg")
@@ -118,12 +129,15 @@ pub fn routes(
     mmg_receipt
         .or(firetext_receipt)
         .unify()
+        .or(webhook_receipt)
+        .unify()
         .or(mmg_inbound)
         .unify()
         .or(firetext_inbound)
         .unify()
         .or(ses)
         .unify()
+        .boxed()
 }
 
 /// Runs `handler` only when the request passes the optional basic auth.
@@ -378,25 +392,49 @@ async fn firetext_receipt(app: &App, body: &[u8]) -> Response {
     .await
 }
 
+async fn webhook_receipt(app: &App, body: &[u8]) -> Response {
+    let receipt = match webhook::parse_receipt(body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let status = webhook::status_for(&receipt.status);
+    apply_receipt(app, webhook::CLIENT, receipt, status.is_some(), move |_| {
+        status.unwrap_or(NotificationStatus::TechnicalFailure)
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inbound texts
 
 async fn store_inbound(app: &App, text: InboundText) -> DomainResult<bool> {
     let provider = text.provider.clone();
-    let stored = receive_inbound_sms(&app.store, text).await?;
-    match &stored {
-        Some(m) => tracing::info!(
-            service_id = %m.service_id,
-            inbound_sms_id = %m.id,
-            provider = %provider,
-            "received an inbound text"
-        ),
-        None => tracing::error!(
-            provider = %provider,
-            "inbound number not associated with a service; the text was dropped"
-        ),
+    match receive_inbound_sms(app, text).await? {
+        Received::Stored(m) => {
+            tracing::info!(
+                service_id = %m.service_id,
+                inbound_sms_id = %m.id,
+                provider = %provider,
+                "received an inbound text"
+            );
+            Ok(true)
+        }
+        Received::Dropped(Unrouted::NotAssociated) => {
+            tracing::warn!(
+                provider = %provider,
+                "inbound number not associated with a service; the text was dropped"
+            );
+            Ok(false)
+        }
+        Received::Dropped(Unrouted::NotAllowed(service_id)) => {
+            tracing::error!(
+                %service_id,
+                provider = %provider,
+                "service does not allow inbound SMS; the text was dropped"
+            );
+            Ok(false)
+        }
     }
-    Ok(stored.is_some())
 }
 
 async fn mmg_inbound(app: &App, body: &[u8]) -> Response {

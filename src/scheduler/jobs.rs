@@ -8,7 +8,10 @@
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::domain::{JobOutcome, facts, monitoring, retention, upkeep};
+use crate::domain::{
+    JobOutcome, documents, facts, inbound_numbers, monitoring, retention, sms_routing, unsubscribe,
+    upkeep,
+};
 
 macro_rules! jobs {
     ($($variant:ident => $name:literal, $cron:literal, $about:literal;)*) => {
@@ -76,18 +79,31 @@ jobs! {
         "Alert on services with many permanent failures or texts to TV drama numbers in the last day.";
     Backup => "backup", "0 0 1 * * *",
         "A backup of the running store to backup.to (none when it is unset); backups beyond backup.keep deleted.";
+    SwitchProviderOnSlowDelivery => "switch-current-sms-provider-on-slow-delivery", "0 * * * * *",
+        "Move text-message traffic away from a provider whose recent texts are delivered late.";
+    CheckLowInboundNumbers => "check-for-low-available-inbound-sms-numbers", "0 0 9 * * Mon",
+        "Alert when few inbound numbers are left in the pool to give to services.";
+    ArchiveUnsubscribeRequests => "archive-unsubscribe-requests", "0 5 0 * * *",
+        "Remove unsubscribe requests 7 days after their report, or 90 days when never reported.";
+    RemoveExpiredDocuments => "remove-expired-documents", "0 40 4 * * *",
+        "Delete files sent by email whose retention has run out.";
 }
 
 impl Job {
     /// Jobs that run every minute log at debug level, so the log shows what matters.
     pub fn is_routine(self) -> bool {
-        matches!(self, Job::TendProvidersBackToMiddle)
+        matches!(
+            self,
+            Job::TendProvidersBackToMiddle | Job::SwitchProviderOnSlowDelivery
+        )
     }
 
     pub async fn run(self, app: &Arc<App>) -> JobOutcome {
         match self {
             Job::ReplayCreatedNotifications => upkeep::replay_created_notifications(&app.cx).await,
-            Job::TendProvidersBackToMiddle => upkeep::tend_providers_back_to_middle(&app.cx),
+            Job::TendProvidersBackToMiddle => {
+                sms_routing::tend_providers_back_to_middle(&app.cx).await
+            }
             Job::TimeoutSendingNotifications => {
                 upkeep::timeout_sending_notifications(&app.cx).await
             }
@@ -122,6 +138,16 @@ impl Job {
                 monitoring::check_high_failure_rates_and_tv_numbers(&app.cx).await
             }
             Job::Backup => crate::backup::scheduled_backup(&app.cx).await,
+            Job::SwitchProviderOnSlowDelivery => {
+                sms_routing::switch_on_slow_delivery(&app.cx).await
+            }
+            Job::CheckLowInboundNumbers => {
+                inbound_numbers::check_for_low_available_inbound_sms_numbers(&app.cx).await
+            }
+            Job::ArchiveUnsubscribeRequests => {
+                unsubscribe::archive_unsubscribe_requests(&app.cx).await
+            }
+            Job::RemoveExpiredDocuments => documents::remove_expired_documents(&app.cx).await,
         }
     }
 }

@@ -407,7 +407,14 @@ async fn run_marked(
             ctx.put_scheduler_run(&run)
         })
         .await?;
-    let took_ms = (finished - started).max(0) / 1000;
+    let took_micros = (finished - started).max(0);
+    app.metrics.job_finished(
+        name,
+        ok,
+        std::time::Duration::from_micros(took_micros as u64),
+        finished,
+    );
+    let took_ms = took_micros / 1000;
     if ok && job.is_routine() {
         tracing::debug!(job = name, took_ms, summary = %message, "scheduled job finished");
     } else if ok {

@@ -28,6 +28,9 @@ pub struct ConnState {
     /// HTTP/2 has no request heads to time (frames of all kinds arrive between requests).
     http2: AtomicBool,
     first_read_seen: AtomicBool,
+    /// Wakes the watchdog when a request head starts: its header deadline may come before the
+    /// idle deadline it is sleeping towards.
+    head_started: tokio::sync::Notify,
 }
 
 impl ConnState {
@@ -39,6 +42,7 @@ impl ConnState {
             in_flight: AtomicUsize::new(0),
             http2: AtomicBool::new(http2),
             first_read_seen: AtomicBool::new(false),
+            head_started: tokio::sync::Notify::new(),
         }
     }
 
@@ -56,12 +60,16 @@ impl ConnState {
             }
         }
         if self.in_flight.load(Ordering::Relaxed) == 0 && !self.http2.load(Ordering::Relaxed) {
-            let _ = self.head_started_ms.compare_exchange(
+            let started = self.head_started_ms.compare_exchange(
                 0,
                 now + 1,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
+            if started.is_ok() {
+                // A stored permit if the watchdog is not waiting yet: no wake-up is lost.
+                self.head_started.notify_one();
+            }
         }
     }
 
@@ -119,7 +127,11 @@ pub async fn watchdog(state: &ConnState, header_read: Duration, idle: Duration) 
                 }
             }
         };
-        tokio::time::sleep_until((state.opened + Duration::from_millis(next_check)).into()).await;
+        let until = state.opened + Duration::from_millis(next_check);
+        tokio::select! {
+            _ = tokio::time::sleep_until(until.into()) => {}
+            _ = state.head_started.notified() => {}
+        }
     }
 }
 
@@ -211,6 +223,25 @@ mod tests {
         let state = ConnState::new(false);
         let why = watchdog(&state, Duration::from_secs(3600), Duration::from_millis(20)).await;
         assert_eq!(why, Expired::Idle);
+    }
+
+    /// The watchdog was already asleep towards the idle deadline when the head began (the
+    /// client connected, then sent half a head): it must wake for the header deadline.
+    #[tokio::test]
+    async fn a_head_started_while_the_watchdog_sleeps_still_times_out() {
+        let state = std::sync::Arc::new(ConnState::new(false));
+        let s = state.clone();
+        let dog = tokio::spawn(async move {
+            watchdog(&s, Duration::from_millis(20), Duration::from_secs(3600)).await
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        state.on_read(b"POST /v2/notifications/sms HTTP/1.1\r\nContent-Ty");
+        let why = tokio::time::timeout(Duration::from_secs(60), dog).await;
+        assert_eq!(
+            why.expect("closed by the header deadline, not the idle one")
+                .unwrap(),
+            Expired::HeaderRead
+        );
     }
 
     #[tokio::test]

@@ -46,6 +46,8 @@ use warp::http::{HeaderValue, Method, Request, StatusCode};
 use warp::reply::Response;
 
 pub use access_log::RequestInfo;
+
+use crate::metrics::requests::RequestMetrics;
 pub use client::{ClientInfo, Scheme};
 
 use crate::app::{App, StartError};
@@ -141,6 +143,8 @@ struct ListenerCtx {
     handler: Handler,
     tls: Option<tokio_rustls::TlsAcceptor>,
     builder: auto::Builder<TokioExecutor>,
+    /// Request counts and latencies for `/metrics`; `None` while the endpoint is off.
+    requests: Option<RequestMetrics>,
 }
 
 /// Serve `app`'s routes on `listener` (HTTPS when `server.tls` is set, with the optional
@@ -192,6 +196,7 @@ pub async fn serve(
         handler: Handler::App(routes),
         tls: acceptor,
         builder: builder(),
+        requests: app.metrics.requests().cloned(),
     });
     let redirect = redirect_listener.map(|l| {
         let ctx = Arc::new(ListenerCtx {
@@ -199,6 +204,7 @@ pub async fn serve(
             handler: Handler::Redirect(Redirect::new(server, local.port())),
             tls: None,
             builder: builder(),
+            requests: app.metrics.requests().cloned(),
         });
         (ctx, l)
     });
@@ -451,6 +457,15 @@ impl ListenerCtx {
         response
             .headers_mut()
             .insert("x-request-id", info.request_id.clone());
+        if let Some(requests) = &self.requests {
+            requests.record(
+                &method,
+                &path,
+                class,
+                response.status().as_u16(),
+                started.elapsed(),
+            );
+        }
         if access_log::enabled() {
             let route = match &self.handler {
                 Handler::Redirect(_) => "(redirect)".into(),

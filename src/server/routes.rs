@@ -11,8 +11,10 @@ use warp::http::Method;
 pub enum RouteClass {
     /// The public REST API (`/v2/...`): CORS headers, the v2 error envelope.
     V2,
-    /// Web pages for people (`/`, `/outbox`, `/scheduler`, `/alerts`, `/d/...`, `/static/...`):
-    /// the Host check, Content-Security-Policy and Referrer-Policy.
+    /// Web pages for people (`/`, `/outbox`, `/scheduler`, `/alerts`, `/d/...`, `/static/...`,
+    /// and signing in: `/sign-in`, `/two-factor`, `/sign-out`, `/your-services`,
+    /// `/first-sign-in/...`, `/user-profile/...`): the Host check, Content-Security-Policy and
+    /// Referrer-Policy.
     Page,
     /// Provider callbacks (`/notifications/...`): receipts and inbound messages.
     Receipts,
@@ -28,10 +30,13 @@ impl RouteClass {
         let first = segments.next().unwrap_or("");
         match first {
             "v2" => RouteClass::V2,
-            "" | "outbox" | "scheduler" | "alerts" if path_has_at_most_one_segment(path) => {
+            "" | "outbox" | "scheduler" | "alerts" | "sign-in" | "two-factor" | "sign-out"
+            | "your-services"
+                if path_has_at_most_one_segment(path) =>
+            {
                 RouteClass::Page
             }
-            "d" | "static" => RouteClass::Page,
+            "d" | "static" | "first-sign-in" | "user-profile" => RouteClass::Page,
             "notifications" => RouteClass::Receipts,
             "service" if method == Method::POST && is_sheet_upload(path) => RouteClass::SheetUpload,
             _ => RouteClass::Internal,
@@ -134,6 +139,14 @@ mod tests {
             RouteClass::Internal
         );
         assert_eq!(RouteClass::of(&get, "/_status"), RouteClass::Internal);
+        assert_eq!(RouteClass::of(&post, "/sign-in"), RouteClass::Page);
+        assert_eq!(RouteClass::of(&post, "/two-factor"), RouteClass::Page);
+        assert_eq!(RouteClass::of(&get, "/your-services"), RouteClass::Page);
+        assert_eq!(
+            RouteClass::of(&get, "/user-profile/authenticator"),
+            RouteClass::Page
+        );
+        assert_eq!(RouteClass::of(&get, "/session"), RouteClass::Internal);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::domain::queues::Queue;
 use crate::domain::receipts;
 use crate::domain::status::{Event, StatusChange, apply_status};
+use crate::metrics::Attempt;
 use crate::providers::{
     EmailAccepted, EmailSender, OutgoingEmail, OutgoingSms, SendError, SmsSender, outbox,
 };
@@ -79,6 +80,24 @@ enum Outcome {
     Failed(String, SendError),
 }
 
+impl Outcome {
+    /// The provider that answered (or failed).
+    fn provider(&self) -> &str {
+        match self {
+            Outcome::Accepted { sent_by, .. } => sent_by,
+            Outcome::Failed(provider, _) => provider,
+        }
+    }
+
+    fn attempt(&self) -> Attempt {
+        match self {
+            Outcome::Accepted { .. } => Attempt::Accepted,
+            Outcome::Failed(_, SendError::Retryable(_)) => Attempt::Retryable,
+            Outcome::Failed(_, SendError::Permanent(_)) => Attempt::Permanent,
+        }
+    }
+}
+
 async fn deliver_one(
     app: &Arc<App>,
     queue: &'static str,
@@ -120,6 +139,7 @@ async fn deliver_one(
             .as_ref(),
     );
     let now = app.store.clock().now_micros();
+    let sending = std::time::Instant::now();
     let outcome = match n.notification_type {
         NotificationType::Email => {
             let email = OutgoingEmail {
@@ -135,7 +155,11 @@ async fn deliver_one(
                 subject: n.subject.clone().unwrap_or_default(),
                 text_body: email_plain_text(&template.content, &values, None),
                 html_body: email_html_body(&template.content, &values, None),
-                unsubscribe_url: n.one_click_unsubscribe_url.clone(),
+                unsubscribe_url: match &n.one_click_unsubscribe_url {
+                    Some(url) => Some(url.clone()),
+                    // Rows of a job: the link is made here (no request gave a root URL).
+                    None => crate::domain::unsubscribe::link_for_template(app, &n)?,
+                },
             };
             send_email(app, &service, &email, now).await
         }
@@ -164,6 +188,12 @@ async fn deliver_one(
             .await;
         }
     };
+    app.metrics.delivery_attempt(
+        n.notification_type,
+        outcome.provider(),
+        outcome.attempt(),
+        sending.elapsed(),
+    );
     record(app, queue, seq, id, now, outcome).await
 }
 
@@ -212,7 +242,13 @@ async fn send_sms(app: &App, service: &Service, sms: &OutgoingSms, now: i64) -> 
                 reference: None,
                 outbox: None,
             },
-            Err((name, e)) => Outcome::Failed(name, e),
+            Err((name, e)) => {
+                // A failure may have moved traffic: save the shares so a restart keeps them.
+                if let Err(save) = crate::domain::sms_routing::save_share_changes(app).await {
+                    tracing::warn!(error = %save, "cannot save SMS provider shares");
+                }
+                Outcome::Failed(name, e)
+            }
         },
     }
 }

@@ -131,13 +131,6 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
-    pub fn add_service_user(&mut self, service_id: Uuid, user_id: Uuid) -> Result<()> {
-        self.tables
-            .service_users
-            .insert((service_id.as_u128(), user_id.as_u128()), ())?;
-        Ok(())
-    }
-
     pub fn get_api_key(&self, id: Uuid) -> Result<Option<ApiKey>> {
         get_by_id(&*self.tables.api_keys, id)
     }
@@ -222,6 +215,7 @@ impl WriteCtx<'_> {
             .service_notifications
             .insert((n.service_id.as_u128(), id), ())?;
         self.bump_status(n.status.as_str(), 1);
+        self.status_entered(n.notification_type, n.status);
         let seq = self.next_seq();
         self.tables.index_outbox_new.insert(seq, id)?;
         Ok(())
@@ -239,6 +233,7 @@ impl WriteCtx<'_> {
         if old.status != n.status {
             self.bump_status(old.status.as_str(), -1);
             self.bump_status(n.status.as_str(), 1);
+            self.status_entered(n.notification_type, n.status);
         }
         // Most updates are status changes, which the search document does not hold: re-index
         // only when a searched field changed (a letter's address read from its PDF, say).
@@ -735,8 +730,11 @@ impl WriteCtx<'_> {
         Ok(out)
     }
 
-    /// Remove a team membership; false when there was none.
+    /// Remove a team membership and its permissions; false when there was none.
     pub fn remove_service_user(&mut self, service_id: Uuid, user_id: Uuid) -> Result<bool> {
+        self.tables
+            .user_services
+            .remove((user_id.as_u128(), service_id.as_u128()))?;
         Ok(self
             .tables
             .service_users

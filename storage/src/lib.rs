@@ -17,7 +17,10 @@
 //! - [`check`]: is a store whole (its file, every table, the index against it);
 //! - [`snapshot`]: the whole store as one consistent stream of rows, and a new store made
 //!   from one (backups and restores);
+//! - [`inbound_numbers`], [`unsubscribe`], [`sms_providers`]: the inbound-number pool,
+//!   one-click unsubscribe requests and their reports, and text-message provider shares;
 //! - [`clock`]: injected time;
+//! - [`stats`]: what the writer counts for monitoring (commit times, status entries);
 //! - [`files`]: owner-only directories and files (the data directory holds personal data);
 //! - [`memory`]: process memory settings (transparent huge pages off).
 //!
@@ -27,6 +30,8 @@
 //! - every leased queue row returns to its queue when the store is opened (the holder died);
 //! - the search index can always be rebuilt from redb alone.
 
+pub mod accounts;
+pub mod audit;
 pub mod check;
 pub mod clock;
 pub mod codec;
@@ -35,6 +40,7 @@ pub mod error;
 pub mod facts;
 pub mod files;
 pub mod health;
+pub mod inbound_numbers;
 pub mod index;
 pub mod indexer;
 pub mod jobs;
@@ -47,8 +53,11 @@ pub mod records;
 pub mod recovery;
 pub mod retention;
 pub mod returned_letters;
+pub mod sms_providers;
 pub mod snapshot;
+pub mod stats;
 pub mod tables;
+pub mod unsubscribe;
 pub mod upkeep;
 pub mod writer;
 
@@ -100,6 +109,7 @@ struct Inner {
     writer: Writer,
     clock: SharedClock,
     wakers: Arc<queue::Wakers>,
+    stats: Arc<stats::WriterStats>,
     dir: PathBuf,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -135,6 +145,7 @@ impl Store {
         let slot = Arc::new(health::DbSlot::new(db.clone()));
         let health = Arc::new(health::Health::new(dir, options.low_disk));
         let cache_size = options.cache_size;
+        let stats = Arc::new(stats::WriterStats::default());
         let (writer, handle) = Writer::start(
             db,
             writer::WriterConfig {
@@ -144,6 +155,7 @@ impl Store {
                 health: health.clone(),
                 slot: slot.clone(),
                 reopen: Arc::new(move || open_database(&path, cache_size)),
+                stats: stats.clone(),
             },
         )?;
         Ok(Store {
@@ -153,6 +165,7 @@ impl Store {
                 writer,
                 clock: options.clock,
                 wakers,
+                stats,
                 dir: dir.to_path_buf(),
                 writer_thread: std::sync::Mutex::new(Some(handle)),
             }),
@@ -264,6 +277,16 @@ impl Store {
     /// (queue, ready rows, leased rows) for every queue that has rows.
     pub fn queue_depths(&self) -> Result<Vec<(String, u64, u64)>> {
         queue::depths(&*self.db()?)
+    }
+
+    /// The earliest due time (ms since the epoch) of `queue`'s ready rows, if it has any.
+    pub fn earliest_due_ms(&self, queue: &str) -> Result<Option<i64>> {
+        queue::next_due_ms(&*self.db()?, queue)
+    }
+
+    /// What the writer counted since the store was opened (commit times, status entries).
+    pub fn writer_stats(&self) -> &stats::WriterStats {
+        &self.inner.stats
     }
 
     /// Stop the writer after the operations already sent, and wait for it.

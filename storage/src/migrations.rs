@@ -78,7 +78,65 @@ pub struct Step {
 }
 
 /// Every step since version 1, in order (see the module notes).
-pub const STEPS: &[Step] = &[];
+pub const STEPS: &[Step] = &[Step {
+    to: 2,
+    name: "users gain accounts: state, password, second factor, per-service permissions",
+    apply: users_gain_accounts,
+}];
+
+/// Version 2: people sign in. Every user gains the account fields; existing users had nothing
+/// to sign in with, so they become active accounts without a password (they choose one with
+/// "forgotten your password", proving their email address) and with the emailed second factor
+/// (a mobile number is optional). Every existing team membership gains every permission:
+/// before version 2 any team member's access was the operator's.
+fn users_gain_accounts(txn: &WriteTransaction) -> Result<()> {
+    use crate::records::{self, AuthType, Membership, Permission, UserState};
+    use crate::tables::{SERVICE_USERS, USER_SERVICES, USERS};
+
+    let mut created = std::collections::HashMap::new();
+    rewrite_records(txn, USERS, |old: records::v1::User| {
+        created.insert(old.id, old.created_at);
+        records::User {
+            id: old.id,
+            name: old.name,
+            email_address: old.email_address,
+            mobile_number: old.mobile_number,
+            created_at: old.created_at,
+            state: UserState::Active,
+            platform_admin: false,
+            auth_type: AuthType::Email,
+            password_hash: None,
+            password_changed_at: None,
+            failed_login_count: 0,
+            totp_secret_sealed: None,
+            totp_last_step: None,
+            logged_in_at: None,
+            updated_at: None,
+        }
+    })?;
+    let memberships: Vec<(u128, u128)> = {
+        let links = txn.open_table(SERVICE_USERS)?;
+        let mut all = Vec::new();
+        for row in links.iter()? {
+            all.push(row?.0.value());
+        }
+        all
+    };
+    let mut user_services = txn.open_table(USER_SERVICES)?;
+    for (service, user) in memberships {
+        let membership = Membership {
+            service_id: uuid::Uuid::from_u128(service),
+            user_id: uuid::Uuid::from_u128(user),
+            permissions: Permission::ALL.to_vec(),
+            created_at: created
+                .get(&uuid::Uuid::from_u128(user))
+                .copied()
+                .unwrap_or(0),
+        };
+        user_services.insert((user, service), encode(&membership).as_slice())?;
+    }
+    Ok(())
+}
 
 /// The schema version this binary reads and writes.
 pub const SCHEMA_VERSION: u32 = latest_version(STEPS);

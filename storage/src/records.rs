@@ -137,6 +137,32 @@ pub struct LetterContact {
     pub archived: bool,
 }
 
+string_enum!(
+    /// Where an account stands. `pending`: created, no password chosen yet (a first
+    /// administrator made by the CLI, say); `active`: may sign in; `locked`: too many failed
+    /// attempts, or locked by an administrator (a password reset or `notify user unlock` opens
+    /// it again); `archived`: gone for good (removed from every service, cannot sign in).
+    UserState { Pending => "pending", Active => "active", Locked => "locked", Archived => "archived" }
+);
+
+string_enum!(
+    /// How a person proves the second factor at sign-in: a code by text message, a link by
+    /// email (upstream's `sms_auth`, `email_auth`), or an authenticator app (TOTP).
+    AuthType { Sms => "sms_auth", Email => "email_auth", Totp => "totp_auth" }
+);
+
+string_enum!(
+    /// What a team member may do in one service (the admin app's names). Platform admins may
+    /// do everything, and members may always see the service itself.
+    Permission {
+        ViewActivity => "view_activity",
+        SendMessages => "send_messages",
+        ManageTemplates => "manage_templates",
+        ManageService => "manage_service",
+        ManageApiKeys => "manage_api_keys",
+    }
+);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: Uuid,
@@ -144,6 +170,143 @@ pub struct User {
     pub email_address: String,
     pub mobile_number: Option<String>,
     pub created_at: Micros,
+    pub state: UserState,
+    pub platform_admin: bool,
+    pub auth_type: AuthType,
+    /// The password as an Argon2id PHC string; `None` until the person chooses one.
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<Micros>,
+    /// Failed passwords and codes since the last successful sign-in.
+    pub failed_login_count: u32,
+    /// The authenticator app's secret, sealed with the appliance's encryption key; `None`
+    /// until the person enrols one.
+    pub totp_secret_sealed: Option<Vec<u8>>,
+    /// The last 30-second step whose authenticator code was accepted: a code works once.
+    pub totp_last_step: Option<u64>,
+    pub logged_in_at: Option<Micros>,
+    pub updated_at: Option<Micros>,
+}
+
+/// Records as older schema versions wrote them: only decoded, by migration steps.
+pub mod v1 {
+    use serde::{Deserialize, Serialize};
+    use uuid::Uuid;
+
+    use super::Micros;
+
+    /// A user as version 1 stored it (a team member for trial mode, nothing to sign in with).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct User {
+        pub id: Uuid,
+        pub name: String,
+        pub email_address: String,
+        pub mobile_number: Option<String>,
+        pub created_at: Micros,
+    }
+}
+
+/// What one team member may do in one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub service_id: Uuid,
+    pub user_id: Uuid,
+    pub permissions: Vec<Permission>,
+    pub created_at: Micros,
+}
+
+/// A signed-in browser (or one half way through signing in). Stored under a hash of its id:
+/// the id itself is only ever in the person's cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: Uuid,
+    /// How the second factor was proved; `None` while the person has passed only the password
+    /// (such a session opens nothing but the second-factor pages).
+    pub second_factor: Option<String>,
+    pub created_at: Micros,
+    /// Last request seen (kept to the minute: the idle timeout's clock).
+    pub last_seen_at: Micros,
+    /// The token every form of this session must post back.
+    pub csrf_token: String,
+    /// Where the person came from, for the sign-in audit event and "signed in elsewhere".
+    pub address: Option<String>,
+}
+
+string_enum!(
+    /// A code sent for the second factor: by text message or by email.
+    CodeKind { Sms => "sms", Email => "email" }
+);
+
+/// A second-factor code sent to a person; only a hash of the code is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyCode {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: CodeKind,
+    /// SHA-256 of the code salted with the id.
+    pub code_hash: Vec<u8>,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+    pub used: bool,
+}
+
+string_enum!(
+    /// What a single-use link does: finish signing in by email, choose a new password, or a
+    /// first sign-in link printed by `notify user create`.
+    LinkPurpose { EmailSignIn => "email-sign-in", PasswordReset => "password-reset", FirstSignIn => "first-sign-in" }
+);
+
+/// A single-use link sent to (or printed for) a person; stored under a hash of its token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkToken {
+    pub purpose: LinkPurpose,
+    pub user_id: Uuid,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+    pub used_at: Option<Micros>,
+}
+
+string_enum!(
+    InvitationStatus { Pending => "pending", Accepted => "accepted", Cancelled => "cancelled" }
+);
+
+/// An invitation to join a service with the permissions the inviter chose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub email_address: String,
+    /// Who invited: a user id, or the operator's id.
+    pub from_user: Uuid,
+    pub permissions: Vec<Permission>,
+    pub auth_type: AuthType,
+    pub status: InvitationStatus,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+    /// SHA-256 of the link's token.
+    pub token_hash: Vec<u8>,
+}
+
+/// One entry of the audit trail: who did what, to which service, when, from where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// uuid v7: the events' order.
+    pub id: Uuid,
+    pub created_at: Micros,
+    /// `user`, `operator`, `api_key` or `system`.
+    pub actor_kind: String,
+    /// The user's or API key's id (the operator's stable id for the operator).
+    pub actor_id: Option<Uuid>,
+    /// The actor's name when the event was written (a person's name, a key's name).
+    pub actor_name: String,
+    /// What happened, e.g. `api_key.created`, `user.signed_in`, `sign_in.failed`.
+    pub action: String,
+    pub service_id: Option<Uuid>,
+    /// What it happened to (a key id, a template id, a user id...).
+    pub subject_id: Option<String>,
+    /// Where the request came from.
+    pub address: Option<String>,
+    /// More about it, as a JSON object.
+    pub details: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -532,6 +695,67 @@ pub struct Alert {
     /// Supporting detail: references, counts, service ids.
     pub details: Vec<String>,
     pub created_at: Micros,
+}
+
+/// A number people can text a service on (upstream's `inbound_numbers`): in the pool until it
+/// is assigned to a service; `active` false once switched off (or archived with its service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundNumber {
+    pub id: Uuid,
+    /// As the provider gives it, e.g. `07700900500` (unique in the pool).
+    pub number: String,
+    /// Which provider receives texts for it, e.g. `mmg`.
+    pub provider: String,
+    pub service_id: Option<Uuid>,
+    pub active: bool,
+    pub created_at: Micros,
+    pub updated_at: Option<Micros>,
+}
+
+/// A recipient asked to stop getting a service's emails, through the one-click unsubscribe
+/// link the appliance put in an email's `List-Unsubscribe` header (RFC 8058).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsubscribeRequest {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub notification_id: Uuid,
+    pub template_id: Uuid,
+    pub template_version: u32,
+    /// The address the email was sent to (personal data: removed with the request).
+    pub email_address: String,
+    pub created_at: Micros,
+    /// The report it was batched into, once the service made one.
+    pub report_id: Option<Uuid>,
+}
+
+/// A batch of a service's unsubscribe requests it downloads and marks processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsubscribeRequestReport {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub created_at: Micros,
+    /// The oldest and newest request in the batch.
+    pub earliest_timestamp: Micros,
+    pub latest_timestamp: Micros,
+    pub processed_by_service_at: Option<Micros>,
+    pub count: u64,
+}
+
+/// A text-message provider's share of traffic as last set (by switching, drift or a person),
+/// so it survives a restart. One row per configured provider name, plus its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsProviderShare {
+    pub name: String,
+    /// 0–100.
+    pub priority: u32,
+    /// False: the provider gets no traffic.
+    pub active: bool,
+    /// One more for every change (the history's key).
+    pub version: u32,
+    pub reason: Option<String>,
+    pub updated_at: Micros,
+    /// The person who made a change by hand; `None` for the appliance's own switching.
+    pub updated_by: Option<Uuid>,
 }
 
 #[cfg(test)]

@@ -176,6 +176,30 @@ pub fn visit_all(v: &mut impl TableVisitor) -> Result<()> {
     v.visit(HISTORY_RATE_MULTIPLIERS, None)?;
     v.visit(RETURNED_LETTERS, Some(decodes::<ReturnedLetter>))?;
     v.visit(PRINT_RESPONSE_FILES, Some(decodes::<PrintResponseFile>))?;
+    v.visit(INBOUND_NUMBERS, Some(decodes::<InboundNumber>))?;
+    v.visit(INBOUND_NUMBER_IDS, None)?;
+    v.visit(UNSUBSCRIBE_REQUESTS, Some(decodes::<UnsubscribeRequest>))?;
+    v.visit(NOTIFICATION_UNSUBSCRIBE_REQUESTS, None)?;
+    v.visit(
+        UNSUBSCRIBE_REPORTS,
+        Some(decodes::<UnsubscribeRequestReport>),
+    )?;
+    v.visit(TEMPLATE_UNSUBSCRIBE_LINKS, None)?;
+    v.visit(SMS_PROVIDER_SHARES, Some(decodes::<SmsProviderShare>))?;
+    v.visit(
+        SMS_PROVIDER_SHARE_HISTORY,
+        Some(decodes::<SmsProviderShare>),
+    )?;
+    v.visit(USER_SERVICES, Some(decodes::<Membership>))?;
+    v.visit(SESSIONS, Some(decodes::<Session>))?;
+    v.visit(USER_SESSIONS, None)?;
+    v.visit(VERIFY_CODES, Some(decodes::<VerifyCode>))?;
+    v.visit(LINK_TOKENS, Some(decodes::<LinkToken>))?;
+    v.visit(INVITATIONS, Some(decodes::<Invitation>))?;
+    v.visit(SERVICE_INVITATIONS, None)?;
+    v.visit(INVITATION_TOKENS, None)?;
+    v.visit(AUDIT_EVENTS, Some(decodes::<AuditEvent>))?;
+    v.visit(SERVICE_AUDIT_EVENTS, None)?;
     Ok(())
 }
 
@@ -196,6 +220,58 @@ pub fn all_names() -> Vec<String> {
     let _ = visit_all(&mut names);
     names.0
 }
+/// Inbound numbers (the pool and the numbers assigned to services) by id.
+pub const INBOUND_NUMBERS: TableDefinition<u128, Bytes> =
+    TableDefinition::new("inbound_number_id_inbound_number");
+/// An inbound number's digits in international form (`447700900500`) → its id: what a received
+/// text is matched on, and what keeps a number in the pool once.
+pub const INBOUND_NUMBER_IDS: TableDefinition<&str, u128> =
+    TableDefinition::new("inbound_number_digits_id");
+/// (service id, request id) → a one-click unsubscribe request.
+pub const UNSUBSCRIBE_REQUESTS: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("service_request_unsubscribe_request");
+/// Notification id → (service id, request id) of its unsubscribe request (one per email).
+pub const NOTIFICATION_UNSUBSCRIBE_REQUESTS: TableDefinition<u128, (u128, u128)> =
+    TableDefinition::new("notification_id_unsubscribe_request");
+/// (service id, report id) → a batch of unsubscribe requests.
+pub const UNSUBSCRIBE_REPORTS: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("service_report_unsubscribe_report");
+/// Templates whose emails carry the appliance's own one-click unsubscribe link.
+pub const TEMPLATE_UNSUBSCRIBE_LINKS: TableDefinition<u128, ()> =
+    TableDefinition::new("template_id_unsubscribe_link");
+/// Text-message provider name → its current share of traffic.
+pub const SMS_PROVIDER_SHARES: TableDefinition<&str, Bytes> =
+    TableDefinition::new("sms_provider_name_share");
+/// (provider name, version) → every share a provider has had.
+pub const SMS_PROVIDER_SHARE_HISTORY: TableDefinition<(&str, u32), Bytes> =
+    TableDefinition::new("sms_provider_name_version_share");
+/// (user id, service id) → the member's permissions in that service ([`crate::records::Membership`]);
+/// [`SERVICE_USERS`] is the same membership keyed the other way, for a service's team.
+pub const USER_SERVICES: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("user_service_membership");
+/// SHA-256 of a session id → the session. The id itself is only in the person's cookie.
+pub const SESSIONS: TableDefinition<Bytes, Bytes> = TableDefinition::new("session_hash_session");
+/// (user id, session hash): a user's sessions, to sign them out everywhere.
+pub const USER_SESSIONS: TableDefinition<(u128, Bytes), ()> =
+    TableDefinition::new("user_session_hash_unit");
+/// (user id, code id) → a second-factor code sent by text message or email.
+pub const VERIFY_CODES: TableDefinition<(u128, u128), Bytes> =
+    TableDefinition::new("user_code_id_verify_code");
+/// SHA-256 of a single-use link's token → what the link does (email sign-in, password reset).
+pub const LINK_TOKENS: TableDefinition<Bytes, Bytes> = TableDefinition::new("token_hash_link");
+pub const INVITATIONS: TableDefinition<u128, Bytes> =
+    TableDefinition::new("invitation_id_invitation");
+/// (service id, invitation id): a service's invitations.
+pub const SERVICE_INVITATIONS: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("service_invitation_unit");
+/// SHA-256 of an invitation link's token → the invitation id.
+pub const INVITATION_TOKENS: TableDefinition<Bytes, u128> =
+    TableDefinition::new("token_hash_invitation_id");
+/// The audit trail by uuid v7 id (time-ordered, append-only; removed only by its retention).
+pub const AUDIT_EVENTS: TableDefinition<u128, Bytes> = TableDefinition::new("audit_id_event");
+/// (service id, event id): a service's audit events.
+pub const SERVICE_AUDIT_EVENTS: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("service_audit_id_unit");
 
 /// Every table of one write transaction, each opened on first use: a group commit of
 /// notification inserts touches five of the ~40 tables, and opening a table is a lookup in
@@ -242,6 +318,24 @@ pub struct Tables<'txn> {
     pub history_rate_multipliers: LazyTable<'txn, u128, u32>,
     pub returned_letters: LazyTable<'txn, (u128, u128), Bytes>,
     pub print_response_files: LazyTable<'txn, &'static str, Bytes>,
+    pub inbound_numbers: LazyTable<'txn, u128, Bytes>,
+    pub inbound_number_ids: LazyTable<'txn, &'static str, u128>,
+    pub unsubscribe_requests: LazyTable<'txn, (u128, u128), Bytes>,
+    pub notification_unsubscribe_requests: LazyTable<'txn, u128, (u128, u128)>,
+    pub unsubscribe_reports: LazyTable<'txn, (u128, u128), Bytes>,
+    pub template_unsubscribe_links: LazyTable<'txn, u128, ()>,
+    pub sms_provider_shares: LazyTable<'txn, &'static str, Bytes>,
+    pub sms_provider_share_history: LazyTable<'txn, (&'static str, u32), Bytes>,
+    pub user_services: LazyTable<'txn, (u128, u128), Bytes>,
+    pub sessions: LazyTable<'txn, Bytes, Bytes>,
+    pub user_sessions: LazyTable<'txn, (u128, Bytes), ()>,
+    pub verify_codes: LazyTable<'txn, (u128, u128), Bytes>,
+    pub link_tokens: LazyTable<'txn, Bytes, Bytes>,
+    pub invitations: LazyTable<'txn, u128, Bytes>,
+    pub service_invitations: LazyTable<'txn, (u128, u128), ()>,
+    pub invitation_tokens: LazyTable<'txn, Bytes, u128>,
+    pub audit_events: LazyTable<'txn, u128, Bytes>,
+    pub service_audit_events: LazyTable<'txn, (u128, u128), ()>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -288,6 +382,27 @@ impl<'txn> Tables<'txn> {
             history_rate_multipliers: LazyTable::new(txn, HISTORY_RATE_MULTIPLIERS),
             returned_letters: LazyTable::new(txn, RETURNED_LETTERS),
             print_response_files: LazyTable::new(txn, PRINT_RESPONSE_FILES),
+            inbound_numbers: LazyTable::new(txn, INBOUND_NUMBERS),
+            inbound_number_ids: LazyTable::new(txn, INBOUND_NUMBER_IDS),
+            unsubscribe_requests: LazyTable::new(txn, UNSUBSCRIBE_REQUESTS),
+            notification_unsubscribe_requests: LazyTable::new(
+                txn,
+                NOTIFICATION_UNSUBSCRIBE_REQUESTS,
+            ),
+            unsubscribe_reports: LazyTable::new(txn, UNSUBSCRIBE_REPORTS),
+            template_unsubscribe_links: LazyTable::new(txn, TEMPLATE_UNSUBSCRIBE_LINKS),
+            sms_provider_shares: LazyTable::new(txn, SMS_PROVIDER_SHARES),
+            sms_provider_share_history: LazyTable::new(txn, SMS_PROVIDER_SHARE_HISTORY),
+            user_services: LazyTable::new(txn, USER_SERVICES),
+            sessions: LazyTable::new(txn, SESSIONS),
+            user_sessions: LazyTable::new(txn, USER_SESSIONS),
+            verify_codes: LazyTable::new(txn, VERIFY_CODES),
+            link_tokens: LazyTable::new(txn, LINK_TOKENS),
+            invitations: LazyTable::new(txn, INVITATIONS),
+            service_invitations: LazyTable::new(txn, SERVICE_INVITATIONS),
+            invitation_tokens: LazyTable::new(txn, INVITATION_TOKENS),
+            audit_events: LazyTable::new(txn, AUDIT_EVENTS),
+            service_audit_events: LazyTable::new(txn, SERVICE_AUDIT_EVENTS),
         }
     }
 
@@ -335,6 +450,24 @@ impl<'txn> Tables<'txn> {
         t.history_rate_multipliers.open()?;
         t.returned_letters.open()?;
         t.print_response_files.open()?;
+        t.inbound_numbers.open()?;
+        t.inbound_number_ids.open()?;
+        t.unsubscribe_requests.open()?;
+        t.notification_unsubscribe_requests.open()?;
+        t.unsubscribe_reports.open()?;
+        t.template_unsubscribe_links.open()?;
+        t.sms_provider_shares.open()?;
+        t.sms_provider_share_history.open()?;
+        t.user_services.open()?;
+        t.sessions.open()?;
+        t.user_sessions.open()?;
+        t.verify_codes.open()?;
+        t.link_tokens.open()?;
+        t.invitations.open()?;
+        t.service_invitations.open()?;
+        t.invitation_tokens.open()?;
+        t.audit_events.open()?;
+        t.service_audit_events.open()?;
         Ok(t)
     }
 }

@@ -40,6 +40,8 @@ use crate::clock::SharedClock;
 use crate::error::{Result, StoreError};
 use crate::health::{DbSlot, Health};
 use crate::queue::Wakers;
+use crate::records::{NotificationStatus, NotificationType};
+use crate::stats::{BatchEntries, WriterStats};
 use crate::tables::Tables;
 
 pub(crate) const SEQ_KEY: &str = "seq";
@@ -54,6 +56,9 @@ pub struct WriteCtx<'txn> {
     /// Status count changes of this batch, applied once at its end (one read-modify-write per
     /// status per commit instead of one per operation).
     status_deltas: std::collections::BTreeMap<&'static str, i64>,
+    /// Notifications that entered a status in this batch (counted in [`WriterStats`] once the
+    /// commit is durable).
+    entered: BatchEntries,
     /// Durable operations sent but not yet taken by the writer.
     durable_queued: &'txn AtomicUsize,
     /// Whether this commit's (deferred) work should give way to waiting durable writes: not
@@ -87,6 +92,11 @@ impl WriteCtx<'_> {
 
     pub(crate) fn bump_status(&mut self, status: &'static str, delta: i64) {
         *self.status_deltas.entry(status).or_default() += delta;
+    }
+
+    /// A notification of type `kind` entered `status` (was inserted in it, or changed to it).
+    pub(crate) fn status_entered(&mut self, kind: NotificationType, status: NotificationStatus) {
+        self.entered.entered(kind, status);
     }
 
     /// A store-wide, strictly increasing sequence number (queue rows, outbox entries).
@@ -183,6 +193,8 @@ pub(crate) struct WriterConfig {
     pub slot: Arc<DbSlot>,
     /// Opens the database again after a storage fault.
     pub reopen: Reopen,
+    /// What the writer counts for monitoring.
+    pub stats: Arc<WriterStats>,
 }
 
 /// Opens the store's database (the same way [`crate::Store::open`] did).
@@ -210,6 +222,7 @@ impl WriterState {
             seq,
             woken: BTreeSet::new(),
             status_deltas: Default::default(),
+            entered: BatchEntries::default(),
             durable_queued: &self.durable_queued,
             may_give_way,
             health: &self.config.health,
@@ -452,7 +465,7 @@ fn group_commits(
 }
 
 struct BatchOutcome {
-    committed: Result<(u64, BTreeSet<String>)>,
+    committed: Result<Committed>,
     /// False once every [`Writer`] handle is gone.
     open: bool,
 }
@@ -485,7 +498,7 @@ fn commit_batch(
     let mut open = true;
     let committed = (|| {
         let txn = db.begin_write()?;
-        let (new_seq, woken) = {
+        let finished = {
             let may_give_way = matches!(first, First::Deferred { may_give_way: true });
             let mut ctx = state.ctx(&txn, seq, may_give_way);
             batch[0].apply(&mut ctx)?;
@@ -502,8 +515,12 @@ fn commit_batch(
             }
             finish_batch(ctx, seq)?
         };
+        let commit_started = Instant::now();
         txn.commit()?;
-        Ok((new_seq, woken))
+        Ok(Committed {
+            took: commit_started.elapsed(),
+            ..finished
+        })
     })();
     BatchOutcome { committed, open }
 }
@@ -585,13 +602,19 @@ fn take_durable(
 /// filled; returns the sequence to continue from. A storage fault is returned unanswered: the
 /// database must be reopened first ([`crate::recovery`]).
 fn answer(
-    committed: Result<(u64, BTreeSet<String>)>,
+    committed: Result<Committed>,
     batch: &mut Vec<BoxedOp>,
     config: &WriterConfig,
     seq: u64,
 ) -> Result<u64> {
     match committed {
-        Ok((new_seq, woken)) => {
+        Ok(Committed {
+            seq: new_seq,
+            woken,
+            entered,
+            took,
+        }) => {
+            config.stats.committed(took, batch.len(), &entered);
             for op in batch.drain(..) {
                 op.finish(Ok(()));
             }
@@ -600,8 +623,12 @@ fn answer(
             }
             Ok(new_seq)
         }
-        Err(e) if e.is_storage_fault() => Err(e),
+        Err(e) if e.is_storage_fault() => {
+            config.stats.failed();
+            Err(e)
+        }
         Err(e) => {
+            config.stats.failed();
             tracing::error!(error = %e, ops = batch.len(), "group commit failed; every operation in it was refused");
             for op in batch.drain(..) {
                 op.finish(Err(e.clone()));
@@ -611,9 +638,20 @@ fn answer(
     }
 }
 
+/// A batch written and committed.
+struct Committed {
+    /// The sequence to continue from.
+    seq: u64,
+    /// Queues to wake.
+    woken: BTreeSet<String>,
+    entered: BatchEntries,
+    /// How long the commit (and its fsync) took.
+    took: std::time::Duration,
+}
+
 /// The batch-wide writes every commit ends with: the summed status count changes and the
-/// sequence high-water mark. Returns the new sequence and the queues to wake.
-fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<(u64, BTreeSet<String>)> {
+/// sequence high-water mark. Returns what to do once the commit is durable.
+fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<Committed> {
     for (status, delta) in std::mem::take(&mut ctx.status_deltas) {
         if delta != 0 {
             // `open()`, not the panicking deref: this runs outside the operations' guard.
@@ -628,5 +666,10 @@ fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<(u64, BTreeSet<String
             .open()?
             .insert(SEQ_KEY, ctx.seq.to_le_bytes().as_slice())?;
     }
-    Ok((ctx.seq, ctx.woken))
+    Ok(Committed {
+        seq: ctx.seq,
+        woken: ctx.woken,
+        entered: ctx.entered,
+        took: std::time::Duration::ZERO,
+    })
 }

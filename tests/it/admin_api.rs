@@ -552,6 +552,97 @@ async fn letter_contacts_have_at_most_one_default() {
 }
 
 #[tokio::test]
+async fn letter_templates_carry_their_contact_block() {
+    let s = Server::start().await;
+    let service = s.create_service("Letters with contact").await;
+    let other = s.create_service("Someone else").await;
+    let (_, key) = s.create_key(&service, "normal").await;
+    let (status, body) = s
+        .post(
+            &format!("/service/{service}/letter-contact"),
+            json!({ "contact_block": "Office A\nLondon", "is_default": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let contact = body["data"]["id"].as_str().unwrap().to_string();
+    let (_, body) = s
+        .post(
+            &format!("/service/{other}/letter-contact"),
+            json!({ "contact_block": "Elsewhere", "is_default": true }),
+        )
+        .await;
+    let others_contact = body["data"]["id"].as_str().unwrap().to_string();
+
+    let letter = |reply_to: &str| {
+        json!({ "template_type": "letter", "name": "Letter", "subject": "About you",
+                "content": "Dear you", "reply_to": reply_to })
+    };
+    let base = format!("/service/{service}/template");
+    let (status, body) = s.post(&base, letter(&contact)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["reply_to"], contact.as_str());
+    assert_eq!(body["data"]["letter_contact_block"], "Office A\nLondon");
+    let template = body["data"]["id"].as_str().unwrap().to_string();
+
+    // Another service's contact block, or one on a text message template, is refused.
+    let (status, body) = s.post(&base, letter(&others_contact)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = s
+        .post(
+            &base,
+            json!({ "template_type": "sms", "name": "Text", "content": "Hi",
+                    "reply_to": contact }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // The public API returns it, as upstream's clients read it.
+    let (status, body) = s
+        .v2(&key, Method::GET, &format!("/v2/template/{template}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["letter_contact_block"], "Office A\nLondon");
+    // Made with the admin secret: the operator is its author, named by a stable id.
+    let operator = notify::domain::templates::OPERATOR_ID.to_string();
+    assert_eq!(body["created_by"], operator.as_str());
+    let (_, admin_view) = s.get(&format!("{base}/{template}")).await;
+    assert_eq!(admin_view["data"]["created_by"], operator.as_str());
+
+    // `null` removes it.
+    let (status, body) = s
+        .post(&format!("{base}/{template}"), json!({ "reply_to": null }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["reply_to"], Value::Null);
+    let (_, body) = s
+        .v2(&key, Method::GET, &format!("/v2/template/{template}"), None)
+        .await;
+    assert_eq!(body["letter_contact_block"], Value::Null);
+
+    // A version a person made names them: their id, and their address in the public API.
+    let (status, body) = s
+        .post(
+            "/user",
+            json!({ "name": "Ann Author", "email_address": "ann.author@example.gov.uk" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let ann = body["data"]["id"].as_str().unwrap().to_string();
+    let (status, body) = s
+        .post(
+            &format!("{base}/{template}"),
+            json!({ "content": "Dear reader", "created_by": ann }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["created_by"], ann.as_str());
+    let (_, body) = s
+        .v2(&key, Method::GET, &format!("/v2/template/{template}"), None)
+        .await;
+    assert_eq!(body["created_by"], "ann.author@example.gov.uk");
+}
+
+#[tokio::test]
 async fn template_updates_make_new_versions_and_old_ones_stay_readable() {
     let s = Server::start().await;
     let service = s.create_service("Templates").await;

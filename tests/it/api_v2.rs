@@ -71,7 +71,8 @@ async fn authentication_errors_in_upstream_order() {
 
     // A service with no keys.
     let keyless = notify::domain::services::create_service(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         notify::domain::services::NewService {
             name: "Keyless".into(),
             restricted: false,
@@ -209,9 +210,14 @@ async fn a_reused_token_is_checked_again_on_every_use() {
         .unwrap()
         .id;
     drop(reader);
-    notify::domain::api_keys::revoke_api_key(&s.app, s.service_id, key_id)
-        .await
-        .unwrap();
+    notify::domain::api_keys::revoke_api_key(
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
+        s.service_id,
+        key_id,
+    )
+    .await
+    .unwrap();
     s.app.keys.invalidate(s.service_id);
     assert_eq!(
         templates_with(&s, token.clone()).await,

@@ -117,7 +117,12 @@ fn assigns_status(code: &str) -> bool {
             .unwrap_or("");
         // Jobs have statuses of their own (`JobStatus`).
         let is_job = receiver == "job" || receiver.ends_with("_job");
-        if !is_job && after.starts_with('=') && !after.starts_with("==") {
+        // So do invitations (`InvitationStatus`).
+        let is_invitation = after
+            .trim_start_matches('=')
+            .trim_start()
+            .starts_with("InvitationStatus::");
+        if !is_job && !is_invitation && after.starts_with('=') && !after.starts_with("==") {
             return true;
         }
         rest = &rest[at + ".status".len()..];
@@ -167,6 +172,7 @@ fn the_status_check_sees_assignments() {
         "if n.status == NotificationStatus::Created {"
     ));
     assert!(!assigns_status("job.status = JobStatus::Cancelled;"));
+    assert!(!assigns_status("i.status = InvitationStatus::Accepted;"));
     assert!(!assigns_status("let s = n.status;"));
     assert!(builds_with_status(
         "    status: NotificationStatus::Created,"

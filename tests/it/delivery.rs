@@ -4,6 +4,7 @@
 //! Email over a real SMTP server is tested with the real binary in `tests/clients`.
 
 use crate::common;
+use notify::domain::queues::Queue;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -289,7 +290,7 @@ async fn delivery_status_callbacks_carry_the_token_and_retry_server_errors_and_t
     wait_status(&s, &id, "delivered").await;
 
     let seen = receiver.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.wait_queue_empty(Queue::Callbacks).await;
     assert_eq!(receiver.seen().len(), 3, "one call, two retries, then done");
     for call in &seen {
         assert_eq!(call.path, "/status");
@@ -319,7 +320,7 @@ async fn callbacks_refused_with_a_client_error_are_not_retried() {
     let id = send_email(&s, "test", "perm-fail@simulator.notify").await;
     wait_status(&s, &id, "permanent-failure").await;
     receiver.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.wait_queue_empty(Queue::Callbacks).await;
     assert_eq!(receiver.seen().len(), 1);
 
     // The setting can be read (without its token) and removed.

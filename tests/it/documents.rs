@@ -16,7 +16,8 @@ const UNSUPPORTED: &str = "Unsupported file type 'application/zip'. Supported ty
 
 async fn doc_template(s: &TestServer) -> Uuid {
     templates::create_template(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         s.service_id,
         templates::NewTemplate {
             template_type: "email".into(),
@@ -24,6 +25,7 @@ async fn doc_template(s: &TestServer) -> Uuid {
             subject: Some("Your file".into()),
             content: "Download your file: ((doc))".into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await
@@ -380,4 +382,101 @@ async fn simulated_recipients_get_the_test_document_link() {
         )
     );
     assert_eq!(stored_documents(&s), 0);
+}
+
+/// `remove-expired-documents` deletes the files past their retention and keeps the others.
+#[tokio::test]
+async fn the_sweep_deletes_expired_files_only() {
+    let clock = storage::ManualClock::new(chrono::Utc::now());
+    let s = TestServer::start_with_clock(clock.clone(), |_| {}).await;
+    with_contact_link(&s).await;
+    let template = doc_template(&s).await;
+    let mut links = Vec::new();
+    for weeks in ["1 week", "4 weeks"] {
+        let (status, body) = send(
+            &s,
+            "normal",
+            RECIPIENT,
+            template,
+            json!({"file": BASE64.encode(CSV), "confirm_email_before_download": false,
+                   "retention_period": weeks}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        links.push(link_in(&s, &body));
+    }
+    let before = stored_documents(&s);
+    assert!(before >= 2, "{before}");
+
+    // Nothing has expired yet.
+    let said = notify::domain::documents::remove_expired_documents(&s.app)
+        .await
+        .unwrap();
+    assert_eq!(
+        said,
+        "expired documents deleted: 0, orphaned files deleted: 0"
+    );
+    assert_eq!(stored_documents(&s), before);
+
+    // Two weeks on, the one-week file goes; the four-week one stays and still downloads.
+    clock.advance(std::time::Duration::from_secs(14 * 24 * 3600));
+    let said = notify::domain::documents::remove_expired_documents(&s.app)
+        .await
+        .unwrap();
+    assert_eq!(
+        said,
+        "expired documents deleted: 1, orphaned files deleted: 0"
+    );
+    assert_eq!(stored_documents(&s), before / 2);
+    assert_eq!(get(&links[0]).await.0, 404);
+    let (status, _, _, file) = get(&links[1]).await;
+    assert_eq!(status, 200);
+    assert_eq!(file, CSV);
+}
+
+/// With antivirus on, every file is scanned by a real clamd before it is kept: an infected
+/// one refuses the send with upstream's error and stores nothing; a clean one goes out.
+#[tokio::test]
+async fn clamd_refuses_infected_files() {
+    let clamd = common::servers::Clamd::start();
+    let s = TestServer::start_with(|c| {
+        c.antivirus.enabled = true;
+        c.antivirus.clamd = clamd.address();
+        c.antivirus.timeout_seconds = 10;
+    })
+    .await;
+    with_contact_link(&s).await;
+    let template = doc_template(&s).await;
+    let mut infected = CSV.to_vec();
+    infected.extend_from_slice(
+        b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n",
+    );
+    let (status, body) = send(
+        &s,
+        "normal",
+        RECIPIENT,
+        template,
+        json!({"file": BASE64.encode(&infected), "filename": "data.csv"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        errors(&body),
+        vec![(
+            "BadRequestError".to_string(),
+            "File did not pass the virus scan".to_string()
+        )]
+    );
+    assert_eq!(stored_documents(&s), 0);
+
+    let (status, body) = send(
+        &s,
+        "normal",
+        RECIPIENT,
+        template,
+        json!({"file": BASE64.encode(CSV), "filename": "data.csv"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(stored_documents(&s) > 0);
 }

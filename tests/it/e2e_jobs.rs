@@ -2,10 +2,12 @@
 //! processing; after a restart it finishes with exactly 50,000 notifications, one per row.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::common::binary::Served;
 
 const ROWS: usize = 50_000;
 
@@ -28,38 +30,6 @@ fn notify(data_dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_server(data_dir: &Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_notify"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("NOTIFY_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = format!("http://127.0.0.1:{port}/_status");
-    while !reqwest::get(&url)
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
 }
 
 struct Admin {
@@ -158,7 +128,7 @@ async fn a_job_killed_in_the_middle_finishes_with_every_row_exactly_once() {
     assert!(stderr.contains("row 3, email address: "), "{stderr}");
     assert!(stderr.contains("nothing was sent"), "{stderr}");
 
-    let server = start_server(&data, port).await;
+    let server = Served::start(&data, port).await;
     let admin = Admin {
         base: format!("http://127.0.0.1:{port}"),
         secret: std::fs::read_to_string(data.join("admin-secret"))
@@ -222,7 +192,7 @@ async fn a_job_killed_in_the_middle_finishes_with_every_row_exactly_once() {
 
     eprintln!("killed at {:?}", t0.elapsed());
     // Restarted, it resumes and finishes.
-    let server = start_server(&data, port).await;
+    let server = Served::start(&data, port).await;
     let deadline = Instant::now() + Duration::from_secs(300);
     let job = loop {
         let job = admin

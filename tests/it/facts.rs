@@ -1005,6 +1005,44 @@ async fn returned_letters_are_recorded_live_or_archived_and_summarised_by_day() 
         stats["data"],
         json!({"returned_letter_count": 3, "most_recent_report": "2026-11-03"})
     );
+    // The letters reported on a day, as JSON and as upstream's spreadsheet.
+    let day_path = format!(
+        "/service/{}/returned-letters?reported_at=2026-11-02",
+        s.service_id
+    );
+    let (status, day) = get(&s, &day_path).await;
+    assert_eq!(status, 200, "{day}");
+    assert_eq!(day["orphaned_count"], 0);
+    let listed = day["returned_letters"].as_array().unwrap();
+    let mut ids: Vec<&str> = listed
+        .iter()
+        .map(|r| r["notification_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected = vec![delivered.id.to_string(), archived.id.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(listed[0]["reported_at"], "2026-11-02");
+    assert_eq!(listed[0]["template_name"], "letter template");
+    assert_eq!(listed[0]["email_address"], "API");
+    let csv = reqwest::Client::new()
+        .get(format!("{}{day_path}&format=csv", s.base))
+        .header("authorization", s.admin_auth())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[0].starts_with("Notification ID,Reference,Date sent,Sent by"),
+        "{csv}"
+    );
+    assert!(lines[1].contains(",API,letter template,"), "{csv}");
+    let (status, _) = get(&s, &format!("/service/{}/returned-letters", s.service_id)).await;
+    assert_eq!(status, 400);
     // A week later the reports have aged out of the count; the latest day stays.
     clock.set(london(2026, 11, 10, 9, 0));
     let (_, stats) = get(

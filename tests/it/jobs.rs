@@ -4,6 +4,7 @@
 //! the uploads view.
 
 use crate::common;
+use notify::domain::queues::Queue;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -460,8 +461,10 @@ async fn a_scheduled_job_runs_at_its_time_and_a_cancelled_one_never_sends() {
         );
     }
 
-    // Before its time nothing is sent.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Before its time nothing is sent: both jobs wait in their queue (a worker only takes rows
+    // that are due; storage's queue tests prove that part). The cancelled job's row stays until
+    // it is due and is then dropped without sending.
+    assert_eq!(s.queue_rows(Queue::ProcessJob), 2);
     assert_eq!(get_job(&s, &later_id).await["job_status"], "scheduled");
     assert!(job_notifications(&s, &later_id).is_empty());
     let (status, stats) = admin(
@@ -480,7 +483,8 @@ async fn a_scheduled_job_runs_at_its_time_and_a_cancelled_one_never_sends() {
     assert_eq!(done["rows_processed"], 2);
     assert_eq!(job_notifications(&s, &later_id).len(), 2);
     clock.set(london(2026, 12, 1, 12, 0));
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.wait_queue_empty(Queue::ProcessJob).await;
+    s.wait_queue_empty(Queue::DeliverSmsJobs).await;
     assert_eq!(get_job(&s, &cancelled_id).await["job_status"], "cancelled");
     assert!(job_notifications(&s, &cancelled_id).is_empty());
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::TestServer;
+use common::cut_proxy::CutProxy;
 use common::servers::{Clamd, S3Server};
 use notify::letters::files::{Area, LetterFiles, pdf_location, scan_name};
 use notify::letters::names;
@@ -197,7 +198,8 @@ async fn long_letters_fail_and_test_keys_go_to_test_letters() {
         .collect::<Vec<_>>()
         .join("\n\n");
     let long = notify::domain::templates::create_template(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         s.service_id,
         notify::domain::templates::NewTemplate {
             template_type: "letter".into(),
@@ -205,6 +207,7 @@ async fn long_letters_fail_and_test_keys_go_to_test_letters() {
             subject: Some("Long".into()),
             content: body,
             postage: Some("first".into()),
+            ..Default::default()
         },
     )
     .await
@@ -241,8 +244,8 @@ async fn long_letters_fail_and_test_keys_go_to_test_letters() {
     assert!(pdf.starts_with(b"%PDF"));
 }
 
-/// What each fixture must come to, from its name: `fail-<code>.pdf` → validation-failed with
-/// that code, `valid-*.pdf` → created.
+/// What each fixture must come to, from its name: `fail-<code>.pdf` and
+/// `fail-<code>--<variant>.pdf` → validation-failed with that code, `valid-*.pdf` → created.
 fn fixtures() -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = std::fs::read_dir(fixture(""))
         .unwrap()
@@ -251,7 +254,7 @@ fn fixtures() -> Vec<(String, Option<String>)> {
             let code = name
                 .strip_prefix("fail-")
                 .and_then(|r| r.strip_suffix(".pdf"))
-                .map(str::to_string);
+                .map(|r| r.split("--").next().unwrap_or(r).to_string());
             (name.ends_with(".pdf") && (code.is_some() || name.starts_with("valid-")))
                 .then_some((name, code))
         })
@@ -584,6 +587,77 @@ async fn letters_on_s3_end_in_the_same_places() {
     // The server's own listing agrees: these are objects in the bucket, not local files.
     assert!(!s.app.config.blobs_dir().join("letters-pdf").exists());
     drop(s);
+}
+
+/// The S3 store goes away (its network is cut; the server and its objects stay): a templated
+/// letter is still accepted and its PDF is made once the store is back; a precompiled letter,
+/// whose file must be stored before it is accepted, gets a 503 to try again; nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn letters_wait_out_an_s3_outage_and_nothing_is_lost() {
+    let s3 = S3Server::start("notify-outage");
+    let proxy = CutProxy::start(s3.port).await;
+    let s = TestServer::start_with(|c| {
+        s3.configure(c);
+        c.blobs.s3.endpoint = proxy.endpoint();
+        c.blobs.s3.retry_timeout_seconds = 1;
+        c.letters.retry_delay_seconds = 1;
+        c.letters.max_retries = 1000;
+    })
+    .await;
+    proxy.cut();
+
+    let templated = send_templated(
+        &s,
+        "normal",
+        s.letter_template,
+        &["A Person", "1 High Street", "SW1A 1AA"],
+    )
+    .await;
+    let pdf = std::fs::read(fixture("valid-1-page.pdf")).unwrap();
+    let content = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    let letter = json!({"reference": "during the outage", "content": content});
+    let (status, body) = s
+        .call("normal", "POST", "/v2/notifications/letter", Some(letter))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["errors"][0],
+        json!({"error": "ServiceUnavailableError",
+               "message": "The service cannot store files right now. Try again later."}),
+        "{body}"
+    );
+
+    // The PDF's queue keeps trying while the store is away, and the letter waits for it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.turned_away() < 6 {
+        assert!(Instant::now() < deadline, "nothing tried the store again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let waiting = notification(&s, templated);
+    assert_eq!(waiting.status, NotificationStatus::Created);
+    assert!(
+        waiting.updated_at.is_none(),
+        "a PDF while the store was away"
+    );
+
+    proxy.restore();
+    let n = wait_for(&s, templated, "given its PDF", |n| n.updated_at.is_some()).await;
+    assert_eq!(n.status, NotificationStatus::Created);
+    let (area, name) = pdf_location(&n);
+    let key = format!("{}/{name}", area.prefix());
+    assert!(s3_object(&s, &key).await.starts_with(b"%PDF"), "{key}");
+    // With the store back, the precompiled letter is accepted and validated.
+    let precompiled = send_precompiled(&s, "normal", &pdf).await;
+    let n = wait_until_not(&s, precompiled, NotificationStatus::PendingVirusCheck).await;
+    assert_eq!(
+        n.status,
+        NotificationStatus::Created,
+        "{:?}",
+        n.status_reason
+    );
+    // Only the two accepted letters exist: the refused upload left no notification.
+    let stored = s.app.store.read().unwrap().notification_count().unwrap();
+    assert_eq!(stored, 2);
 }
 
 /// An object from the S3 server, by its full key in the bucket.

@@ -4,9 +4,11 @@
 
 mod common;
 
+mod accounts;
 mod admin_api;
 mod api_v2;
 mod architecture;
+mod authorization;
 mod check_config;
 mod config;
 mod data_dir;
@@ -14,17 +16,22 @@ mod delivery;
 mod documents;
 mod e2e_backup;
 mod e2e_cli;
+mod e2e_crash;
 mod e2e_edge;
 mod e2e_jobs;
 mod edge;
 mod facts;
+mod inbound_numbers;
 mod jobs;
 mod letters;
+mod metrics;
 mod print_run;
 mod print_sftp;
 mod receipts;
 mod retention;
 mod scheduler;
 mod sftp;
+mod sms_routing;
 mod storage_faults;
 mod systemd;
+mod unsubscribe;

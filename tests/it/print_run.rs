@@ -46,7 +46,8 @@ async fn letter(s: &TestServer, key: &str, template: Uuid, name: &str) -> Uuid {
 
 async fn first_class_template(s: &TestServer) -> Uuid {
     notify::domain::templates::create_template(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         s.service_id,
         notify::domain::templates::NewTemplate {
             template_type: "letter".into(),
@@ -54,6 +55,7 @@ async fn first_class_template(s: &TestServer) -> Uuid {
             subject: Some("First".into()),
             content: "Hello ((name))".into(),
             postage: Some("first".into()),
+            ..Default::default()
         },
     )
     .await

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use common::TestServer;
 use notify::config::Secret;
 use serde_json::{Value, json};
-use storage::records::{KeyType, Notification, NotificationStatus, NotificationType, SmsSender};
+use storage::records::{KeyType, Notification, NotificationStatus, NotificationType};
 use uuid::Uuid;
 use warp::Filter;
 
@@ -376,25 +376,106 @@ async fn firetext_receipts_follow_status_code_and_pending() {
     assert_eq!(status_of(&s, id), TechnicalFailure);
 }
 
-/// Give the test service an inbound number (and the permissions upstream asks for).
+#[tokio::test]
+async fn webhook_receipts_set_each_status() {
+    let s = TestServer::start().await;
+    let base = receipts_base(&s).await;
+    let path = "/notifications/sms/webhook";
+    for (status, expected) in [
+        ("delivered", Delivered),
+        ("pending", Pending),
+        ("temporary-failure", TemporaryFailure),
+        ("permanent-failure", PermanentFailure),
+    ] {
+        let id = stored(&s, NotificationType::Sms, Sending).await;
+        let receipt = json!({"reference": id, "status": status,
+                             "timestamp": "2026-05-21T10:56:11Z"});
+        let (code, body) = post_json(&base, path, &receipt).await;
+        assert_eq!(code, 200, "{status}: {body}");
+        assert_eq!(
+            body["message"],
+            format!("Webhook callback succeeded. reference {id} updated")
+        );
+        assert_eq!(status_of(&s, id), expected, "{status}");
+    }
+
+    // Pending then delivered; the timestamp is optional.
+    let id = stored(&s, NotificationType::Sms, Sending).await;
+    post_json(&base, path, &json!({"reference": id, "status": "pending"})).await;
+    assert_eq!(status_of(&s, id), Pending);
+    let (code, _) = post_json(
+        &base,
+        path,
+        &json!({"reference": id, "status": "delivered"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(status_of(&s, id), Delivered);
+
+    // An unknown status is a technical failure, named.
+    let id = stored(&s, NotificationType::Sms, Sending).await;
+    let (code, body) = post_json(&base, path, &json!({"reference": id, "status": "lost"})).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        "Webhook callback failed: status lost not found."
+    );
+    assert_eq!(status_of(&s, id), TechnicalFailure);
+
+    // Bad requests change nothing and say what is wrong.
+    let id = stored(&s, NotificationType::Sms, Sending).await;
+    let (code, body) = post_json(&base, path, &json!({"status": "delivered"})).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        json!(["Webhook callback failed: reference missing"])
+    );
+    let late = json!({"reference": id, "status": "delivered", "timestamp": "yesterday"});
+    let (code, body) = post_json(&base, path, &late).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        "Webhook callback failed: timestamp must be an RFC 3339 date and time"
+    );
+    let (code, body) = post_json(
+        &base,
+        path,
+        &json!({"reference": "1234", "status": "delivered"}),
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        body["message"],
+        "Webhook callback with invalid reference 1234"
+    );
+    assert_eq!(status_of(&s, id), Sending);
+}
+
+/// Give the test service an inbound number from the pool (and the permissions upstream asks
+/// for).
 async fn with_inbound_number(s: &TestServer, number: &str) {
-    let number = number.to_string();
+    use notify::domain::inbound_numbers as pool;
+    let n = pool::add_inbound_number(
+        &s.app,
+        pool::NewInboundNumber {
+            number: number.to_string(),
+            provider: None,
+        },
+    )
+    .await
+    .unwrap();
+    let request = pool::AssignInboundNumber {
+        inbound_number_id: Some(n.id),
+    };
+    pool::assign_inbound_number(&s.app, s.service_id, request)
+        .await
+        .unwrap();
     s.update_service(move |svc| {
         for p in ["sms", "inbound_sms"] {
             if !svc.permissions.iter().any(|x| x == p) {
                 svc.permissions.push(p.to_string());
             }
         }
-        for sender in &mut svc.sms_senders {
-            sender.is_default = false;
-        }
-        svc.sms_senders.push(SmsSender {
-            id: Uuid::new_v4(),
-            sms_sender: number,
-            is_default: true,
-            archived: false,
-            inbound_number: true,
-        });
     })
     .await;
 }
@@ -711,6 +792,92 @@ async fn ses_complaints_are_recorded() {
     assert_eq!(status_of(&s, id), Sending);
 }
 
+/// Complaints, recorded from SES, listed through the internal API: every service's, one
+/// service's (paged, and as CSV), and counted over London days.
+#[tokio::test]
+async fn complaints_are_listed_per_service() {
+    let s = TestServer::start().await;
+    let base = receipts_base(&s).await;
+    let mut ids = Vec::new();
+    for (n, kind) in ["abuse", "not-spam"].iter().enumerate() {
+        let reference = format!("complained-{n}");
+        let id = stored_email(&s, Delivered, &reference).await;
+        ids.push(id);
+        let envelope = ses_notification(
+            "Complaint",
+            &reference,
+            "2017-11-17T12:14:03.646Z",
+            json!({"complaint": {
+                "complainedRecipients": [{"emailAddress": "someone@example.com"}],
+                "complaintFeedbackType": kind,
+                "timestamp": "2018-06-05T13:59:58.000Z",
+                "feedbackId": format!("feedback-{n}")
+            }}),
+        );
+        let (code, body) = post_sns(&base, "Notification", &envelope, None).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let admin = |path: String| {
+        let s = &s;
+        async move { s.request("GET", &path, Some(s.admin_auth()), None).await }
+    };
+
+    let (code, all) = admin("/complaint".into()).await;
+    assert_eq!(code, 200, "{all}");
+    let listed = all["complaints"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    // Newest first.
+    assert_eq!(listed[0]["notification_id"], ids[1].to_string());
+    assert_eq!(listed[0]["complaint_type"], "not-spam");
+    assert_eq!(listed[0]["service_name"], "API tests");
+    assert_eq!(listed[1]["complaint_date"], "2018-06-05T13:59:58.000000Z");
+    assert_eq!(all["links"], json!({}));
+
+    let sid = s.service_id;
+    let (code, mine) = admin(format!("/service/{sid}/complaints?page=1")).await;
+    assert_eq!(code, 200, "{mine}");
+    assert_eq!(mine["complaints"], all["complaints"]);
+    let (code, empty) = admin(format!("/service/{sid}/complaints?page=2")).await;
+    assert_eq!(code, 200);
+    assert_eq!(empty["complaints"], json!([]));
+    assert_eq!(
+        empty["links"]["prev"],
+        format!("/service/{sid}/complaints?page=1")
+    );
+    let (code, _) = admin(format!("/service/{}/complaints", Uuid::new_v4())).await;
+    assert_eq!(code, 404);
+    let (code, _) = admin(format!("/service/{sid}/complaints?page=0")).await;
+    assert_eq!(code, 400);
+
+    let csv = reqwest::Client::new()
+        .get(format!("{}/service/{sid}/complaints?format=csv", s.base))
+        .header("authorization", s.admin_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Notification ID,Complaint type,Complaint date,Received at"
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[2].starts_with(&format!("{},abuse,2018-06-05", ids[0])),
+        "{text}"
+    );
+
+    let (code, today) = admin("/complaint/count-by-date-range".into()).await;
+    assert_eq!((code, today), (200, json!(2)));
+    let (_, long_ago) =
+        admin("/complaint/count-by-date-range?start_date=2017-01-01&end_date=2017-12-31".into())
+            .await;
+    assert_eq!(long_ago, json!(0));
+    let (code, _) = admin("/complaint/count-by-date-range?start_date=yesterday".into()).await;
+    assert_eq!(code, 400);
+}
+
 /// A tiny HTTP endpoint standing in for SNS's SubscribeURL; records the query strings it got.
 async fn subscribe_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
     let hits = Arc::new(Mutex::new(Vec::new()));
@@ -887,7 +1054,8 @@ async fn final_receipts_reach_the_service_callback() {
     while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.wait_queue_empty(notify::domain::queues::Queue::Callbacks)
+        .await;
     let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["id"], id_text);

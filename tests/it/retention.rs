@@ -570,7 +570,8 @@ impl Direct {
     /// A new service named `name` in `app`, with a template of each type.
     async fn create(app: &Arc<App>, name: &str) -> Direct {
         let service = services::create_service(
-            &app.store,
+            app,
+            &notify::domain::accounts::Actor::operator(),
             services::NewService {
                 name: name.into(),
                 restricted: false,
@@ -581,7 +582,8 @@ impl Direct {
         let mut templates = [Uuid::nil(); 3];
         for kind in NotificationType::ALL {
             templates[*kind as usize] = templates::create_template(
-                &app.store,
+                app,
+                &notify::domain::accounts::Actor::operator(),
                 service.id,
                 templates::NewTemplate {
                     template_type: kind.as_str().into(),
@@ -589,6 +591,7 @@ impl Direct {
                     subject: (*kind != NotificationType::Sms).then(|| "Hi".into()),
                     content: "Hello ((name))".into(),
                     postage: None,
+                    ..Default::default()
                 },
             )
             .await
@@ -899,7 +902,8 @@ async fn received_texts_move_to_history_without_content_or_sender() {
     // This service keeps texts for 3 days; another keeps the default 7.
     set_retention(&s, "sms", 3).await;
     let other = services::create_service(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         services::NewService {
             name: "Other".into(),
             restricted: false,
@@ -1196,7 +1200,8 @@ async fn retention_settings_through_the_internal_api() {
 
     // Another service neither sees nor changes this one's setting.
     let other = services::create_service(
-        &s.app.store,
+        &s.app,
+        &notify::domain::accounts::Actor::operator(),
         services::NewService {
             name: "Someone else".into(),
             restricted: false,

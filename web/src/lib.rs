@@ -8,7 +8,11 @@ use askama::Template;
 /// Re-exported so the server's page handlers can name `Template` without their own dependency.
 pub use askama;
 
+pub mod accounts;
 pub mod layout;
+pub use accounts::{
+    AuthenticatorPage, ChoosePasswordPage, ServiceLink, SignInPage, TwoFactorPage, YourServicesPage,
+};
 pub use layout::{Banner, Choice, FieldError, FormErrors, Layout, NavItem, ServiceNav, UserBar};
 
 /// `GET /`: what the appliance is doing right now.

@@ -139,9 +139,8 @@ fn every_failure_code_has_a_fixture() {
 #[test]
 fn failures_name_their_pages_and_page_count() {
     // Upstream's `invalid_pages` is null for an unreadable file and a letter too long.
-    // (fixture, invalid_pages, page_count)
-    type Expected<'a> = (&'a str, Option<&'a [u32]>, Option<u32>);
-    let expected: &[Expected] = &[
+    type Case<'a> = (&'a str, Option<&'a [u32]>, Option<u32>);
+    let expected: &[Case] = &[
         ("fail-unable-to-read-the-file.pdf", None, None),
         ("fail-letter-too-long.pdf", None, Some(11)),
         (

@@ -30,6 +30,8 @@ pub struct ProviderShare {
     /// The configured priority the share drifts back to.
     pub resting_point: u32,
     pub supports_international: bool,
+    /// False when a person switched it off.
+    pub active: bool,
 }
 
 /// The request format of one provider.
@@ -200,6 +202,47 @@ impl SmsProviders {
     /// Every provider's current share, in configuration order.
     pub fn shares(&self) -> Vec<ProviderShare> {
         self.board().shares()
+    }
+
+    /// Changes of shares since the last call, for saving (see [`switching::ShareChange`]).
+    pub fn take_changes(&self) -> Vec<switching::ShareChange> {
+        self.board().take_changes()
+    }
+
+    /// Put back a saved share; false when no configured provider has that name.
+    pub fn restore(&self, name: &str, priority: u32, active: bool) -> bool {
+        let mut board = self.board();
+        match board.index_of(name) {
+            Some(i) => {
+                board.restore(i, priority, active);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A person's change to one provider. `Err` when no provider has that name; `Ok(false)`
+    /// when nothing changed.
+    pub fn set_share(
+        &self,
+        name: &str,
+        priority: Option<u32>,
+        active: Option<bool>,
+        reason: &str,
+        by: Option<uuid::Uuid>,
+        now_ms: i64,
+    ) -> Result<bool, String> {
+        let mut board = self.board();
+        let index = board
+            .index_of(name)
+            .ok_or_else(|| format!("no SMS provider is called {name}"))?;
+        Ok(board.set(index, priority, active, reason, by, now_ms))
+    }
+
+    /// Slow delivery, per provider in configuration order (see
+    /// [`switching::Switchboard::record_slow`]). True when traffic moved.
+    pub fn record_slow(&self, slow: &[bool], now_ms: i64) -> bool {
+        self.board().record_slow(slow, now_ms)
     }
 }
 
@@ -479,13 +522,15 @@ mod tests {
                     name: "failing".into(),
                     priority: 90,
                     resting_point: 100,
-                    supports_international: false
+                    supports_international: false,
+                    active: true,
                 },
                 ProviderShare {
                     name: "spare".into(),
                     priority: 10,
                     resting_point: 0,
-                    supports_international: false
+                    supports_international: false,
+                    active: true,
                 },
             ]
         );

@@ -13,6 +13,14 @@
 //!   `min_seconds_between_changes`.
 //! - Every `drift_every_seconds`, when nothing changed for `drift_after_quiet_seconds`, each provider
 //!   moves `step` points towards its resting point. A drift is a change too.
+//! - Slow delivery (decided from receipts by the domain, [`Switchboard::record_slow`]): when some
+//!   but not all providers are slow, the first slow one loses `step` points, unless any change
+//!   happened within `slow_delivery_min_seconds_between_changes`.
+//! - A person may set a provider's priority or switch it off ([`Switchboard::set`]); a provider
+//!   switched off gets no traffic, takes no points and does not drift.
+//!
+//! Every change is also noted as a [`ShareChange`] until taken ([`Switchboard::take_changes`]),
+//! so the domain can save shares in the store: they survive a restart ([`Switchboard::restore`]).
 
 use std::collections::VecDeque;
 
@@ -23,12 +31,25 @@ use crate::config::SmsSwitchingConfig;
 
 const MAX_PRIORITY: u32 = 100;
 
+/// A change to one provider's share, waiting to be saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareChange {
+    pub name: String,
+    pub priority: u32,
+    pub active: bool,
+    pub reason: String,
+    /// The person who made it by hand; `None` for the appliance's own switching.
+    pub by: Option<uuid::Uuid>,
+}
+
 #[derive(Debug, Clone)]
 struct Slot {
     name: String,
     priority: u32,
     resting_point: u32,
     supports_international: bool,
+    /// Switched off by a person: no traffic, no points, no drift.
+    active: bool,
     /// Times of recent failures, oldest first; at most `error_threshold + 1` are kept, which is
     /// all it takes to know whether more than the threshold fell within the window.
     errors: VecDeque<i64>,
@@ -44,8 +65,11 @@ pub struct Switchboard {
     min_between_changes_ms: i64,
     drift_every_ms: i64,
     drift_after_quiet_ms: i64,
+    slow_between_changes_ms: i64,
     last_change_ms: Option<i64>,
     last_drift_ms: Option<i64>,
+    /// Changes not yet taken for saving.
+    pending: Vec<ShareChange>,
 }
 
 fn seconds_to_ms(s: u64) -> i64 {
@@ -68,6 +92,7 @@ impl Switchboard {
                     priority,
                     resting_point: priority,
                     supports_international,
+                    active: true,
                     errors: VecDeque::new(),
                 }
             })
@@ -80,9 +105,111 @@ impl Switchboard {
             min_between_changes_ms: seconds_to_ms(config.min_seconds_between_changes),
             drift_every_ms: seconds_to_ms(config.drift_every_seconds),
             drift_after_quiet_ms: seconds_to_ms(config.drift_after_quiet_seconds),
+            slow_between_changes_ms: seconds_to_ms(
+                config.slow_delivery_min_seconds_between_changes,
+            ),
             last_change_ms: None,
             last_drift_ms: None,
+            pending: Vec::new(),
         }
+    }
+
+    /// The index of the provider called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|s| s.name == name)
+    }
+
+    /// Put back a share saved before a restart (not a change: nothing to save, no hold-off).
+    /// Priorities above 100 are taken as 100.
+    pub fn restore(&mut self, index: usize, priority: u32, active: bool) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.priority = priority.min(MAX_PRIORITY);
+            slot.active = active;
+        }
+    }
+
+    /// A person sets the provider at `index`: its priority and/or whether it is on. A change
+    /// like any other (drift waits for a quiet spell after it). True when something changed.
+    pub fn set(
+        &mut self,
+        index: usize,
+        priority: Option<u32>,
+        active: Option<bool>,
+        reason: &str,
+        by: Option<uuid::Uuid>,
+        now_ms: i64,
+    ) -> bool {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return false;
+        };
+        let new_priority = priority.map_or(slot.priority, |p| p.min(MAX_PRIORITY));
+        let new_active = active.unwrap_or(slot.active);
+        if new_priority == slot.priority && new_active == slot.active {
+            return false;
+        }
+        tracing::info!(
+            provider = %slot.name,
+            old = slot.priority,
+            new = new_priority,
+            active = new_active,
+            reason,
+            "SMS provider changed by hand"
+        );
+        slot.priority = new_priority;
+        slot.active = new_active;
+        let change = ShareChange {
+            name: slot.name.clone(),
+            priority: new_priority,
+            active: new_active,
+            reason: reason.to_string(),
+            by,
+        };
+        self.pending.push(change);
+        self.last_change_ms = Some(now_ms);
+        true
+    }
+
+    /// Changes made since the last call, oldest first, for saving.
+    pub fn take_changes(&mut self) -> Vec<ShareChange> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Whether the provider at `index` is switched on.
+    pub fn is_active(&self, index: usize) -> bool {
+        self.slots.get(index).is_some_and(|s| s.active)
+    }
+
+    /// Slow delivery: `slow[i]` says whether the provider at `i` is slow. When some but not all
+    /// active providers are slow, the first slow one loses `step` points (upstream then finds
+    /// the providers just changed and leaves the others), unless any change happened within the
+    /// slow-delivery hold-off. True when traffic moved.
+    pub fn record_slow(&mut self, slow: &[bool], now_ms: i64) -> bool {
+        let active: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].active)
+            .collect();
+        let slow_count = active
+            .iter()
+            .filter(|&&i| slow.get(i).copied().unwrap_or(false))
+            .count();
+        if slow_count == 0 || slow_count == active.len() {
+            return false;
+        }
+        if self.changed_within(now_ms, self.slow_between_changes_ms) {
+            tracing::info!("slow delivery seen, but the providers changed too recently to move");
+            return false;
+        }
+        let Some(&first) = active
+            .iter()
+            .find(|&&i| slow.get(i).copied().unwrap_or(false))
+        else {
+            return false;
+        };
+        tracing::warn!(provider = %self.slots[first].name, "slow delivery detected for a provider");
+        let moved = self.move_away_from(first, "Reduced due to reduced reliability");
+        if moved {
+            self.last_change_ms = Some(now_ms);
+        }
+        moved
     }
 
     pub fn len(&self) -> usize {
@@ -112,6 +239,7 @@ impl Switchboard {
                 priority: s.priority,
                 resting_point: s.resting_point,
                 supports_international: s.supports_international,
+                active: s.active,
             })
             .collect()
     }
@@ -122,7 +250,7 @@ impl Switchboard {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| !international || s.supports_international)
+            .filter(|(_, s)| s.active && (!international || s.supports_international))
             .map(|(i, s)| (i, s.priority))
             .collect();
         if eligible.iter().all(|&(_, w)| w == 0) {
@@ -207,14 +335,17 @@ impl Switchboard {
     /// providers the other gains `step` (both clamped to 0..=100, as upstream); with more, the
     /// points actually taken are spread one at a time over the others so the total stays the same.
     fn move_away_from(&mut self, index: usize, reason: &str) -> bool {
-        if self.slots.len() < 2 {
+        let others: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| i != index && self.slots[i].active)
+            .collect();
+        if others.is_empty() || !self.slots[index].active {
             return false;
         }
         let before: Vec<u32> = self.slots.iter().map(|s| s.priority).collect();
         let taken = self.slots[index].priority.min(self.step);
         self.slots[index].priority -= taken;
-        if self.slots.len() == 2 {
-            let other = &mut self.slots[1 - index];
+        if let [other] = others[..] {
+            let other = &mut self.slots[other];
             other.priority = other.priority.saturating_add(self.step).min(MAX_PRIORITY);
         } else {
             let mut left = taken;
@@ -224,7 +355,7 @@ impl Switchboard {
                     if left == 0 {
                         break;
                     }
-                    if i != index && slot.priority < MAX_PRIORITY {
+                    if i != index && slot.active && slot.priority < MAX_PRIORITY {
                         slot.priority += 1;
                         left -= 1;
                         gave = true;
@@ -254,7 +385,7 @@ impl Switchboard {
         }
         let before: Vec<u32> = self.slots.iter().map(|s| s.priority).collect();
         let step = self.step;
-        for slot in &mut self.slots {
+        for slot in self.slots.iter_mut().filter(|s| s.active) {
             slot.priority = if slot.priority > slot.resting_point {
                 slot.priority.saturating_sub(step).max(slot.resting_point)
             } else {
@@ -268,11 +399,18 @@ impl Switchboard {
         moved
     }
 
-    fn log_changes(&self, before: &[u32], reason: &str) -> bool {
+    fn log_changes(&mut self, before: &[u32], reason: &str) -> bool {
         let mut moved = false;
         for (slot, &old) in self.slots.iter().zip(before) {
             if slot.priority != old {
                 moved = true;
+                self.pending.push(ShareChange {
+                    name: slot.name.clone(),
+                    priority: slot.priority,
+                    active: slot.active,
+                    reason: reason.to_string(),
+                    by: None,
+                });
                 tracing::info!(
                     provider = %slot.name,
                     old,
@@ -302,6 +440,7 @@ mod tests {
             min_seconds_between_changes: 60,
             drift_every_seconds: 300,
             drift_after_quiet_seconds: 900,
+            ..SmsSwitchingConfig::default()
         }
     }
 
@@ -330,13 +469,15 @@ mod tests {
                     name: "mmg".into(),
                     priority: 51,
                     resting_point: 51,
-                    supports_international: true
+                    supports_international: true,
+                    active: true,
                 },
                 ProviderShare {
                     name: "firetext".into(),
                     priority: 49,
                     resting_point: 49,
-                    supports_international: false
+                    supports_international: false,
+                    active: true,
                 },
             ]
         );
@@ -528,5 +669,65 @@ mod tests {
         let b = board(&[("a", 150, false)], 50);
         assert_eq!(priorities(&b), vec![100]);
         assert_eq!(b.shares()[0].resting_point, 100);
+    }
+
+    #[test]
+    fn slow_delivery_moves_the_first_slow_provider_when_not_all_are_slow() {
+        let mut b = two();
+        let t0 = 10 * MIN;
+        // All fast, or all slow: nothing moves.
+        assert!(!b.record_slow(&[false, false], t0));
+        assert!(!b.record_slow(&[true, true], t0));
+        assert_eq!(priorities(&b), vec![51, 49]);
+        assert!(b.record_slow(&[true, false], t0));
+        assert_eq!(priorities(&b), vec![41, 59]);
+        // Held off for 5 minutes after any change.
+        assert!(!b.record_slow(&[true, false], t0 + 5 * MIN - 1));
+        assert!(b.record_slow(&[true, false], t0 + 5 * MIN));
+        assert_eq!(priorities(&b), vec![31, 69]);
+        let changes = b.take_changes();
+        assert_eq!(changes.len(), 4);
+        assert_eq!(changes[2].name, "mmg");
+        assert_eq!(changes[2].priority, 31);
+        assert_eq!(changes[2].reason, "Reduced due to reduced reliability");
+        assert!(b.take_changes().is_empty());
+    }
+
+    #[test]
+    fn a_provider_switched_off_gets_nothing_and_does_not_move() {
+        let mut b = board(&[("a", 50, false), ("b", 30, false), ("c", 20, false)], 0);
+        assert!(b.set(1, None, Some(false), "maintenance", None, 0));
+        assert!(!b.is_active(1));
+        assert!((0..100).all(|r| b.pick(false, r) != Some(1)));
+        // Error switching gives points to the active ones only.
+        assert!(b.record_error(0, 2 * MIN));
+        assert_eq!(priorities(&b), vec![40, 30, 30]);
+        // A slow provider among active ones; b (off) is not counted as fast or slow.
+        assert!(!b.record_slow(&[true, false, true], 10 * MIN));
+        // Drift leaves it alone.
+        assert!(b.drift(60 * MIN));
+        assert_eq!(priorities(&b), vec![50, 30, 20]);
+        let changes = b.take_changes();
+        assert_eq!(changes[0].reason, "maintenance");
+        assert!(!changes[0].active);
+    }
+
+    #[test]
+    fn setting_by_hand_is_a_change_and_restoring_is_not() {
+        let mut b = two();
+        let who = uuid::Uuid::new_v4();
+        assert!(b.set(0, Some(80), None, "more to mmg", Some(who), 1_000));
+        assert!(!b.set(0, Some(80), None, "again", Some(who), 2_000));
+        assert_eq!(priorities(&b), vec![80, 49]);
+        let changes = b.take_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].by, Some(who));
+        // Drift waits for a quiet spell after a change by hand.
+        assert!(!b.drift(1_000 + 10 * MIN));
+        let mut fresh = two();
+        fresh.restore(1, 150, false);
+        assert_eq!(priorities(&fresh), vec![51, 100]);
+        assert!(!fresh.is_active(1));
+        assert!(fresh.take_changes().is_empty());
     }
 }

@@ -117,6 +117,36 @@ fn check_v1_contents(store: &Store) {
     team.sort();
     assert_eq!(team, ["Ada Admin", "Bo Member"]);
     assert_eq!(r.service_users(trial_id).unwrap().len(), 1);
+    // Version 2 gave every user an account: active, no password yet (they choose one through
+    // "forgotten your password"), the emailed second factor, not a platform admin.
+    for user in r.all_users().unwrap() {
+        assert_eq!(user.state, UserState::Active, "{}", user.name);
+        assert_eq!(user.auth_type, AuthType::Email);
+        assert!(!user.platform_admin);
+        assert_eq!(user.password_hash, None);
+        assert_eq!(user.failed_login_count, 0);
+        assert_eq!(user.totp_secret_sealed, None);
+        assert_eq!(user.logged_in_at, None);
+    }
+    assert_eq!(r.all_users().unwrap().len(), 2);
+    // ... and every existing membership every permission, in both directions.
+    let memberships = r.user_memberships(ada.id).unwrap();
+    let mut services: Vec<Uuid> = memberships.iter().map(|m| m.service_id).collect();
+    services.sort();
+    let mut expected = vec![council_id, trial_id];
+    expected.sort();
+    assert_eq!(services, expected);
+    for m in &memberships {
+        assert_eq!(m.permissions, Permission::ALL, "{m:?}");
+        assert_eq!(m.created_at, ada.created_at);
+    }
+    let team = r.service_memberships(council_id).unwrap();
+    assert_eq!(team.len(), 2);
+    assert!(team.iter().all(|(_, m)| m.permissions == Permission::ALL));
+    // The new tables are there, and empty.
+    assert_eq!(r.session_count().unwrap(), 0);
+    assert_eq!(r.audit_event_count().unwrap(), 0);
+    assert!(r.service_invitations(council_id).unwrap().is_empty());
 
     let keys = r.service_api_keys(council_id).unwrap();
     assert_eq!(keys.len(), 2);

@@ -15,6 +15,7 @@ use hmac::{Hmac, Mac};
 use notify::api::auth::{VerifiedTokens, authenticate};
 use notify::app::App;
 use notify::config::Config;
+use notify::domain::accounts::Actor;
 use notify::domain::{api_keys, services};
 use storage::{ManualClock, SharedClock};
 
@@ -38,7 +39,8 @@ impl Fixture {
             .expect("a runtime");
         let (service_id, key) = runtime.block_on(async {
             let service = services::create_service(
-                &app.store,
+                &app,
+                &Actor::operator(),
                 services::NewService {
                     name: "Fuzz".into(),
                     restricted: false,
@@ -48,6 +50,7 @@ impl Fixture {
             .expect("a service");
             let key = api_keys::create_api_key(
                 &app,
+                &Actor::operator(),
                 service.id,
                 api_keys::NewApiKey {
                     name: "fuzz".into(),

@@ -7,7 +7,7 @@
 //! except the letter PDF), the content, then optionally a NUL byte and the personalisation as
 //! JSON.
 
-use notify::letters::render::{LetterContent, render_letter};
+use notify::letters::render::{Language, LetterContent, render_letter};
 use notify::templates::{self, Personalisation, email, sms};
 use serde_json::{Map, Value};
 
@@ -80,7 +80,12 @@ fn letter(content: &str, values: &Personalisation, pdf: bool) {
         date,
         subject: &subject,
         body: &body,
-        language: Default::default(),
+        // Both languages' date and page-number paths, chosen by the input itself.
+        language: if body.len().is_multiple_of(2) {
+            Language::English
+        } else {
+            Language::Welsh
+        },
         logo: None,
     });
     if let Ok(letter) = rendered {

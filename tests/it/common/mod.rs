@@ -9,6 +9,8 @@ use notify::domain::{api_keys, services, templates};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod binary;
+pub mod cut_proxy;
 pub mod servers;
 pub mod sshd;
 pub mod tls;
@@ -36,7 +38,8 @@ impl Drop for TestServer {
 
 async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, body: &str) -> Uuid {
     templates::create_template(
-        &app.store,
+        app,
+        &notify::domain::accounts::Actor::operator(),
         service,
         templates::NewTemplate {
             template_type: kind.into(),
@@ -44,6 +47,7 @@ async fn template(app: &App, service: Uuid, kind: &str, subject: Option<&str>, b
             subject: subject.map(str::to_string),
             content: body.into(),
             postage: None,
+            ..Default::default()
         },
     )
     .await
@@ -77,7 +81,8 @@ impl TestServer {
             let _ = rx.await;
         }));
         let service = services::create_service(
-            &app.store,
+            &app,
+            &notify::domain::accounts::Actor::operator(),
             services::NewService {
                 name: "API tests".into(),
                 restricted: false,
@@ -89,6 +94,7 @@ impl TestServer {
         for kind in ["normal", "team", "test"] {
             let k = api_keys::create_api_key(
                 &app,
+                &notify::domain::accounts::Actor::operator(),
                 service.id,
                 api_keys::NewApiKey {
                     name: kind.into(),
@@ -162,6 +168,32 @@ impl TestServer {
             .await
             .unwrap();
         self.app.keys.invalidate(id);
+    }
+
+    /// Rows `queue` holds (ready, waiting for their time, or leased to a worker).
+    pub fn queue_rows(&self, queue: notify::domain::queues::Queue) -> u64 {
+        self.app
+            .store
+            .queue_depths()
+            .unwrap()
+            .into_iter()
+            .filter(|(name, _, _)| name == queue.name())
+            .map(|(_, ready, leased)| ready + leased)
+            .sum()
+    }
+
+    /// Wait until `queue` holds no row: whatever it was going to do (a call, a retry, a job)
+    /// is done, so what a test then sees is final. Fails the test after a minute.
+    pub async fn wait_queue_empty(&self, queue: notify::domain::queues::Queue) {
+        let start = std::time::Instant::now();
+        while self.queue_rows(queue) > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the {} queue never emptied",
+                queue.name()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// The stored notification (it must exist).
