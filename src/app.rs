@@ -70,6 +70,8 @@ pub struct App {
     pub tokens: crate::api::auth::VerifiedTokens,
     /// The scheduled jobs' schedules and which are running.
     pub scheduler: crate::scheduler::Scheduler,
+    /// Snapshots handed out a part at a time to `notify backup` (see [`crate::backup`]).
+    pub backups: Arc<crate::backup::Sessions>,
 }
 
 impl std::ops::Deref for App {
@@ -96,7 +98,7 @@ pub fn admin_secret(config: &Config) -> Result<Secret, CryptoError> {
 }
 
 pub fn index_dir(config: &Config) -> std::path::PathBuf {
-    config.data_dir.join("index")
+    config.index_dir()
 }
 
 impl App {
@@ -108,6 +110,25 @@ impl App {
         } = check_settings(&config)?;
         let admin_secret = admin_secret(&config)?;
         let cx = Context::open_with(config, clock, providers)?;
+        Self::assemble(Arc::new(cx), scheduler, admin_secret)
+    }
+
+    /// The appliance around a context that is already open, for one-off work outside the
+    /// server that needs more than the context (the CLI's `jobs`: the schedules and their
+    /// running marks). Starts the indexer as [`App::open`] does; end with
+    /// [`App::stop_indexer`] and let the context's owner close it.
+    pub fn around(cx: Arc<Context>) -> Result<Arc<App>, StartError> {
+        let scheduler = crate::scheduler::Scheduler::new(&cx.config.scheduler.jobs)
+            .map_err(StartError::Scheduler)?;
+        let admin_secret = admin_secret(&cx.config)?;
+        Self::assemble(cx, scheduler, admin_secret)
+    }
+
+    fn assemble(
+        cx: Arc<Context>,
+        scheduler: crate::scheduler::Scheduler,
+        admin_secret: Secret,
+    ) -> Result<Arc<App>, StartError> {
         let index = Arc::new(SearchIndex::open(&index_dir(&cx.config))?);
         let indexer = Indexer::start(
             cx.store.clone(),
@@ -115,14 +136,27 @@ impl App {
             cx.config.index_commit_interval(),
         )?;
         Ok(Arc::new(App {
-            cx: Arc::new(cx),
+            cx,
             index,
             indexer: Mutex::new(Some(indexer)),
             admin_secret,
             started: Instant::now(),
             tokens: Default::default(),
             scheduler,
+            backups: Default::default(),
         }))
+    }
+
+    /// Stop the indexer after a last drain of what is committed.
+    pub fn stop_indexer(&self) {
+        if let Some(indexer) = self
+            .indexer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            indexer.stop();
+        }
     }
 
     /// Rebuild the search index from redb, through the indexer thread.
@@ -142,14 +176,7 @@ impl App {
 
     /// Stop background work and close the store. Writes already answered are durable.
     pub fn shutdown(self: Arc<Self>) {
-        if let Some(indexer) = self
-            .indexer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            indexer.stop();
-        }
+        self.stop_indexer();
         match Arc::try_unwrap(self) {
             Ok(app) => app.cx.close(),
             Err(_) => tracing::warn!(

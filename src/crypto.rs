@@ -33,6 +33,7 @@ pub enum CryptoError {
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Aes256Gcm,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -45,7 +46,17 @@ impl Sealer {
     pub fn from_key(key: &[u8]) -> Result<Self, CryptoError> {
         let cipher = Aes256Gcm::new_from_slice(key)
             .map_err(|_| CryptoError::Key("must be exactly 32 bytes".into()))?;
-        Ok(Sealer { cipher })
+        Ok(Sealer {
+            cipher,
+            fingerprint: fingerprint_of(key),
+        })
+    }
+
+    /// Names the key without giving it away (the start of a SHA-256 of it, domain-separated):
+    /// a backup records it, so a restore can tell whether the key it is given is the one the
+    /// backup's sealed values need.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The appliance's sealer: from config, or from the key file in the data directory.
@@ -59,6 +70,11 @@ impl Sealer {
         } else {
             config.secrets.encryption_key.expose().to_string()
         };
+        Sealer::from_encoded(&encoded)
+    }
+
+    /// A sealer for a key as it is written in the key file or the config: base64 of 32 bytes.
+    pub fn from_encoded(encoded: &str) -> Result<Self, CryptoError> {
         let key = BASE64
             .decode(encoded.trim())
             .map_err(|e| CryptoError::Key(format!("not valid base64: {e}")))?;
@@ -88,6 +104,14 @@ impl Sealer {
             .decrypt(&Nonce::from(nonce), &sealed[13..])
             .map_err(|_| CryptoError::Unseal)
     }
+}
+
+fn fingerprint_of(key: &[u8]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"notify encryption key fingerprint\0");
+    hash.update(key);
+    hex::encode(&hash.finalize()[..8])
 }
 
 /// Read a secret kept in a file, or create it (mode 0600) with `generate` if it is missing.

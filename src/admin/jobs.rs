@@ -32,6 +32,7 @@ use warp::reply::Response;
 use super::access::Caller;
 use super::{Auth, Routes, data, done, json_body, no_content, parse_body, raw_query};
 use crate::app::App;
+use crate::domain::Context;
 use crate::domain::contact_lists::{self, NewContactList, Saved};
 use crate::domain::jobs::{self, NewJob, NewUpload, Upload};
 use crate::domain::recipient_sheet::RowError;
@@ -116,12 +117,12 @@ pub fn upload_json(u: &Upload) -> Value {
     })
 }
 
-pub fn job_json(app: &App, job: &Job) -> Result<Value, AppError> {
-    let template = app
+pub fn job_json(cx: &Context, job: &Job) -> Result<Value, AppError> {
+    let template = cx
         .store
         .read()?
         .get_template_version(job.template_id, job.template_version)?;
-    let statistics: Vec<Value> = jobs::job_statistics(app, job)?
+    let statistics: Vec<Value> = jobs::job_statistics(cx, job)?
         .into_iter()
         .map(|(status, count)| json!({"status": status, "count": count}))
         .collect();

@@ -12,6 +12,7 @@
 
 pub mod access;
 mod audit;
+mod backup;
 mod callbacks;
 mod complaints;
 mod inbound_numbers;
@@ -46,6 +47,7 @@ use crate::app::App;
 use crate::error::{AppError, admin_reject, json_response};
 use access::Caller;
 
+pub use backup::LAST_PART_HEADER;
 pub use inbound_numbers::inbound_number_json;
 pub use jobs::{job_json, upload_json};
 pub use outbox::page_route as outbox_page;
@@ -148,6 +150,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(jobs::routes(auth.clone()))
         .unify()
         .or(scheduler::routes(auth.clone()))
+        .unify()
+        .or(backup::routes(auth.clone()))
         .unify()
         .or(rebuild_index(auth))
         .unify()

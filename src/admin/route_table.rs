@@ -369,6 +369,13 @@ const UNSUBSCRIBE: [Route; 5] = [
     ),
 ];
 
+/// Online backups and store checks, for the CLI while the server runs.
+const BACKUP: [Route; 3] = [
+    post("/backup/snapshot", PlatformAdmin),
+    get("/backup/snapshot/{snapshot_id}/{part}", PlatformAdmin),
+    post("/check", PlatformAdmin),
+];
+
 const APPLIANCE: [Route; 4] = [
     get("/outbox/messages", PlatformAdmin),
     get("/scheduler/jobs", PlatformAdmin),
@@ -401,6 +408,7 @@ pub const GROUPS: &[&[Route]] = &[
     &INBOUND_NUMBERS,
     &PROVIDERS,
     &UNSUBSCRIBE,
+    &BACKUP,
     &APPLIANCE,
     &DELIVERY_CALLBACK,
     &INBOUND_CALLBACK,

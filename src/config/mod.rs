@@ -16,10 +16,11 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`, `metrics`, `accounts`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `metrics`, `accounts`, `backup`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
 mod accounts;
+mod backup;
 mod callbacks;
 mod error;
 mod keys;
@@ -47,6 +48,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{AccountsConfig, AuditConfig};
+pub use backup::{BackupConfig, BackupS3Config};
 pub use callbacks::CallbacksConfig;
 pub use error::ConfigError;
 pub use keys::{
@@ -123,6 +125,8 @@ pub struct Config {
     pub print: PrintConfig,
     /// `[disk]`: the low-disk watermark (see [`DiskConfig`]).
     pub disk: DiskConfig,
+    /// `[backup]`: the scheduled backup job (see [`BackupConfig`]).
+    pub backup: BackupConfig,
     /// `[metrics]`: the Prometheus endpoint and its bearer token.
     pub metrics: MetricsConfig,
     /// `[accounts]`: people signing in (sessions, second factor, lock-out, password hashing).
@@ -159,6 +163,7 @@ impl Default for Config {
             antivirus: AntivirusConfig::default(),
             print: PrintConfig::default(),
             disk: DiskConfig::default(),
+            backup: BackupConfig::default(),
             metrics: MetricsConfig::default(),
             accounts: AccountsConfig::default(),
             audit: AuditConfig::default(),
@@ -221,6 +226,11 @@ impl Config {
         } else {
             self.blobs.path.clone()
         }
+    }
+
+    /// The search index's directory (derived from the store; `notify reindex` rebuilds it).
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
     }
 
     /// Where the generated admin secret is kept when `admin.secret` is empty.
@@ -290,6 +300,7 @@ impl Config {
         self.delivery.validate()?;
         self.callbacks.validate()?;
         self.storage.validate()?;
+        self.backup.validate()?;
         self.metrics.validate()?;
         self.accounts.validate()?;
         self.audit.validate()?;

@@ -127,7 +127,7 @@ impl Context {
 }
 
 /// The blob store of the config: a local directory (created when missing) or an S3 bucket.
-fn open_blobs(config: &Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
+pub fn open_blobs(config: &Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
     match config.blobs.kind {
         BlobsKind::Local => {
             let dir = config.blobs_dir();
@@ -146,7 +146,7 @@ fn open_blobs(config: &Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
 }
 
 /// The `[blobs.s3]` bucket. Nothing is fetched here: a wrong credential shows on first use.
-fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
+pub fn s3_store(s3: &crate::config::S3Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
     let mut builder = object_store::aws::AmazonS3Builder::new()
         .with_bucket_name(&s3.bucket)
         .with_region(&s3.region)

@@ -77,6 +77,8 @@ jobs! {
         "Alert (production and test only) on letters still sending two DVLA working days after they went to print.";
     CheckHighFailureRatesAndTvNumbers => "check-for-services-with-high-failure-rates-or-sending-to-tv-numbers", "0 30 10 * * Mon-Fri",
         "Alert on services with many permanent failures or texts to TV drama numbers in the last day.";
+    Backup => "backup", "0 0 1 * * *",
+        "A backup of the running store to backup.to (none when it is unset); backups beyond backup.keep deleted.";
     SwitchProviderOnSlowDelivery => "switch-current-sms-provider-on-slow-delivery", "0 * * * * *",
         "Move text-message traffic away from a provider whose recent texts are delivered late.";
     CheckLowInboundNumbers => "check-for-low-available-inbound-sms-numbers", "0 0 9 * * Mon",
@@ -135,6 +137,7 @@ impl Job {
             Job::CheckHighFailureRatesAndTvNumbers => {
                 monitoring::check_high_failure_rates_and_tv_numbers(&app.cx).await
             }
+            Job::Backup => crate::backup::scheduled_backup(&app.cx).await,
             Job::SwitchProviderOnSlowDelivery => {
                 sms_routing::switch_on_slow_delivery(&app.cx).await
             }

@@ -441,6 +441,28 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// The notification id of every document visible to searches, as `u128`, sorted: for
+    /// comparing the index with the store (`notify check`). Reads every stored document.
+    pub fn all_ids(&self) -> Result<Vec<u128>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut ids = Vec::with_capacity(usize::try_from(searcher.num_docs()).unwrap_or(0));
+        for segment in searcher.segment_readers() {
+            let store = segment.get_store_reader(4)?;
+            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
+                let doc = doc?;
+                let text = doc
+                    .get_first(self.fields.id)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                let id =
+                    Uuid::parse_str(text).map_err(|_| IndexError::BadStoredId(text.to_owned()))?;
+                ids.push(id.as_u128());
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     /// The writer, created anew first if a failure discarded the last one: it starts from the
     /// last commit, whose recorded outbox sequence is read back from disk.
     fn writer<'w>(&self, writing: &'w mut Writing) -> Result<&'w mut IndexWriter, IndexError> {
@@ -507,7 +529,7 @@ fn writer_in_background(index: &Index) -> Result<IndexWriter, IndexError> {
 }
 
 /// Give the calling thread (and the threads it spawns from now on) a background CPU priority.
-pub(crate) fn lower_cpu_priority() {
+pub fn lower_cpu_priority() {
     #[cfg(target_os = "linux")]
     {
         // On Linux the nice value belongs to the thread: PRIO_PROCESS with 0 is the caller.

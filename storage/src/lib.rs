@@ -14,6 +14,9 @@
 //! - [`entities`]: typed reads and writes that keep secondary tables in step;
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
+//! - [`check`]: is a store whole (its file, every table, the index against it);
+//! - [`snapshot`]: the whole store as one consistent stream of rows, and a new store made
+//!   from one (backups and restores);
 //! - [`inbound_numbers`], [`unsubscribe`], [`sms_providers`]: the inbound-number pool,
 //!   one-click unsubscribe requests and their reports, and text-message provider shares;
 //! - [`clock`]: injected time;
@@ -29,6 +32,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod check;
 pub mod clock;
 pub mod codec;
 pub mod entities;
@@ -50,6 +54,7 @@ pub mod recovery;
 pub mod retention;
 pub mod returned_letters;
 pub mod sms_providers;
+pub mod snapshot;
 pub mod stats;
 pub mod tables;
 pub mod unsubscribe;
@@ -214,6 +219,13 @@ impl Store {
     /// A consistent snapshot for reading.
     pub fn read(&self) -> Result<Reader> {
         Ok(Reader::new(self.db()?.begin_read()?))
+    }
+
+    /// One read transaction over the whole store, for a dump or a check
+    /// ([`snapshot`]): it holds every commit made before it, and blocks no writer.
+    pub fn snapshot(&self) -> Result<snapshot::Snapshot> {
+        let txn = self.db()?.begin_read()?;
+        snapshot::Snapshot::new(txn, self.inner.clock.now_micros())
     }
 
     /// The store-wide sequence as of the last commit: no committed queue row or outbox entry

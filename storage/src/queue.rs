@@ -29,7 +29,7 @@ pub struct QueueItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct LeasedItem {
+pub(crate) struct LeasedItem {
     lease_until_ms: i64,
     due_ms: i64,
     item: QueueItem,

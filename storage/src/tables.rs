@@ -113,6 +113,113 @@ pub const HISTORY_RATE_MULTIPLIERS: TableDefinition<u128, u32> =
 pub const PRINT_RESPONSE_FILES: TableDefinition<&str, Bytes> =
     TableDefinition::new("file_name_print_response");
 
+/// Checks that a stored value decodes as its table's record type (see [`visit_all`]).
+pub type RecordCheck = fn(&[u8]) -> Result<()>;
+
+fn decodes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<()> {
+    crate::codec::decode::<T>(bytes).map(|_| ())
+}
+
+/// Work done on every table in turn: a snapshot dump, a restore, a check. `record` is how the
+/// table's values decode, for tables whose values are records.
+pub trait TableVisitor {
+    fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+        record: Option<RecordCheck>,
+    ) -> Result<()>;
+}
+
+/// Visit every table, in one fixed order. **A new table is added here too**, or backups leave
+/// it out: the snapshot refuses a store holding a table this list does not name, and a test
+/// compares this list with the tables a new store creates.
+pub fn visit_all(v: &mut impl TableVisitor) -> Result<()> {
+    use crate::queue::{LeasedItem, QueueItem};
+    use crate::records::*;
+    v.visit(META, None)?;
+    v.visit(SERVICES, Some(decodes::<Service>))?;
+    v.visit(USERS, Some(decodes::<User>))?;
+    v.visit(SERVICE_USERS, None)?;
+    v.visit(API_KEYS, Some(decodes::<ApiKey>))?;
+    v.visit(SERVICE_API_KEYS, None)?;
+    v.visit(TEMPLATES, Some(decodes::<Template>))?;
+    v.visit(TEMPLATE_VERSIONS, Some(decodes::<Template>))?;
+    v.visit(SERVICE_TEMPLATES, None)?;
+    v.visit(NOTIFICATIONS, Some(decodes::<Notification>))?;
+    v.visit(SERVICE_NOTIFICATIONS, None)?;
+    v.visit(NOTIFICATION_HISTORY, Some(decodes::<NotificationHistory>))?;
+    v.visit(STATUS_COUNTS, None)?;
+    v.visit(INDEX_OUTBOX, None)?;
+    v.visit(INDEX_OUTBOX_NEW, None)?;
+    v.visit(QUEUE_READY, Some(decodes::<QueueItem>))?;
+    v.visit(QUEUE_LEASED, Some(decodes::<LeasedItem>))?;
+    v.visit(JOBS, Some(decodes::<Job>))?;
+    v.visit(SERVICE_JOBS, None)?;
+    v.visit(JOB_ROWS, None)?;
+    v.visit(CONTACT_LISTS, Some(decodes::<ContactList>))?;
+    v.visit(SERVICE_CONTACT_LISTS, None)?;
+    v.visit(INBOUND_SMS, Some(decodes::<InboundSms>))?;
+    v.visit(SERVICE_INBOUND_SMS, None)?;
+    v.visit(SERVICE_CALLBACKS, Some(decodes::<ServiceCallback>))?;
+    v.visit(LETTER_BATCHES, Some(decodes::<LetterBatch>))?;
+    v.visit(BILLING_FACTS, Some(decodes::<Vec<BillingFact>>))?;
+    v.visit(STATUS_FACTS, Some(decodes::<Vec<StatusFact>>))?;
+    v.visit(OUTBOX_MESSAGES, Some(decodes::<OutboxMessage>))?;
+    v.visit(PROVIDER_REFERENCES, None)?;
+    v.visit(COMPLAINTS, Some(decodes::<Complaint>))?;
+    v.visit(SCHEDULER_RUNS, Some(decodes::<SchedulerRun>))?;
+    v.visit(SCHEDULER_LINES, None)?;
+    v.visit(DATA_RETENTION, Some(decodes::<DataRetention>))?;
+    v.visit(INBOUND_SMS_HISTORY, Some(decodes::<InboundSmsHistory>))?;
+    v.visit(PROCESSING_TIME_FACTS, Some(decodes::<ProcessingTimeFact>))?;
+    v.visit(ALERTS, Some(decodes::<Alert>))?;
+    v.visit(HISTORY_RATE_MULTIPLIERS, None)?;
+    v.visit(RETURNED_LETTERS, Some(decodes::<ReturnedLetter>))?;
+    v.visit(PRINT_RESPONSE_FILES, Some(decodes::<PrintResponseFile>))?;
+    v.visit(INBOUND_NUMBERS, Some(decodes::<InboundNumber>))?;
+    v.visit(INBOUND_NUMBER_IDS, None)?;
+    v.visit(UNSUBSCRIBE_REQUESTS, Some(decodes::<UnsubscribeRequest>))?;
+    v.visit(NOTIFICATION_UNSUBSCRIBE_REQUESTS, None)?;
+    v.visit(
+        UNSUBSCRIBE_REPORTS,
+        Some(decodes::<UnsubscribeRequestReport>),
+    )?;
+    v.visit(TEMPLATE_UNSUBSCRIBE_LINKS, None)?;
+    v.visit(SMS_PROVIDER_SHARES, Some(decodes::<SmsProviderShare>))?;
+    v.visit(
+        SMS_PROVIDER_SHARE_HISTORY,
+        Some(decodes::<SmsProviderShare>),
+    )?;
+    v.visit(USER_SERVICES, Some(decodes::<Membership>))?;
+    v.visit(SESSIONS, Some(decodes::<Session>))?;
+    v.visit(USER_SESSIONS, None)?;
+    v.visit(VERIFY_CODES, Some(decodes::<VerifyCode>))?;
+    v.visit(LINK_TOKENS, Some(decodes::<LinkToken>))?;
+    v.visit(INVITATIONS, Some(decodes::<Invitation>))?;
+    v.visit(SERVICE_INVITATIONS, None)?;
+    v.visit(INVITATION_TOKENS, None)?;
+    v.visit(AUDIT_EVENTS, Some(decodes::<AuditEvent>))?;
+    v.visit(SERVICE_AUDIT_EVENTS, None)?;
+    Ok(())
+}
+
+/// The name of every table [`visit_all`] visits, in its order.
+pub fn all_names() -> Vec<String> {
+    struct Names(Vec<String>);
+    impl TableVisitor for Names {
+        fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+            &mut self,
+            table: TableDefinition<'static, K, V>,
+            _: Option<RecordCheck>,
+        ) -> Result<()> {
+            self.0.push(redb::TableHandle::name(&table).to_string());
+            Ok(())
+        }
+    }
+    let mut names = Names(Vec::new());
+    let _ = visit_all(&mut names);
+    names.0
+}
 /// Inbound numbers (the pool and the numbers assigned to services) by id.
 pub const INBOUND_NUMBERS: TableDefinition<u128, Bytes> =
     TableDefinition::new("inbound_number_id_inbound_number");
@@ -419,4 +526,29 @@ impl<K: redb::Key + 'static, V: redb::Value + 'static> std::ops::DerefMut for La
 /// with writes and redb's MVCC makes them cheap.
 pub fn begin_read(db: &redb::Database) -> Result<ReadTransaction> {
     Ok(db.begin_read()?)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every table defined in this file is visited by [`super::visit_all`], so backups, restores
+    /// and checks know it. A store creates some tables only on first use (the scheduler's cron
+    /// lines), which a freshly opened store does not show; hence a look at the definitions.
+    #[test]
+    fn every_table_defined_here_is_visited() {
+        let marker = concat!("TableDefinition", "::new(\"");
+        let source = include_str!("tables.rs");
+        let visited = super::all_names();
+        let defined: Vec<&str> = source
+            .split(marker)
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(defined.len() > 30, "{defined:?}");
+        for name in defined {
+            assert!(
+                visited.iter().any(|v| v == name),
+                "table {name} is not in visit_all"
+            );
+        }
+    }
 }

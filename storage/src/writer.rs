@@ -44,7 +44,7 @@ use crate::records::{NotificationStatus, NotificationType};
 use crate::stats::{BatchEntries, WriterStats};
 use crate::tables::Tables;
 
-const SEQ_KEY: &str = "seq";
+pub(crate) const SEQ_KEY: &str = "seq";
 
 /// What an operation sees: every table, open in the batch's transaction, plus the batch's time
 /// and a sequence generator.

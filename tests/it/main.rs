@@ -14,6 +14,7 @@ mod config;
 mod data_dir;
 mod delivery;
 mod documents;
+mod e2e_backup;
 mod e2e_cli;
 mod e2e_crash;
 mod e2e_edge;

@@ -1,6 +1,7 @@
 //! The storage crate's integration tests, as one test binary: crash safety (a child process
 //! killed mid-write), storage faults (a full disk), the search index, the durable queues and
-//! writer, and stores written by released versions (schema migrations).
+//! writer, stores written by released versions (schema migrations), and snapshots (dumps,
+//! loads and checks).
 
 mod common;
 
@@ -9,3 +10,4 @@ mod faults;
 mod index;
 mod queue;
 mod schema;
+mod snapshot;
