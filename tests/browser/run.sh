@@ -8,6 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="${1:-$root/target/debug/notify}"
 [ -x "$bin" ] || { echo "notify binary not found at $bin (run cargo build first)" >&2; exit 1; }
+# Absolute: the suite runs from its own folder.
+bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 bash "$root/tests/clients/setup.sh"
 [ -x /usr/bin/chromium ] || { echo "Debian's chromium is missing: run .ci/deps as root" >&2; exit 1; }
 export NOTIFY_BIN="$bin"
