@@ -52,7 +52,10 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 "${podman_run[@]}" volume create "$name" >/dev/null
 # podman's periodic health checks need systemd timers; `podman healthcheck run` runs the
 # image's HEALTHCHECK command on demand, which is what is tested here.
-"${podman_run[@]}" run --detach --name "$name" "${limits[@]}" \
+# The volume lives on the host's disk: pass on the test command's low-disk setting (.ci/test).
+disk_env=()
+[ -n "${NOTIFY_DISK__MIN_FREE_MB:-}" ] && disk_env=(--env "NOTIFY_DISK__MIN_FREE_MB=$NOTIFY_DISK__MIN_FREE_MB")
+"${podman_run[@]}" run --detach --name "$name" "${limits[@]}" "${disk_env[@]}" \
   --publish "127.0.0.1:$port:6011" --volume "$name:/var/lib/notify" "$tag" >/dev/null 2>&1 \
   || fail "podman run"
 

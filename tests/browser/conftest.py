@@ -37,6 +37,8 @@ class Server:
             NOTIFY_DATA_DIR=data_dir,
             NOTIFY_SERVER__LISTEN=f"127.0.0.1:{self.port}",
             NOTIFY_LOG__LEVEL="warn",
+            # The low-disk watermark is about the host, not the pages under test.
+            NOTIFY_DISK__MIN_FREE_MB="0",
             NOTIFY_DELIVERY__RETRY_DELAY_SECONDS="1",
         )
         # Beside the data directory, which the server creates on its first start.
