@@ -2,7 +2,7 @@
 # The admin web UI in a real browser: Debian's Chromium driven by Playwright for Python, against
 # the real binary on 127.0.0.1 with the embedded default config (outbox providers, so sign-in
 # codes and messages land in the outbox), axe-core on every page, screenshots saved in
-# target/screenshots/. Usage: tests/browser/run.sh [path/to/notify]
+# target/screenshots/. Usage: tests/browser/run.sh [path/to/notify [pytest args, e.g. -k name]]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -17,4 +17,4 @@ export NOTIFY_SCREENSHOTS="$root/target/screenshots"
 export NOTIFY_AXE="$root/tests/clients/node_modules/axe-core/axe.min.js"
 mkdir -p "$NOTIFY_SCREENSHOTS"
 cd "$here"
-exec "$root/tests/clients/.venv/bin/pytest" -q -p no:cacheprovider "$here"
+exec "$root/tests/clients/.venv/bin/pytest" -q -p no:cacheprovider "$here" "${@:2}"
