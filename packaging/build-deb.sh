@@ -26,14 +26,18 @@ if ! cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION"; 
 fi
 
 # The packaged config is the example with the data in /var/lib/notify, so CLI commands run on
-# the server with --config /etc/notify/notify.toml find the service's data.
+# the server with --config /etc/notify/notify.toml find the service's data, and the environment
+# production (a server for others: no developer conveniences).
 mkdir -p target/debian-assets
-sed 's|^data_dir = "./notify-data"$|data_dir = "/var/lib/notify"|' packaging/notify.toml \
+sed -e 's|^data_dir = "./notify-data"$|data_dir = "/var/lib/notify"|' \
+  -e 's|^environment = "development"$|environment = "production"|' packaging/notify.toml \
   > target/debian-assets/notify.toml
-if ! grep -qx 'data_dir = "/var/lib/notify"' target/debian-assets/notify.toml; then
-  echo "packaging/notify.toml has no 'data_dir = \"./notify-data\"' line to change" >&2
-  exit 1
-fi
+for line in 'data_dir = "/var/lib/notify"' 'environment = "production"'; do
+  if ! grep -qx "$line" target/debian-assets/notify.toml; then
+    echo "packaging/notify.toml: could not set '$line'" >&2
+    exit 1
+  fi
+done
 
 rm -rf target/debian
 if [ -z "$binary" ]; then

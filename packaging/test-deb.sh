@@ -82,6 +82,8 @@ expect "/var/lib/notify owner and mode" "$(stat -c '%U:%G %a' /var/lib/notify)" 
 expect "/etc/notify owner and mode" "$(stat -c '%U:%G %a' /etc/notify)" "root:notify 750"
 expect "/etc/notify/notify.toml owner and mode" \
   "$(stat -c '%U:%G %a' /etc/notify/notify.toml)" "root:notify 640"
+expect "the packaged environment" "$(grep '^environment = ' /etc/notify/notify.toml)" \
+  'environment = "production"'
 
 echo "== the installed binary serves as the notify user, with the packaged config"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -24,10 +24,16 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and(with_app(app.clone()))
         .map(|app: Arc<App>| crate::status::status_json(&app));
 
+    // The status page is an operator page; a person who is not one is sent where they belong.
     let home = warp::path::end()
         .and(warp::get())
-        .and(with_app(app.clone()))
-        .map(crate::status::status_page);
+        .and(crate::pages::operator::operator(app.clone()))
+        .map(
+            |admitted: crate::pages::operator::Admitted| match admitted {
+                Ok(v) => crate::status::status_page(v.app),
+                Err(_) => crate::pages::redirect("/your-services"),
+            },
+        );
 
     let assets =
         warp::path!("static" / String)

@@ -102,21 +102,18 @@ pub fn routes(auth: Auth) -> Routes {
     list.boxed()
 }
 
-/// The web page, for callers on this machine only (the real peer, or the client a trusted proxy
-/// speaks for; never a forwarded header otherwise).
+/// The web page, for a signed-in platform admin (or the developer convenience of
+/// [`crate::pages::operator`]).
 pub fn page_route(app: Arc<App>) -> Routes {
     warp::path!("outbox")
         .and(warp::get())
-        .and(crate::server::request_info())
+        .and(crate::pages::operator::operator(app))
         .and(warp::query::<HashMap<String, String>>())
         .and_then(
-            move |info: Arc<crate::server::RequestInfo>, q: HashMap<String, String>| {
-                let app = app.clone();
-                async move {
-                    if !info.client.is_local() {
-                        return Err(warp::reject::not_found());
-                    }
-                    done(page(&app, &q))
+            |admitted: crate::pages::operator::Admitted, q: HashMap<String, String>| async move {
+                match admitted {
+                    Ok(v) => done(page(&v.app, &q)),
+                    Err(refused) => Ok(refused),
                 }
             },
         )

@@ -132,31 +132,27 @@ fn alerts_page(app: &App) -> Result<Response, AppError> {
     Ok(warp::reply::html(html).into_response())
 }
 
-/// The `/scheduler` and `/alerts` pages, for loopback callers only (like the outbox page).
+/// The `/scheduler` and `/alerts` pages, for a signed-in platform admin (or the developer
+/// convenience of [`crate::pages::operator`]).
 pub fn page_routes(app: Arc<App>) -> Routes {
-    let loopback = crate::server::request_info().and_then(
-        |info: Arc<crate::server::RequestInfo>| async move {
-            if info.client.is_local() {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        },
-    );
-    let a = app.clone();
+    use crate::pages::operator::{Admitted, operator};
     let jobs = warp::path!("scheduler")
         .and(warp::get())
-        .and(loopback.clone())
-        .and_then(move |()| {
-            let app = a.clone();
-            async move { done(scheduler_page(&app)) }
+        .and(operator(app.clone()))
+        .and_then(|admitted: Admitted| async move {
+            match admitted {
+                Ok(v) => done(scheduler_page(&v.app)),
+                Err(refused) => Ok(refused),
+            }
         });
     let alerts = warp::path!("alerts")
         .and(warp::get())
-        .and(loopback)
-        .and_then(move |()| {
-            let app = app.clone();
-            async move { done(alerts_page(&app)) }
+        .and(operator(app))
+        .and_then(|admitted: Admitted| async move {
+            match admitted {
+                Ok(v) => done(alerts_page(&v.app)),
+                Err(refused) => Ok(refused),
+            }
         });
     jobs.or(alerts).unify().boxed()
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use notify::config::Environment;
 use notify::domain::accounts::second_factor::totp_code;
 use notify::domain::accounts::users::{self, NewUser};
 use notify::domain::accounts::{Actor, sign_in::SIGN_IN_FAILED};
@@ -17,6 +18,7 @@ use storage::records::{Permission, UserState};
 use uuid::Uuid;
 
 use crate::common::TestServer;
+use crate::common::cut_proxy::CutProxy;
 
 const PASSWORD: &str = "a long and unusual passphrase";
 
@@ -527,4 +529,95 @@ async fn a_first_sign_in_link_lets_the_first_administrator_in() {
     // The link worked once.
     let mut again = Browser::new(&s);
     assert_eq!(again.get(&path).await.status, 404);
+}
+
+/// Issue 28: the operator pages show nothing by address alone. In production even a browser
+/// on the machine itself (or a reverse proxy there, or a forged header) is sent to sign in; a
+/// member of a service without platform admin gets the 403 page; a signed-in platform admin sees
+/// them. In development, a browser on this machine talking straight to the server still does
+/// (how a developer reads the first sign-in code), but not one whose request came through a
+/// proxy that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_pages_need_a_signed_in_platform_admin() {
+    const PAGES: [&str; 3] = ["/outbox", "/scheduler", "/alerts"];
+    let s = TestServer::start_with(|c| c.environment = Environment::Production).await;
+    let proxy = CutProxy::start(s.port()).await;
+    let mut nobody = Browser::new(&s);
+    let mut through_proxy = Browser::new(&s);
+    through_proxy.base = proxy.endpoint();
+    for path in PAGES {
+        let page = nobody.get(path).await;
+        assert_eq!(
+            (page.status, page.location.as_str()),
+            (303, "/sign-in"),
+            "{path}"
+        );
+        let page = through_proxy.get(path).await;
+        assert_eq!(
+            (page.status, page.location.as_str()),
+            (303, "/sign-in"),
+            "{path}"
+        );
+        let req = nobody
+            .client
+            .get(format!("{}{path}", s.base))
+            .header("x-forwarded-for", "127.0.0.1");
+        assert_eq!(nobody.send(req).await.status, 303, "{path}");
+    }
+    assert_eq!(nobody.get("/").await.location, "/your-services");
+
+    // A member of a service, without platform admin.
+    let member = "member@example.gov.uk";
+    person(&s, member, vec![Permission::ViewActivity]).await;
+    let mut b = Browser::new(&s);
+    let seen = emails_to(&s, member);
+    assert_eq!(b.password(member, PASSWORD).await.status, 303);
+    let code = emailed_code(&s, member, seen).await;
+    assert_eq!(b.code(&code).await.location, "/your-services");
+    for path in PAGES {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 403, "{path}");
+        assert!(!page.body.contains("Scheduled jobs") && !page.body.contains("<table"));
+    }
+    assert_eq!(b.get("/").await.location, "/your-services");
+
+    // A platform admin.
+    let admin = "admin@example.gov.uk";
+    users::create_user(
+        &s.app,
+        &Actor::operator(),
+        NewUser {
+            name: "Ada Admin".into(),
+            email_address: admin.into(),
+            mobile_number: None,
+            platform_admin: true,
+            auth_type: None,
+            password: Some(PASSWORD.into()),
+        },
+    )
+    .await
+    .unwrap();
+    let mut a = Browser::new(&s);
+    let seen = emails_to(&s, admin);
+    assert_eq!(a.password(admin, PASSWORD).await.status, 303);
+    let code = emailed_code(&s, admin, seen).await;
+    assert_eq!(a.code(&code).await.status, 303);
+    for path in PAGES.into_iter().chain(["/"]) {
+        let page = a.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.location);
+    }
+
+    // Development: the developer's own browser, straight to the server; not through a proxy
+    // that says it is one.
+    let d = TestServer::start().await;
+    assert_eq!(d.app.config.environment, Environment::Development);
+    let mut dev = Browser::new(&d);
+    for path in PAGES.into_iter().chain(["/"]) {
+        assert_eq!(dev.get(path).await.status, 200, "{path}");
+        let req = dev
+            .client
+            .get(format!("{}{path}", d.base))
+            .header("forwarded", "for=127.0.0.1");
+        assert_eq!(dev.send(req).await.status, 303, "{path}");
+    }
 }

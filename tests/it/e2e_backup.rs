@@ -5,21 +5,26 @@
 //! found by `notify check --backup` and refused by `notify restore`, which leaves nothing; a
 //! restore into a data directory that is not empty is refused. A second test keeps its backups
 //! in moto's S3 (the harness's S3-compatible server): precompiled letters' PDFs go with the
-//! backup and come back byte for byte after a restore from the bucket.
+//! backup and come back byte for byte after a restore from the bucket. A backup made with
+//! `--no-secrets` carries no key and restores only with the right `--encryption-key-file`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::common::binary::{Served, free_port};
 use crate::common::servers::S3Server;
 use crate::common::{claims_for, secret_of, sign};
 
 /// Notifications acknowledged before the backup begins.
 const BEFORE: usize = 150;
+
+/// Sends a second while the backup runs.
+const RATE_PER_SEC: u64 = 50;
 
 fn run(data_dir: &Path, port: u16, args: &[&str]) -> Output {
     run_with(data_dir, port, args, &[])
@@ -47,46 +52,6 @@ fn ok(out: Output, what: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_server(data_dir: &Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_notify"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("NOTIFY_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let url = format!("http://127.0.0.1:{port}/_status");
-    while !reqwest::get(&url)
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
 }
 
 /// The v2 API as a client with one key sees it.
@@ -265,7 +230,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
 
     let (key, template) = make_service(dir.path(), &data, port);
 
-    let server = start_server(&data, port).await;
+    let server = Served::start(&data, port).await;
     let client = Client {
         base: format!("http://127.0.0.1:{port}"),
         key: key.clone(),
@@ -290,9 +255,13 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
             stop.clone(),
             sent_during.clone(),
         );
+        // A steady rate (as a real service sends), not as fast as one connection can go.
         tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1000 / RATE_PER_SEC));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut n = BEFORE;
             while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
                 if client.send(&template, n).await.is_some() {
                     sent_during.fetch_add(1, Ordering::Relaxed);
                 }
@@ -357,7 +326,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_notification() {
     let text = ok(checked, "check");
     assert!(text.ends_with("whole"), "{text}");
 
-    let server = start_server(&restored, port2).await;
+    let server = Served::start(&restored, port2).await;
     let client = Client {
         base: format!("http://127.0.0.1:{port2}"),
         ..client
@@ -438,7 +407,7 @@ async fn a_backup_in_s3_carries_letter_pdfs_and_restores_from_the_bucket() {
     let port = free_port();
     let (key, template) = make_service(dir.path(), &data, port);
 
-    let server = start_server(&data, port).await;
+    let server = Served::start(&data, port).await;
     let client = Client {
         base: format!("http://127.0.0.1:{port}"),
         key,
@@ -504,7 +473,7 @@ async fn a_backup_in_s3_carries_letter_pdfs_and_restores_from_the_bucket() {
     assert!(text.ends_with("whole"), "{text}");
     assert!(text.contains(", 0 missing"), "{text}");
 
-    let _server = start_server(&restored, port2).await;
+    let _server = Served::start(&restored, port2).await;
     let client = Client {
         base: format!("http://127.0.0.1:{port2}"),
         ..client
@@ -581,4 +550,98 @@ async fn the_scheduled_backup_job_keeps_the_newest_backups() {
         assert!(verified.problems.is_empty(), "{:?}", verified.problems);
         assert!(verified.files >= 4, "{folder}: {} files", verified.files);
     }
+}
+
+/// `--no-secrets`: the backup carries neither the encryption key nor the admin secret; a
+/// restore without the key is refused with what to do, a wrong key is refused by its
+/// fingerprint (leaving nothing), and the right one (`--encryption-key-file`) restores an
+/// appliance whose API keys still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_without_secrets_restores_only_with_the_right_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let (key, template) = make_service(dir.path(), &data, port);
+    let server = Served::start(&data, port).await;
+    let client = Client {
+        base: format!("http://127.0.0.1:{port}"),
+        key,
+        http: reqwest::Client::new(),
+    };
+    let id = client.send(&template, 1).await.expect("acknowledged");
+    drop(server);
+
+    let backups = dir.path().join("backups");
+    let said = ok(
+        run(
+            &data,
+            port,
+            &["backup", "--no-secrets", backups.to_str().unwrap()],
+        ),
+        "backup --no-secrets",
+    );
+    assert!(said.contains("secrets left out"), "{said}");
+    let folder = backup_folder(&backups);
+    assert!(!folder.join("secrets").exists());
+    let sums = std::fs::read_to_string(folder.join("SHA256SUMS")).unwrap();
+    assert!(!sums.contains("secrets/"), "{sums}");
+
+    let restored = dir.path().join("restored");
+    let port2 = free_port();
+    let refused = run(&restored, port2, &["restore", backups.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("--encryption-key-file"), "{why}");
+
+    let wrong = dir.path().join("wrong-key");
+    {
+        use base64::Engine as _;
+        std::fs::write(
+            &wrong,
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )
+        .unwrap();
+    }
+    let refused = run(
+        &restored,
+        port2,
+        &[
+            "restore",
+            backups.to_str().unwrap(),
+            "--encryption-key-file",
+            wrong.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("is not the one this backup"), "{why}");
+    assert_eq!(
+        std::fs::read_dir(&restored).map(|d| d.count()).unwrap_or(0),
+        0,
+        "a refused restore leaves the data directory empty"
+    );
+
+    let right = data.join(notify::config::ENCRYPTION_KEY_FILE);
+    let said = ok(
+        run(
+            &restored,
+            port2,
+            &[
+                "restore",
+                backups.to_str().unwrap(),
+                "--encryption-key-file",
+                right.to_str().unwrap(),
+            ],
+        ),
+        "restore --encryption-key-file",
+    );
+    assert!(said.contains("encryption key from file"), "{said}");
+    let _server = Served::start(&restored, port2).await;
+    let client = Client {
+        base: format!("http://127.0.0.1:{port2}"),
+        ..client
+    };
+    let (status, body) = client.get(&id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["body"], "Hello Person 1");
 }

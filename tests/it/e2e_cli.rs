@@ -3,10 +3,12 @@
 //! while it runs (through its internal API), read the status endpoints, stop it with SIGTERM.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::common::binary::free_port;
 
 fn notify(data_dir: &Path, port: u16, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_notify"))
@@ -28,14 +30,6 @@ fn stdout(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A minimal HTTP/1.1 request; returns (status code, body).

@@ -404,32 +404,42 @@ async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
         answer["uri"].as_str().unwrap().starts_with("http://"),
         "a forged X-Forwarded-Proto changes nothing: {answer}"
     );
-    // Nor does a forged X-Forwarded-For: the peer is this machine, so the outbox page answers.
-    let resp = client
+    // A forged X-Forwarded-For names no client, and a request carrying one is not a browser
+    // on this machine talking to us directly: the operator page wants a signed-in admin.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirects
         .get(format!("{}/outbox", s.base))
-        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-for", "127.0.0.1")
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/sign-in");
 
-    // Behind a trusted proxy, the proxy's word counts: the client is elsewhere, so the
-    // page is refused, and it used https.
+    // Behind a trusted proxy, the proxy's word counts: the client is elsewhere (and so not the
+    // developer's own browser), and it used https.
     let proxied =
         TestServer::start_with(|c| c.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
-    let resp = client
+    let resp = no_redirects
         .get(format!("{}/outbox", proxied.base))
         .header("x-forwarded-for", "203.0.113.9")
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.status(), 303);
     let resp = client
         .get(format!("{}/outbox", proxied.base))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200, "the proxy itself is on this machine");
+    assert_eq!(
+        resp.status(),
+        200,
+        "a browser on this machine, straight to the server (development)"
+    );
     let token = proxied.token(&proxied.keys["test"]);
     let resp = client
         .post(format!("{}/v2/notifications/sms", proxied.base))
