@@ -16,7 +16,7 @@
 //!
 //! `mod.rs` has the whole [`Config`] and the loading order; each section has its own file
 //! (`server`, `log`, `keys`, `storage`, `providers`, `smtp`, `sms`, `callbacks`, `sending`,
-//! `scheduler`, `letters`, `print`, `metrics`, `accounts`, `backup`) with its defaults and its rules ([`Config::validate`]);
+//! `scheduler`, `letters`, `print`, `metrics`, `accounts`, `oidc`, `backup`) with its defaults and its rules ([`Config::validate`]);
 //! `layers` builds the layers, `error` words what went wrong, `secret` has [`Secret`].
 
 mod accounts;
@@ -28,6 +28,7 @@ mod layers;
 mod letters;
 mod log;
 mod metrics;
+mod oidc;
 mod print;
 mod providers;
 mod scheduler;
@@ -57,6 +58,7 @@ pub use keys::{
 pub use letters::{AntivirusConfig, LettersConfig};
 pub use log::{LogConfig, LogFormat};
 pub use metrics::{MIN_METRICS_TOKEN_LEN, MetricsConfig};
+pub use oidc::{DEFAULT_MFA_AMR, OidcConfig};
 pub use print::{PRINT_ZIP_HARD_LIMIT, PrintConfig, PrintSftpConfig, PrintTransportKind};
 pub use providers::{
     DeliveryConfig, EmailProviderKind, OutboxConfig, ProviderKind, ProvidersConfig, ReceiptsConfig,
@@ -133,6 +135,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// `[audit]`: how long the audit trail is kept.
     pub audit: AuditConfig,
+    /// `[oidc]`: single sign-on through an OpenID Connect identity provider (off by default).
+    pub oidc: OidcConfig,
 }
 
 impl Default for Config {
@@ -167,6 +171,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             accounts: AccountsConfig::default(),
             audit: AuditConfig::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -308,6 +313,7 @@ impl Config {
         self.metrics.validate()?;
         self.accounts.validate()?;
         self.audit.validate()?;
+        self.oidc.validate()?;
         self.secrets.validate()
     }
 }

@@ -70,7 +70,7 @@ fn anonymous_page(
 }
 
 /// Answer with `to`, the browser now holding `session`.
-fn signed_in_redirect(v: &Visit, to: &str, session: &NewSession) -> Response {
+pub(super) fn signed_in_redirect(v: &Visit, to: &str, session: &NewSession) -> Response {
     let mut r = redirect(to);
     session::set_session(&mut r, session, v.secure());
     r
@@ -84,6 +84,8 @@ fn sign_in_page(v: &Visit, email: &str, errors: FormErrors) -> Response {
             layout,
             email_address: email.to_string(),
             errors: errors.clone(),
+            sso: super::sso::button(&v.app.config.oidc),
+            only_sso: v.app.config.oidc.enabled && v.app.config.oidc.only_sso,
         })
     })
 }
@@ -100,6 +102,10 @@ async fn post_sign_in(v: Visit, body: Bytes) -> Response {
     let email = form.get("email_address");
     let password = form.raw("password");
     let mut errors = FormErrors::default();
+    if let Some(message) = super::sso::passwords_refused(&v.app.config.oidc) {
+        errors.add("sso", message);
+        return sign_in_page(&v, "", errors);
+    }
     let expected = v.cookie(session::CSRF_COOKIE).unwrap_or("").to_string();
     if !csrf_matches(&form.get("csrf_token"), &expected) {
         errors.add("email_address", FORM_EXPIRED);

@@ -55,6 +55,7 @@ pub mod retention;
 pub mod returned_letters;
 pub mod sms_providers;
 pub mod snapshot;
+pub mod sso;
 pub mod stats;
 pub mod tables;
 pub mod unsubscribe;

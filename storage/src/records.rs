@@ -265,6 +265,34 @@ pub struct LinkToken {
     pub used_at: Option<Micros>,
 }
 
+/// Single sign-on (OpenID Connect) state kept between our redirect to the identity provider
+/// and its redirect back, stored under a SHA-256 (see `sso`). Short-lived and single use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SsoRecord {
+    /// A sign-in sent to the identity provider, under the hash of its `state`: the ID token's
+    /// expected nonce and the PKCE verifier the code exchange needs.
+    Attempt {
+        nonce: String,
+        pkce_verifier: String,
+        expires_at: Micros,
+    },
+    /// A pending session (our second factor still to come) that a sign-in through the
+    /// identity provider started, under the session's hash: the sign-in is audited as SSO.
+    PendingSession {
+        provider: String,
+        expires_at: Micros,
+    },
+}
+
+impl SsoRecord {
+    pub fn expires_at(&self) -> Micros {
+        match self {
+            SsoRecord::Attempt { expires_at, .. }
+            | SsoRecord::PendingSession { expires_at, .. } => *expires_at,
+        }
+    }
+}
+
 string_enum!(
     InvitationStatus { Pending => "pending", Accepted => "accepted", Cancelled => "cancelled" }
 );

@@ -195,6 +195,7 @@ pub fn visit_all(v: &mut impl TableVisitor) -> Result<()> {
     v.visit(USER_SESSIONS, None)?;
     v.visit(VERIFY_CODES, Some(decodes::<VerifyCode>))?;
     v.visit(LINK_TOKENS, Some(decodes::<LinkToken>))?;
+    v.visit(SSO_STATES, Some(decodes::<SsoRecord>))?;
     v.visit(INVITATIONS, Some(decodes::<Invitation>))?;
     v.visit(SERVICE_INVITATIONS, None)?;
     v.visit(INVITATION_TOKENS, None)?;
@@ -259,6 +260,9 @@ pub const VERIFY_CODES: TableDefinition<(u128, u128), Bytes> =
     TableDefinition::new("user_code_id_verify_code");
 /// SHA-256 of a single-use link's token → what the link does (email sign-in, password reset).
 pub const LINK_TOKENS: TableDefinition<Bytes, Bytes> = TableDefinition::new("token_hash_link");
+/// SHA-256 of a single sign-on `state` (or of a pending session's id) → what the sign-in
+/// through the identity provider still needs ([`crate::records::SsoRecord`]); 10 minutes.
+pub const SSO_STATES: TableDefinition<Bytes, Bytes> = TableDefinition::new("sso_hash_record");
 pub const INVITATIONS: TableDefinition<u128, Bytes> =
     TableDefinition::new("invitation_id_invitation");
 /// (service id, invitation id): a service's invitations.
@@ -331,6 +335,7 @@ pub struct Tables<'txn> {
     pub user_sessions: LazyTable<'txn, (u128, Bytes), ()>,
     pub verify_codes: LazyTable<'txn, (u128, u128), Bytes>,
     pub link_tokens: LazyTable<'txn, Bytes, Bytes>,
+    pub sso_states: LazyTable<'txn, Bytes, Bytes>,
     pub invitations: LazyTable<'txn, u128, Bytes>,
     pub service_invitations: LazyTable<'txn, (u128, u128), ()>,
     pub invitation_tokens: LazyTable<'txn, Bytes, u128>,
@@ -398,6 +403,7 @@ impl<'txn> Tables<'txn> {
             user_sessions: LazyTable::new(txn, USER_SESSIONS),
             verify_codes: LazyTable::new(txn, VERIFY_CODES),
             link_tokens: LazyTable::new(txn, LINK_TOKENS),
+            sso_states: LazyTable::new(txn, SSO_STATES),
             invitations: LazyTable::new(txn, INVITATIONS),
             service_invitations: LazyTable::new(txn, SERVICE_INVITATIONS),
             invitation_tokens: LazyTable::new(txn, INVITATION_TOKENS),
@@ -463,6 +469,7 @@ impl<'txn> Tables<'txn> {
         t.user_sessions.open()?;
         t.verify_codes.open()?;
         t.link_tokens.open()?;
+        t.sso_states.open()?;
         t.invitations.open()?;
         t.service_invitations.open()?;
         t.invitation_tokens.open()?;

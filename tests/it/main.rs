@@ -32,6 +32,7 @@ mod retention;
 mod scheduler;
 mod sftp;
 mod sms_routing;
+mod sso;
 mod storage_faults;
 mod systemd;
 mod unsubscribe;

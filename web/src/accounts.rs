@@ -13,6 +13,10 @@ pub struct SignInPage {
     pub layout: Layout,
     pub email_address: String,
     pub errors: FormErrors,
+    /// `Some(provider name)` when single sign-on is on: a "Sign in with …" button.
+    pub sso: Option<String>,
+    /// Passwords are refused (`oidc.only_sso`): the button alone.
+    pub only_sso: bool,
 }
 
 /// `GET /two-factor`: the 6-digit code from a text message, an email or an authenticator app.
@@ -84,6 +88,8 @@ mod tests {
             layout,
             email_address: "<a>@example.com".into(),
             errors,
+            sso: None,
+            only_sso: false,
         }
         .render()
         .unwrap();

@@ -10,10 +10,12 @@ pub use askama;
 
 pub mod accounts;
 pub mod layout;
+pub mod sso;
 pub use accounts::{
     AuthenticatorPage, ChoosePasswordPage, ServiceLink, SignInPage, TwoFactorPage, YourServicesPage,
 };
 pub use layout::{Banner, Choice, FieldError, FormErrors, Layout, NavItem, ServiceNav, UserBar};
+pub use sso::SsoRefusedPage;
 
 /// `GET /`: what the appliance is doing right now.
 #[derive(Template)]

@@ -12,17 +12,17 @@
 //! - [`second_factor`]: authenticator apps (TOTP), codes by text message, links by email;
 //! - [`sign_in`]: the sign-in steps, lock-out, forgotten passwords;
 //! - [`invitations`]: inviting people to a service, accepting;
-//! - [`notify_service`]: the appliance's own service that sends account messages.
-//!
-//! Single sign-on plugs in at [`sessions::create_signed_in`] with [`sessions::SecondFactor::Idp`]
-//! once the identity provider has vouched for the person (and, when its ID token's `amr` says
-//! it did MFA, in place of our second factor).
+//! - [`notify_service`]: the appliance's own service that sends account messages;
+//! - [`oidc`]: single sign-on through an OpenID Connect identity provider; it ends at
+//!   [`sessions::create_signed_in`] with [`sessions::SecondFactor::Idp`] when the ID token's
+//!   `amr` says the provider did MFA, and in our second factor otherwise.
 
 pub mod actor;
 pub mod audit;
 pub mod invitations;
 pub mod links;
 pub mod notify_service;
+pub mod oidc;
 pub mod passwords;
 pub mod permissions;
 pub mod second_factor;
@@ -41,8 +41,10 @@ use super::{Context, JobOutcome};
 pub async fn delete_verify_codes(cx: &std::sync::Arc<Context>) -> JobOutcome {
     let (codes, links) = second_factor::delete_old_codes(cx).await?;
     let sessions = sessions::delete_expired(cx).await?;
+    let sso = oidc::delete_expired(cx).await?;
     Ok(format!(
-        "deleted {codes} codes, {links} expired links and {sessions} ended sessions"
+        "deleted {codes} codes, {links} expired links, {sessions} ended sessions and {sso} \
+         unfinished single sign-ons"
     ))
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use storage::StoreError;
-use storage::records::{Session, UserState};
+use storage::records::{Session, SsoRecord, UserState};
 
 use super::actor::{Actor, Person};
 use super::audit::{Action, Entry};
@@ -146,8 +146,15 @@ pub async fn create_signed_in(
     let how = second_factor.as_str();
     cx.store
         .write(move |ctx| {
+            // A pending session that single sign-on started (`oidc`) carries a mark: the
+            // sign-in its code completes is audited as SSO too.
+            let mut via_sso = matches!(second_factor, SecondFactor::Idp { .. });
             if let Some(old) = &replacing {
                 ctx.delete_session(old)?;
+                via_sso |= matches!(
+                    ctx.take_sso_record(old)?,
+                    Some(SsoRecord::PendingSession { .. })
+                );
             }
             let now = ctx.now_micros();
             let mut user = ctx
@@ -171,7 +178,11 @@ pub async fn create_signed_in(
             let actor = Actor::person(Person::new(user, Vec::new())).from(address);
             Entry::new(&actor, Action::SignedIn)
                 .subject(user_id)
-                .details(json!({"second_factor": how}))
+                .details(if via_sso {
+                    json!({"second_factor": how, "method": "sso"})
+                } else {
+                    json!({"second_factor": how})
+                })
                 .write(ctx)?;
             Ok(csrf_token)
         })
