@@ -6,8 +6,10 @@
 //!
 //! This module holds what every page shares: HTML and redirect responses, form bodies, and the
 //! error pages (a person never sees a stack trace or a JSON error). [`session`] is who is
-//! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages.
+//! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages; [`people`] forgotten passwords, invitations, team members
+//! and the person's profile.
 
+pub mod people;
 pub mod session;
 pub mod sign_in;
 
