@@ -66,6 +66,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::pages::sso::routes(app.clone()))
         .unify()
+        .or(crate::pages::people::routes(app.clone()))
+        .unify()
         .or(crate::receipts::routes(app.clone()))
         .unify()
         .or(crate::admin::unsubscribe_route(app.clone()))

@@ -7,10 +7,12 @@
 //! This module holds what every page shares: HTML and redirect responses, form bodies, and the
 //! error pages (a person never sees a stack trace or a JSON error). [`session`] is who is
 //! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages; [`sso`] single
-//! sign-on's redirects to and from the identity provider; [`operator`] who may see the operator
+//! sign-on's redirects to and from the identity provider; [`people`] forgotten passwords,
+//! invitations, team members and the person's profile; [`operator`] who may see the operator
 //! pages.
 
 pub mod operator;
+pub mod people;
 pub mod session;
 pub mod sign_in;
 pub mod sso;

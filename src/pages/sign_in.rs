@@ -29,9 +29,9 @@ pub const LANDING: &str = "/your-services";
 
 /// Upstream's answer to a form whose CSRF token is missing or wrong (the form was open too
 /// long, or was not ours).
-const FORM_EXPIRED: &str = "Your session has expired. Try again.";
+pub(crate) const FORM_EXPIRED: &str = "Your session has expired. Try again.";
 
-fn user_bar(s: &Checked) -> Option<UserBar> {
+pub(crate) fn user_bar(s: &Checked) -> Option<UserBar> {
     Some(UserBar {
         name: s.person.user.name.clone(),
         platform_admin: s.person.user.platform_admin,
@@ -39,7 +39,7 @@ fn user_bar(s: &Checked) -> Option<UserBar> {
 }
 
 /// A page's layout for a signed-in (or pending) person.
-fn layout_for(title: &str, s: &Checked, errors: &FormErrors) -> Layout {
+pub(crate) fn layout_for(title: &str, s: &Checked, errors: &FormErrors) -> Layout {
     let mut layout = Layout::new(title);
     layout.csrf_token = s.session.csrf_token.clone();
     layout.has_errors = !errors.is_empty();
@@ -50,7 +50,7 @@ fn layout_for(title: &str, s: &Checked, errors: &FormErrors) -> Layout {
 }
 
 /// A page shown before any session, with the form token it must post back.
-fn anonymous_page(
+pub(crate) fn anonymous_page(
     v: &Visit,
     status: StatusCode,
     title: &str,
@@ -70,7 +70,7 @@ fn anonymous_page(
 }
 
 /// Answer with `to`, the browser now holding `session`.
-pub(super) fn signed_in_redirect(v: &Visit, to: &str, session: &NewSession) -> Response {
+pub(crate) fn signed_in_redirect(v: &Visit, to: &str, session: &NewSession) -> Response {
     let mut r = redirect(to);
     session::set_session(&mut r, session, v.secure());
     r
@@ -136,18 +136,21 @@ async fn post_sign_in(v: Visit, body: Bytes) -> Response {
 // ---- /two-factor ----
 
 fn two_factor_page(s: &Checked, errors: FormErrors) -> Response {
-    let (lede, label) = match s.person.user.auth_type {
+    let (lede, label, not_received) = match s.person.user.auth_type {
         AuthType::Totp => (
             "Open your authenticator app and enter the 6-digit code it shows for Notify.",
             "Code from your authenticator app",
+            None,
         ),
         AuthType::Sms => (
             "We've sent you a text message with a security code.",
             "Text message code",
+            Some(("/text-not-received", "Not received a text message?")),
         ),
         AuthType::Email => (
             "We've sent you an email with a security code.",
             "Email code",
+            Some(("/email-not-received", "Not received an email?")),
         ),
     };
     let title = "Check your security code";
@@ -162,6 +165,7 @@ fn two_factor_page(s: &Checked, errors: FormErrors) -> Response {
             layout: layout_for(title, s, &errors),
             lede: lede.to_string(),
             label: label.to_string(),
+            not_received: not_received.map(|(h, t)| (h.to_string(), t.to_string())),
             errors,
         },
     )

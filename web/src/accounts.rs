@@ -28,6 +28,9 @@ pub struct TwoFactorPage {
     pub lede: String,
     /// The field's label ("Text message code", ...).
     pub label: String,
+    /// (href, text) of the "not received" link for codes that are sent ("Not received a text
+    /// message?"); none for an authenticator app.
+    pub not_received: Option<(String, String)>,
     pub errors: FormErrors,
 }
 

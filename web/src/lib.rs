@@ -10,11 +10,16 @@ pub use askama;
 
 pub mod accounts;
 pub mod layout;
+pub mod people;
 pub mod sso;
 pub use accounts::{
     AuthenticatorPage, ChoosePasswordPage, ServiceLink, SignInPage, TwoFactorPage, YourServicesPage,
 };
 pub use layout::{Banner, Choice, FieldError, FormErrors, Layout, NavItem, ServiceNav, UserBar};
+pub use people::{
+    ButtonForm, EditMemberPage, ForgotPasswordPage, InvitePage, InvitedRow, MemberRow,
+    NewPasswordPage, NoticePage, PermissionMark, RegisterPage, TeamPage, UserProfilePage,
+};
 pub use sso::SsoRefusedPage;
 
 /// `GET /`: what the appliance is doing right now.
