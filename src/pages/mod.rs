@@ -6,10 +6,17 @@
 //!
 //! This module holds what every page shares: HTML and redirect responses, form bodies, and the
 //! error pages (a person never sees a stack trace or a JSON error). [`session`] is who is
-//! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages.
+//! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages; [`services`] what a
+//! service's pages share, its dashboard and adding a service; [`templates`], [`send`] (one
+//! message to one recipient) and [`activity`] (sent messages, one message) the pages of a
+//! service.
 
+pub mod activity;
+pub mod send;
+pub mod services;
 pub mod session;
 pub mod sign_in;
+pub mod templates;
 
 use std::collections::HashMap;
 

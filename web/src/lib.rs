@@ -9,7 +9,11 @@ use askama::Template;
 pub use askama;
 
 pub mod accounts;
+pub mod activity;
+pub mod dashboard;
 pub mod layout;
+pub mod send;
+pub mod template_pages;
 pub use accounts::{
     AuthenticatorPage, ChoosePasswordPage, ServiceLink, SignInPage, TwoFactorPage, YourServicesPage,
 };
