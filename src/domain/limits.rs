@@ -96,6 +96,21 @@ impl Limits {
         Ok(())
     }
 
+    /// Today's count of messages of this type and the service's daily limit for it (the
+    /// dashboard shows what is left).
+    pub fn used_today(
+        &self,
+        store: &Store,
+        service: &Service,
+        t: NotificationType,
+    ) -> DomainResult<(u64, u64)> {
+        let name = t.as_str();
+        Ok((
+            self.sent_today(store, service.id, name)?,
+            Self::limit_for(service, name),
+        ))
+    }
+
     /// Whether `count` more messages of this type fit in today's limit (a bulk send checks its
     /// whole sheet at once, as upstream's `process-job` does).
     pub fn fits_daily(

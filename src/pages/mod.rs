@@ -9,13 +9,19 @@
 //! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages; [`sso`] single
 //! sign-on's redirects to and from the identity provider; [`people`] forgotten passwords,
 //! invitations, team members and the person's profile; [`operator`] who may see the operator
-//! pages.
+//! pages; [`services`] what a service's pages share, its dashboard and adding a service;
+//! [`templates`], [`send`] (one message to one recipient) and [`activity`] (sent messages, one
+//! message) the pages of a service.
 
+pub mod activity;
 pub mod operator;
 pub mod people;
+pub mod send;
+pub mod services;
 pub mod session;
 pub mod sign_in;
 pub mod sso;
+pub mod templates;
 
 use std::collections::HashMap;
 

@@ -30,6 +30,7 @@ mod print_sftp;
 mod receipts;
 mod retention;
 mod scheduler;
+mod service_pages;
 mod sftp;
 mod sms_routing;
 mod sso;

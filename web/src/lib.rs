@@ -9,9 +9,13 @@ use askama::Template;
 pub use askama;
 
 pub mod accounts;
+pub mod activity;
+pub mod dashboard;
 pub mod layout;
 pub mod people;
+pub mod send;
 pub mod sso;
+pub mod template_pages;
 pub use accounts::{
     AuthenticatorPage, ChoosePasswordPage, ServiceLink, SignInPage, TwoFactorPage, YourServicesPage,
 };

@@ -1,0 +1,563 @@
+//! A service's templates: the list (`/services/{id}/templates`, or `/templates/{type}` for one
+//! type), one template with its preview (`/templates/{template_id}`), adding one
+//! (`/templates/add-{email|sms}`), editing (`/templates/{template_id}/edit`) and deleting
+//! (`/templates/{template_id}/delete`, which archives it: messages sent with it keep it).
+//!
+//! Changes go through the domain's `create_template` / `update_template` /
+//! `archive_template`, which check `manage_templates` and audit.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use storage::records::{NotificationType, Permission, Service, Template};
+use uuid::Uuid;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use web::template_pages::{MessagePreview, TemplateRow};
+use web::{FormErrors, NavItem};
+
+use super::services::{InService, Section, channel_name, enter, refusal, service_layout, when};
+use super::session::{Visit, csrf_matches, visit};
+use super::{Form, PageError, html, ok, redirect, respond};
+use crate::app::App;
+use crate::domain::accounts::Need;
+use crate::domain::templates::{self as domain, NewTemplate, TemplateUpdate};
+use crate::domain::{Code, DomainError};
+use crate::templates::placeholders::Personalisation;
+
+/// Upstream's message for a required field left empty.
+const CANNOT_BE_EMPTY: &str = "Cannot be empty";
+
+/// How `template` will look with `values` filled in (placeholders without a value show as
+/// `((name))`), sent by `service` to `to` (empty: not yet known).
+pub fn preview(
+    service: &Service,
+    template: &Template,
+    values: &Map<String, Value>,
+    to: &str,
+) -> MessagePreview {
+    let p = Personalisation::new(values);
+    let mut out = MessagePreview {
+        kind: template.template_type.as_str().to_string(),
+        to: to.to_string(),
+        ..MessagePreview::default()
+    };
+    let subject = template.subject.clone().unwrap_or_default();
+    match template.template_type {
+        NotificationType::Email => {
+            out.from = service.name.clone();
+            out.subject = crate::templates::email::render_email_subject(&subject, &p);
+            out.html_body = crate::domain::content::email_html(template, values);
+        }
+        NotificationType::Sms => {
+            out.text_body = crate::templates::sms::render_sms_body(&template.content, &p);
+            let prefix = service.prefix_sms.then_some(service.name.as_str());
+            let delivered =
+                crate::templates::sms::render_sms_for_delivery(&template.content, &p, prefix);
+            out.fragments = crate::templates::sms::fragment_count(&delivered);
+        }
+        NotificationType::Letter => {
+            out.subject = crate::templates::email::render_letter_subject(&subject, &p);
+            out.text_body = crate::templates::email::render_letter_body(&template.content, &p);
+        }
+    }
+    out
+}
+
+fn kind_label(t: NotificationType) -> String {
+    format!("{} template", channel_name(t))
+}
+
+/// The `{template_type}` of a URL ("email", "sms", "letter").
+fn parse_kind(text: &str) -> Option<NotificationType> {
+    NotificationType::parse(text)
+}
+
+// ---- list ----
+
+fn list(v: &Visit, s: &InService, kind: Option<NotificationType>) -> Result<Response, PageError> {
+    let templates = domain::list_templates(&v.app.store, s.id(), kind, false)?;
+    let base = format!("/services/{}/templates", s.id());
+    let mut filters = vec![NavItem {
+        label: "All".into(),
+        href: base.clone(),
+        current: kind.is_none(),
+    }];
+    for t in NotificationType::ALL {
+        filters.push(NavItem {
+            label: channel_name(*t).to_string(),
+            href: format!("{base}/{}", t.as_str()),
+            current: kind == Some(*t),
+        });
+    }
+    let add_links = if s.may(Need::Permission(Permission::ManageTemplates)) {
+        [NotificationType::Email, NotificationType::Sms]
+            .iter()
+            .map(|t| NavItem {
+                label: format!("New {} template", channel_name(*t).to_lowercase()),
+                href: format!("{base}/add-{}", t.as_str()),
+                current: false,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(ok(&web::template_pages::TemplatesPage {
+        layout: service_layout("Templates", s, Section::Templates, false),
+        filters,
+        templates: templates
+            .iter()
+            .map(|t| TemplateRow {
+                href: format!("{base}/{}", t.id),
+                name: t.name.clone(),
+                kind: kind_label(t.template_type),
+            })
+            .collect(),
+        add_links,
+    }))
+}
+
+// ---- one template ----
+
+fn view(v: &Visit, s: &InService, template_id: Uuid) -> Result<Response, PageError> {
+    let t = domain::get_template(&v.app.store, s.id(), template_id)?;
+    if t.archived || t.hidden {
+        return Err(PageError::NotFound);
+    }
+    let base = format!("/services/{}/templates/{}", s.id(), t.id);
+    let can_manage = s.may(Need::Permission(Permission::ManageTemplates));
+    let can_send = t.template_type != NotificationType::Letter
+        && s.may(Need::MemberWith(Permission::SendMessages));
+    let now = v.app.store.clock().now_micros();
+    Ok(ok(&web::template_pages::TemplatePage {
+        layout: service_layout(&t.name, s, Section::Templates, false),
+        name: t.name.clone(),
+        kind: kind_label(t.template_type),
+        preview: preview(&s.service, &t, &Map::new(), ""),
+        send_href: can_send.then(|| format!("/services/{}/send/{}/one-off", s.id(), t.id)),
+        edit_href: can_manage.then(|| format!("{base}/edit")),
+        delete_href: can_manage.then(|| format!("{base}/delete")),
+        version: t.version,
+        last_edited: when(t.updated_at.unwrap_or(t.created_at), now),
+    }))
+}
+
+async fn get_templates_part(service_id: String, part: String, v: Visit) -> Response {
+    if let Some(kind) = part.strip_prefix("add-") {
+        return get_add(service_id, kind.to_string(), v).await;
+    }
+    let s = match enter(&v, &service_id, Need::Member) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if let Some(kind) = parse_kind(&part) {
+        return respond(list(&v, &s, Some(kind)));
+    }
+    match Uuid::parse_str(&part) {
+        Ok(id) => respond(view(&v, &s, id)),
+        Err(_) => PageError::NotFound.into_response(),
+    }
+}
+
+async fn get_templates(service_id: String, v: Visit) -> Response {
+    match enter(&v, &service_id, Need::Member) {
+        Ok(s) => respond(list(&v, &s, None)),
+        Err(r) => *r,
+    }
+}
+
+// ---- add and edit ----
+
+/// What the form posted.
+struct Typed {
+    name: String,
+    subject: String,
+    content: String,
+}
+
+impl Typed {
+    fn from(form: &Form) -> Typed {
+        Typed {
+            name: form.get("name"),
+            subject: form.get("subject"),
+            content: form.raw("template_content"),
+        }
+    }
+
+    /// The form's own checks, with upstream's wording.
+    fn errors(&self, kind: NotificationType) -> FormErrors {
+        let mut errors = FormErrors::default();
+        if self.name.is_empty() {
+            errors.add("name", CANNOT_BE_EMPTY);
+        }
+        if kind != NotificationType::Sms && self.subject.is_empty() {
+            errors.add("subject", CANNOT_BE_EMPTY);
+        }
+        if self.content.trim().is_empty() {
+            errors.add("template_content", CANNOT_BE_EMPTY);
+        }
+        errors
+    }
+}
+
+fn form_page(
+    s: &InService,
+    title: &str,
+    action: String,
+    kind: NotificationType,
+    typed: &Typed,
+    errors: FormErrors,
+) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    html(
+        status,
+        &web::template_pages::TemplateFormPage {
+            layout: service_layout(title, s, Section::Templates, !errors.is_empty()),
+            action,
+            kind: kind.as_str().to_string(),
+            name: typed.name.clone(),
+            subject: typed.subject.clone(),
+            content: typed.content.clone(),
+            errors,
+        },
+    )
+}
+
+fn add_title(kind: NotificationType) -> String {
+    format!("New {} template", channel_name(kind).to_lowercase())
+}
+
+/// Only emails and text messages are written in this form (letters need their address
+/// block and postage).
+fn addable(kind: &str) -> Option<NotificationType> {
+    parse_kind(kind).filter(|k| *k != NotificationType::Letter)
+}
+
+async fn get_add(service_id: String, kind: String, v: Visit) -> Response {
+    let Some(kind) = addable(&kind) else {
+        return PageError::NotFound.into_response();
+    };
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let typed = Typed {
+        name: String::new(),
+        subject: String::new(),
+        content: String::new(),
+    };
+    let action = format!("/services/{}/templates/add-{}", s.id(), kind.as_str());
+    form_page(
+        &s,
+        &add_title(kind),
+        action,
+        kind,
+        &typed,
+        FormErrors::default(),
+    )
+}
+
+/// A domain refusal of the form's values, shown against the message field.
+fn refused(e: &DomainError) -> Option<String> {
+    matches!(e.code(), Code::Invalid | Code::BadRequest).then(|| {
+        e.refusal()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.to_string())
+    })
+}
+
+async fn post_add(service_id: String, part: String, v: Visit, body: Bytes) -> Response {
+    let Some(kind) = part.strip_prefix("add-").and_then(addable) else {
+        return PageError::NotFound.into_response();
+    };
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let form = Form::parse(&body);
+    if !csrf_matches(&form.get("csrf_token"), &s.session.session.csrf_token) {
+        return PageError::Forbidden.into_response();
+    }
+    let typed = Typed::from(&form);
+    let action = format!("/services/{}/templates/add-{}", s.id(), kind.as_str());
+    let mut errors = typed.errors(kind);
+    if !errors.is_empty() {
+        return form_page(&s, &add_title(kind), action, kind, &typed, errors);
+    }
+    let new = NewTemplate {
+        template_type: kind.as_str().to_string(),
+        name: typed.name.clone(),
+        subject: (kind != NotificationType::Sms).then(|| typed.subject.clone()),
+        content: typed.content.clone(),
+        ..NewTemplate::default()
+    };
+    match domain::create_template(&v.app, &s.actor, s.id(), new).await {
+        Ok(t) => redirect(&format!("/services/{}/templates/{}", s.id(), t.id)),
+        Err(e) => match refused(&e) {
+            Some(message) => {
+                errors.add("template_content", message);
+                form_page(&s, &add_title(kind), action, kind, &typed, errors)
+            }
+            None => PageError::from(e).into_response(),
+        },
+    }
+}
+
+fn editable(v: &Visit, s: &InService, template_id: &str) -> Result<Template, Box<Response>> {
+    let id =
+        Uuid::parse_str(template_id).map_err(|_| Box::new(PageError::NotFound.into_response()))?;
+    let t = domain::get_template(&v.app.store, s.id(), id).map_err(refusal)?;
+    if t.archived || t.hidden {
+        return Err(Box::new(PageError::NotFound.into_response()));
+    }
+    Ok(t)
+}
+
+async fn get_edit(service_id: String, template_id: String, v: Visit) -> Response {
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let t = match editable(&v, &s, &template_id) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let typed = Typed {
+        name: t.name.clone(),
+        subject: t.subject.clone().unwrap_or_default(),
+        content: t.content.clone(),
+    };
+    let action = format!("/services/{}/templates/{}/edit", s.id(), t.id);
+    let title = format!("Edit {}", kind_label(t.template_type).to_lowercase());
+    form_page(
+        &s,
+        &title,
+        action,
+        t.template_type,
+        &typed,
+        FormErrors::default(),
+    )
+}
+
+async fn post_edit(service_id: String, template_id: String, v: Visit, body: Bytes) -> Response {
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let t = match editable(&v, &s, &template_id) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let form = Form::parse(&body);
+    if !csrf_matches(&form.get("csrf_token"), &s.session.session.csrf_token) {
+        return PageError::Forbidden.into_response();
+    }
+    let typed = Typed::from(&form);
+    let kind = t.template_type;
+    let action = format!("/services/{}/templates/{}/edit", s.id(), t.id);
+    let title = format!("Edit {}", kind_label(kind).to_lowercase());
+    let mut errors = typed.errors(kind);
+    if !errors.is_empty() {
+        return form_page(&s, &title, action, kind, &typed, errors);
+    }
+    let update = TemplateUpdate {
+        name: Some(typed.name.clone()),
+        subject: (kind != NotificationType::Sms).then(|| typed.subject.clone()),
+        content: Some(typed.content.clone()),
+        ..TemplateUpdate::default()
+    };
+    match domain::update_template(&v.app, &s.actor, s.id(), t.id, update).await {
+        Ok(t) => redirect(&format!("/services/{}/templates/{}", s.id(), t.id)),
+        Err(e) => match refused(&e) {
+            Some(message) => {
+                errors.add("template_content", message);
+                form_page(&s, &title, action, kind, &typed, errors)
+            }
+            None => PageError::from(e).into_response(),
+        },
+    }
+}
+
+// ---- delete (archive) ----
+
+async fn get_delete(service_id: String, template_id: String, v: Visit) -> Response {
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let t = match editable(&v, &s, &template_id) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    ok(&web::template_pages::DeleteTemplatePage {
+        layout: service_layout(
+            &format!("Delete ‘{}’", t.name),
+            &s,
+            Section::Templates,
+            false,
+        ),
+        name: t.name.clone(),
+        action: format!("/services/{}/templates/{}/delete", s.id(), t.id),
+    })
+}
+
+async fn post_delete(service_id: String, template_id: String, v: Visit, body: Bytes) -> Response {
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let t = match editable(&v, &s, &template_id) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let form = Form::parse(&body);
+    if !csrf_matches(&form.get("csrf_token"), &s.session.session.csrf_token) {
+        return PageError::Forbidden.into_response();
+    }
+    match domain::archive_template(&v.app, &s.actor, s.id(), t.id).await {
+        Ok(_) => redirect(&format!("/services/{}/templates", s.id())),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// The template pages' routes.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let v = visit(app);
+    let body = crate::server::bodies::bytes;
+    let list = warp::path!("services" / String / "templates")
+        .and(warp::get())
+        .and(v.clone())
+        .then(get_templates);
+    let part = warp::path!("services" / String / "templates" / String)
+        .and(warp::get())
+        .and(v.clone())
+        .then(get_templates_part);
+    let add = warp::path!("services" / String / "templates" / String)
+        .and(warp::post())
+        .and(v.clone())
+        .and(body())
+        .then(post_add);
+    let edit_get = warp::path!("services" / String / "templates" / String / "edit")
+        .and(warp::get())
+        .and(v.clone())
+        .then(get_edit);
+    let edit_post = warp::path!("services" / String / "templates" / String / "edit")
+        .and(warp::post())
+        .and(v.clone())
+        .and(body())
+        .then(post_edit);
+    let delete_get = warp::path!("services" / String / "templates" / String / "delete")
+        .and(warp::get())
+        .and(v.clone())
+        .then(get_delete);
+    let delete_post = warp::path!("services" / String / "templates" / String / "delete")
+        .and(warp::post())
+        .and(v)
+        .and(body())
+        .then(post_delete);
+    list.or(part)
+        .unify()
+        .or(add)
+        .unify()
+        .or(edit_get)
+        .unify()
+        .or(edit_post)
+        .unify()
+        .or(delete_get)
+        .unify()
+        .or(delete_post)
+        .unify()
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_asks_for_what_each_type_needs() {
+        let typed = Typed {
+            name: String::new(),
+            subject: String::new(),
+            content: "  ".into(),
+        };
+        let email = typed.errors(NotificationType::Email);
+        let fields: Vec<_> = email.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "subject", "template_content"]);
+        let sms = typed.errors(NotificationType::Sms);
+        assert!(sms.on("subject").is_empty());
+        assert_eq!(sms.on("name"), CANNOT_BE_EMPTY);
+        assert_eq!(addable("email"), Some(NotificationType::Email));
+        assert_eq!(addable("letter"), None);
+        assert_eq!(addable("fax"), None);
+    }
+
+    #[test]
+    fn previews_show_placeholders_until_filled_and_count_fragments() {
+        let service = crate::domain::services::new_service_record("Parking", true, 0)
+            .expect("a valid service record");
+        let mut t = Template {
+            id: Uuid::new_v4(),
+            service_id: service.id,
+            name: "Reminder".into(),
+            template_type: NotificationType::Sms,
+            subject: None,
+            content: "Hello ((name)), your permit is ready.".into(),
+            version: 1,
+            archived: false,
+            hidden: false,
+            postage: None,
+            letter_contact_id: None,
+            created_at: 0,
+            updated_at: None,
+            created_by: None,
+        };
+        let empty = preview(&service, &t, &Map::new(), "");
+        assert!(empty.text_body.contains("((name))"), "{}", empty.text_body);
+        assert_eq!(empty.fragments, 1);
+        let mut values = Map::new();
+        values.insert("name".into(), Value::String("Ann".into()));
+        let filled = preview(&service, &t, &values, "07700900123");
+        assert!(filled.text_body.contains("Hello Ann"));
+        assert_eq!(filled.to, "07700900123");
+        t.template_type = NotificationType::Email;
+        t.subject = Some("Permit for ((name))".into());
+        t.content = "Dear ((name))\n\nIt is <b>ready</b>.".into();
+        let email = preview(&service, &t, &values, "");
+        assert_eq!(email.subject, "Permit for Ann");
+        assert_eq!(email.from, "Parking");
+        assert!(email.html_body.contains("Dear Ann"));
+        assert!(!email.html_body.contains("<b>"), "{}", email.html_body);
+    }
+}
