@@ -6,7 +6,6 @@ only-SSO sign-in page. Our pages pass axe and are saved as screenshots."""
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -16,6 +15,8 @@ import pytest
 from conftest import Server, free_port, look
 
 EMAIL = "casey.sso@example.gov.uk"
+# The provider is installed in tests/clients/.venv (tests/clients/setup.sh).
+PYTHON = os.path.join(os.path.dirname(__file__), "..", "clients", ".venv", "bin", "python3")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def provider():
     issuer = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
+        [PYTHON, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=log,
         env=dict(os.environ, NO_COLOR="1"),
