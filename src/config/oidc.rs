@@ -152,7 +152,8 @@ mod tests {
     #[test]
     fn on_needs_issuer_client_and_callback_url() {
         on().validate().unwrap();
-        let cases: [(&str, fn(&mut OidcConfig)); 5] = [
+        type Breaks = fn(&mut OidcConfig);
+        let cases: [(&str, Breaks); 5] = [
             ("oidc.issuer", |c| c.issuer = "login.example".into()),
             ("oidc.client_id", |c| c.client_id = " ".into()),
             ("oidc.redirect_url", |c| {

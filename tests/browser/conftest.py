@@ -24,9 +24,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, port=None, settings=None):
+        """`settings`: more NOTIFY_* variables (a test's own server, e.g. single sign-on's)."""
         self.bin = os.environ["NOTIFY_BIN"]
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         # The harness's own NOTIFY_BIN, NOTIFY_AXE... are not settings: the server refuses
@@ -41,6 +42,7 @@ class Server:
             NOTIFY_DISK__MIN_FREE_MB="0",
             NOTIFY_DELIVERY__RETRY_DELAY_SECONDS="1",
         )
+        self.env.update(settings or {})
         # Beside the data directory, which the server creates on its first start.
         self.log = open(os.path.join(os.path.dirname(data_dir), "server.log"), "w")
         self.proc = subprocess.Popen([self.bin, "serve"], env=self.env, stdout=self.log, stderr=self.log)
