@@ -94,9 +94,9 @@ fn notice(
     )
 }
 
-/// The signed-in visitor, or the answer that sends them to sign in.
-fn signed_in(v: &Visit) -> Result<Checked, Response> {
-    v.signed_in().ok_or_else(|| redirect("/sign-in"))
+/// The signed-in visitor, or where to send them (to sign in).
+fn signed_in(v: &Visit) -> Result<Checked, &'static str> {
+    v.signed_in().ok_or("/sign-in")
 }
 
 /// A signed-in form's token matches its session (else 403: not from our page).
@@ -228,12 +228,12 @@ async fn post_new_password(token: String, v: Visit, body: Bytes) -> Response {
 
 // ---- /text-not-received, /email-not-received, /send-new-code ----
 
-/// Half way through signing in (password only), or the answer that sends them back.
-fn pending(v: &Visit) -> Result<Checked, Response> {
+/// Half way through signing in (password only), or where to send them.
+fn pending(v: &Visit) -> Result<Checked, &'static str> {
     match v.session() {
         Some(s) if s.is_pending() => Ok(s),
-        Some(_) => Err(redirect(LANDING)),
-        None => Err(redirect("/sign-in")),
+        Some(_) => Err(LANDING),
+        None => Err("/sign-in"),
     }
 }
 
@@ -246,8 +246,8 @@ fn resend_button() -> Option<ButtonForm> {
 }
 
 async fn get_text_not_received(v: Visit) -> Response {
-    if let Err(r) = pending(&v) {
-        return r;
+    if let Err(to) = pending(&v) {
+        return redirect(to);
     }
     notice(
         &v,
@@ -264,8 +264,8 @@ async fn get_text_not_received(v: Visit) -> Response {
 }
 
 async fn get_email_not_received(v: Visit) -> Response {
-    if let Err(r) = pending(&v) {
-        return r;
+    if let Err(to) = pending(&v) {
+        return redirect(to);
     }
     notice(
         &v,
@@ -284,7 +284,7 @@ async fn post_send_new_code(v: Visit, body: Bytes) -> Response {
     let form = Form::parse(&body);
     let s = match pending(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     if let Err(e) = check_csrf(&s, &form) {
         return e.into_response();
@@ -519,7 +519,7 @@ fn invite_status(status: &str) -> String {
 async fn get_team(service_id: Uuid, v: Visit) -> Response {
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     let result: Result<Response, PageError> = (|| {
         let actor = s.actor(v.address());
@@ -628,7 +628,7 @@ fn invite_page(
 async fn get_invite(service_id: Uuid, v: Visit) -> Response {
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     respond(
         team_manager(&v, &s, service_id)
@@ -640,7 +640,7 @@ async fn post_invite(service_id: Uuid, v: Visit, host: Option<String>, body: Byt
     let form = Form::parse(&body);
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     let result: Result<Response, PageError> = async {
         let actor = team_manager(&v, &s, service_id)?;
@@ -723,7 +723,7 @@ async fn get_member(
 ) -> Response {
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     respond(team_manager(&v, &s, service_id).and_then(|_| {
         let (user, permissions) = member(&v, service_id, user_id)?;
@@ -744,7 +744,7 @@ async fn post_member(service_id: Uuid, user_id: Uuid, v: Visit, body: Bytes) -> 
     let form = Form::parse(&body);
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     let result: Result<Response, PageError> = async {
         let actor = team_manager(&v, &s, service_id)?;
@@ -769,7 +769,7 @@ async fn post_remove_member(service_id: Uuid, user_id: Uuid, v: Visit, body: Byt
     let form = Form::parse(&body);
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     let result: Result<Response, PageError> = async {
         let actor = team_manager(&v, &s, service_id)?;
@@ -798,7 +798,7 @@ async fn post_cancel_invitation(
     let form = Form::parse(&body);
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     let result: Result<Response, PageError> = async {
         let actor = team_manager(&v, &s, service_id)?;
@@ -821,7 +821,7 @@ async fn post_cancel_invitation(
 async fn get_user_profile(v: Visit) -> Response {
     let s = match signed_in(&v) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(to) => return redirect(to),
     };
     let user = &s.person.user;
     let method = match user.auth_type {

@@ -181,8 +181,9 @@ mod tests {
         .render()
         .unwrap();
         assert!(!html.contains("Ann <b>"));
-        assert!(html.contains("Can Send messages") || html.contains("Send messages"));
-        assert!(html.contains("Cannot Manage API integration"));
+        // Screen readers hear "Can" or "Cannot" before each permission.
+        assert!(html.contains("Can </span>Send messages"));
+        assert!(html.contains("Cannot </span>Manage API integration"));
         assert!(html.contains(r#"action="/services/s/cancel-invited-user/i""#));
         assert!(html.contains("Invite a team member"));
     }
