@@ -426,12 +426,14 @@ mod tests {
 
     #[test]
     fn answers_become_personalisation_and_hidden_fields() {
+        // The subject's placeholder comes first: ["thing", "name"].
         let t = template(NotificationType::Email, "Dear ((name))");
         let names = placeholders_to_ask(&t);
-        let form = Form::parse(b"recipient=ann%40example.com&pv0=Ann&pv1=ignored");
+        let form = Form::parse(b"recipient=ann%40example.com&pv0=permit&pv1=Ann&pv2=ignored");
         let answers = Answers::from_form(&form, names.len());
-        assert_eq!(answers.values, ["Ann"]);
+        assert_eq!(answers.values, ["permit", "Ann"]);
         let p = answers.personalisation(&t, &names);
+        assert_eq!(p["thing"], "permit");
         assert_eq!(p["name"], "Ann");
         assert_eq!(p["email address"], "ann@example.com");
         let carried = answers.carried();

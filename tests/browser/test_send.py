@@ -81,8 +81,8 @@ def test_a_team_sends_its_first_message_and_finds_it(server, context):
     page.keyboard.type("not an email address")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Continue"
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert page.locator(".error-summary").is_visible()
     assert page.get_by_label("Email address").input_value() == "not an email address"
     look(page, "send-recipient-error")
@@ -90,14 +90,14 @@ def test_a_team_sends_its_first_message_and_finds_it(server, context):
     tab_to(page, "placeholder_value")
     page.keyboard.type(EMAIL)
     page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "Personalise this message" in page.inner_text("h1")
     look(page, "send-placeholder")
     tab_to(page, "placeholder_value")
     page.keyboard.type("Bea")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     preview = page.inner_text("#preview")
     assert "Your permit, Bea" in preview and "Dear Bea" in preview, preview
     look(page, "send-check")
