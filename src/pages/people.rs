@@ -24,7 +24,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
-use web::{Banner, ButtonForm, Choice, FormErrors, Layout, NavItem, PermissionMark, ServiceNav};
+use web::{Banner, ButtonForm, Choice, FormErrors, Layout, PermissionMark};
 
 use super::session::{self, Visit, csrf_matches, visit};
 use super::sign_in::{FORM_EXPIRED, LANDING, anonymous_page, layout_for, signed_in_redirect};
@@ -136,10 +136,18 @@ fn forgot_password_page(
 }
 
 async fn get_forgot_password(v: Visit) -> Response {
+    if v.app.config.oidc.only_sso {
+        // Only single sign-on: there are no passwords to forget or reset.
+        return redirect("/sign-in");
+    }
     forgot_password_page(&v, "", FormErrors::default(), None)
 }
 
 async fn post_forgot_password(v: Visit, host: Option<String>, body: Bytes) -> Response {
+    if v.app.config.oidc.only_sso {
+        // Only single sign-on: there are no passwords to forget or reset.
+        return redirect("/sign-in");
+    }
     let form = Form::parse(&body);
     let email = form.get("email_address");
     let mut errors = FormErrors::default();
@@ -186,6 +194,10 @@ fn new_password_page(v: &Visit, token: &str, errors: FormErrors) -> Response {
 }
 
 async fn get_new_password(token: String, v: Visit) -> Response {
+    if v.app.config.oidc.only_sso {
+        // Only single sign-on: there are no passwords to forget or reset.
+        return redirect("/sign-in");
+    }
     match sign_in::new_password_link(&v.app, &token, LinkPurpose::PasswordReset) {
         Ok(_) => new_password_page(&v, &token, FormErrors::default()),
         Err(e) if e.code() == Code::NotFound => {
@@ -196,6 +208,10 @@ async fn get_new_password(token: String, v: Visit) -> Response {
 }
 
 async fn post_new_password(token: String, v: Visit, body: Bytes) -> Response {
+    if v.app.config.oidc.only_sso {
+        // Only single sign-on: there are no passwords to forget or reset.
+        return redirect("/sign-in");
+    }
     let form = Form::parse(&body);
     let mut errors = FormErrors::default();
     let expected = v.cookie(session::CSRF_COOKIE).unwrap_or("").to_string();
@@ -466,15 +482,10 @@ fn service_layout(
 ) -> Result<Layout, PageError> {
     let service = crate::domain::services::get_service(&v.app.store, service_id)?;
     let mut layout = layout_for(title, s, errors);
-    layout.service = Some(ServiceNav {
-        name: service.name,
-        trial_mode: service.restricted,
-        items: vec![NavItem {
-            label: "Team members".into(),
-            href: format!("/services/{service_id}/users"),
-            current: true,
-        }],
-    });
+    layout.service = Some(super::services::service_nav(
+        &service,
+        super::services::Section::Team,
+    ));
     Ok(layout)
 }
 

@@ -554,6 +554,15 @@ async fn only_sso_refuses_passwords_and_points_at_the_button() {
     assert!(!b.signed_in());
     let all = audit(&s).await;
     assert!(events(&all, "session.signed_in").is_empty());
+    // Nor are there passwords to forget or reset.
+    for path in ["/forgot-password", "/new-password/any-token"] {
+        let page = b.get(path).await;
+        assert_eq!(
+            (page.status, page.location.as_str()),
+            (303, "/sign-in"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
