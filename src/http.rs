@@ -29,7 +29,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and(warp::get())
         .and(crate::pages::operator::operator(app.clone()))
         .map(
-            |admitted: crate::pages::operator::Admitted| match admitted {
+            |admitted: crate::pages::operator::OperatorAccess| match admitted {
                 Ok(v) => crate::status::status_page(v.app),
                 Err(_) => crate::pages::redirect("/your-services"),
             },

@@ -110,10 +110,10 @@ pub fn page_route(app: Arc<App>) -> Routes {
         .and(crate::pages::operator::operator(app))
         .and(warp::query::<HashMap<String, String>>())
         .and_then(
-            |admitted: crate::pages::operator::Admitted, q: HashMap<String, String>| async move {
+            |admitted: crate::pages::operator::OperatorAccess, q: HashMap<String, String>| async move {
                 match admitted {
                     Ok(v) => done(page(&v.app, &q)),
-                    Err(refused) => Ok(refused),
+                    Err(refused) => Ok(*refused),
                 }
             },
         )

@@ -135,23 +135,23 @@ fn alerts_page(app: &App) -> Result<Response, AppError> {
 /// The `/scheduler` and `/alerts` pages, for a signed-in platform admin (or the developer
 /// convenience of [`crate::pages::operator`]).
 pub fn page_routes(app: Arc<App>) -> Routes {
-    use crate::pages::operator::{Admitted, operator};
+    use crate::pages::operator::{OperatorAccess, operator};
     let jobs = warp::path!("scheduler")
         .and(warp::get())
         .and(operator(app.clone()))
-        .and_then(|admitted: Admitted| async move {
+        .and_then(|admitted: OperatorAccess| async move {
             match admitted {
                 Ok(v) => done(scheduler_page(&v.app)),
-                Err(refused) => Ok(refused),
+                Err(refused) => Ok(*refused),
             }
         });
     let alerts = warp::path!("alerts")
         .and(warp::get())
         .and(operator(app))
-        .and_then(|admitted: Admitted| async move {
+        .and_then(|admitted: OperatorAccess| async move {
             match admitted {
                 Ok(v) => done(alerts_page(&v.app)),
-                Err(refused) => Ok(refused),
+                Err(refused) => Ok(*refused),
             }
         });
     jobs.or(alerts).unify().boxed()

@@ -24,23 +24,23 @@ const PROXY_HEADERS: [&str; 4] = ["forwarded", "x-forwarded-for", "x-real-ip", "
 
 /// The visit, when the visitor may see an operator page; otherwise the response to give
 /// instead (the sign-in page for nobody, the 403 page for a person without platform admin).
-pub type Admitted = Result<Visit, Response>;
+pub type OperatorAccess = Result<Visit, Box<Response>>;
 
 /// The filter operator pages run first.
 pub fn operator(
     app: Arc<App>,
-) -> impl Filter<Extract = (Admitted,), Error = warp::Rejection> + Clone {
+) -> impl Filter<Extract = (OperatorAccess,), Error = warp::Rejection> + Clone {
     visit(app)
         .and(warp::header::headers_cloned())
         .map(|v: Visit, headers: HeaderMap| admit(v, &headers))
 }
 
-fn admit(v: Visit, headers: &HeaderMap) -> Admitted {
+fn admit(v: Visit, headers: &HeaderMap) -> OperatorAccess {
     match v.signed_in() {
         Some(s) if s.person.user.platform_admin => Ok(v),
         _ if developer_on_this_machine(&v, headers) => Ok(v),
-        Some(_) => Err(error_page(warp::http::StatusCode::FORBIDDEN)),
-        None => Err(redirect("/sign-in")),
+        Some(_) => Err(Box::new(error_page(warp::http::StatusCode::FORBIDDEN))),
+        None => Err(Box::new(redirect("/sign-in"))),
     }
 }
 

@@ -3,7 +3,6 @@
 //! (what their permissions allow, 403 for what they do not, 404 for another service), sign-out,
 //! lock-out, and the audit trail each step leaves.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use notify::config::Environment;
@@ -11,91 +10,18 @@ use notify::domain::accounts::second_factor::totp_code;
 use notify::domain::accounts::users::{self, NewUser};
 use notify::domain::accounts::{Actor, sign_in::SIGN_IN_FAILED};
 use notify::domain::services;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use storage::ManualClock;
 use storage::records::{Permission, UserState};
 use uuid::Uuid;
 
 use crate::common::TestServer;
+use crate::common::browser::{Browser, Page, hidden};
 use crate::common::cut_proxy::CutProxy;
 
 const PASSWORD: &str = "a long and unusual passphrase";
 
-/// A browser without JavaScript: keeps cookies, does not follow redirects.
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
 impl Browser {
-    fn new(s: &TestServer) -> Browser {
-        Browser {
-            base: s.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let resp = req
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        Page {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|l| l.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.client.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let req = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .form(fields);
-        self.send(req).await
-    }
-
     /// The internal API as this browser's person (the CSRF token from `GET /session`).
     async fn api(&mut self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
@@ -146,16 +72,6 @@ impl Browser {
         self.post("/two-factor", &[("csrf_token", &csrf), ("sms_code", code)])
             .await
     }
-}
-
-/// The value of the hidden field `name` in a page.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }
 
 /// The text of the element with `id`.

@@ -8,7 +8,6 @@
 //! Not covered by this provider: it does not check the PKCE verifier (we send the challenge and
 //! the verifier; the unit tests of `domain::accounts::oidc` cover the rest of our side).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -16,12 +15,13 @@ use std::time::{Duration, Instant};
 use notify::config::{OidcConfig, Secret};
 use notify::domain::accounts::Actor;
 use notify::domain::accounts::users::{self, NewUser};
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use storage::records::Permission;
 use uuid::Uuid;
 
 use crate::common::TestServer;
+use crate::common::browser::{Browser, Page, hidden};
 use crate::common::servers::free_port;
 
 /// What our configured redirect URL is; the test takes its path and query to our server.
@@ -137,74 +137,7 @@ impl Drop for Provider {
     }
 }
 
-/// A browser without JavaScript: keeps cookies, does not follow redirects.
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
 impl Browser {
-    fn new(s: &TestServer) -> Browser {
-        Browser {
-            base: s.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let header = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let resp = req.header(COOKIE, header).send().await.unwrap();
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        Page {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|l| l.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.client.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let req = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .form(fields);
-        self.send(req).await
-    }
-
     /// "Sign in with …", the provider's form as `sub`, and back: answers the callback's page
     /// and the callback's path (to replay it).
     async fn sso(&mut self, provider: &Provider, sub: &str) -> (Page, String) {
@@ -576,14 +509,4 @@ async fn sso_pages_are_not_there_while_it_is_off() {
     );
     let form = b.get("/sign-in").await;
     assert!(!form.body.contains("/sign-in/sso"), "{}", form.body);
-}
-
-/// The value of the hidden field `name` in a page.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }

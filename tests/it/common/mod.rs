@@ -10,6 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub mod binary;
+pub mod browser;
 pub mod cut_proxy;
 pub mod servers;
 pub mod sshd;
