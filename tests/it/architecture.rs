@@ -33,7 +33,17 @@ fn code_lines(files: &[PathBuf]) -> Vec<(String, usize, String)> {
             .unwrap_or(file)
             .display()
             .to_string();
-        for (i, line) in text.lines().enumerate() {
+        let all: Vec<&str> = text.lines().collect();
+        for (i, &line) in all.iter().enumerate() {
+            // A file's unit tests (`#[cfg(test)] mod tests { ... }`, at its end) build what they
+            // check; they change no status and add no dependency of the layer.
+            if line.trim() == "#[cfg(test)]"
+                && all
+                    .get(i + 1)
+                    .is_some_and(|next| next.trim_start().starts_with("mod tests"))
+            {
+                break;
+            }
             let code = match line.find("//") {
                 Some(at) => &line[..at],
                 None => line,
