@@ -115,7 +115,7 @@ def test_team_members_invited_sign_in_and_do_what_they_may(server, browser):
     look(admin, "user-profile")
 
     # A service (no page creates one yet: the internal API, with the admin's own session).
-    r = api(admin, "POST", "/service", {"name": "Parking permits", "restricted": False})
+    r = api(admin, "POST", "/service", {"name": "Blue badge renewals", "restricted": False})
     assert r.status == 201, r.text()
     service_id = r.json()["data"]["id"]
     r = api(admin, "POST", f"/service/{service_id}/template",
@@ -167,7 +167,7 @@ def test_team_members_invited_sign_in_and_do_what_they_may(server, browser):
         page.get_by_role("button", name="Continue").click()
         # The invitation's link proved the email address: signed in at once.
         assert page.url.endswith("/your-services"), page.url
-        assert "Parking permits" in page.inner_text("main")
+        assert "Blue badge renewals" in page.inner_text("main")
         # Signing in again takes the password and a code sent by email.
         page.get_by_role("button", name=re.compile("Sign out")).click()
         sign_in(server, ctx, page, email, seen)
