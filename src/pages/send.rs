@@ -35,26 +35,58 @@ use crate::templates::placeholders::normalise_key;
 
 const NEED: Need = Need::MemberWith(Permission::SendMessages);
 
-/// The template to send, if it can be sent from these pages (emails and text messages that
-/// are not archived).
+/// The template to send, if it can be sent from these pages (any template not archived).
 fn sendable(v: &Visit, s: &InService, template_id: &str) -> Result<Template, Box<Response>> {
     let id =
         Uuid::parse_str(template_id).map_err(|_| Box::new(PageError::NotFound.into_response()))?;
     let t = templates::get_template(&v.app.store, s.id(), id).map_err(refusal)?;
-    if t.archived || t.hidden || t.template_type == NotificationType::Letter {
+    if t.archived || t.hidden {
         return Err(Box::new(PageError::NotFound.into_response()));
     }
     Ok(t)
 }
 
 /// The placeholders a person fills in, in template order: the recipient's own column
-/// ("email address", "phone number") is the recipient step, not asked again.
+/// ("email address", "phone number", a letter's address lines) is the recipient step, not
+/// asked again.
 pub fn placeholders_to_ask(t: &Template) -> Vec<String> {
     let recipient = recipient_key(t.template_type);
     template_placeholders(t, None)
         .into_iter()
-        .filter(|p| normalise_key(p) != recipient)
+        .filter(|p| {
+            let key = normalise_key(p);
+            key != recipient && !(t.template_type == NotificationType::Letter && is_address_key(&key))
+        })
         .collect()
+}
+
+/// `address line 1`…`address line 7` and `postcode`, normalised.
+fn is_address_key(key: &str) -> bool {
+    key == "postcode"
+        || key
+            .strip_prefix("addressline")
+            .is_some_and(|n| matches!(n, "1" | "2" | "3" | "4" | "5" | "6" | "7"))
+}
+
+/// A letter's address as the person typed it (one line per line) as the personalisation's
+/// address lines, `address_line_1` to `address_line_7`.
+fn address_personalisation(address: &str, map: &mut Map<String, Value>) {
+    let lines: Vec<&str> = address
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    for (i, line) in lines.iter().take(7).enumerate() {
+        map.insert(format!("address_line_{}", i + 1), Value::String(line.to_string()));
+    }
+    // More than seven lines: the last ones share line 7 so the address check can refuse it
+    // with upstream's "no more than 7 lines" rather than losing them.
+    if lines.len() > 7 {
+        map.insert(
+            "address_line_7".into(),
+            Value::String(lines[6..].join("\n")),
+        );
+    }
 }
 
 fn recipient_key(t: NotificationType) -> String {
@@ -103,7 +135,11 @@ impl Answers {
         if !self.recipient.is_empty() {
             let column = match t.template_type {
                 NotificationType::Sms => "phone number",
-                _ => "email address",
+                NotificationType::Email => "email address",
+                NotificationType::Letter => {
+                    address_personalisation(&self.recipient, &mut map);
+                    return map;
+                }
             };
             map.insert(column.into(), Value::String(self.recipient.clone()));
         }
@@ -132,7 +168,8 @@ fn step_page(
     let (title, label, input_type, autocomplete) = if step == 0 {
         let (label, kind, auto) = match t.template_type {
             NotificationType::Sms => ("Phone number", "tel", "tel"),
-            _ => ("Email address", "email", "email"),
+            NotificationType::Email => ("Email address", "email", "email"),
+            NotificationType::Letter => ("Address", "textarea", "street-address"),
         };
         (format!("Send ‘{}’", t.name), label.to_string(), kind, auto)
     } else {
@@ -156,10 +193,12 @@ fn step_page(
     });
     let hint = if step > 0 {
         format!("Step {} of {}", step, names.len())
+    } else if t.template_type == NotificationType::Letter {
+        "The address must be at least 3 lines long. The last line must be a real UK postcode or the name of a country outside the UK.".to_string()
     } else {
         String::new()
     };
-    let to = if step > 0 {
+    let to = if step > 0 && t.template_type != NotificationType::Letter {
         answers.recipient.as_str()
     } else {
         ""
@@ -196,7 +235,8 @@ fn check_page(s: &InService, t: &Template, answers: &Answers, error: Option<Stri
     layout.back_link = Some(step_action(s, t, 0));
     let button = match t.template_type {
         NotificationType::Sms => "Send 1 text message",
-        _ => "Send 1 email",
+        NotificationType::Email => "Send 1 email",
+        NotificationType::Letter => "Send 1 letter",
     };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -283,6 +323,12 @@ async fn post_step(
         let given = form.get("placeholder_value");
         if given.is_empty() {
             errors.add("placeholder_value", "Cannot be empty");
+        } else if t.template_type == NotificationType::Letter {
+            let mut address = Map::new();
+            address_personalisation(&given, &mut address);
+            if let Err(e) = sending::letter_address(&s.service, &address) {
+                errors.add("placeholder_value", e.to_string());
+            }
         } else if let Err(e) = sending::parse_recipient(t.template_type, &given) {
             errors.add(
                 "placeholder_value",
@@ -422,6 +468,31 @@ mod tests {
         assert_eq!(placeholders_to_ask(&t), ["thing", "name"]);
         let sms = template(NotificationType::Sms, "Hi ((Phone Number)) ((code))");
         assert_eq!(placeholders_to_ask(&sms), ["code"]);
+        let letter = template(
+            NotificationType::Letter,
+            "To ((address line 1)) at ((postcode)): your ((permit)) is ready",
+        );
+        assert_eq!(placeholders_to_ask(&letter), ["permit"]);
+    }
+
+    #[test]
+    fn a_typed_address_becomes_the_address_lines() {
+        let letter = template(NotificationType::Letter, "Hello");
+        let answers = Answers {
+            recipient: "A Person\n 1 The Street \n\nLondon\nSW1A 1AA".into(),
+            values: Vec::new(),
+        };
+        let p = answers.personalisation(&letter, &[]);
+        assert_eq!(p["address_line_1"], "A Person");
+        assert_eq!(p["address_line_2"], "1 The Street");
+        assert_eq!(p["address_line_4"], "SW1A 1AA");
+        assert!(!p.contains_key("address_line_5"));
+        let long = Answers {
+            recipient: (1..=9).map(|i| format!("Line {i}")).collect::<Vec<_>>().join("\n"),
+            values: Vec::new(),
+        };
+        let p = long.personalisation(&letter, &[]);
+        assert_eq!(p["address_line_7"], "Line 7\nLine 8\nLine 9");
     }
 
     #[test]

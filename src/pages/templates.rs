@@ -1,7 +1,8 @@
 //! A service's templates: the list (`/services/{id}/templates`, or `/templates/{type}` for one
 //! type), one template with its preview (`/templates/{template_id}`), adding one
 //! (`/templates/add-{email|sms}`), editing (`/templates/{template_id}/edit`) and deleting
-//! (`/templates/{template_id}/delete`, which archives it: messages sent with it keep it).
+//! (`/templates/{template_id}/delete`, which archives it: messages sent with it keep it), and
+//! its history (`/templates/{template_id}/versions`, `/version/{n}`: who changed it and when).
 //!
 //! Changes go through the domain's `create_template` / `update_template` /
 //! `archive_template`, which check `manage_templates` and audit.
@@ -94,7 +95,7 @@ fn list(v: &Visit, s: &InService, kind: Option<NotificationType>) -> Result<Resp
         });
     }
     let add_links = if s.may(Need::Permission(Permission::ManageTemplates)) {
-        [NotificationType::Email, NotificationType::Sms]
+        NotificationType::ALL
             .iter()
             .map(|t| NavItem {
                 label: format!("New {} template", channel_name(*t).to_lowercase()),
@@ -129,8 +130,7 @@ fn view(v: &Visit, s: &InService, template_id: Uuid) -> Result<Response, PageErr
     }
     let base = format!("/services/{}/templates/{}", s.id(), t.id);
     let can_manage = s.may(Need::Permission(Permission::ManageTemplates));
-    let can_send = t.template_type != NotificationType::Letter
-        && s.may(Need::MemberWith(Permission::SendMessages));
+    let can_send = s.may(Need::MemberWith(Permission::SendMessages));
     let now = v.app.store.clock().now_micros();
     Ok(ok(&web::template_pages::TemplatePage {
         layout: service_layout(&t.name, s, Section::Templates, false),
@@ -142,7 +142,115 @@ fn view(v: &Visit, s: &InService, template_id: Uuid) -> Result<Response, PageErr
         delete_href: can_manage.then(|| format!("{base}/delete")),
         version: t.version,
         last_edited: when(t.updated_at.unwrap_or(t.created_at), now),
+        versions_href: (t.version > 1).then(|| format!("{base}/versions")),
     }))
+}
+
+// ---- versions ----
+
+/// Versions on one page of the list, as upstream.
+const VERSIONS_PAGE_SIZE: usize = 25;
+
+/// One version as upstream's history shows it: what happened, when, by whom, and the preview.
+fn version_view(
+    v: &Visit,
+    s: &InService,
+    t: &Template,
+    linked: bool,
+) -> Result<web::template_pages::VersionView, PageError> {
+    let now = v.app.store.clock().now_micros();
+    let author = domain::author(&v.app.store, t)?;
+    let (what, at) = if t.version > 1 {
+        let what = if t.archived { "Deleted" } else { "Edit made" };
+        (what, t.updated_at.unwrap_or(t.created_at))
+    } else {
+        ("Created", t.created_at)
+    };
+    let base = format!("/services/{}/templates/{}", s.id(), t.id);
+    Ok(web::template_pages::VersionView {
+        heading: format!("Version {}: {}", t.version, t.name),
+        href: linked.then(|| format!("{base}/version/{}", t.version)),
+        hint: format!("{what} {} by {}", when(at, now), author.name),
+        preview_html: web::template_pages::PreviewFragment::html(
+            preview(&s.service, t, &Map::new(), ""),
+            &format!("v{}", t.version),
+        ),
+    })
+}
+
+fn versions(v: &Visit, s: &InService, template_id: Uuid, page: usize) -> Result<Response, PageError> {
+    let all = domain::template_versions(&v.app.store, s.id(), template_id)?;
+    if all.first().is_none_or(|t| t.hidden) {
+        return Err(PageError::NotFound);
+    }
+    let pages = all.len().div_ceil(VERSIONS_PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let base = format!("/services/{}/templates/{template_id}", s.id());
+    let shown = all
+        .iter()
+        .skip((page - 1) * VERSIONS_PAGE_SIZE)
+        .take(VERSIONS_PAGE_SIZE)
+        .map(|t| version_view(v, s, t, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let href = |p: usize| format!("{base}/versions?page={p}");
+    Ok(ok(&web::template_pages::TemplateVersionsPage {
+        layout: service_layout("Previous versions", s, Section::Templates, false),
+        back_href: base.clone(),
+        versions: shown,
+        previous_href: (page > 1).then(|| href(page - 1)),
+        next_href: (page < pages).then(|| href(page + 1)),
+    }))
+}
+
+fn one_version(
+    v: &Visit,
+    s: &InService,
+    template_id: Uuid,
+    version: u32,
+) -> Result<Response, PageError> {
+    let t = domain::get_template_version(&v.app.store, s.id(), template_id, version)?;
+    if t.hidden {
+        return Err(PageError::NotFound);
+    }
+    let view = version_view(v, s, &t, false)?;
+    Ok(ok(&web::template_pages::TemplateVersionsPage {
+        layout: service_layout(&view.heading, s, Section::Templates, false),
+        back_href: format!("/services/{}/templates/{template_id}/versions", s.id()),
+        versions: vec![view],
+        previous_href: None,
+        next_href: None,
+    }))
+}
+
+async fn get_versions(
+    service_id: String,
+    template_id: String,
+    query: std::collections::HashMap<String, String>,
+    v: Visit,
+) -> Response {
+    let s = match enter(&v, &service_id, Need::Member) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let page = query
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1);
+    match Uuid::parse_str(&template_id) {
+        Ok(id) => respond(versions(&v, &s, id, page)),
+        Err(_) => PageError::NotFound.into_response(),
+    }
+}
+
+async fn get_version(service_id: String, template_id: String, version: u32, v: Visit) -> Response {
+    let s = match enter(&v, &service_id, Need::Member) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match Uuid::parse_str(&template_id) {
+        Ok(id) => respond(one_version(&v, &s, id, version)),
+        Err(_) => PageError::NotFound.into_response(),
+    }
 }
 
 async fn get_templates_part(service_id: String, part: String, v: Visit) -> Response {
@@ -234,10 +342,10 @@ fn add_title(kind: NotificationType) -> String {
     format!("New {} template", channel_name(kind).to_lowercase())
 }
 
-/// Only emails and text messages are written in this form (letters need their address
-/// block and postage).
+/// Every type is written in this form; a letter's postage starts as the service's usual
+/// (second class) and its address comes from the recipient.
 fn addable(kind: &str) -> Option<NotificationType> {
-    parse_kind(kind).filter(|k| *k != NotificationType::Letter)
+    parse_kind(kind)
 }
 
 async fn get_add(service_id: String, kind: String, v: Visit) -> Response {
@@ -468,6 +576,15 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(v.clone())
         .and(body())
         .then(post_add);
+    let versions = warp::path!("services" / String / "templates" / String / "versions")
+        .and(warp::get())
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(v.clone())
+        .then(get_versions);
+    let version = warp::path!("services" / String / "templates" / String / "version" / u32)
+        .and(warp::get())
+        .and(v.clone())
+        .then(get_version);
     let edit_get = warp::path!("services" / String / "templates" / String / "edit")
         .and(warp::get())
         .and(v.clone())
@@ -498,6 +615,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(delete_post)
         .unify()
+        .or(versions)
+        .unify()
+        .or(version)
+        .unify()
         .boxed()
 }
 
@@ -519,7 +640,7 @@ mod tests {
         assert!(sms.on("subject").is_empty());
         assert_eq!(sms.on("name"), CANNOT_BE_EMPTY);
         assert_eq!(addable("email"), Some(NotificationType::Email));
-        assert_eq!(addable("letter"), None);
+        assert_eq!(addable("letter"), Some(NotificationType::Letter));
         assert_eq!(addable("fax"), None);
     }
 

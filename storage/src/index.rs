@@ -384,6 +384,19 @@ impl SearchIndex {
         notification_type: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Uuid>, IndexError> {
+        self.search_page(service_id, term, notification_type, 0, limit)
+    }
+
+    /// [`Self::search`] from the `offset`-th hit on: the pages after the first of a search
+    /// with many hits (a reference shared by a whole mailing, a recipient written to daily).
+    pub fn search_page(
+        &self,
+        service_id: Uuid,
+        term: &str,
+        notification_type: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, IndexError> {
         let f = self.fields;
         let searcher = self.reader.searcher();
         let limit = limit.min(usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX));
@@ -418,7 +431,9 @@ impl SearchIndex {
         let query = BooleanQuery::new(clauses);
 
         let collector =
-            TopDocs::with_limit(limit).order_by_fast_field::<i64>(F_CREATED_AT_MS, Order::Desc);
+            TopDocs::with_limit(limit)
+                .and_offset(offset)
+                .order_by_fast_field::<i64>(F_CREATED_AT_MS, Order::Desc);
         let hits = searcher.search(&query, &collector)?;
 
         let mut ids = Vec::with_capacity(hits.len());
@@ -628,6 +643,28 @@ mod tests {
     fn is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<SearchIndex>();
+    }
+
+    #[test]
+    fn search_pages_run_newest_first_without_overlap() {
+        let idx = idx();
+        let svc = Uuid::new_v4();
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+        let docs: Vec<IndexDoc> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| doc(*id, svc, "sms", "447700900123", None, i as i64))
+            .collect();
+        idx.upsert(&docs).unwrap();
+        idx.commit().unwrap();
+        let page = |offset| {
+            idx.search_page(svc, "447700900123", Some("sms"), offset, 2)
+                .unwrap()
+        };
+        assert_eq!(page(0), vec![ids[4], ids[3]]);
+        assert_eq!(page(2), vec![ids[2], ids[1]]);
+        assert_eq!(page(4), vec![ids[0]]);
+        assert!(page(6).is_empty());
     }
 
     #[test]

@@ -319,3 +319,241 @@ async fn a_member_adds_a_template_sends_a_message_and_finds_it() {
     let page = me.get(&format!("/services/{sid}/templates")).await;
     assert!(!page.body.contains("Permit ready"));
 }
+
+/// The rows of a sent-messages page: the ids its message links point at.
+fn listed_ids(body: &str, sid: Uuid) -> Vec<String> {
+    let link = format!("/services/{sid}/notification/");
+    body.match_indices(&link)
+        .map(|(at, _)| body[at + link.len()..at + link.len() + 36].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_with_many_hits_pages_and_downloads_as_csv() {
+    let s = TestServer::start().await;
+    let sid = s.service_id;
+    let me = Person::new(&s, "casey@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let body = serde_json::json!({
+        "phone_number": "07700900123",
+        "template_id": s.sms_template,
+        "reference": "mailing-7",
+    });
+    let mut sent = std::collections::HashSet::new();
+    for _ in 0..120 {
+        let (status, reply) = s
+            .call("normal", "POST", "/v2/notifications/sms", Some(body.clone()))
+            .await;
+        assert_eq!(status, 201, "{reply}");
+        sent.insert(reply["id"].as_str().unwrap().to_string());
+    }
+
+    // Three pages of hits, newest first, none twice, a way back from each later page.
+    let search = format!("/services/{sid}/notifications/sms?to=mailing-7");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let page = me.get(&search).await;
+        assert_eq!(page.status, 200);
+        if page.body.contains("page=3") || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut seen = listed_ids(&first.body, sid);
+    assert_eq!(seen.len(), 50, "{}", first.body);
+    assert!(!first.body.contains("Previous page"));
+    let second = me.get(&format!("{search}&page=2")).await;
+    assert!(second.body.contains("Previous page"));
+    assert!(second.body.contains("page=3"));
+    seen.extend(listed_ids(&second.body, sid));
+    let third = me.get(&format!("{search}&page=3")).await;
+    assert!(!third.body.contains("Next page"));
+    seen.extend(listed_ids(&third.body, sid));
+    let distinct: std::collections::HashSet<String> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), 120);
+    assert_eq!(distinct, sent);
+
+    // The report: upstream's columns, one row per hit, the search kept in its link.
+    assert!(first.body.contains(&format!(
+        "/services/{sid}/download-notifications.csv?to=mailing-7&amp;message_type=sms"
+    )));
+    let resp = me
+        .client
+        .get(format!(
+            "{}/services/{sid}/download-notifications.csv?to=mailing-7&message_type=sms",
+            me.base
+        ))
+        .header(COOKIE, &me.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(" - sms - ")
+    );
+    let text = resp.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Recipient,Reference,Template,Type,Sent by,Sent by email,Job,Status,Time,API key name"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 120);
+    for row in &rows {
+        assert!(row.starts_with("07700900123,mailing-7,sms template,sms,,,,"), "{row}");
+    }
+    // Without a channel there is no report; without view_activity, no access.
+    let page = me
+        .get(&format!("/services/{sid}/download-notifications.csv"))
+        .await;
+    assert_eq!(page.status, 404);
+    let stranger = Person::new(&s, "sam@example.gov.uk", vec![Permission::SendMessages]).await;
+    let page = stranger
+        .get(&format!(
+            "/services/{sid}/download-notifications.csv?message_type=sms"
+        ))
+        .await;
+    assert_eq!(page.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown() {
+    let s = TestServer::start().await;
+    let sid = s.service_id;
+    let me = Person::new(
+        &s,
+        "casey@example.gov.uk",
+        vec![
+            Permission::ViewActivity,
+            Permission::SendMessages,
+            Permission::ManageTemplates,
+        ],
+    )
+    .await;
+    let page = me.get(&format!("/services/{sid}/templates/add-letter")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Main heading"));
+    let page = me
+        .post(
+            &format!("/services/{sid}/templates/add-letter"),
+            &[
+                ("name", "Permit letter"),
+                ("subject", "Your parking permit"),
+                ("template_content", "Dear ((name)),\n\nYour permit is enclosed."),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let template_id = page.location.rsplit('/').next().unwrap().to_string();
+
+    // Edited twice: three versions, each with who made it.
+    let edit = format!("/services/{sid}/templates/{template_id}/edit");
+    for heading in ["Your parking permit is ready", "Your new parking permit"] {
+        let page = me
+            .post(
+                &edit,
+                &[
+                    ("name", "Permit letter"),
+                    ("subject", heading),
+                    ("template_content", "Dear ((name)),\n\nYour permit is enclosed."),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+    let page = me
+        .get(&format!("/services/{sid}/templates/{template_id}"))
+        .await;
+    assert!(page.body.contains("See previous versions"));
+    let page = me
+        .get(&format!("/services/{sid}/templates/{template_id}/versions"))
+        .await;
+    assert_eq!(page.status, 200);
+    for (n, heading) in [
+        (3, "Your new parking permit"),
+        (2, "Your parking permit is ready"),
+        (1, "Your parking permit"),
+    ] {
+        assert!(page.body.contains(&format!("Version {n}: Permit letter")));
+        assert!(page.body.contains(&format!("<strong>{heading}</strong>")));
+    }
+    assert!(page.body.contains("Created "));
+    assert_eq!(page.body.matches("by Casey Worker").count(), 3, "{}", page.body);
+    let page = me
+        .get(&format!("/services/{sid}/templates/{template_id}/version/1"))
+        .await;
+    assert!(page.body.contains("<strong>Your parking permit</strong>"));
+    assert!(!page.body.contains("Your new parking permit"));
+    let page = me
+        .get(&format!("/services/{sid}/templates/{template_id}/version/9"))
+        .await;
+    assert_eq!(page.status, 404);
+
+    // The address: too short is refused and kept; a real one is asked, then the placeholder.
+    let step = |n: usize| format!("/services/{sid}/send/{template_id}/one-off/step-{n}");
+    let page = me.get(&step(0)).await;
+    assert!(page.body.contains("<textarea"));
+    let page = me
+        .post(&step(0), &[("placeholder_value", "A Person\nSW1A 1AA")])
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Address must be at least 3 lines long"));
+    assert!(page.body.contains("A Person\nSW1A 1AA"));
+    let address = "A Person\n1 The Street\nLondon\nSW1A 1AA";
+    let page = me.post(&step(0), &[("placeholder_value", address)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page = me
+        .post(
+            &step(1),
+            &[("recipient", address), ("placeholder_value", "Ann")],
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Send 1 letter"));
+    let page = me
+        .post(
+            &format!("/services/{sid}/template/{template_id}/notification/check"),
+            &[("recipient", address), ("pv0", "Ann")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let notification = page.location.clone();
+    let n = s.stored_notification(Uuid::parse_str(notification.rsplit('/').next().unwrap()).unwrap());
+    assert!(n.body.contains("Dear Ann"));
+    assert!(n.to.starts_with("A Person"));
+    let page = me.get(&notification).await;
+    assert!(page.body.contains(&format!("{notification}.pdf")), "{}", page.body);
+
+    // The PDF once the letter has been made.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pdf = loop {
+        let resp = me
+            .client
+            .get(format!("{}{notification}.pdf", me.base))
+            .header(COOKIE, &me.cookie)
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 200 {
+            assert_eq!(resp.headers()["content-type"], "application/pdf");
+            break resp.bytes().await.unwrap();
+        }
+        assert_eq!(resp.status(), 404);
+        assert!(Instant::now() < deadline, "the letter's PDF was never made");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(pdf.starts_with(b"%PDF"));
+    // Not another service's, not without signing in.
+    let page = me
+        .get(&format!("/services/{}/notification/{}.pdf", Uuid::new_v4(), n.id))
+        .await;
+    assert_ne!(page.status, 200);
+}

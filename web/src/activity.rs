@@ -77,6 +77,10 @@ pub struct ActivityPage {
     pub rows: Vec<NotificationRow>,
     /// The next (older) page.
     pub next_href: Option<String>,
+    /// The page before, for a search's later pages.
+    pub previous_href: Option<String>,
+    /// These messages as a CSV file (upstream's "Download this report").
+    pub download_href: String,
 }
 
 /// One moment of a message's life.
@@ -100,6 +104,8 @@ pub struct NotificationPage {
     pub reference: String,
     pub preview: MessagePreview,
     pub timeline: Vec<TimelineEvent>,
+    /// A letter: its PDF, as the printer gets it.
+    pub pdf_href: Option<String>,
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub struct SendStepPage {
     pub hint: String,
     /// What the person typed (kept when it was refused).
     pub value: String,
-    /// `email`, `tel` or `text`.
+    /// `email`, `tel` or `text`; `textarea` for a letter's address.
     pub input_type: String,
     pub autocomplete: String,
     pub carried: Vec<Carried>,

@@ -69,6 +69,51 @@ pub struct TemplatePage {
     pub delete_href: Option<String>,
     pub version: u32,
     pub last_edited: String,
+    /// "See previous versions" (once it has been edited).
+    pub versions_href: Option<String>,
+}
+
+/// A message preview on its own, for pages that show several (each version of a template):
+/// `suffix` keeps their element ids apart.
+#[derive(Template)]
+#[template(path = "service/preview.html")]
+pub struct PreviewFragment {
+    pub preview: MessagePreview,
+}
+
+impl PreviewFragment {
+    /// The preview's HTML with its ids (`preview`, `fragments`) made unique by `suffix`.
+    pub fn html(preview: MessagePreview, suffix: &str) -> String {
+        PreviewFragment { preview }
+            .render()
+            .unwrap_or_default()
+            .replace(r#"id="preview""#, &format!(r#"id="preview-{suffix}""#))
+            .replace(r#"id="fragments""#, &format!(r#"id="fragments-{suffix}""#))
+    }
+}
+
+/// One version of a template: who made it and when, and how it looked.
+#[derive(Debug, Clone)]
+pub struct VersionView {
+    /// "Version 3: Appointment reminder".
+    pub heading: String,
+    /// The version's own page (on the list of versions).
+    pub href: Option<String>,
+    /// "Edit made today at 2:15pm by Casey Worker" / "Created … by …".
+    pub hint: String,
+    /// Rendered by [`PreviewFragment::html`].
+    pub preview_html: String,
+}
+
+/// `GET /services/{id}/templates/{template_id}/versions` and `.../version/{n}`.
+#[derive(Template)]
+#[template(path = "service/template_versions.html")]
+pub struct TemplateVersionsPage {
+    pub layout: Layout,
+    pub back_href: String,
+    pub versions: Vec<VersionView>,
+    pub previous_href: Option<String>,
+    pub next_href: Option<String>,
 }
 
 /// `GET /services/{id}/templates/add-{email|sms}` and `.../{template_id}/edit`.
