@@ -1563,13 +1563,13 @@ mod tests {
 
     #[test]
     fn contact_blocks_are_10_lines_at_most() {
-        let eleven = vec!["line"; 11].join("\n");
+        let eleven = ["line"; 11].join("\n");
         assert_eq!(
             Kind::LetterContact.input_error(&eleven).as_deref(),
             Some("This address is 11 lines long - the most you can have is 10 lines")
         );
         assert_eq!(
-            Kind::LetterContact.input_error(&vec!["line"; 10].join("\n")),
+            Kind::LetterContact.input_error(&["line"; 10].join("\n")),
             None
         );
         assert_eq!(
