@@ -11,7 +11,8 @@
 //! invitations, team members and the person's profile; [`operator`] who may see the operator
 //! pages; [`services`] what a service's pages share, its dashboard and adding a service;
 //! [`templates`], [`send`] (one message to one recipient) and [`activity`] (sent messages, one
-//! message) the pages of a service.
+//! message) the pages of a service; [`settings`] its settings (name, senders, channels, live,
+//! data retention).
 
 pub mod activity;
 pub mod operator;
@@ -19,6 +20,7 @@ pub mod people;
 pub mod send;
 pub mod services;
 pub mod session;
+pub mod settings;
 pub mod sign_in;
 pub mod sso;
 pub mod templates;

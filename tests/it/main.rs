@@ -31,6 +31,7 @@ mod receipts;
 mod retention;
 mod scheduler;
 mod service_pages;
+mod settings_pages;
 mod sftp;
 mod sms_routing;
 mod sso;

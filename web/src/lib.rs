@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod layout;
 pub mod people;
 pub mod send;
+pub mod settings;
 pub mod sso;
 pub mod template_pages;
 pub use accounts::{
