@@ -30,7 +30,14 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and(crate::pages::operator::operator(app.clone()))
         .map(
             |admitted: crate::pages::operator::OperatorAccess| match admitted {
-                Ok(v) => crate::status::status_page(v.app),
+                Ok(v) => {
+                    let layout = crate::pages::platform_admin::operator_layout(
+                        &v,
+                        "System status",
+                        crate::pages::platform_admin::Section::Status,
+                    );
+                    crate::status::status_page(v.app, layout)
+                }
                 Err(_) => crate::pages::redirect("/your-services"),
             },
         );
@@ -77,6 +84,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .or(crate::pages::activity::routes(app.clone()))
         .unify()
         .or(crate::pages::settings::routes(app.clone()))
+        .unify()
+        .or(crate::pages::platform_admin::routes(app.clone()))
         .unify()
         .or(crate::receipts::routes(app.clone()))
         .unify()

@@ -60,7 +60,8 @@ fn human_duration(secs: u64) -> String {
 }
 
 /// `GET /`: the status page.
-pub fn status_page(app: Arc<App>) -> Response {
+/// `layout` is the platform admin layout for this visit ([`crate::pages::platform_admin`]).
+pub fn status_page(app: Arc<App>, layout: web::Layout) -> Response {
     let build = || -> Result<web::StatusPage, storage::StoreError> {
         let reader = app.store.read()?;
         let statuses: Vec<(String, u64)> = reader
@@ -69,7 +70,7 @@ pub fn status_page(app: Arc<App>) -> Response {
             .map(|(s, n)| (s.as_str().to_string(), n))
             .collect();
         Ok(web::StatusPage {
-            layout: web::Layout::new("Status"),
+            layout,
             version: VERSION.to_string(),
             schema_version: storage::tables::SCHEMA_VERSION,
             uptime: human_duration(app.started.elapsed().as_secs()),

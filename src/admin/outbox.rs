@@ -64,7 +64,7 @@ fn list(app: &App, q: &HashMap<String, String>) -> Result<Response, AppError> {
     ))
 }
 
-fn page(app: &App, q: &HashMap<String, String>) -> Result<Response, AppError> {
+fn page(app: &App, q: &HashMap<String, String>, layout: web::Layout) -> Result<Response, AppError> {
     let (before, limit) = page_args(q)?;
     let rows = app.store.read()?.outbox_messages(before, limit)?;
     let older = (rows.len() == limit)
@@ -84,7 +84,7 @@ fn page(app: &App, q: &HashMap<String, String>) -> Result<Response, AppError> {
         })
         .collect();
     let html = web::OutboxPage {
-        layout: web::Layout::new("Outbox"),
+        layout,
         messages,
         older,
     }
@@ -112,7 +112,14 @@ pub fn page_route(app: Arc<App>) -> Routes {
         .and_then(
             |admitted: crate::pages::operator::OperatorAccess, q: HashMap<String, String>| async move {
                 match admitted {
-                    Ok(v) => done(page(&v.app, &q)),
+                    Ok(v) => {
+                        let layout = crate::pages::platform_admin::operator_layout(
+                            &v,
+                            "Outbox",
+                            crate::pages::platform_admin::Section::Outbox,
+                        );
+                        done(page(&v.app, &q, layout))
+                    }
                     Err(refused) => Ok(*refused),
                 }
             },

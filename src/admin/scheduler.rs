@@ -87,7 +87,7 @@ pub fn routes(auth: Auth) -> Routes {
     list.or(run).unify().or(alerts).unify().boxed()
 }
 
-fn scheduler_page(app: &App) -> Result<Response, AppError> {
+fn scheduler_page(app: &App, layout: web::Layout) -> Result<Response, AppError> {
     let jobs = scheduler::list(app)?
         .into_iter()
         .map(|j| web::ScheduledJobRow {
@@ -101,16 +101,13 @@ fn scheduler_page(app: &App) -> Result<Response, AppError> {
             last_message: j.last_message.unwrap_or_default(),
         })
         .collect();
-    let html = web::SchedulerPage {
-        layout: web::Layout::new("Scheduled jobs"),
-        jobs,
-    }
-    .render_html()
-    .map_err(|e| AppError::Internal(format!("scheduler page: {e}")))?;
+    let html = web::SchedulerPage { layout, jobs }
+        .render_html()
+        .map_err(|e| AppError::Internal(format!("scheduler page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
 }
 
-fn alerts_page(app: &App) -> Result<Response, AppError> {
+fn alerts_page(app: &App, layout: web::Layout) -> Result<Response, AppError> {
     let alerts = app
         .store
         .read()?
@@ -123,34 +120,59 @@ fn alerts_page(app: &App) -> Result<Response, AppError> {
             created_at: format_api_timestamp(a.created_at),
         })
         .collect();
-    let html = web::AlertsPage {
-        layout: web::Layout::new("Alerts"),
-        alerts,
-    }
-    .render_html()
-    .map_err(|e| AppError::Internal(format!("alerts page: {e}")))?;
+    let html = web::AlertsPage { layout, alerts }
+        .render_html()
+        .map_err(|e| AppError::Internal(format!("alerts page: {e}")))?;
     Ok(warp::reply::html(html).into_response())
+}
+
+/// The banner after "run now" (`?ran=NAME`) or a job that was already running (`?running=`).
+fn ran_banner(q: &HashMap<String, String>) -> Option<web::Banner> {
+    let known = |name: &String| scheduler::Job::from_name(name).is_some();
+    if let Some(name) = q.get("ran").filter(|n| known(n)) {
+        return Some(web::Banner {
+            message: format!("{name} has run: its outcome is in the table"),
+            success: true,
+        });
+    }
+    q.get("running")
+        .filter(|n| known(n))
+        .map(|name| web::Banner {
+            message: format!("{name} is already running: try again when it has finished"),
+            success: false,
+        })
 }
 
 /// The `/scheduler` and `/alerts` pages, for a signed-in platform admin (or the developer
 /// convenience of [`crate::pages::operator`]).
 pub fn page_routes(app: Arc<App>) -> Routes {
     use crate::pages::operator::{OperatorAccess, operator};
+    use crate::pages::platform_admin::{Section, operator_layout};
     let jobs = warp::path!("scheduler")
         .and(warp::get())
         .and(operator(app.clone()))
-        .and_then(|admitted: OperatorAccess| async move {
-            match admitted {
-                Ok(v) => done(scheduler_page(&v.app)),
-                Err(refused) => Ok(*refused),
-            }
-        });
+        .and(warp::query::<HashMap<String, String>>())
+        .and_then(
+            |admitted: OperatorAccess, q: HashMap<String, String>| async move {
+                match admitted {
+                    Ok(v) => {
+                        let mut layout = operator_layout(&v, "Scheduled jobs", Section::Scheduler);
+                        layout.banner = ran_banner(&q);
+                        done(scheduler_page(&v.app, layout))
+                    }
+                    Err(refused) => Ok(*refused),
+                }
+            },
+        );
     let alerts = warp::path!("alerts")
         .and(warp::get())
         .and(operator(app))
         .and_then(|admitted: OperatorAccess| async move {
             match admitted {
-                Ok(v) => done(alerts_page(&v.app)),
+                Ok(v) => {
+                    let layout = operator_layout(&v, "Alerts", Section::Alerts);
+                    done(alerts_page(&v.app, layout))
+                }
                 Err(refused) => Ok(*refused),
             }
         });

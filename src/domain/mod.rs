@@ -18,6 +18,7 @@ pub mod key_cache;
 pub mod letters;
 pub mod limits;
 pub mod monitoring;
+pub mod platform_admin;
 pub mod queues;
 pub mod receipts;
 pub mod recipient_sheet;

@@ -17,6 +17,7 @@
 pub mod activity;
 pub mod operator;
 pub mod people;
+pub mod platform_admin;
 pub mod send;
 pub mod services;
 pub mod session;

@@ -25,6 +25,7 @@ mod inbound_numbers;
 mod jobs;
 mod letters;
 mod metrics;
+mod platform_admin_pages;
 mod print_run;
 mod print_sftp;
 mod receipts;

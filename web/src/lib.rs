@@ -13,6 +13,7 @@ pub mod activity;
 pub mod dashboard;
 pub mod layout;
 pub mod people;
+pub mod platform_admin;
 pub mod send;
 pub mod settings;
 pub mod sso;
