@@ -443,7 +443,6 @@ fn csv_status(channel: NotificationType, status: NotificationStatus) -> &'static
         (NotificationType::Letter, Delivered) => "Received",
         (NotificationType::Letter, ReturnedLetter) => "Returned",
         (NotificationType::Letter, other) => other.as_str(),
-        (_, Failed) => "Failed",
         (_, TechnicalFailure) => "Technical failure",
         (_, Delivered) => "Delivered",
         (_, Sending | Created) => "Sending",
