@@ -81,6 +81,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::pages::send::routes(app.clone()))
         .unify()
+        .or(crate::pages::jobs::routes(app.clone()))
+        .unify()
         .or(crate::pages::activity::routes(app.clone()))
         .unify()
         .or(crate::pages::settings::routes(app.clone()))

@@ -275,6 +275,63 @@ async fn read_meta(cx: &Context, service_id: Uuid, id: Uuid) -> DomainResult<Upl
         .map_err(|e| DomainError::invalid(format!("The upload's metadata cannot be read: {e}")))
 }
 
+/// An upload read back for its check page: what was kept, every row's problem, the rows that
+/// will be sent, and the sheet's cells to show.
+#[derive(Debug, Clone)]
+pub struct UploadedSheet {
+    pub meta: UploadMeta,
+    /// By spreadsheet row number (the header is row 1).
+    pub errors: Vec<RowError>,
+    pub headers: Vec<String>,
+    /// Every data row's cells, with its 0-based index among the data rows.
+    pub cells: Vec<(usize, Vec<String>)>,
+    /// The rows that will be sent, in file order.
+    pub rows: Vec<SheetRow>,
+}
+
+/// An upload of the service, checked again exactly as [`upload_sheet`] checked it (the check
+/// page shows it; nothing is kept between the upload and the check but the sheet itself).
+pub async fn read_upload(
+    cx: &Context,
+    service_id: Uuid,
+    upload_id: Uuid,
+) -> DomainResult<UploadedSheet> {
+    let meta = match read_meta(cx, service_id, upload_id).await {
+        Ok(meta) => meta,
+        Err(DomainError::Validation(_)) => {
+            return Err(DomainError::not_found("No result found".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    let service = live_service(cx, service_id)?;
+    let template = sendable_template(cx, service_id, meta.template_id)?;
+    let bytes = cx
+        .blobs
+        .get(&Path::from(sheet_key(service_id, upload_id)))
+        .await
+        .map_err(blobs_error)?
+        .bytes()
+        .await
+        .map_err(blobs_error)?;
+    let sender = row_sender(cx, &service, template, None, meta.sender_id)?;
+    let allowed = allowed_for(&service);
+    let (checked, (headers, cells)) = tokio::task::spawn_blocking(move || {
+        let checked = check_rows(&bytes, &sender, allowed)?;
+        let cells = recipient_sheet::sheet_cells(&bytes)
+            .map_err(|e| DomainError::invalid(e.to_string()))?;
+        Ok::<_, DomainError>((checked, cells))
+    })
+    .await
+    .map_err(|e| DomainError::invalid(format!("the sheet could not be checked: {e}")))??;
+    Ok(UploadedSheet {
+        meta,
+        errors: checked.errors,
+        headers,
+        cells,
+        rows: checked.rows,
+    })
+}
+
 /// A job to create from an upload.
 #[derive(Debug, Clone, Default)]
 pub struct NewJob {
@@ -492,6 +549,52 @@ pub fn job_statistics(cx: &Context, job: &Job) -> DomainResult<BTreeMap<&'static
         }
     }
     Ok(counts)
+}
+
+/// One row of a job as its page lists it (`to` is empty once retention has removed it).
+#[derive(Debug, Clone)]
+pub struct JobRowNotification {
+    /// 0-based among the sheet's data rows.
+    pub row: u32,
+    pub id: Uuid,
+    pub to: String,
+    pub status: NotificationStatus,
+    pub notification_type: NotificationType,
+}
+
+/// The job's notifications in row order, `skip` rows in, at most `limit`, with how many there
+/// are in all.
+pub fn job_notifications(
+    cx: &Context,
+    job: &Job,
+    skip: usize,
+    limit: usize,
+) -> DomainResult<(u64, Vec<JobRowNotification>)> {
+    let reader = cx.store.read()?;
+    let total = reader.job_row_count(job.id)?;
+    // Rows are keyed by row number, not position: walk the links to the page.
+    let links = reader.job_rows(job.id, 0, skip.saturating_add(limit))?;
+    let mut out = Vec::with_capacity(limit);
+    for (row, id) in links.into_iter().skip(skip) {
+        if let Some(n) = reader.get_notification(id)? {
+            out.push(JobRowNotification {
+                row,
+                id,
+                to: n.to,
+                status: n.status,
+                notification_type: n.notification_type,
+            });
+        } else if let Some(h) = reader.get_notification_history(id)? {
+            out.push(JobRowNotification {
+                row,
+                id,
+                to: String::new(),
+                status: h.status,
+                notification_type: h.notification_type,
+            });
+        }
+    }
+    Ok((total, out))
 }
 
 /// Handle one `process-job` queue row: turn the job's remaining rows into notifications.

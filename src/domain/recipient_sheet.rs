@@ -147,6 +147,13 @@ pub fn sheet_as_csv<'a>(
     }
 }
 
+/// The header and every data row's cells as written, each row with its 0-based index among
+/// the data rows (blank lines counted, as [`SheetRow::index`]): what a page shows of a sheet.
+#[allow(clippy::type_complexity)]
+pub fn sheet_cells(bytes: &[u8]) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), SheetError> {
+    read_csv(bytes)
+}
+
 #[allow(clippy::type_complexity)]
 fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), SheetError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);

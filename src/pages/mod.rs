@@ -10,11 +10,12 @@
 //! sign-on's redirects to and from the identity provider; [`people`] forgotten passwords,
 //! invitations, team members and the person's profile; [`operator`] who may see the operator
 //! pages; [`services`] what a service's pages share, its dashboard and adding a service;
-//! [`templates`], [`send`] (one message to one recipient) and [`activity`] (sent messages, one
-//! message) the pages of a service; [`settings`] its settings (name, senders, channels, live,
-//! data retention).
+//! [`templates`], [`send`] (one message to one recipient), [`jobs`] (sending from a
+//! spreadsheet, uploads and jobs) and [`activity`] (sent messages, one message) the pages of a
+//! service; [`settings`] its settings (name, senders, channels, live, data retention).
 
 pub mod activity;
+pub mod jobs;
 pub mod operator;
 pub mod people;
 pub mod platform_admin;

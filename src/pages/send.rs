@@ -36,7 +36,7 @@ use crate::templates::placeholders::normalise_key;
 const NEED: Need = Need::MemberWith(Permission::SendMessages);
 
 /// The template to send, if it can be sent from these pages (any template not archived).
-fn sendable(v: &Visit, s: &InService, template_id: &str) -> Result<Template, Box<Response>> {
+pub fn sendable(v: &Visit, s: &InService, template_id: &str) -> Result<Template, Box<Response>> {
     let id =
         Uuid::parse_str(template_id).map_err(|_| Box::new(PageError::NotFound.into_response()))?;
     let t = templates::get_template(&v.app.store, s.id(), id).map_err(refusal)?;

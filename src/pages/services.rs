@@ -78,6 +78,7 @@ pub fn enter(v: &Visit, service_id: &str, need: Need) -> Result<InService, Box<R
 pub enum Section {
     Dashboard,
     Templates,
+    Uploads,
     SentMessages,
     Team,
     Api,
@@ -101,6 +102,11 @@ pub fn service_nav(service: &Service, current: Section) -> ServiceNav {
                 "Templates",
                 format!("/services/{id}/templates"),
                 Section::Templates,
+            ),
+            item(
+                "Uploads",
+                format!("/services/{id}/uploads"),
+                Section::Uploads,
             ),
             item(
                 "Sent messages",

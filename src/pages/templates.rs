@@ -138,6 +138,13 @@ fn view(v: &Visit, s: &InService, template_id: Uuid) -> Result<Response, PageErr
         kind: kind_label(t.template_type),
         preview: preview(&s.service, &t, &Map::new(), ""),
         send_href: can_send.then(|| format!("/services/{}/send/{}/one-off", s.id(), t.id)),
+        upload_href: (can_send && t.template_type != NotificationType::Letter)
+            .then(|| format!("/services/{}/send/{}/csv", s.id(), t.id)),
+        upload_label: match t.template_type {
+            NotificationType::Sms => "phone numbers",
+            _ => "email addresses",
+        }
+        .to_string(),
         edit_href: can_manage.then(|| format!("{base}/edit")),
         delete_href: can_manage.then(|| format!("{base}/delete")),
         version: t.version,

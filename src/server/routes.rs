@@ -38,7 +38,9 @@ impl RouteClass {
             }
             "d" | "static" | "first-sign-in" | "user-profile" => RouteClass::Page,
             "notifications" => RouteClass::Receipts,
-            "service" if method == Method::POST && is_sheet_upload(path) => RouteClass::SheetUpload,
+            "service" | "services" if method == Method::POST && is_sheet_upload(path) => {
+                RouteClass::SheetUpload
+            }
             _ => RouteClass::Internal,
         }
     }
@@ -48,12 +50,15 @@ fn path_has_at_most_one_segment(path: &str) -> bool {
     !path.trim_matches('/').contains('/')
 }
 
-/// `/service/{id}/job/upload` and `/service/{id}/contact-list` take sheets.
+/// `/service/{id}/job/upload`, `/service/{id}/contact-list` and the upload page's form
+/// (`/services/{id}/send/{template_id}/csv`) take sheets.
 fn is_sheet_upload(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     matches!(
         parts.as_slice(),
-        ["service", _, "job", "upload"] | ["service", _, "contact-list"]
+        ["service", _, "job", "upload"]
+            | ["service", _, "contact-list"]
+            | ["services", _, "send", _, "csv"]
     )
 }
 
@@ -128,6 +133,10 @@ mod tests {
         let sid = "d5e4b158-d52c-43fe-8557-456b748751a5";
         assert_eq!(
             RouteClass::of(&post, &format!("/service/{sid}/job/upload")),
+            RouteClass::SheetUpload
+        );
+        assert_eq!(
+            RouteClass::of(&post, &format!("/services/{sid}/send/{sid}/csv")),
             RouteClass::SheetUpload
         );
         assert_eq!(

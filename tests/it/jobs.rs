@@ -345,7 +345,7 @@ async fn a_sheet_with_problems_is_reported_row_by_row_and_cannot_be_sent() {
 }
 
 /// A minimal `.xlsx` (one sheet of inline strings), as a spreadsheet program would save it.
-fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
+pub(crate) fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
     use std::io::Write as _;
     let mut sheet = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,

@@ -22,6 +22,7 @@ mod e2e_jobs;
 mod edge;
 mod facts;
 mod inbound_numbers;
+mod job_pages;
 mod jobs;
 mod letters;
 mod metrics;

@@ -11,6 +11,7 @@ pub use askama;
 pub mod accounts;
 pub mod activity;
 pub mod dashboard;
+pub mod jobs;
 pub mod layout;
 pub mod people;
 pub mod platform_admin;

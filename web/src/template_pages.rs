@@ -64,6 +64,10 @@ pub struct TemplatePage {
     pub preview: MessagePreview,
     /// "Send" (when the person may send messages).
     pub send_href: Option<String>,
+    /// "Upload a list of email addresses" (when the person may send messages).
+    pub upload_href: Option<String>,
+    /// "email addresses", "phone numbers".
+    pub upload_label: String,
     /// "Edit" and "Delete this template" (when they may manage templates).
     pub edit_href: Option<String>,
     pub delete_href: Option<String>,
