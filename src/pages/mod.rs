@@ -11,9 +11,11 @@
 //! invitations, team members and the person's profile; [`operator`] who may see the operator
 //! pages; [`services`] what a service's pages share, its dashboard and adding a service;
 //! [`templates`], [`send`] (one message to one recipient) and [`activity`] (sent messages, one
-//! message) the pages of a service.
+//! message) the pages of a service; [`api_integration`] its API keys, callbacks, guest list
+//! and received text messages.
 
 pub mod activity;
+pub mod api_integration;
 pub mod operator;
 pub mod people;
 pub mod send;
