@@ -70,7 +70,7 @@ def test_a_developer_makes_a_key_in_the_page_and_the_official_client_sends_with_
     page.get_by_role("link", name="API keys").click()
     assert "You have not created any API keys yet" in page.inner_text("main")
     look(page, "api-keys-empty")
-    page.get_by_role("link", name="Create an API key").click()
+    page.get_by_role("button", name="Create an API key").click()
     assert page.url.endswith("/api/keys/create"), page.url
     assert page.locator("#key_type").is_disabled(), "live keys are not for trial mode"
     look(page, "api-key-create")
