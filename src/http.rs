@@ -89,6 +89,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::pages::platform_admin::routes(app.clone()))
         .unify()
+        .or(crate::pages::api_integration::routes(app.clone()))
+        .unify()
         .or(crate::receipts::routes(app.clone()))
         .unify()
         .or(crate::admin::unsubscribe_route(app.clone()))

@@ -12,9 +12,11 @@
 //! pages; [`services`] what a service's pages share, its dashboard and adding a service;
 //! [`templates`], [`send`] (one message to one recipient), [`jobs`] (sending from a
 //! spreadsheet, uploads and jobs) and [`activity`] (sent messages, one message) the pages of a
-//! service; [`settings`] its settings (name, senders, channels, live, data retention).
+//! service; [`settings`] its settings (name, senders, channels, live, data retention);
+//! [`api_integration`] its API keys, callbacks, guest list and received text messages.
 
 pub mod activity;
+pub mod api_integration;
 pub mod jobs;
 pub mod operator;
 pub mod people;

@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod admin_api;
+mod api_pages;
 mod api_v2;
 mod architecture;
 mod authorization;
