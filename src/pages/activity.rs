@@ -497,12 +497,11 @@ async fn get_download(service_id: String, query: HashMap<String, String>, v: Vis
         Ok(bytes) => bytes,
         Err(e) => return e.into_response(),
     };
-    let today = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(
-        v.app.store.clock().now_micros(),
-    )
-    .unwrap_or_default()
-    .with_timezone(&chrono_tz::Europe::London)
-    .format("%Y-%m-%d");
+    let today =
+        chrono::DateTime::<chrono::Utc>::from_timestamp_micros(v.app.store.clock().now_micros())
+            .unwrap_or_default()
+            .with_timezone(&chrono_tz::Europe::London)
+            .format("%Y-%m-%d");
     let file_name = header_safe(&format!(
         "{today} - {} - {} report.csv",
         channel.as_str(),

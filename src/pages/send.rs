@@ -55,7 +55,8 @@ pub fn placeholders_to_ask(t: &Template) -> Vec<String> {
         .into_iter()
         .filter(|p| {
             let key = normalise_key(p);
-            key != recipient && !(t.template_type == NotificationType::Letter && is_address_key(&key))
+            key != recipient
+                && !(t.template_type == NotificationType::Letter && is_address_key(&key))
         })
         .collect()
 }
@@ -77,7 +78,10 @@ fn address_personalisation(address: &str, map: &mut Map<String, Value>) {
         .filter(|l| !l.is_empty())
         .collect();
     for (i, line) in lines.iter().take(7).enumerate() {
-        map.insert(format!("address_line_{}", i + 1), Value::String(line.to_string()));
+        map.insert(
+            format!("address_line_{}", i + 1),
+            Value::String(line.to_string()),
+        );
     }
     // More than seven lines: the last ones share line 7 so the address check can refuse it
     // with upstream's "no more than 7 lines" rather than losing them.
@@ -488,7 +492,10 @@ mod tests {
         assert_eq!(p["address_line_4"], "SW1A 1AA");
         assert!(!p.contains_key("address_line_5"));
         let long = Answers {
-            recipient: (1..=9).map(|i| format!("Line {i}")).collect::<Vec<_>>().join("\n"),
+            recipient: (1..=9)
+                .map(|i| format!("Line {i}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             values: Vec::new(),
         };
         let p = long.personalisation(&letter, &[]);

@@ -185,7 +185,12 @@ fn version_view(
     })
 }
 
-fn versions(v: &Visit, s: &InService, template_id: Uuid, page: usize) -> Result<Response, PageError> {
+fn versions(
+    v: &Visit,
+    s: &InService,
+    template_id: Uuid,
+    page: usize,
+) -> Result<Response, PageError> {
     let all = domain::template_versions(&v.app.store, s.id(), template_id)?;
     if all.first().is_none_or(|t| t.hidden) {
         return Err(PageError::NotFound);

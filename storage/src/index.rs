@@ -430,10 +430,9 @@ impl SearchIndex {
         }
         let query = BooleanQuery::new(clauses);
 
-        let collector =
-            TopDocs::with_limit(limit)
-                .and_offset(offset)
-                .order_by_fast_field::<i64>(F_CREATED_AT_MS, Order::Desc);
+        let collector = TopDocs::with_limit(limit)
+            .and_offset(offset)
+            .order_by_fast_field::<i64>(F_CREATED_AT_MS, Order::Desc);
         let hits = searcher.search(&query, &collector)?;
 
         let mut ids = Vec::with_capacity(hits.len());

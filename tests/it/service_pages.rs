@@ -342,7 +342,12 @@ async fn a_search_with_many_hits_pages_and_downloads_as_csv() {
     let mut sent = std::collections::HashSet::new();
     for _ in 0..120 {
         let (status, reply) = s
-            .call("normal", "POST", "/v2/notifications/sms", Some(body.clone()))
+            .call(
+                "normal",
+                "POST",
+                "/v2/notifications/sms",
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(status, 201, "{reply}");
         sent.insert(reply["id"].as_str().unwrap().to_string());
@@ -409,7 +414,10 @@ async fn a_search_with_many_hits_pages_and_downloads_as_csv() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 120);
     for row in &rows {
-        assert!(row.starts_with("07700900123,mailing-7,sms template,sms,,,,"), "{row}");
+        assert!(
+            row.starts_with("07700900123,mailing-7,sms template,sms,,,,"),
+            "{row}"
+        );
     }
     // Without a channel there is no report; without view_activity, no access.
     let page = me
@@ -439,7 +447,9 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
         ],
     )
     .await;
-    let page = me.get(&format!("/services/{sid}/templates/add-letter")).await;
+    let page = me
+        .get(&format!("/services/{sid}/templates/add-letter"))
+        .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Main heading"));
     let page = me
@@ -448,7 +458,10 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
             &[
                 ("name", "Permit letter"),
                 ("subject", "Your parking permit"),
-                ("template_content", "Dear ((name)),\n\nYour permit is enclosed."),
+                (
+                    "template_content",
+                    "Dear ((name)),\n\nYour permit is enclosed.",
+                ),
             ],
         )
         .await;
@@ -464,7 +477,10 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
                 &[
                     ("name", "Permit letter"),
                     ("subject", heading),
-                    ("template_content", "Dear ((name)),\n\nYour permit is enclosed."),
+                    (
+                        "template_content",
+                        "Dear ((name)),\n\nYour permit is enclosed.",
+                    ),
                 ],
             )
             .await;
@@ -487,14 +503,23 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
         assert!(page.body.contains(&format!("<strong>{heading}</strong>")));
     }
     assert!(page.body.contains("Created "));
-    assert_eq!(page.body.matches("by Casey Worker").count(), 3, "{}", page.body);
+    assert_eq!(
+        page.body.matches("by Casey Worker").count(),
+        3,
+        "{}",
+        page.body
+    );
     let page = me
-        .get(&format!("/services/{sid}/templates/{template_id}/version/1"))
+        .get(&format!(
+            "/services/{sid}/templates/{template_id}/version/1"
+        ))
         .await;
     assert!(page.body.contains("<strong>Your parking permit</strong>"));
     assert!(!page.body.contains("Your new parking permit"));
     let page = me
-        .get(&format!("/services/{sid}/templates/{template_id}/version/9"))
+        .get(&format!(
+            "/services/{sid}/templates/{template_id}/version/9"
+        ))
         .await;
     assert_eq!(page.status, 404);
 
@@ -527,11 +552,16 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let notification = page.location.clone();
-    let n = s.stored_notification(Uuid::parse_str(notification.rsplit('/').next().unwrap()).unwrap());
+    let n =
+        s.stored_notification(Uuid::parse_str(notification.rsplit('/').next().unwrap()).unwrap());
     assert!(n.body.contains("Dear Ann"));
     assert!(n.to.starts_with("A Person"));
     let page = me.get(&notification).await;
-    assert!(page.body.contains(&format!("{notification}.pdf")), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("{notification}.pdf")),
+        "{}",
+        page.body
+    );
 
     // The PDF once the letter has been made.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -554,7 +584,11 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
     assert!(pdf.starts_with(b"%PDF"));
     // Not another service's, not without signing in.
     let page = me
-        .get(&format!("/services/{}/notification/{}.pdf", Uuid::new_v4(), n.id))
+        .get(&format!(
+            "/services/{}/notification/{}.pdf",
+            Uuid::new_v4(),
+            n.id
+        ))
         .await;
     assert_ne!(page.status, 200);
 }

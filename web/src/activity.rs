@@ -158,6 +158,8 @@ mod tests {
                 when: "today at 1:00pm".into(),
             }],
             next_href: Some("/services/s/notifications/email?older_than=n".into()),
+            previous_href: None,
+            download_href: "/services/s/download-notifications.csv?message_type=email".into(),
         }
         .render()
         .unwrap();
@@ -165,5 +167,7 @@ mod tests {
         assert!(html.contains(r#"name="status" value="failed""#));
         assert!(!html.contains("<ann>"));
         assert!(html.contains("Next page"));
+        assert!(!html.contains("Previous page"));
+        assert!(html.contains("Download this report (CSV)"));
     }
 }
