@@ -47,6 +47,17 @@ pub fn london_date(micros: i64) -> NaiveDate {
         .date_naive()
 }
 
+/// An instant as upstream's reports write it: London time, `YYYY-MM-DD HH:MM:SS`.
+pub fn london_timestamp(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .map(|t| {
+            t.with_timezone(&London)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// A date as the facts tables key it: days since 1970-01-01.
 pub fn day_number(date: NaiveDate) -> i32 {
     (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32

@@ -25,7 +25,7 @@ use storage::records::{Micros, UnsubscribeRequest, UnsubscribeRequestReport};
 use storage::{StoreError, WriteCtx};
 use uuid::Uuid;
 
-use super::facts::{london_date, london_midnight_micros};
+use super::facts::{london_date, london_midnight_micros, london_timestamp};
 use super::{Code, Context, DomainError, DomainResult, JobOutcome};
 
 /// How long a link works (upstream: a year).
@@ -370,16 +370,6 @@ pub struct ReportRow {
     pub unsubscribe_request_received_at: String,
 }
 
-fn london_text(micros: Micros) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| {
-            t.with_timezone(&chrono_tz::Europe::London)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// `GET /service/{id}/unsubscribe-request-report/{batch_id}`: the report and its requests
 /// (ordered as upstream's download: template name, file name, then send time, each descending).
 pub fn report_for_download(
@@ -419,8 +409,8 @@ pub fn report_for_download(
                 email_address: r.email_address,
                 template_name,
                 original_file_name,
-                template_sent_at: sent_at.map(london_text),
-                unsubscribe_request_received_at: london_text(r.created_at),
+                template_sent_at: sent_at.map(london_timestamp),
+                unsubscribe_request_received_at: london_timestamp(r.created_at),
             },
         ));
     }

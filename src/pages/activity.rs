@@ -26,6 +26,7 @@ use super::session::{Visit, visit};
 use super::{PageError, ok, respond};
 use crate::app::App;
 use crate::domain::accounts::Need;
+use crate::domain::facts::{london_date, london_timestamp};
 use crate::domain::recipients;
 
 const NEED: Need = Need::Permission(Permission::ViewActivity);
@@ -198,12 +199,12 @@ enum Start {
 /// Up to `size` messages of the list from `from` on, and whether more follow.
 fn listing(
     app: &App,
+    reader: &storage::Reader,
     service_id: Uuid,
     f: &Filters,
     from: Start,
     size: usize,
 ) -> Result<(Vec<Notification>, bool), PageError> {
-    let reader = app.store.read()?;
     match from {
         Start::OlderThan(older_than) => {
             let mut page = reader.service_notifications(service_id, older_than, size + 1, |n| {
@@ -251,12 +252,14 @@ fn activity(
     let filters = Filters::from_query(channel, query);
     let status = filters.status;
     let search = filters.search.clone();
+    let reader = v.app.store.read()?;
     let mut next_href = None;
     let mut previous_href = None;
     let found: Vec<Notification> = if search.is_empty() {
         let older_than = Uuid::parse_str(&query_value(query, "older_than")).ok();
         let (page, more) = listing(
             &v.app,
+            &reader,
             s.id(),
             &filters,
             Start::OlderThan(older_than),
@@ -274,6 +277,7 @@ fn activity(
             .unwrap_or(1);
         let (page, more) = listing(
             &v.app,
+            &reader,
             s.id(),
             &filters,
             Start::Hit((page_no - 1) * PAGE_SIZE),
@@ -287,7 +291,6 @@ fn activity(
         }
         page
     };
-    let reader = v.app.store.read()?;
     let now = v.app.store.clock().now_micros();
     let mut names: HashMap<Uuid, String> = HashMap::new();
     let mut rows = Vec::with_capacity(found.len());
@@ -380,8 +383,8 @@ pub fn notifications_csv(app: &App, service_id: Uuid, f: &Filters) -> Result<Vec
         Start::Hit(0)
     };
     loop {
-        let (chunk, more) = listing(app, service_id, f, from, CSV_CHUNK)?;
         let reader = app.store.read()?;
+        let (chunk, more) = listing(app, &reader, service_id, f, from, CSV_CHUNK)?;
         for n in &chunk {
             if !templates.contains_key(&n.template_id) {
                 let name = reader.get_template(n.template_id)?.map(|t| t.name);
@@ -418,7 +421,7 @@ pub fn notifications_csv(app: &App, service_id: Uuid, f: &Filters) -> Result<Vec
                 String::new(),
                 lookup(&jobs, n.job_id),
                 csv_status(n.notification_type, n.status).to_string(),
-                london_time(n.created_at),
+                london_timestamp(n.created_at),
                 lookup(&keys, n.api_key_id),
             ])
             .map_err(csv_err)?;
@@ -456,15 +459,6 @@ fn csv_status(channel: NotificationType, status: NotificationStatus) -> &'static
     }
 }
 
-/// `2026-12-07 18:30:00`, in UK time as upstream's report gives it.
-fn london_time(micros: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .with_timezone(&chrono_tz::Europe::London)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 /// A file name's characters a `Content-Disposition` header can carry as they are.
 fn header_safe(name: &str) -> String {
     name.chars()
@@ -497,11 +491,7 @@ async fn get_download(service_id: String, query: HashMap<String, String>, v: Vis
         Ok(bytes) => bytes,
         Err(e) => return e.into_response(),
     };
-    let today =
-        chrono::DateTime::<chrono::Utc>::from_timestamp_micros(v.app.store.clock().now_micros())
-            .unwrap_or_default()
-            .with_timezone(&chrono_tz::Europe::London)
-            .format("%Y-%m-%d");
+    let today = london_date(v.app.store.clock().now_micros());
     let file_name = header_safe(&format!(
         "{today} - {} - {} report.csv",
         channel.as_str(),

@@ -6,92 +6,27 @@
 //! and who may see the pages (403 without the permission, 404 for another service's key).
 
 use notify::domain::accounts::Actor;
-use notify::domain::accounts::sessions::{self, SecondFactor};
-use notify::domain::accounts::users::{self, NewUser};
 use notify::domain::receipts::{InboundText, receive_inbound_sms};
 use notify::domain::{api_keys, inbound_numbers, services};
-use reqwest::header::{COOKIE, LOCATION};
 use serde_json::{Value, json};
 use storage::records::{CallbackKind, Permission};
 use uuid::Uuid;
 
+use crate::common::member::Member;
 use crate::common::{TestServer, errors};
 
-/// A signed-in team member's browser: their session cookie and CSRF token.
-struct Member {
-    base: String,
-    client: reqwest::Client,
-    cookie: String,
-    csrf: String,
+/// A member of the test service named Dev Eloper.
+async fn member(s: &TestServer, email: &str, permissions: Vec<Permission>) -> Member {
+    Member::new(s, "Dev Eloper", email, permissions).await
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
+/// Creating a key through the pages.
+trait CreateKey {
+    async fn create_key(&self, sid: Uuid, name: &str, key_type: &str) -> String;
 }
 
-impl Member {
-    async fn new(s: &TestServer, email: &str, permissions: Vec<Permission>) -> Member {
-        let operator = Actor::operator();
-        let user = users::create_user(
-            &s.app,
-            &operator,
-            NewUser {
-                name: "Dev Eloper".into(),
-                email_address: email.into(),
-                mobile_number: None,
-                platform_admin: false,
-                auth_type: None,
-                password: None,
-            },
-        )
-        .await
-        .unwrap();
-        users::add_user_to_service(&s.app, &operator, s.service_id, user.id, permissions)
-            .await
-            .unwrap();
-        let session =
-            sessions::create_signed_in(&s.app, user.id, SecondFactor::EmailCode, None, None)
-                .await
-                .unwrap();
-        Member {
-            base: s.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: format!("notify_admin_session={}", session.token),
-            csrf: session.csrf_token,
-        }
-    }
-
-    async fn page(&self, req: reqwest::RequestBuilder) -> Page {
-        let resp = req.header(COOKIE, &self.cookie).send().await.unwrap();
-        Page {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|l| l.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.page(self.client.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
-        form.extend_from_slice(fields);
-        self.page(self.client.post(format!("{}{path}", self.base)).form(&form))
-            .await
-    }
-
-    /// Create a key in the pages; the full key string from the page that shows it once.
+impl CreateKey for Member {
+    /// The full key string from the page that shows it once.
     async fn create_key(&self, sid: Uuid, name: &str, key_type: &str) -> String {
         let page = self
             .post(
@@ -128,7 +63,7 @@ async fn send_email(s: &TestServer, key: &str, to: &str) -> (u16, Value) {
 async fn a_key_made_in_the_page_sends_until_it_is_revoked_in_the_page() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let dev = Member::new(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
+    let dev = member(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
 
     // The overview links to the parts and shows the service id.
     let page = dev.get(&format!("/services/{sid}/api")).await;
@@ -234,7 +169,7 @@ async fn a_key_made_in_the_page_sends_until_it_is_revoked_in_the_page() {
 async fn a_team_key_sends_only_to_the_team_and_the_guest_list_set_in_the_page() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let dev = Member::new(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
+    let dev = member(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
     let key = dev.create_key(sid, "Team key", "team").await;
 
     let (status, body) = send_email(&s, &key, "dev@example.gov.uk").await;
@@ -282,7 +217,7 @@ async fn a_team_key_sends_only_to_the_team_and_the_guest_list_set_in_the_page() 
 async fn callback_forms_refuse_bad_values_and_keep_what_was_typed() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let dev = Member::new(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
+    let dev = member(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
     let form = format!("/services/{sid}/api/callbacks/delivery-status-callback");
 
     let page = dev
@@ -374,7 +309,7 @@ fn callbacks_of(s: &TestServer, kind: CallbackKind) -> Option<storage::records::
 async fn received_text_messages_are_listed_once_the_service_has_a_number() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let viewer = Member::new(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let viewer = member(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
     let page = viewer.get(&format!("/services/{sid}/inbox")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Receive text messages"));
@@ -420,7 +355,7 @@ async fn received_text_messages_are_listed_once_the_service_has_a_number() {
 async fn only_members_with_the_api_permission_see_the_pages_and_only_their_keys() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let viewer = Member::new(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let viewer = member(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
     let some_key = api_keys::list_api_keys(&s.app.store, sid).unwrap()[0].id;
     for path in [
         format!("/services/{sid}/api"),
@@ -475,7 +410,7 @@ async fn only_members_with_the_api_permission_see_the_pages_and_only_their_keys(
     )
     .await
     .unwrap();
-    let dev = Member::new(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
+    let dev = member(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
     let page = dev
         .get(&format!("/services/{sid}/api/keys/revoke/{}", theirs.id))
         .await;
@@ -517,7 +452,7 @@ async fn live_keys_are_not_offered_in_trial_mode() {
     let s = TestServer::start().await;
     let sid = s.service_id;
     s.update_service(|svc| svc.restricted = true).await;
-    let dev = Member::new(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
+    let dev = member(&s, "dev@example.gov.uk", vec![Permission::ManageApiKeys]).await;
     let create = format!("/services/{sid}/api/keys/create");
     let page = dev.get(&create).await;
     assert!(page.body.contains(r#"value="normal" disabled"#));

@@ -7,90 +7,25 @@
 use std::time::{Duration, Instant};
 
 use notify::domain::accounts::Actor;
-use notify::domain::accounts::sessions::{self, SecondFactor};
-use notify::domain::accounts::users::{self, NewUser};
 use notify::domain::{jobs, services};
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
+use reqwest::header::CONTENT_TYPE;
 use storage::records::{JobStatus, Permission};
 use uuid::Uuid;
 
 use crate::common::TestServer;
+use crate::common::member::{Member, Page};
 
-/// A signed-in person's browser: their session cookie and CSRF token, no redirects followed.
-struct Person {
-    base: String,
-    client: reqwest::Client,
-    cookie: String,
-    csrf: String,
+/// A member of the test service named Casey Worker.
+async fn person(s: &TestServer, email: &str, permissions: Vec<Permission>) -> Member {
+    Member::new(s, "Casey Worker", email, permissions).await
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
+/// The upload form (`multipart/form-data`) with one file.
+trait Upload {
+    async fn upload(&self, path: &str, file_name: &str, file: &[u8]) -> Page;
 }
 
-impl Person {
-    async fn new(s: &TestServer, email: &str, permissions: Vec<Permission>) -> Person {
-        let operator = Actor::operator();
-        let user = users::create_user(
-            &s.app,
-            &operator,
-            NewUser {
-                name: "Casey Worker".into(),
-                email_address: email.into(),
-                mobile_number: None,
-                platform_admin: false,
-                auth_type: None,
-                password: None,
-            },
-        )
-        .await
-        .unwrap();
-        users::add_user_to_service(&s.app, &operator, s.service_id, user.id, permissions)
-            .await
-            .unwrap();
-        let session =
-            sessions::create_signed_in(&s.app, user.id, SecondFactor::EmailCode, None, None)
-                .await
-                .unwrap();
-        Person {
-            base: s.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: format!("notify_admin_session={}", session.token),
-            csrf: session.csrf_token,
-        }
-    }
-
-    async fn page(&self, req: reqwest::RequestBuilder) -> Page {
-        let resp = req.header(COOKIE, &self.cookie).send().await.unwrap();
-        Page {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|l| l.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.page(self.client.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
-        form.extend_from_slice(fields);
-        self.page(self.client.post(format!("{}{path}", self.base)).form(&form))
-            .await
-    }
-
-    /// Post the upload form (`multipart/form-data`) with one file.
+impl Upload for Member {
     async fn upload(&self, path: &str, file_name: &str, file: &[u8]) -> Page {
         let boundary = "----notify-test-boundary-7d1f";
         let mut body = Vec::new();
@@ -102,11 +37,11 @@ impl Person {
             .as_bytes(),
         );
         body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
         body.extend_from_slice(file);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         self.page(
@@ -160,7 +95,7 @@ async fn wait_for_job(s: &TestServer, id: Uuid, done: impl Fn(&storage::records:
 async fn a_good_sheet_becomes_a_job_that_runs_to_its_end() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let caseworker = Person::new(
+    let caseworker = person(
         &s,
         "caseworker@example.gov.uk",
         vec![Permission::SendMessages],
@@ -267,7 +202,7 @@ async fn a_good_sheet_becomes_a_job_that_runs_to_its_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_row_is_shown_against_its_row_and_column() {
     let s = TestServer::start().await;
-    let caseworker = Person::new(
+    let caseworker = person(
         &s,
         "caseworker@example.gov.uk",
         vec![Permission::SendMessages],
@@ -316,7 +251,7 @@ async fn a_bad_row_is_shown_against_its_row_and_column() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_column_is_named() {
     let s = TestServer::start().await;
-    let caseworker = Person::new(
+    let caseworker = person(
         &s,
         "caseworker@example.gov.uk",
         vec![Permission::SendMessages],
@@ -361,7 +296,7 @@ async fn a_missing_column_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_excel_file_is_read_like_a_csv() {
     let s = TestServer::start().await;
-    let caseworker = Person::new(
+    let caseworker = person(
         &s,
         "caseworker@example.gov.uk",
         vec![Permission::SendMessages],
@@ -402,7 +337,7 @@ async fn an_excel_file_is_read_like_a_csv() {
 async fn a_scheduled_job_is_cancelled_after_the_question() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let caseworker = Person::new(
+    let caseworker = person(
         &s,
         "caseworker@example.gov.uk",
         vec![Permission::SendMessages],
@@ -479,13 +414,13 @@ async fn a_scheduled_job_is_cancelled_after_the_question() {
 async fn another_services_job_is_not_there_and_sending_needs_the_permission() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let caseworker = Person::new(
+    let caseworker = person(
         &s,
         "caseworker@example.gov.uk",
         vec![Permission::SendMessages],
     )
     .await;
-    let viewer = Person::new(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let viewer = person(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
     let page = caseworker
         .upload(
             &upload_path(&s, s.email_template),

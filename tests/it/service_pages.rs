@@ -6,90 +6,17 @@
 use std::time::{Duration, Instant};
 
 use notify::domain::accounts::Actor;
-use notify::domain::accounts::sessions::{self, SecondFactor};
-use notify::domain::accounts::users::{self, NewUser};
 use notify::domain::services;
-use reqwest::header::{COOKIE, LOCATION};
+use reqwest::header::COOKIE;
 use storage::records::Permission;
 use uuid::Uuid;
 
 use crate::common::TestServer;
+use crate::common::member::Member;
 
-/// A signed-in person's browser: their session cookie, their CSRF token, no redirects followed.
-struct Person {
-    base: String,
-    client: reqwest::Client,
-    cookie: String,
-    csrf: String,
-    email: String,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Person {
-    async fn new(s: &TestServer, email: &str, permissions: Vec<Permission>) -> Person {
-        let operator = Actor::operator();
-        let user = users::create_user(
-            &s.app,
-            &operator,
-            NewUser {
-                name: "Casey Worker".into(),
-                email_address: email.into(),
-                mobile_number: None,
-                platform_admin: false,
-                auth_type: None,
-                password: None,
-            },
-        )
-        .await
-        .unwrap();
-        users::add_user_to_service(&s.app, &operator, s.service_id, user.id, permissions)
-            .await
-            .unwrap();
-        let session =
-            sessions::create_signed_in(&s.app, user.id, SecondFactor::EmailCode, None, None)
-                .await
-                .unwrap();
-        Person {
-            base: s.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: format!("notify_admin_session={}", session.token),
-            csrf: session.csrf_token,
-            email: email.into(),
-        }
-    }
-
-    async fn page(&self, req: reqwest::RequestBuilder) -> Page {
-        let resp = req.header(COOKIE, &self.cookie).send().await.unwrap();
-        Page {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .map(|l| l.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.page(self.client.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
-        form.extend_from_slice(fields);
-        self.page(self.client.post(format!("{}{path}", self.base)).form(&form))
-            .await
-    }
+/// A member of the test service named Casey Worker.
+async fn person(s: &TestServer, email: &str, permissions: Vec<Permission>) -> Member {
+    Member::new(s, "Casey Worker", email, permissions).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,8 +32,8 @@ async fn pages_answer_by_permission_and_never_show_another_service() {
     )
     .await
     .unwrap();
-    let viewer = Person::new(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
-    let nobody = Person::new(&s, "nobody@example.gov.uk", vec![]).await;
+    let viewer = person(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let nobody = person(&s, "nobody@example.gov.uk", vec![]).await;
     let sid = s.service_id;
     let email = s.email_template;
 
@@ -173,7 +100,7 @@ async fn pages_answer_by_permission_and_never_show_another_service() {
 async fn a_member_adds_a_template_sends_a_message_and_finds_it() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let me = Person::new(
+    let me = person(
         &s,
         "casey@example.gov.uk",
         vec![
@@ -332,7 +259,7 @@ fn listed_ids(body: &str, sid: Uuid) -> Vec<String> {
 async fn a_search_with_many_hits_pages_and_downloads_as_csv() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let me = Person::new(&s, "casey@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let me = person(&s, "casey@example.gov.uk", vec![Permission::ViewActivity]).await;
     let body = serde_json::json!({
         "phone_number": "07700900123",
         "template_id": s.sms_template,
@@ -424,7 +351,7 @@ async fn a_search_with_many_hits_pages_and_downloads_as_csv() {
         .get(&format!("/services/{sid}/download-notifications.csv"))
         .await;
     assert_eq!(page.status, 404);
-    let stranger = Person::new(&s, "sam@example.gov.uk", vec![Permission::SendMessages]).await;
+    let stranger = person(&s, "sam@example.gov.uk", vec![Permission::SendMessages]).await;
     let page = stranger
         .get(&format!(
             "/services/{sid}/download-notifications.csv?message_type=sms"
@@ -437,7 +364,7 @@ async fn a_search_with_many_hits_pages_and_downloads_as_csv() {
 async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown() {
     let s = TestServer::start().await;
     let sid = s.service_id;
-    let me = Person::new(
+    let me = person(
         &s,
         "casey@example.gov.uk",
         vec![

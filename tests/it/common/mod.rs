@@ -12,6 +12,7 @@ use uuid::Uuid;
 pub mod binary;
 pub mod browser;
 pub mod cut_proxy;
+pub mod member;
 pub mod servers;
 pub mod sshd;
 pub mod tls;
