@@ -65,6 +65,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::documents::routes(app.clone()))
         .unify()
+        .boxed()
         .or(crate::admin::outbox_page(app.clone()))
         .unify()
         .or(crate::admin::scheduler_pages(app.clone()))
@@ -75,6 +76,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::pages::people::routes(app.clone()))
         .unify()
+        .boxed()
         .or(crate::pages::services::routes(app.clone()))
         .unify()
         .or(crate::pages::templates::routes(app.clone()))
@@ -83,6 +85,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::pages::jobs::routes(app.clone()))
         .unify()
+        .boxed()
         .or(crate::pages::activity::routes(app.clone()))
         .unify()
         .or(crate::pages::settings::routes(app.clone()))
@@ -91,13 +94,16 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(crate::pages::api_integration::routes(app.clone()))
         .unify()
+        .boxed()
         .or(crate::receipts::routes(app.clone()))
         .unify()
         .or(crate::admin::unsubscribe_route(app.clone()))
         .unify()
         .or(crate::admin::routes(app))
         .unify()
-        // Boxed: unboxed, the chain's type overflows the compiler's query depth.
+        // Boxed every few routes: each `or` nests the types of everything before it, and the
+        // compiler's trait checks on a long unboxed chain grow steeply with its length (21
+        // unboxed routes made the crate take over 30 minutes to check).
         .boxed()
         .recover(handle_rejection)
         .unify()

@@ -386,9 +386,10 @@ pub fn notifications_csv(app: &App, service_id: Uuid, f: &Filters) -> Result<Vec
         let reader = app.store.read()?;
         let (chunk, more) = listing(app, &reader, service_id, f, from, CSV_CHUNK)?;
         for n in &chunk {
-            if !templates.contains_key(&n.template_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(n.template_id)
+            {
                 let name = reader.get_template(n.template_id)?.map(|t| t.name);
-                templates.insert(n.template_id, name.unwrap_or_default());
+                slot.insert(name.unwrap_or_default());
             }
             if let Some(job_id) = n.job_id
                 && !jobs.contains_key(&job_id)

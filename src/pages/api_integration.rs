@@ -75,16 +75,16 @@ fn base(s: &InService) -> String {
     format!("/services/{}/api", s.id())
 }
 
-fn entered(v: &Visit, service_id: &str, need: Need) -> Result<InService, Response> {
-    enter(v, service_id, need).map_err(|r| *r)
+fn entered(v: &Visit, service_id: &str, need: Need) -> Result<InService, Box<Response>> {
+    enter(v, service_id, need)
 }
 
-fn checked_form(s: &InService, body: &Bytes) -> Result<Form, Response> {
+fn checked_form(s: &InService, body: &Bytes) -> Result<Form, Box<Response>> {
     let form = Form::parse(body);
     if csrf_matches(&form.get("csrf_token"), &s.session.session.csrf_token) {
         Ok(form)
     } else {
-        Err(PageError::Forbidden.into_response())
+        Err(Box::new(PageError::Forbidden.into_response()))
     }
 }
 
@@ -195,7 +195,7 @@ fn overview(v: &Visit, s: &InService) -> Result<Response, PageError> {
 async fn get_overview(service_id: String, v: Visit) -> Response {
     match entered(&v, &service_id, MANAGE) {
         Ok(s) => respond(overview(&v, &s)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -239,7 +239,7 @@ fn keys_page(v: &Visit, s: &InService, revoke: Option<Uuid>) -> Result<Response,
 async fn get_keys(service_id: String, v: Visit) -> Response {
     match entered(&v, &service_id, MANAGE) {
         Ok(s) => respond(keys_page(&v, &s, None)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -287,7 +287,7 @@ fn create_form(s: &InService, name: &str, key_type: &str, errors: FormErrors) ->
 async fn get_create(service_id: String, v: Visit) -> Response {
     match entered(&v, &service_id, CREATE) {
         Ok(s) => create_form(&s, "", "", FormErrors::default()),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -317,11 +317,11 @@ fn key_form_errors(name: &str, key_type: &str, restricted: bool, keys: &[ApiKey]
 async fn post_create(service_id: String, v: Visit, body: Bytes) -> Response {
     let s = match entered(&v, &service_id, CREATE) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = match checked_form(&s, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (name, key_type) = (form.get("key_name"), form.get("key_type"));
     let keys = match api_keys::list_api_keys(&v.app.store, s.id()) {
@@ -360,7 +360,7 @@ async fn post_create(service_id: String, v: Visit, body: Bytes) -> Response {
 async fn get_revoke(service_id: String, key_id: String, v: Visit) -> Response {
     let s = match entered(&v, &service_id, MANAGE) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match Uuid::parse_str(&key_id) {
         Ok(id) => respond(keys_page(&v, &s, Some(id))),
@@ -371,10 +371,10 @@ async fn get_revoke(service_id: String, key_id: String, v: Visit) -> Response {
 async fn post_revoke(service_id: String, key_id: String, v: Visit, body: Bytes) -> Response {
     let s = match entered(&v, &service_id, MANAGE) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = checked_form(&s, &body) {
-        return r;
+        return *r;
     }
     let Ok(id) = Uuid::parse_str(&key_id) else {
         return PageError::NotFound.into_response();
@@ -440,7 +440,7 @@ fn callbacks_page(v: &Visit, s: &InService) -> Result<Response, PageError> {
 async fn get_callbacks(service_id: String, v: Visit) -> Response {
     match entered(&v, &service_id, MANAGE) {
         Ok(s) => respond(callbacks_page(&v, &s)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -474,16 +474,16 @@ fn callback_entry(
     v: &Visit,
     service_id: &str,
     segment: &str,
-) -> Result<(InService, CallbackKind), Response> {
+) -> Result<(InService, CallbackKind), Box<Response>> {
     let s = entered(v, service_id, MANAGE)?;
     let Some((kind, _, _)) = callback_kind(segment) else {
-        return Err(PageError::NotFound.into_response());
+        return Err(Box::new(PageError::NotFound.into_response()));
     };
     if kind == CallbackKind::InboundSms {
         match receives_texts(v, &s) {
             Ok((true, _)) => {}
-            Ok((false, _)) => return Err(redirect(&base(&s))),
-            Err(e) => return Err(e.into_response()),
+            Ok((false, _)) => return Err(Box::new(redirect(&base(&s)))),
+            Err(e) => return Err(Box::new(e.into_response())),
         }
     }
     Ok((s, kind))
@@ -492,7 +492,7 @@ fn callback_entry(
 async fn get_callback_form(service_id: String, segment: String, v: Visit) -> Response {
     let (s, kind) = match callback_entry(&v, &service_id, &segment) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match existing_callback(&v, &s, kind) {
         Ok(Some(cb)) => callback_form(&s, &segment, &cb.url, TOKEN_SET, FormErrors::default()),
@@ -529,11 +529,11 @@ async fn post_callback_form(
 ) -> Response {
     let (s, kind) = match callback_entry(&v, &service_id, &segment) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = match checked_form(&s, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let done = redirect(&format!("{}/callbacks", base(&s)));
     let existing = match existing_callback(&v, &s, kind) {
@@ -644,7 +644,7 @@ async fn get_guest_list(service_id: String, v: Visit) -> Response {
             let list = services::split_guest_list(&s.service.guest_list);
             guest_list_form(&s, &list, FormErrors::default())
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -684,11 +684,11 @@ fn guest_list_errors(list: &GuestList) -> FormErrors {
 async fn post_guest_list(service_id: String, v: Visit, body: Bytes) -> Response {
     let s = match entered(&v, &service_id, MANAGE) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = match checked_form(&s, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let list = GuestList {
         email_addresses: posted_boxes(&form, "email_addresses"),
@@ -756,7 +756,7 @@ fn inbox(v: &Visit, s: &InService, query: &HashMap<String, String>) -> Result<Re
 async fn get_inbox(service_id: String, query: HashMap<String, String>, v: Visit) -> Response {
     match entered(&v, &service_id, VIEW) {
         Ok(s) => respond(inbox(&v, &s, &query)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -832,6 +832,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(revoke_get)
         .unify()
+        .boxed()
         .or(revoke_post)
         .unify()
         .or(callbacks)
@@ -842,6 +843,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(guest_list_get)
         .unify()
+        .boxed()
         .or(guest_list_post)
         .unify()
         .or(inbox)

@@ -583,6 +583,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(user)
         .unify()
+        .boxed()
         .or(providers_route)
         .unify()
         .or(providers_alias)

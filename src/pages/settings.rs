@@ -1515,6 +1515,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(entry_get)
         .unify()
+        .boxed()
         .or(entry_post)
         .unify()
         .or(retention_get)
