@@ -131,6 +131,7 @@ async fn run(n: usize, rate: u64, seconds: u64) {
     let started = Instant::now();
     let job = jobs::create_job(
         &app,
+        &notify::domain::accounts::actor::Actor::operator(),
         bulk_id,
         NewJob {
             id: upload.meta.id,

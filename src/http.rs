@@ -95,6 +95,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .or(crate::pages::api_integration::routes(app.clone()))
         .unify()
         .boxed()
+        .or(crate::pages::contact_lists::routes(app.clone()))
+        .unify()
         .or(crate::receipts::routes(app.clone()))
         .unify()
         .or(crate::admin::unsubscribe_route(app.clone()))

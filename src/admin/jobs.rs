@@ -260,6 +260,7 @@ async fn create(service_id: Uuid, body: Bytes, app: Caller) -> Result<Response, 
         .transpose()?;
     let job = jobs::create_job(
         &app,
+        &app.actor,
         service_id,
         NewJob {
             id: req.id,
@@ -332,12 +333,12 @@ fn notifications(
 }
 
 async fn cancel(service_id: Uuid, job_id: Uuid, app: Caller) -> Result<Response, AppError> {
-    let job = jobs::cancel_job(&app, service_id, job_id).await?;
+    let job = jobs::cancel_job(&app, &app.actor, service_id, job_id).await?;
     Ok(data(StatusCode::OK, job_json(&app, &job)?))
 }
 
 async fn cancel_letters(service_id: Uuid, job_id: Uuid, app: Caller) -> Result<Response, AppError> {
-    let cancelled = jobs::cancel_letter_job(&app, service_id, job_id).await?;
+    let cancelled = jobs::cancel_letter_job(&app, &app.actor, service_id, job_id).await?;
     Ok(json_response(StatusCode::OK, &json!(cancelled)))
 }
 
@@ -362,7 +363,7 @@ async fn save_list(
         template_type,
         created_by: uuid_arg(&q, "created_by")?,
     };
-    match contact_lists::save(&app, service_id, new, body).await? {
+    match contact_lists::save(&app, &app.actor, service_id, new, body).await? {
         Saved::List(list) => Ok(data(StatusCode::CREATED, contact_list_json(&app, &list)?)),
         Saved::Invalid(errors) => Ok(json_response(
             StatusCode::BAD_REQUEST,
@@ -410,33 +411,19 @@ fn uploads(service_id: Uuid, raw_query: &str, app: &App) -> Result<Response, App
         );
         entries.push((list.created_at, l));
     }
-    let reader = app.store.read()?;
-    let precompiled: std::collections::HashSet<Uuid> = reader
-        .service_templates(service_id)?
-        .into_iter()
-        .filter(|t| t.hidden && t.template_type == NotificationType::Letter)
-        .map(|t| t.id)
-        .collect();
-    if !precompiled.is_empty() {
-        let letters = reader.service_notifications(service_id, None, usize::MAX, |n| {
-            n.notification_type == NotificationType::Letter
-                && n.job_id.is_none()
-                && precompiled.contains(&n.template_id)
-        })?;
-        for n in letters {
-            entries.push((
-                n.created_at,
-                json!({
-                    "id": n.id,
-                    "upload_type": "letter",
-                    "original_file_name": n.client_reference,
-                    "recipient": n.to,
-                    "status": n.status.as_str(),
-                    "created_at": format_api_timestamp(n.created_at),
-                    "notification_count": 1,
-                }),
-            ));
-        }
+    for n in jobs::uploaded_letters(app, service_id, usize::MAX)? {
+        entries.push((
+            n.created_at,
+            json!({
+                "id": n.id,
+                "upload_type": "letter",
+                "original_file_name": n.client_reference,
+                "recipient": n.to,
+                "status": n.status.as_str(),
+                "created_at": format_api_timestamp(n.created_at),
+                "notification_count": 1,
+            }),
+        ));
     }
     entries.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let items = entries.into_iter().map(|(_, v)| v).collect();
@@ -524,7 +511,7 @@ pub fn routes(auth: Auth) -> Routes {
         .and(auth.clone())
         .and_then(|sid, id, app: Caller| async move {
             done(
-                contact_lists::delete(&app, sid, id)
+                contact_lists::delete(&app, &app.actor, sid, id)
                     .await
                     .map(|()| no_content())
                     .map_err(AppError::from),

@@ -13,6 +13,7 @@ use super::backend::Body;
 use super::{Backend, CliError, JsonFlag};
 use crate::admin::{job_json, upload_json};
 use crate::config::Config;
+use crate::domain::accounts::actor::Actor;
 use crate::domain::jobs::{self, NewJob, NewUpload};
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +89,7 @@ impl Backend {
                     scheduled_for,
                     created_by: None,
                 };
-                let job = jobs::create_job(cx, service, new).await?;
+                let job = jobs::create_job(cx, &Actor::operator(), service, new).await?;
                 job_json(cx, &job).map_err(|e| CliError::Message(e.to_string()))
             }
             Backend::Remote(remote) => {

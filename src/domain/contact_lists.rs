@@ -10,6 +10,8 @@ use object_store::path::Path;
 use storage::records::{ContactList, NotificationType, Template};
 use uuid::Uuid;
 
+use super::accounts::actor::Actor;
+use super::accounts::audit::{Action, Entry};
 use super::recipient_sheet::{self, Allowed, RowError};
 use super::{DomainError, DomainResult};
 use crate::domain::Context;
@@ -53,9 +55,10 @@ fn recipient_only_template(service_id: Uuid, kind: NotificationType) -> Template
     }
 }
 
-/// Check and save a contact list.
+/// Check and save a contact list (audited: `contact_list.saved`).
 pub async fn save(
     cx: &Context,
+    actor: &Actor,
     service_id: Uuid,
     new: NewContactList,
     body: Bytes,
@@ -98,8 +101,19 @@ pub async fn save(
         .put(&Path::from(list.file_key.as_str()), body.into())
         .await?;
     let stored = list.clone();
+    let entry = Entry::new(actor, Action::ContactListSaved)
+        .service(service_id)
+        .subject(id)
+        .details(serde_json::json!({
+            "original_file_name": list.original_file_name,
+            "template_type": list.template_type.as_str(),
+            "row_count": list.row_count,
+        }));
     cx.store
-        .write(move |ctx| ctx.put_contact_list(&stored))
+        .write(move |ctx| {
+            ctx.put_contact_list(&stored)?;
+            entry.write(ctx)
+        })
         .await?;
     tracing::info!(contact_list_id = %id, %service_id, rows = list.row_count, "contact list saved");
     Ok(Saved::List(list))
@@ -128,9 +142,14 @@ pub fn list(cx: &Context, service_id: Uuid) -> DomainResult<Vec<ContactList>> {
     Ok(lists)
 }
 
-/// Delete a list: its file goes, the record stays archived so jobs sent from it still name it.
-pub async fn delete(cx: &Context, service_id: Uuid, id: Uuid) -> DomainResult<()> {
+/// Delete a list: its file goes, the record stays archived so jobs sent from it still name it
+/// (audited: `contact_list.deleted`).
+pub async fn delete(cx: &Context, actor: &Actor, service_id: Uuid, id: Uuid) -> DomainResult<()> {
     let list = get(cx, service_id, id)?;
+    let entry = Entry::new(actor, Action::ContactListDeleted)
+        .service(service_id)
+        .subject(id)
+        .details(serde_json::json!({"original_file_name": list.original_file_name}));
     match cx.blobs.delete(&Path::from(list.file_key.as_str())).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
@@ -141,7 +160,7 @@ pub async fn delete(cx: &Context, service_id: Uuid, id: Uuid) -> DomainResult<()
                 list.archived = true;
                 ctx.put_contact_list(&list)?;
             }
-            Ok(())
+            entry.write(ctx)
         })
         .await?;
     tracing::info!(contact_list_id = %id, %service_id, "contact list deleted");

@@ -32,6 +32,8 @@ use storage::Claimed;
 use storage::records::{Job, JobStatus, NotificationStatus, NotificationType, Template};
 use uuid::Uuid;
 
+use super::accounts::actor::Actor;
+use super::accounts::audit::{Action, Entry};
 use super::recipient_sheet::{self, Allowed, RowError, SheetRow};
 use super::sending::{RowSender, insert_and_queue};
 use super::status::{self, Event, StatusChange};
@@ -342,8 +344,13 @@ pub struct NewJob {
 }
 
 /// Create a job from a valid upload (§8.1): `scheduled` when it has a time, else `pending`
-/// and queued at once.
-pub async fn create_job(cx: &Context, service_id: Uuid, new: NewJob) -> DomainResult<Job> {
+/// and queued at once. Audited (`job.sent`) in the same write.
+pub async fn create_job(
+    cx: &Context,
+    actor: &Actor,
+    service_id: Uuid,
+    new: NewJob,
+) -> DomainResult<Job> {
     let service = live_service(cx, service_id)?;
     if !service.active {
         return Err(DomainError::forbidden(
@@ -406,6 +413,16 @@ pub async fn create_job(cx: &Context, service_id: Uuid, new: NewJob) -> DomainRe
         created_by: new.created_by,
     };
     let stored = job.clone();
+    let entry = Entry::new(actor, Action::JobSent)
+        .service(service_id)
+        .subject(job.id)
+        .details(serde_json::json!({
+            "original_file_name": job.original_file_name,
+            "template_id": job.template_id,
+            "notification_count": job.notification_count,
+            "scheduled_for": job.scheduled_for.map(storage::clock::format_api_timestamp),
+            "contact_list_id": job.contact_list_id,
+        }));
     cx.store
         .write(move |ctx| {
             if ctx.get_job(stored.id)?.is_some() {
@@ -419,11 +436,35 @@ pub async fn create_job(cx: &Context, service_id: Uuid, new: NewJob) -> DomainRe
                 .scheduled_for
                 .map_or(ctx.now_ms(), |at| at.div_euclid(1000));
             ctx.enqueue(Queue::ProcessJob.name(), due, stored.id.as_bytes())?;
-            Ok(())
+            entry.write(ctx)
         })
         .await?;
     tracing::info!(job_id = %job.id, %service_id, status = %job.status, rows = job.notification_count, "job created");
     Ok(job)
+}
+
+/// Letters the service uploaded as PDFs (precompiled, not sent from a job), newest first, at
+/// most `limit` of them.
+pub fn uploaded_letters(
+    cx: &Context,
+    service_id: Uuid,
+    limit: usize,
+) -> DomainResult<Vec<storage::records::Notification>> {
+    let reader = cx.store.read()?;
+    let precompiled: std::collections::HashSet<Uuid> = reader
+        .service_templates(service_id)?
+        .into_iter()
+        .filter(|t| t.hidden && t.template_type == NotificationType::Letter)
+        .map(|t| t.id)
+        .collect();
+    if precompiled.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(reader.service_notifications(service_id, None, limit, |n| {
+        n.notification_type == NotificationType::Letter
+            && n.job_id.is_none()
+            && precompiled.contains(&n.template_id)
+    })?)
 }
 
 /// A job of the service.
@@ -435,8 +476,16 @@ pub fn get_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<Job
         .ok_or_else(|| DomainError::not_found("No result found".into()))
 }
 
-/// Cancel a job still waiting for its time.
-pub async fn cancel_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<Job> {
+/// Cancel a job still waiting for its time (audited: `job.cancelled`).
+pub async fn cancel_job(
+    cx: &Context,
+    actor: &Actor,
+    service_id: Uuid,
+    job_id: Uuid,
+) -> DomainResult<Job> {
+    let entry = Entry::new(actor, Action::JobCancelled)
+        .service(service_id)
+        .subject(job_id);
     let job = cx
         .store
         .write(move |ctx| {
@@ -447,6 +496,10 @@ pub async fn cancel_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainR
             let mut job = job;
             job.status = JobStatus::Cancelled;
             ctx.put_job(&job)?;
+            entry
+                .clone()
+                .details(serde_json::json!({"original_file_name": job.original_file_name}))
+                .write(ctx)?;
             Ok(job)
         })
         .await?;
@@ -458,8 +511,13 @@ const TOO_LATE_FOR_JOB: &str =
     "It\u{2019}s too late to cancel sending, these letters have already been sent.";
 
 /// Cancel every letter of a letter job before printing starts (§8.3). Answers how many
-/// letters were cancelled.
-pub async fn cancel_letter_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> DomainResult<u64> {
+/// letters were cancelled (audited: `job.cancelled`).
+pub async fn cancel_letter_job(
+    cx: &Context,
+    actor: &Actor,
+    service_id: Uuid,
+    job_id: Uuid,
+) -> DomainResult<u64> {
     use NotificationStatus::Cancelled;
     let job = get_job(cx, service_id, job_id)?;
     let template = cx
@@ -489,6 +547,12 @@ pub async fn cancel_letter_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> 
         .into_iter()
         .map(|(_, id)| id)
         .collect();
+    let entry = Entry::new(actor, Action::JobCancelled)
+        .service(service_id)
+        .subject(job_id)
+        .details(
+            serde_json::json!({"original_file_name": job.original_file_name, "letters": ids.len()}),
+        );
     let cancelled = cx
         .store
         .write(move |ctx| {
@@ -517,6 +581,7 @@ pub async fn cancel_letter_job(cx: &Context, service_id: Uuid, job_id: Uuid) -> 
             };
             job.status = JobStatus::Cancelled;
             ctx.put_job(&job)?;
+            entry.write(ctx)?;
             Ok(Some(ids.len() as u64))
         })
         .await?

@@ -569,7 +569,19 @@ fn notification(v: &Visit, s: &InService, id: Uuid) -> Result<Response, PageErro
         } else {
             String::new()
         },
-        to: n.to.clone(),
+        // A letter is shown with its whole address, as printed (the record's `to` is line 1).
+        to: if n.notification_type == NotificationType::Letter {
+            let p: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&n.personalisation).unwrap_or_default();
+            let lines = crate::domain::content::address_lines(&p);
+            if lines.is_empty() {
+                n.to.clone()
+            } else {
+                lines.join("\n")
+            }
+        } else {
+            n.to.clone()
+        },
         subject: n.subject.clone().unwrap_or_default(),
         html_body: String::new(),
         text_body: n.body.clone(),

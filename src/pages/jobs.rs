@@ -31,8 +31,8 @@ use warp::multipart::FormData;
 use warp::reply::{Reply, Response};
 use web::Choice;
 use web::jobs::{
-    CancelJobPage, CheckPage, JobMessage, JobPage, JobRow, SheetCell, SheetLine, SheetProblem,
-    UploadPage, UploadsPage,
+    CancelJobPage, CheckPage, ContactListRow, JobMessage, JobPage, JobRow, SheetCell, SheetLine,
+    SheetProblem, UploadPage, UploadedLetterRow, UploadsPage,
 };
 
 use super::send::{placeholders_to_ask, sendable};
@@ -77,7 +77,7 @@ fn recipient_column(kind: NotificationType) -> &'static str {
 }
 
 /// "1 email address", "3 phone numbers", "2 addresses".
-fn recipient_count(n: usize, kind: NotificationType) -> String {
+pub(super) fn recipient_count(n: usize, kind: NotificationType) -> String {
     let (one, many) = match kind {
         NotificationType::Sms => ("phone number", "phone numbers"),
         NotificationType::Email => ("email address", "email addresses"),
@@ -228,13 +228,13 @@ async fn get_example(service_id: String, file: String, v: Visit) -> Response {
 
 /// A posted upload form: its CSRF token and the file (name and bytes).
 #[derive(Default)]
-struct PostedFile {
-    csrf_token: String,
-    file_name: String,
-    body: Bytes,
+pub(super) struct PostedFile {
+    pub csrf_token: String,
+    pub file_name: String,
+    pub body: Bytes,
 }
 
-async fn read_form(mut form: FormData) -> Result<PostedFile, warp::Error> {
+pub(super) async fn read_form(mut form: FormData) -> Result<PostedFile, warp::Error> {
     let mut out = PostedFile::default();
     while let Some(part) = form.try_next().await? {
         let name = part.name().to_string();
@@ -852,7 +852,7 @@ async fn post_start(service_id: String, upload_id: String, v: Visit, body: Bytes
         scheduled_for,
         created_by: Some(s.session.person.user.id),
     };
-    match jobs::create_job(&v.app, s.id(), new).await {
+    match jobs::create_job(&v.app, &s.actor, s.id(), new).await {
         Ok(job) => redirect(&job_href(s.id(), job.id)),
         // Started already (a second click): its page.
         Err(e) if e.code() == Code::Conflict => redirect(&job_href(s.id(), upload_id)),
@@ -984,9 +984,42 @@ fn uploads(v: &Visit, s: &InService, page: usize) -> Result<Response, PageError>
                 .then(|| format!("{}/cancel", job_href(s.id(), j.id))),
         });
     }
+    // Contact lists and uploaded letters on the first page only (the pages page the jobs).
+    let (contact_lists, letters) = if page == 1 {
+        let lists = crate::domain::contact_lists::list(&v.app, s.id())?
+            .into_iter()
+            .map(|l| ContactListRow {
+                href: format!("/services/{}/contact-list/{}", s.id(), l.id),
+                hint: format!("Uploaded {}", when(l.created_at, now)),
+                count: recipient_count(l.row_count as usize, l.template_type),
+                file_name: l.original_file_name,
+            })
+            .collect();
+        let letters = jobs::uploaded_letters(&v.app, s.id(), ROWS_SHOWN)?
+            .into_iter()
+            .map(|n| UploadedLetterRow {
+                href: format!("/services/{}/notification/{}", s.id(), n.id),
+                name: n
+                    .client_reference
+                    .clone()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| "Letter".into()),
+                recipient: n.to.lines().next().unwrap_or_default().to_string(),
+                hint: format!("Uploaded {}", when(n.created_at, now)),
+                status: web::activity::status_wording(n.status.as_str(), "letter").to_string(),
+            })
+            .collect();
+        (lists, letters)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let base = format!("/services/{}/uploads", s.id());
     Ok(ok(&UploadsPage {
         layout: service_layout("Uploads", s, Section::Uploads, false),
+        contact_list_upload_href: may_send
+            .then(|| format!("/services/{}/upload-contact-list", s.id())),
+        contact_lists,
+        letters,
         jobs: rows,
         previous_href: (page > 1).then(|| format!("{base}?page={}", page - 1)),
         next_href: (all.len() > start + ROWS_SHOWN).then(|| format!("{base}?page={}", page + 1)),
@@ -1179,7 +1212,7 @@ async fn post_cancel(service_id: String, job_id: String, v: Visit, body: Bytes) 
     let Ok(id) = Uuid::parse_str(&job_id) else {
         return PageError::NotFound.into_response();
     };
-    match jobs::cancel_job(&v.app, s.id(), id).await {
+    match jobs::cancel_job(&v.app, &s.actor, s.id(), id).await {
         Ok(_) => redirect(&format!("/services/{}/uploads", s.id())),
         // Started meanwhile (or not scheduled): its page says how it is going.
         Err(e) if e.code() == Code::NotFound && jobs::get_job(&v.app, s.id(), id).is_ok() => {

@@ -17,6 +17,7 @@
 
 pub mod activity;
 pub mod api_integration;
+pub mod contact_lists;
 pub mod jobs;
 pub mod operator;
 pub mod people;

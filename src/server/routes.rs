@@ -50,8 +50,8 @@ fn path_has_at_most_one_segment(path: &str) -> bool {
     !path.trim_matches('/').contains('/')
 }
 
-/// `/service/{id}/job/upload`, `/service/{id}/contact-list` and the upload page's form
-/// (`/services/{id}/send/{template_id}/csv`) take sheets.
+/// `/service/{id}/job/upload`, `/service/{id}/contact-list` and the upload pages' forms
+/// (`/services/{id}/send/{template_id}/csv`, `/services/{id}/upload-contact-list`) take sheets.
 fn is_sheet_upload(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     matches!(
@@ -59,6 +59,7 @@ fn is_sheet_upload(path: &str) -> bool {
         ["service", _, "job", "upload"]
             | ["service", _, "contact-list"]
             | ["services", _, "send", _, "csv"]
+            | ["services", _, "upload-contact-list"]
     )
 }
 

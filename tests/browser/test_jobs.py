@@ -148,3 +148,75 @@ def test_a_caseworker_sends_from_a_spreadsheet(server, context, tmp_path):
     assert page.url.endswith("/uploads"), page.url
     assert "next-week.csv" not in page.inner_text("main")
     assert "residents-fixed.csv" in page.inner_text("main")
+
+
+def test_an_emergency_contact_list_is_saved_and_sent_to(server, context, tmp_path):
+    link = server.cli("user", "create", "--email", "lee.lists@example.gov.uk", "--name", "Lee Lists",
+                      "--platform-admin")
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state()
+    if page.url.endswith("/two-factor"):
+        code, _ = newest_code(server, context, 0)
+        page.get_by_role("textbox").fill(code)
+        page.get_by_role("button", name="Continue").click()
+    page.get_by_role("link", name="Add a new service").click()
+    page.get_by_label("Service name").fill("Contact lists browser test")
+    page.get_by_role("button", name="Add service").click()
+    service_id = re.search(r"/services/([0-9a-f-]{36})$", page.url).group(1)
+    server.cli("service", "update", "--service", service_id, "--trial", "false")
+    page.get_by_role("link", name="Templates").click()
+    page.get_by_role("link", name="New email template").click()
+    page.get_by_label("Template name").fill("Flood warning")
+    page.get_by_label("Subject line of the email").fill("Flood warning")
+    page.get_by_label("Message").fill("Dear ((name)), move to higher ground.")
+    page.get_by_role("button", name="Save").click()
+
+    # A list with a bad row is refused, row by row; the fixed one is saved.
+    page.get_by_role("link", name="Uploads").click()
+    page.get_by_role("link", name="Upload an emergency contact list").click()
+    look(page, "contact-list-upload")
+    bad = tmp_path / "wardens.csv"
+    bad.write_text("email address,name\nwarden1@example.com,Ward One\nnot-an-address,Ward Two\n")
+    page.set_input_files("#file", str(bad))
+    page.get_by_role("button", name="Upload your contact list").click()
+    problems = page.inner_text(".error-summary")
+    assert "you need to fix 1 email address" in problems and "Row 3" in problems, problems
+    look(page, "contact-list-upload-error")
+    bad.write_text("email address,name\nwarden1@example.com,Ward One\nwarden2@example.com,Ward Two\n")
+    page.set_input_files("#file", str(bad))
+    page.get_by_role("button", name="Upload your contact list").click()
+    assert "wardens.csv" in page.inner_text("h1")
+    assert "2 email addresses" in page.inner_text("#list-summary")
+    look(page, "contact-list")
+
+    # Sent with a template chosen by keyboard: the usual check page, then the job.
+    tab_to(page, "template_id")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Continue"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/check/" in page.url, page.url
+    assert "Dear Ward One" in page.inner_text("#preview")
+    page.get_by_role("button", name="Send 2 emails").click()
+    assert re.search(r"/jobs/[0-9a-f-]{36}$", page.url), page.url
+    job_url = page.url
+    deadline = time.monotonic() + 60
+    while page.inner_text("#count-delivered").strip() != "2":
+        assert time.monotonic() < deadline, page.inner_text("#counts")
+        time.sleep(0.3)
+        page.goto(job_url)
+
+    # Listed on the uploads page; deleted after the question.
+    page.get_by_role("link", name="Uploads").click()
+    assert "wardens.csv" in page.inner_text("#contact-lists")
+    look(page, "uploads-contact-lists")
+    page.locator("#contact-lists").get_by_role("link", name="wardens.csv").click()
+    page.get_by_role("link", name="Delete this contact list").click()
+    look(page, "contact-list-delete")
+    page.get_by_role("button", name="Yes, delete").click()
+    assert page.url.endswith("/uploads"), page.url
+    assert page.locator("#contact-lists").count() == 0

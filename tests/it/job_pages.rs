@@ -500,6 +500,7 @@ async fn another_services_job_is_not_there_and_sending_needs_the_permission() {
     .unwrap();
     let their_job = jobs::create_job(
         &s.app,
+        &notify::domain::accounts::actor::Actor::operator(),
         other.id,
         jobs::NewJob {
             id: theirs.meta.id,
@@ -522,4 +523,156 @@ async fn another_services_job_is_not_there_and_sending_needs_the_permission() {
         )
         .await;
     assert_eq!(page.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_list_is_saved_sent_to_and_deleted() {
+    use notify::domain::accounts::audit;
+    let s = TestServer::start().await;
+    let sid = s.service_id;
+    let caseworker = person(&s, "lists@example.gov.uk", vec![Permission::SendMessages]).await;
+    let upload = format!("/services/{sid}/upload-contact-list");
+
+    // Offered from the uploads page.
+    let page = caseworker.get(&format!("/services/{sid}/uploads")).await;
+    assert!(
+        page.body.contains(&upload) && page.body.contains("Upload an emergency contact list"),
+        "{}",
+        page.body
+    );
+    assert_eq!(caseworker.get(&upload).await.status, 200);
+
+    // A sheet without a recipient column, and one with a bad row: said, nothing saved.
+    let page = caseworker
+        .upload(&upload, "names.csv", b"name\nAnn\n")
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("Your file needs a column called") && page.body.contains("‘name’"),
+        "{}",
+        page.body
+    );
+    let page = caseworker
+        .upload(
+            &upload,
+            "responders.csv",
+            b"email address,name\nann@example.com,Ann\nnot an address,Bob\n",
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body
+            .contains("There’s a problem with responders.csv: you need to fix 1 email address")
+            && page.body.contains("Row 3: "),
+        "{}",
+        page.body
+    );
+    assert!(
+        notify::domain::contact_lists::list(&s.app, sid)
+            .unwrap()
+            .is_empty()
+    );
+
+    // Saved (the column written another way), shown, sent with a template of its kind.
+    let page = caseworker
+        .upload(
+            &upload,
+            "responders.csv",
+            b"Email_Address,name\nann@example.com,Ann\nbob@example.com,Bob\n",
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let list_path = page.location.clone();
+    let list_id = Uuid::parse_str(list_path.rsplit('/').next().unwrap()).unwrap();
+    assert_eq!(list_path, format!("/services/{sid}/contact-list/{list_id}"));
+    let page = caseworker.get(&list_path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("responders.csv") && page.body.contains("2 email addresses"));
+    assert!(
+        page.body.contains("Uploaded by Casey Worker"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&s.email_template.to_string()));
+    assert!(
+        !page.body.contains(&s.sms_template.to_string()),
+        "only templates of the list's kind are offered"
+    );
+    let send = format!("{list_path}/send");
+    let page = caseworker.post(&send, &[]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Select a template"));
+    let page = caseworker
+        .post(&send, &[("template_id", &s.sms_template.to_string())])
+        .await;
+    assert_eq!(page.status, 400, "a text message template is refused");
+    let page = caseworker
+        .post(&send, &[("template_id", &s.email_template.to_string())])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let check = page.location.clone();
+    assert!(check.starts_with(&format!("/services/{sid}/{}/check/", s.email_template)));
+    let page = caseworker.get(&check).await;
+    assert!(page.body.contains("Send 2 emails"), "{}", page.body);
+    assert!(
+        page.body.contains("Dear Ann"),
+        "the list's other columns fill placeholders"
+    );
+    let upload_id = upload_id_of(&check);
+    let page = caseworker
+        .post(
+            &format!("/services/{sid}/start-job/{upload_id}"),
+            &[("scheduled_for", "")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    wait_for_job(&s, upload_id, |j| {
+        j.status == JobStatus::FinishedAllNotificationsCreated
+    })
+    .await;
+    let job = jobs::get_job(&s.app, sid, upload_id).unwrap();
+    assert_eq!(job.contact_list_id, Some(list_id));
+    assert_eq!(job.notification_count, 2);
+    let uploads = caseworker.get(&format!("/services/{sid}/uploads")).await;
+    assert!(uploads.body.contains(r#"id="contact-lists""#) && uploads.body.contains(&list_path));
+
+    // Someone who may only look sees the list but is offered neither sending nor deleting.
+    let viewer = person(&s, "viewer@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let page = viewer.get(&list_path).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("/delete") && !page.body.contains(&send));
+    assert_eq!(viewer.get(&upload).await.status, 403);
+    assert_eq!(
+        viewer
+            .post(&format!("{list_path}/delete"), &[])
+            .await
+            .status,
+        403
+    );
+
+    // Deleted after the question: gone from the uploads and its page.
+    let page = caseworker.get(&format!("{list_path}/delete")).await;
+    assert!(
+        page.body
+            .contains("Are you sure you want to delete ‘responders.csv’?")
+    );
+    let page = caseworker.post(&format!("{list_path}/delete"), &[]).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location, format!("/services/{sid}/uploads"));
+    assert_eq!(caseworker.get(&list_path).await.status, 404);
+
+    // Each action in the audit trail, by the person who did it.
+    let events = audit::list(&s.app, Some(sid), None, 500).unwrap();
+    for action in ["contact_list.saved", "job.sent", "contact_list.deleted"] {
+        let e = events
+            .iter()
+            .find(|e| e.action == action)
+            .unwrap_or_else(|| panic!("no {action} in the trail"));
+        assert_eq!(e.actor_name, "Casey Worker", "{action}");
+    }
+    let sent = events.iter().find(|e| e.action == "job.sent").unwrap();
+    assert_eq!(
+        sent.subject_id.as_deref(),
+        Some(upload_id.to_string().as_str())
+    );
 }

@@ -109,12 +109,41 @@ pub struct JobRow {
     pub cancel_href: Option<String>,
 }
 
-/// `GET /services/{id}/uploads`: the service's jobs, scheduled first.
+/// A saved contact list in the uploads list.
+#[derive(Debug, Clone, Default)]
+pub struct ContactListRow {
+    pub href: String,
+    pub file_name: String,
+    /// "Uploaded today at 3:04pm".
+    pub hint: String,
+    /// "20 email addresses".
+    pub count: String,
+}
+
+/// A letter uploaded as a PDF, in the uploads list.
+#[derive(Debug, Clone, Default)]
+pub struct UploadedLetterRow {
+    pub href: String,
+    /// Its reference (the file name it was uploaded as), or "Letter".
+    pub name: String,
+    /// The first line of its address.
+    pub recipient: String,
+    pub hint: String,
+    pub status: String,
+}
+
+/// `GET /services/{id}/uploads`: the service's contact lists, jobs (scheduled first) and
+/// uploaded letters.
 #[derive(Template)]
 #[template(path = "service/jobs/uploads.html")]
 pub struct UploadsPage {
     pub layout: Layout,
+    /// Where to upload a contact list (for people who may send).
+    pub contact_list_upload_href: Option<String>,
+    pub contact_lists: Vec<ContactListRow>,
     pub jobs: Vec<JobRow>,
+    /// Letters uploaded as PDFs (the first page of the list only).
+    pub letters: Vec<UploadedLetterRow>,
     pub next_href: Option<String>,
     pub previous_href: Option<String>,
 }

@@ -11,6 +11,7 @@ pub use askama;
 pub mod accounts;
 pub mod activity;
 pub mod api_integration;
+pub mod contact_lists;
 pub mod dashboard;
 pub mod jobs;
 pub mod layout;
