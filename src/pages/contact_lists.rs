@@ -18,7 +18,7 @@ use warp::reply::Response;
 use web::contact_lists::{ContactListDeletePage, ContactListPage, ContactListUploadPage};
 use web::{Choice, FormErrors};
 
-use super::jobs::{read_form, recipient_count};
+use super::jobs::{base_name, read_form, recipient_count, uploader_name};
 use super::services::{InService, Section, enter, refusal, service_layout, when};
 use super::session::{Visit, csrf_matches, visit};
 use super::{Form, PageError, html, ok, redirect, respond};
@@ -114,12 +114,7 @@ async fn post_upload(service_id: String, v: Visit, form: FormData) -> Response {
             Vec::new(),
         );
     }
-    let file_name = posted
-        .file_name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("contact-list.csv")
-        .to_string();
+    let file_name = base_name(&posted.file_name);
     let unreadable = || {
         upload_page(
             &s,
@@ -199,11 +194,7 @@ fn list_page(
     errors: FormErrors,
 ) -> Result<Response, PageError> {
     let now = v.app.store.clock().now_micros();
-    let who = list
-        .created_by
-        .and_then(|id| crate::domain::accounts::users::get_user(&v.app, id).ok())
-        .map(|u| u.name)
-        .unwrap_or_else(|| "a team member".into());
+    let who = uploader_name(v, list.created_by);
     let may_send = s.may(SEND);
     let templates: Vec<Choice> = if may_send {
         domain_templates::list_templates(&v.app.store, s.id(), Some(list.template_type), false)?

@@ -234,6 +234,23 @@ pub(super) struct PostedFile {
     pub body: Bytes,
 }
 
+/// The file's own name, whatever path a browser sent with it.
+pub(super) fn base_name(file_name: &str) -> String {
+    file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The name of the person who uploaded something, or "a team member".
+pub(super) fn uploader_name(v: &Visit, user_id: Option<Uuid>) -> String {
+    user_id
+        .and_then(|id| crate::domain::accounts::users::get_user(&v.app, id).ok())
+        .map(|u| u.name)
+        .unwrap_or_else(|| "a team member".into())
+}
+
 pub(super) async fn read_form(mut form: FormData) -> Result<PostedFile, warp::Error> {
     let mut out = PostedFile::default();
     while let Some(part) = form.try_next().await? {
@@ -283,13 +300,7 @@ async fn post_upload(
     if posted.file_name.is_empty() || posted.body.is_empty() {
         return upload_page(&s, &t, Some("You need to choose a file to upload".into()));
     }
-    // Keep only the name, whatever path a browser sent with it.
-    let file_name = posted
-        .file_name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("upload.csv")
-        .to_string();
+    let file_name = base_name(&posted.file_name);
     let new = NewUpload {
         template_id: t.id,
         original_file_name: file_name.clone(),
@@ -1059,11 +1070,7 @@ fn job_page(v: &Visit, s: &InService, job_id: &str, page: usize) -> Result<Respo
         known: HashMap::new(),
     };
     let (template_name, kind) = names.of(job.template_id);
-    let who = job
-        .created_by
-        .and_then(|id| crate::domain::accounts::users::get_user(&v.app, id).ok())
-        .map(|u| u.name)
-        .unwrap_or_else(|| "a team member".into());
+    let who = uploader_name(v, job.created_by);
     let on = |micros: i64| {
         let w = when(micros, now);
         if w.starts_with(|c: char| c.is_ascii_digit()) {
