@@ -284,6 +284,40 @@ pub fn status_facts_for_day(
     Ok(counter.finish(day_number(date)))
 }
 
+/// Status facts of one London day, per service, from the live hourly counts
+/// ([`storage::hourly_counts`]): what [`status_facts_for_day`] counts, without walking the day's
+/// notifications, but not split by template or job (those facts have a nil template and no
+/// job). For today, while the counts of the day are kept.
+pub fn status_facts_from_hourly_counts(
+    reader: &Reader,
+    service_id: Option<Uuid>,
+    date: NaiveDate,
+) -> DomainResult<BTreeMap<Uuid, Vec<StatusFact>>> {
+    use storage::hourly_counts::hour_of;
+    let (from, to) = london_day_window(date);
+    let mut groups: BTreeMap<(Uuid, NotificationType, KeyType, NotificationStatus), u64> =
+        BTreeMap::new();
+    for c in reader.hourly_counts(service_id, hour_of(from), hour_of(to))? {
+        *groups
+            .entry((c.service_id, c.notification_type, c.key_type, c.status))
+            .or_default() += c.count;
+    }
+    let mut out: BTreeMap<Uuid, Vec<StatusFact>> = BTreeMap::new();
+    for ((service_id, kind, key_type, status), count) in groups {
+        out.entry(service_id).or_default().push(StatusFact {
+            bst_date: day_number(date),
+            service_id,
+            template_id: Uuid::nil(),
+            job_id: None,
+            notification_type: kind,
+            key_type,
+            status,
+            count,
+        });
+    }
+    Ok(out)
+}
+
 /// Of the API's live-key emails and texts created on `date`, how many were sent within 10 s.
 pub fn processing_time_for_day(
     reader: &Reader,
@@ -443,9 +477,18 @@ pub async fn create_nightly_notification_status(cx: &Arc<Context>) -> JobOutcome
     let yesterday = london_today(&cx.store)
         .pred_opt()
         .expect("dates stay in range");
-    let done = recompute_status(cx, days_ending(yesterday, TRAILING_DAYS)).await?;
+    let days = days_ending(yesterday, TRAILING_DAYS);
+    let oldest = days.first().copied().unwrap_or(yesterday);
+    let done = recompute_status(cx, days).await?;
+    // The hourly counts answer for today; what they held of the days now recomputed is in the
+    // facts, so keep only those days (in case a page asks about them) and drop the rest.
+    let before_hour = storage::hourly_counts::hour_of(london_midnight_micros(oldest));
+    let pruned = cx
+        .store
+        .write(move |ctx| ctx.prune_hourly_counts(before_hour))
+        .await?;
     Ok(format!(
-        "status facts: {} rows over {} days",
+        "status facts: {} rows over {} days; {pruned} old hourly counts pruned",
         done.rows, done.days
     ))
 }

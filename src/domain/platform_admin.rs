@@ -12,7 +12,7 @@ use storage::records::{
 use uuid::Uuid;
 
 use super::accounts::{Actor, Need, audit};
-use super::facts::{london_date, status_facts_for_day};
+use super::facts::{london_date, status_facts_from_hourly_counts};
 use super::sms_routing::{self, DeliveryReport};
 use super::{DomainError, DomainResult};
 use crate::domain::Context;
@@ -77,7 +77,7 @@ pub struct Summary {
 
 fn today_facts(cx: &Context) -> DomainResult<BTreeMap<Uuid, Vec<StatusFact>>> {
     let today = london_date(cx.clock().now_micros());
-    status_facts_for_day(&cx.store.read()?, today)
+    status_facts_from_hourly_counts(&cx.store.read()?, None, today)
 }
 
 fn live(s: &Service) -> bool {

@@ -16,14 +16,10 @@ use chrono::{Datelike, Days, NaiveDate};
 use serde_json::{Map, Value, json};
 use storage::Store;
 use storage::clock::format_api_timestamp;
-use storage::records::{
-    BillingFact, JobStatus, NotificationHistory, NotificationStatus, NotificationType, StatusFact,
-};
+use storage::records::{BillingFact, JobStatus, NotificationStatus, NotificationType, StatusFact};
 use uuid::Uuid;
 
-use super::facts::{
-    StatusCounter, date_of_day_number, day_number, london_date, london_midnight_micros,
-};
+use super::facts::{date_of_day_number, day_number, london_date, status_facts_from_hourly_counts};
 use super::{DomainError, DomainResult};
 
 /// Statuses counted as failed in the dashboard totals (as upstream).
@@ -47,7 +43,7 @@ fn today(store: &Store) -> NaiveDate {
 }
 
 /// Status facts of one service for the London days `from..=to`: stored facts for past days,
-/// counted from live rows for today.
+/// the live hourly counts for today.
 pub fn service_status_facts(
     store: &Store,
     service_id: Uuid,
@@ -64,11 +60,11 @@ pub fn service_status_facts(
         Vec::new()
     };
     if from <= today && today <= to {
-        let mut counter = StatusCounter::default();
-        for n in reader.service_notifications_since(service_id, london_midnight_micros(today))? {
-            counter.add(&NotificationHistory::from(&n));
-        }
-        facts.extend(counter.finish(day_number(today)).into_values().flatten());
+        facts.extend(
+            status_facts_from_hourly_counts(&reader, Some(service_id), today)?
+                .into_values()
+                .flatten(),
+        );
     }
     Ok(facts)
 }

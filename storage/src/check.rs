@@ -4,7 +4,8 @@
 //!   allocator state);
 //! - [`Snapshot::check`]: every table walked in one read transaction, every row read, every
 //!   record decoded, and the notifications' secondary rows (per-service listing, status counts)
-//!   compared with the notifications themselves;
+//!   compared with the notifications themselves, and the hourly status counts with the
+//!   live and archived rows;
 //! - [`compare_index`]: the search index against the store — the same notifications, allowing
 //!   for changes still in the index outbox.
 //!
@@ -22,11 +23,11 @@ use crate::Store;
 use crate::codec::decode;
 use crate::error::Result;
 use crate::index::SearchIndex;
-use crate::records::Notification;
+use crate::records::{Notification, NotificationHistory};
 use crate::snapshot::Snapshot;
 use crate::tables::{
-    self, INDEX_OUTBOX, INDEX_OUTBOX_NEW, NOTIFICATIONS, RecordCheck, SERVICE_NOTIFICATIONS,
-    STATUS_COUNTS, TableVisitor,
+    self, HOURLY_STATUS_COUNTS, INDEX_OUTBOX, INDEX_OUTBOX_NEW, NOTIFICATION_HISTORY,
+    NOTIFICATIONS, RecordCheck, SERVICE_NOTIFICATIONS, STATUS_COUNTS, TableVisitor,
 };
 
 /// Problems of one kind listed in full; beyond this only counted.
@@ -128,11 +129,13 @@ impl Snapshot {
     fn check_notifications(&self, report: &mut StoreCheck) -> Result<()> {
         let mut by_status: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut by_service: HashMap<u128, u64> = HashMap::new();
+        let mut recount = crate::hourly_counts::Recount::default();
         let mut bad = Findings::new(&mut report.problems, "unreadable notifications");
         for row in self.txn.open_table(NOTIFICATIONS)?.iter()? {
             let (k, v) = row?;
             match decode::<Notification>(v.value()) {
                 Ok(n) => {
+                    recount.add_live(&n);
                     report.notifications += 1;
                     *by_status.entry(n.status.as_str()).or_default() += 1;
                     *by_service.entry(n.service_id.as_u128()).or_default() += 1;
@@ -188,6 +191,72 @@ impl Snapshot {
             }
         }
         counts.finish();
+        self.check_hourly_counts(report, recount)
+    }
+
+    /// The hourly status counts agree with the rows, for the hours the table still keeps (the
+    /// nightly job prunes older ones).
+    fn check_hourly_counts(
+        &self,
+        report: &mut StoreCheck,
+        mut recount: crate::hourly_counts::Recount,
+    ) -> Result<()> {
+        for row in self.txn.open_table(NOTIFICATION_HISTORY)?.iter()? {
+            // An unreadable archived row is reported by the table walk.
+            if let Ok(h) = decode::<NotificationHistory>(row?.1.value()) {
+                recount.add_archived(&h);
+            }
+        }
+        let mut stored: BTreeMap<_, i64> = BTreeMap::new();
+        for row in self.txn.open_table(HOURLY_STATUS_COUNTS)?.iter()? {
+            let (k, v) = row?;
+            let (service, hour, kind, key, status) = k.value();
+            stored.insert(
+                (
+                    service,
+                    hour,
+                    kind.to_string(),
+                    key.to_string(),
+                    status.to_string(),
+                ),
+                v.value() as i64,
+            );
+        }
+        let Some(oldest_kept) = stored.keys().map(|k| k.1).min() else {
+            return Ok(());
+        };
+        let expected: BTreeMap<_, i64> = recount
+            .counts
+            .into_iter()
+            .filter(|(k, _)| k.1 >= oldest_kept)
+            .map(|(k, v)| {
+                let key = (
+                    k.0,
+                    k.1,
+                    k.2.as_str().to_string(),
+                    k.3.as_str().to_string(),
+                    k.4.as_str().to_string(),
+                );
+                (key, v)
+            })
+            .collect();
+        let mut wrong = Findings::new(&mut report.problems, "wrong hourly status counts");
+        let keys: std::collections::BTreeSet<_> =
+            stored.keys().chain(expected.keys()).cloned().collect();
+        for key in keys {
+            let has = expected.get(&key).copied().unwrap_or(0);
+            let says = stored.get(&key).copied().unwrap_or(0);
+            if has != says {
+                let (service, hour, kind, _, status) = &key;
+                let service = Uuid::from_u128(*service);
+                wrong.add(|| {
+                    format!(
+                        "service {service} has {has} {kind} notifications created in hour {hour} that are {status}, but the hourly count says {says}"
+                    )
+                });
+            }
+        }
+        wrong.finish();
         Ok(())
     }
 

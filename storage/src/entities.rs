@@ -215,6 +215,7 @@ impl WriteCtx<'_> {
             .service_notifications
             .insert((n.service_id.as_u128(), id), ())?;
         self.bump_status(n.status.as_str(), 1);
+        self.bump_hourly(hourly_key(n, n.status), 1);
         self.status_entered(n.notification_type, n.status);
         let seq = self.next_seq();
         self.tables.index_outbox_new.insert(seq, id)?;
@@ -235,6 +236,11 @@ impl WriteCtx<'_> {
             self.bump_status(n.status.as_str(), 1);
             self.status_entered(n.notification_type, n.status);
         }
+        let (was, is) = (hourly_key(&old, old.status), hourly_key(n, n.status));
+        if was != is {
+            self.bump_hourly(was, -1);
+            self.bump_hourly(is, 1);
+        }
         // Most updates are status changes, which the search document does not hold: re-index
         // only when a searched field changed (a letter's address read from its PDF, say).
         if crate::indexer::search_fields_differ(&old, n) {
@@ -253,6 +259,7 @@ impl WriteCtx<'_> {
             .service_notifications
             .remove((old.service_id.as_u128(), id.as_u128()))?;
         self.bump_status(old.status.as_str(), -1);
+        self.bump_hourly(hourly_key(&old, old.status), -1);
         self.outbox(id)?;
         Ok(Some(old))
     }
@@ -268,7 +275,37 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
+    /// Store an archived notification's record. Its hourly status count follows: a status
+    /// change moves it; a record new to both tables (written straight to history, as a restore
+    /// of old data might) is counted; one whose live row is still there is already counted.
     pub fn put_notification_history(&mut self, h: &NotificationHistory) -> Result<()> {
+        let id = h.id.as_u128();
+        let old: Option<NotificationHistory> = match self.tables.notification_history.get(id)? {
+            Some(v) => Some(decode(v.value())?),
+            None => None,
+        };
+        let key = |r: &NotificationHistory, status| {
+            crate::hourly_counts::key_of(
+                r.service_id,
+                r.created_at,
+                r.notification_type,
+                r.key_type,
+                status,
+            )
+        };
+        match old {
+            Some(old) => {
+                let (was, is) = (key(&old, old.status), key(h, h.status));
+                if was != is {
+                    self.bump_hourly(was, -1);
+                    self.bump_hourly(is, 1);
+                }
+            }
+            None if self.tables.notifications.get(id)?.is_none() => {
+                self.bump_hourly(key(h, h.status), 1);
+            }
+            None => {}
+        }
         self.tables
             .notification_history
             .insert(h.id.as_u128(), encode(h).as_slice())?;
@@ -404,6 +441,19 @@ pub struct OutboxEntry {
 /// A consistent read snapshot.
 pub struct Reader {
     txn: ReadTransaction,
+}
+
+fn hourly_key(
+    n: &Notification,
+    status: NotificationStatus,
+) -> Option<crate::hourly_counts::CountKey> {
+    crate::hourly_counts::key_of(
+        n.service_id,
+        n.created_at,
+        n.notification_type,
+        n.key_type,
+        status,
+    )
 }
 
 impl Reader {

@@ -12,6 +12,7 @@
 //!   disk is full); [`log_limit`]: one log line per interval for a failure that repeats;
 //! - [`queue`]: durable queues (ready/leased rows, retries, lease recovery, wake-ups);
 //! - [`entities`]: typed reads and writes that keep secondary tables in step;
+//! - [`hourly_counts`]: live status counts per service and hour ("today so far" without a walk);
 //! - [`index`] and [`indexer`]: the derived tantivy index, fed from an outbox table written in
 //!   the same transaction as each notification change;
 //! - [`check`]: is a store whole (its file, every table, the index against it);
@@ -40,6 +41,7 @@ pub mod error;
 pub mod facts;
 pub mod files;
 pub mod health;
+pub mod hourly_counts;
 pub mod inbound_numbers;
 pub mod index;
 pub mod indexer;

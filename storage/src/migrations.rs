@@ -78,11 +78,25 @@ pub struct Step {
 }
 
 /// Every step since version 1, in order (see the module notes).
-pub const STEPS: &[Step] = &[Step {
-    to: 2,
-    name: "users gain accounts: state, password, second factor, per-service permissions",
-    apply: users_gain_accounts,
-}];
+pub const STEPS: &[Step] = &[
+    Step {
+        to: 2,
+        name: "users gain accounts: state, password, second factor, per-service permissions",
+        apply: users_gain_accounts,
+    },
+    Step {
+        to: 3,
+        name: "hourly status counts per service, counted from every stored notification",
+        apply: hourly_status_counts,
+    },
+];
+
+/// Version 3: live status counts per service and hour ([`crate::hourly_counts`]), which every
+/// later write keeps in step, so they are counted once here from what is stored. (Hours older
+/// than the nightly job keeps are pruned by its next run.)
+fn hourly_status_counts(txn: &WriteTransaction) -> Result<()> {
+    crate::hourly_counts::build_from_scratch(txn)
+}
 
 /// Version 2: people sign in. Every user gains the account fields; existing users had nothing
 /// to sign in with, so they become active accounts without a password (they choose one with

@@ -40,6 +40,10 @@ pub const NOTIFICATION_HISTORY: TableDefinition<u128, Bytes> =
     TableDefinition::new("notification_id_history");
 /// Live notifications per status, kept in the same transaction as every status change.
 pub const STATUS_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("status_count");
+/// (service id, UTC hour, type, key type, status) → how many of the service's notifications
+/// created in that hour are in that status now ([`crate::hourly_counts`]).
+pub const HOURLY_STATUS_COUNTS: TableDefinition<(u128, i64, &str, &str, &str), u64> =
+    TableDefinition::new("service_hour_type_key_status_count");
 /// Index outbox: sequence → notification id whose search document must be replaced or removed.
 pub const INDEX_OUTBOX: TableDefinition<u64, u128> = TableDefinition::new("seq_notification_id");
 /// Index outbox of new notifications: sequence → id of a notification just inserted, whose
@@ -149,6 +153,7 @@ pub fn visit_all(v: &mut impl TableVisitor) -> Result<()> {
     v.visit(SERVICE_NOTIFICATIONS, None)?;
     v.visit(NOTIFICATION_HISTORY, Some(decodes::<NotificationHistory>))?;
     v.visit(STATUS_COUNTS, None)?;
+    v.visit(HOURLY_STATUS_COUNTS, None)?;
     v.visit(INDEX_OUTBOX, None)?;
     v.visit(INDEX_OUTBOX_NEW, None)?;
     v.visit(QUEUE_READY, Some(decodes::<QueueItem>))?;
@@ -295,6 +300,8 @@ pub struct Tables<'txn> {
     pub service_notifications: LazyTable<'txn, (u128, u128), ()>,
     pub notification_history: LazyTable<'txn, u128, Bytes>,
     pub status_counts: LazyTable<'txn, &'static str, u64>,
+    pub hourly_status_counts:
+        LazyTable<'txn, (u128, i64, &'static str, &'static str, &'static str), u64>,
     pub index_outbox: LazyTable<'txn, u64, u128>,
     pub index_outbox_new: LazyTable<'txn, u64, u128>,
     pub queue_ready: LazyTable<'txn, (&'static str, i64, u64), Bytes>,
@@ -360,6 +367,7 @@ impl<'txn> Tables<'txn> {
             service_notifications: LazyTable::new(txn, SERVICE_NOTIFICATIONS),
             notification_history: LazyTable::new(txn, NOTIFICATION_HISTORY),
             status_counts: LazyTable::new(txn, STATUS_COUNTS),
+            hourly_status_counts: LazyTable::new(txn, HOURLY_STATUS_COUNTS),
             index_outbox: LazyTable::new(txn, INDEX_OUTBOX),
             index_outbox_new: LazyTable::new(txn, INDEX_OUTBOX_NEW),
             queue_ready: LazyTable::new(txn, QUEUE_READY),
@@ -429,6 +437,7 @@ impl<'txn> Tables<'txn> {
         t.service_notifications.open()?;
         t.notification_history.open()?;
         t.status_counts.open()?;
+        t.hourly_status_counts.open()?;
         t.index_outbox.open()?;
         t.index_outbox_new.open()?;
         t.queue_ready.open()?;

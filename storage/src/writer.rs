@@ -56,6 +56,8 @@ pub struct WriteCtx<'txn> {
     /// Status count changes of this batch, applied once at its end (one read-modify-write per
     /// status per commit instead of one per operation).
     status_deltas: std::collections::BTreeMap<&'static str, i64>,
+    /// Hourly status count changes of this batch ([`crate::hourly_counts`]), applied the same way.
+    hourly_deltas: std::collections::BTreeMap<crate::hourly_counts::CountKey, i64>,
     /// Notifications that entered a status in this batch (counted in [`WriterStats`] once the
     /// commit is durable).
     entered: BatchEntries,
@@ -92,6 +94,14 @@ impl WriteCtx<'_> {
 
     pub(crate) fn bump_status(&mut self, status: &'static str, delta: i64) {
         *self.status_deltas.entry(status).or_default() += delta;
+    }
+
+    /// Count (`delta` 1) or uncount (-1) one notification in its hourly status count; `None`
+    /// (a test key) is not counted.
+    pub(crate) fn bump_hourly(&mut self, key: Option<crate::hourly_counts::CountKey>, delta: i64) {
+        if let Some(key) = key {
+            *self.hourly_deltas.entry(key).or_default() += delta;
+        }
     }
 
     /// A notification of type `kind` entered `status` (was inserted in it, or changed to it).
@@ -222,6 +232,7 @@ impl WriterState {
             seq,
             woken: BTreeSet::new(),
             status_deltas: Default::default(),
+            hourly_deltas: Default::default(),
             entered: BatchEntries::default(),
             durable_queued: &self.durable_queued,
             may_give_way,
@@ -649,7 +660,8 @@ struct Committed {
     took: std::time::Duration,
 }
 
-/// The batch-wide writes every commit ends with: the summed status count changes and the
+/// The batch-wide writes every commit ends with: the summed status count changes (store-wide
+/// and hourly) and the
 /// sequence high-water mark. Returns what to do once the commit is durable.
 fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<Committed> {
     for (status, delta) in std::mem::take(&mut ctx.status_deltas) {
@@ -659,6 +671,10 @@ fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<Committed> {
             let current = status_counts.get(status)?.map(|v| v.value()).unwrap_or(0);
             status_counts.insert(status, current.saturating_add_signed(delta))?;
         }
+    }
+    let hourly = std::mem::take(&mut ctx.hourly_deltas);
+    if hourly.values().any(|d| *d != 0) {
+        crate::hourly_counts::apply_deltas(ctx.tables.hourly_status_counts.open()?, hourly)?;
     }
     if ctx.seq != seq {
         ctx.tables

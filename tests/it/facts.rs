@@ -292,6 +292,22 @@ fn stored_status(
     out
 }
 
+/// What the live hourly counts say of `day` (what dashboards show for today), in the same shape.
+fn hourly_status(
+    app: &App,
+    day: NaiveDate,
+) -> BTreeMap<(NotificationType, KeyType, NotificationStatus), u64> {
+    let reader = app.store.read().unwrap();
+    let per_service =
+        notify::domain::facts::status_facts_from_hourly_counts(&reader, None, day).unwrap();
+    let mut out = BTreeMap::new();
+    for f in per_service.into_values().flatten() {
+        *out.entry((f.notification_type, f.key_type, f.status))
+            .or_default() += f.count;
+    }
+    out
+}
+
 async fn run(app: &Arc<App>, job: &str) -> String {
     let report = scheduler::run_now(app, job).await.unwrap();
     assert!(report.ok, "{job}: {}", report.message);
@@ -356,6 +372,9 @@ async fn billing_and_status_facts_for_a_fixture_day_match_a_hand_count() {
     let s = start(&clock).await;
     fixture_day(&s).await;
     let day = date(2026, 7, 15);
+
+    // The live hourly counts (a dashboard's "today") say what the facts will.
+    assert_eq!(hourly_status(&s.app, day), expected_fixture_status());
 
     let line = run(&s.app, "create-nightly-billing").await;
     assert!(line.contains("over 10 days"), "{line}");
@@ -425,6 +444,15 @@ async fn billing_and_status_facts_for_a_fixture_day_match_a_hand_count() {
         bills(&stored_billing(&s.app, day)),
         expected_fixture_bills()
     );
+    assert_eq!(stored_status(&s.app, day), expected_fixture_status());
+    // Archiving moved the rows, not their counts.
+    assert_eq!(hourly_status(&s.app, day), expected_fixture_status());
+
+    // Once the day is older than the nightly job's ten days, its hourly counts go; the facts stay.
+    clock.set(london(2026, 7, 27, 0, 30));
+    let line = run(&s.app, "create-nightly-notification-status").await;
+    assert!(line.contains("old hourly counts pruned"), "{line}");
+    assert!(hourly_status(&s.app, day).is_empty());
     assert_eq!(stored_status(&s.app, day), expected_fixture_status());
 }
 

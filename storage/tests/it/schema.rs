@@ -54,6 +54,10 @@ fn a_version_1_store_opens_and_reads_back_whole() {
         assert!(made.is_empty(), "{made:?}");
     }
     check_v1_contents(&store);
+    // Version 3 counted every stored notification into the hourly status counts.
+    let counts = crate::hourly_counts::stored(&store);
+    assert!(!counts.is_empty());
+    assert_eq!(counts, crate::hourly_counts::recount(&store));
 
     // The migrated store takes new writes and opens again without further steps.
     let extra = Notification {
@@ -75,6 +79,11 @@ fn a_version_1_store_opens_and_reads_back_whole() {
     let reader = store.read().unwrap();
     assert_eq!(reader.get_notification(extra.id).unwrap(), Some(extra));
     assert_eq!(reader.notification_count().unwrap(), 8);
+    drop(reader);
+    assert_eq!(
+        crate::hourly_counts::stored(&store),
+        crate::hourly_counts::recount(&store)
+    );
 }
 
 /// Everything `fixtures/storage/v1/generate.rs` wrote, read through the current code.
