@@ -5,7 +5,8 @@
 //! opens a store transaction itself.
 //!
 //! This module holds what every page shares: HTML and redirect responses, form bodies, and the
-//! error pages (a person never sees a stack trace or a JSON error). [`session`] is who is
+//! error pages (a person never sees a stack trace or a JSON error); [`done`] the success banner
+//! a page shows after a change. [`session`] is who is
 //! visiting (cookies, the session, CSRF); [`sign_in`] the sign-in pages; [`sso`] single
 //! sign-on's redirects to and from the identity provider; [`people`] forgotten passwords,
 //! invitations, team members and the person's profile; [`operator`] who may see the operator
@@ -18,6 +19,7 @@
 pub mod activity;
 pub mod api_integration;
 pub mod contact_lists;
+pub mod done;
 pub mod jobs;
 pub mod operator;
 pub mod people;

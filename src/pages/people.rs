@@ -26,6 +26,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use web::{Banner, ButtonForm, Choice, FormErrors, Layout, PermissionMark};
 
+use super::done::Done;
 use super::session::{self, Visit, csrf_matches, visit};
 use super::sign_in::{FORM_EXPIRED, LANDING, anonymous_page, layout_for, signed_in_redirect};
 use super::{Form, PageError, html, ok, redirect, respond};
@@ -539,7 +540,9 @@ async fn get_team(service_id: Uuid, v: Visit) -> Response {
         let can_manage = actor
             .require_in(service_id, Permission::ManageService)
             .is_ok();
-        let layout = service_layout(&v, &s, service_id, "Team members", &FormErrors::default())?;
+        let mut layout =
+            service_layout(&v, &s, service_id, "Team members", &FormErrors::default())?;
+        layout.banner = v.done_banner();
         let members = users::service_users(&v.app, service_id)?
             .into_iter()
             .map(|(user, membership)| {
@@ -670,7 +673,9 @@ async fn post_invite(service_id: Uuid, v: Visit, host: Option<String>, body: Byt
         };
         let root = root_url(&v, host);
         match invitations::invite(&v.app, &actor, service_id, new, &root).await {
-            Ok(_) => Ok(redirect(&format!("/services/{service_id}/users"))),
+            Ok(_) => Ok(redirect(
+                &Done::InviteSent.on(&format!("/services/{service_id}/users")),
+            )),
             Err(e) if matches!(e.code(), Code::Invalid | Code::Conflict) => {
                 errors.add("email_address", refusal_text(&e));
                 invite_page(&v, &s, service_id, &form, errors)
@@ -770,7 +775,9 @@ async fn post_member(service_id: Uuid, user_id: Uuid, v: Visit, body: Bytes) -> 
             }
         };
         users::set_permissions(&v.app, &actor, service_id, user_id, permissions).await?;
-        Ok(redirect(&format!("/services/{service_id}/users")))
+        Ok(redirect(
+            &Done::PermissionsSaved.on(&format!("/services/{service_id}/users")),
+        ))
     }
     .await;
     respond(result)
@@ -787,7 +794,9 @@ async fn post_remove_member(service_id: Uuid, user_id: Uuid, v: Visit, body: Byt
         check_csrf(&s, &form)?;
         let (user, permissions) = member(&v, service_id, user_id)?;
         match users::remove_user_from_service(&v.app, &actor, service_id, user_id).await {
-            Ok(()) => Ok(redirect(&format!("/services/{service_id}/users"))),
+            Ok(()) => Ok(redirect(
+                &Done::MemberRemoved.on(&format!("/services/{service_id}/users")),
+            )),
             Err(e) if e.code() == Code::Invalid => {
                 let mut errors = FormErrors::default();
                 errors.add("permissions", refusal_text(&e));
@@ -816,7 +825,9 @@ async fn post_cancel_invitation(
         check_csrf(&s, &form)?;
         match invitations::cancel(&v.app, &actor, service_id, invitation_id).await {
             // Cancelled already (another tab, another manager): the team page shows it.
-            Ok(_) => Ok(redirect(&format!("/services/{service_id}/users"))),
+            Ok(_) => Ok(redirect(
+                &Done::InviteCancelled.on(&format!("/services/{service_id}/users")),
+            )),
             Err(e) if e.code() == Code::Invalid => {
                 Ok(redirect(&format!("/services/{service_id}/users")))
             }

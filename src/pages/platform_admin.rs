@@ -21,6 +21,7 @@ use warp::reply::Response;
 use web::platform_admin as pages;
 use web::{FormErrors, Layout, NavItem, ServiceNav, UserBar};
 
+use super::done::Done;
 use super::services::{channel_plural, refusal, when};
 use super::session::{Visit, csrf_matches, visit};
 use super::{Form, PageError, html, ok, redirect, respond};
@@ -268,13 +269,55 @@ fn find_users(v: &Visit, a: &Admin, q: &HashMap<String, String>) -> Result<Respo
 
 // ---- /users/{user_id} ----
 
-fn user_page(v: &Visit, a: &Admin, user_id: &str) -> Result<Response, PageError> {
+/// The buttons of an account in `state` signing in with `auth_type`.
+fn user_actions(id: Uuid, state: UserState, auth_type: AuthType) -> Vec<pages::UserAction> {
+    let action = |path: &str, label: &str, warning: bool, asks_first: bool| pages::UserAction {
+        action: format!("/users/{id}/{path}"),
+        label: label.into(),
+        warning,
+        asks_first,
+    };
+    let mut actions = Vec::new();
+    match state {
+        UserState::Archived => return actions,
+        UserState::Locked => actions.push(action("unlock", "Unlock account", false, false)),
+        UserState::Active | UserState::Pending => {
+            actions.push(action("lock", "Lock account", false, false))
+        }
+    }
+    if auth_type != AuthType::Email {
+        actions.push(action(
+            "reset-second-factor",
+            "Reset second factor to email",
+            false,
+            false,
+        ));
+    }
+    actions.push(action("archive", "Archive user", true, true));
+    actions
+}
+
+fn user_page(
+    v: &Visit,
+    a: &Admin,
+    user_id: &str,
+    confirm_archive: bool,
+) -> Result<Response, PageError> {
     let id = Uuid::parse_str(user_id).map_err(|_| PageError::NotFound)?;
     let detail = platform::user_detail(&v.app, &a.actor, id)?;
     let u = detail.user;
     let now = now(v);
     let mut layout = a.layout(&u.name, Section::FindUsers);
     layout.back_link = Some("/find-users-by-email".into());
+    layout.banner = v.done_banner();
+    // Nobody locks or archives themselves (the domain refuses it too).
+    let actions = if a.actor.id() == Some(u.id) {
+        Vec::new()
+    } else {
+        user_actions(u.id, u.state, u.auth_type)
+    };
+    let confirm_archive =
+        (confirm_archive && !actions.is_empty()).then(|| format!("/users/{}/archive", u.id));
     Ok(ok(&pages::UserPage {
         layout,
         id: u.id.to_string(),
@@ -307,7 +350,41 @@ fn user_page(v: &Visit, a: &Admin, user_id: &str) -> Result<Response, PageError>
             })
             .collect(),
         name: u.name,
+        actions,
+        confirm_archive,
     }))
+}
+
+/// POST /users/{id}/{lock|unlock|reset-second-factor|archive}: change an account's standing
+/// (the domain checks the platform admin and records it), then show the account again.
+async fn post_standing(user_id: String, change: String, v: Visit, body: Bytes) -> Response {
+    use crate::domain::accounts::users::{self, Standing};
+    let a = match enter(&v) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let (Ok(id), Some((standing, done))) = (
+        Uuid::parse_str(&user_id),
+        match change.as_str() {
+            "lock" => Some((Standing::Lock, Done::AccountLocked)),
+            "unlock" => Some((Standing::Unlock, Done::AccountUnlocked)),
+            "reset-second-factor" => Some((Standing::ResetSecondFactor, Done::SecondFactorReset)),
+            "archive" => Some((Standing::Archive, Done::AccountArchived)),
+            _ => None,
+        },
+    ) else {
+        return PageError::NotFound.into_response();
+    };
+    let form = Form::parse(&body);
+    if !csrf_matches(&form.get("csrf_token"), &a.session.session.csrf_token) {
+        return PageError::Forbidden.into_response();
+    }
+    match users::change_standing(&v.app, &a.actor, id, standing).await {
+        Ok(_) => redirect(&done.on(&format!("/users/{id}"))),
+        // Archived already (another tab): the page says so.
+        Err(e) if e.code() == crate::domain::Code::Invalid => redirect(&format!("/users/{id}")),
+        Err(e) => PageError::from(e).into_response(),
+    }
 }
 
 // ---- /providers ----
@@ -550,7 +627,16 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let user = warp::path!("users" / String)
         .and(warp::get())
         .and(v.clone())
-        .map(|id: String, v: Visit| admitted(&v, |a| user_page(&v, a, &id)));
+        .map(|id: String, v: Visit| admitted(&v, |a| user_page(&v, a, &id, false)));
+    let confirm_archive = warp::path!("users" / String / "archive")
+        .and(warp::get())
+        .and(v.clone())
+        .map(|id: String, v: Visit| admitted(&v, |a| user_page(&v, a, &id, true)));
+    let standing = warp::path!("users" / String / String)
+        .and(warp::post())
+        .and(v.clone())
+        .and(crate::server::bodies::bytes())
+        .then(post_standing);
     let providers_route = warp::path!("providers")
         .and(warp::get())
         .and(v.clone())
@@ -582,6 +668,11 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(find_users_route)
         .unify()
         .or(user)
+        .unify()
+        .boxed()
+        .or(confirm_archive)
+        .unify()
+        .or(standing)
         .unify()
         .boxed()
         .or(providers_route)

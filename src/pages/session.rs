@@ -30,17 +30,22 @@ pub struct Visit {
     pub app: Arc<App>,
     pub info: Arc<RequestInfo>,
     cookies: Option<String>,
+    /// The raw query string ("" when there is none).
+    query: String,
 }
 
 /// The filter every page runs first.
 pub fn visit(app: Arc<App>) -> impl Filter<Extract = (Visit,), Error = warp::Rejection> + Clone {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::header::optional::<String>("cookie")
         .and(crate::server::request_info())
+        .and(query)
         .map(
-            move |cookies: Option<String>, info: Arc<RequestInfo>| Visit {
+            move |cookies: Option<String>, info: Arc<RequestInfo>, query: String| Visit {
                 app: app.clone(),
                 info,
                 cookies,
+                query,
             },
         )
 }
@@ -54,6 +59,11 @@ impl Visit {
     /// Cookies must be `Secure`: the request came over TLS.
     pub fn secure(&self) -> bool {
         self.info.client.scheme == Scheme::Https || self.app.config.server.tls.enabled()
+    }
+
+    /// The raw query string of the request ("" when there is none).
+    pub fn query(&self) -> &str {
+        &self.query
     }
 
     pub fn cookie(&self, name: &str) -> Option<&str> {

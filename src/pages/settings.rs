@@ -32,6 +32,7 @@ use web::settings::{
 };
 use web::{ButtonForm, Choice, FormErrors, Layout};
 
+use super::done::Done;
 use super::services::{InService, Section, enter, service_layout};
 use super::session::{Visit, csrf_matches, visit};
 use super::{Form, PageError, html, ok, redirect, respond};
@@ -264,8 +265,10 @@ fn summary(v: &Visit, s: &InService) -> Result<Response, PageError> {
     } else {
         Vec::new()
     };
+    let mut page_layout = layout("Settings", s, false, None);
+    page_layout.banner = v.done_banner();
     Ok(ok(&SettingsPage {
-        layout: layout("Settings", s, false, None),
+        layout: page_layout,
         sections: vec![
             section("General", general),
             section("Email settings", email),
@@ -332,7 +335,7 @@ async fn post_name(v: &Visit, s: &InService, form: &Form) -> Response {
         ..ServiceUpdate::default()
     };
     match services::update_service(&v.app, &s.actor, s.id(), update).await {
-        Ok(_) => redirect(&settings_href(s.id())),
+        Ok(_) => redirect(&Done::SettingsSaved.on(&settings_href(s.id()))),
         Err(e) if e.code() == Code::Conflict => {
             errors.add(
                 "name",
@@ -1001,7 +1004,7 @@ async fn post_channel(v: &Visit, s: &InService, t: NotificationType, form: &Form
         ..ServiceUpdate::default()
     };
     match services::update_service(&v.app, &s.actor, s.id(), update).await {
-        Ok(_) => redirect(&settings_href(s.id())),
+        Ok(_) => redirect(&Done::SettingsSaved.on(&settings_href(s.id()))),
         Err(e) => PageError::from(e).into_response(),
     }
 }
@@ -1018,7 +1021,7 @@ async fn post_live(v: &Visit, s: &InService, form: &Form) -> Response {
         ..ServiceUpdate::default()
     };
     match services::update_service(&v.app, &s.actor, s.id(), update).await {
-        Ok(_) => redirect(&settings_href(s.id())),
+        Ok(_) => redirect(&Done::SettingsSaved.on(&settings_href(s.id()))),
         Err(e) => PageError::from(e).into_response(),
     }
 }

@@ -96,6 +96,23 @@ def test_platform_admin_pages(server, browser):
     assert "service.created" in page.inner_text("main")
     look(page, "platform-admin-audit-user")
 
+    # Someone else's account: locked, unlocked and archived with its buttons, a banner each time.
+    server.cli("user", "create", "--email", "lee.leaver@example.gov.uk", "--name", "Lee Leaver")
+    page.goto(server.base + "/find-users-by-email?search=lee.leaver")
+    page.locator("main").get_by_role("link", name="Lee Leaver").click()
+    page.get_by_role("button", name="Lock account").click()
+    assert page.url.endswith("?done=account-locked"), page.url
+    assert "cannot sign in" in page.inner_text(".notification-banner--success")
+    look(page, "platform-admin-user-locked")
+    page.get_by_role("button", name="Unlock account").click()
+    assert "Account unlocked" in page.inner_text(".notification-banner--success")
+    page.get_by_role("button", name="Archive user").click()
+    assert "Are you sure you want to archive this user?" in page.inner_text("main")
+    look(page, "platform-admin-user-archive")
+    page.get_by_role("button", name="Yes, archive this user").click()
+    assert "Account archived" in page.inner_text(".notification-banner--success")
+    assert page.get_by_role("button", name="Lock account").count() == 0
+
     # A filter that is not an id: the error summary, the field's error, what was typed kept.
     page.goto(server.base + "/platform-admin/audit")
     page.get_by_label("Service ID").fill("fishing")

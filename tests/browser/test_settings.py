@@ -73,7 +73,9 @@ def test_a_service_changes_its_settings(server, context):
     page.keyboard.type(SERVICE + " renamed")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.url == service_url + "/service-settings", page.url
+    assert page.url == service_url + "/service-settings?done=settings-saved", page.url
+    assert "Your changes have been saved" in page.inner_text(".notification-banner--success")
+    look(page, "settings-saved")
     assert row_value(page, "Service name") == SERVICE + " renamed"
 
     # A reply-to address: a bad one is shown back with its error.

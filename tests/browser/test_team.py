@@ -139,7 +139,8 @@ def test_team_members_invited_sign_in_and_do_what_they_may(server, browser):
         admin.get_by_label("Email address").fill(email)
         admin.get_by_label(label, exact=True).check()
         admin.get_by_role("button", name="Send invitation email").click()
-        assert admin.url.endswith(f"/services/{service_id}/users"), admin.url
+        assert admin.url.endswith(f"/services/{service_id}/users?done=invite-sent"), admin.url
+        assert "Invite sent" in admin.inner_text(".notification-banner--success")
     team = admin.inner_text("main")
     assert f"{CASEWORKER} (invited)" in team and f"{DEVELOPER} (invited)" in team, team
     look(admin, "team-members-invited")
@@ -147,6 +148,7 @@ def test_team_members_invited_sign_in_and_do_what_they_may(server, browser):
     # One invitation cancelled: its link says so.
     admin.get_by_role("button", name=f"Cancel invitation for {NOBODY}").click()
     assert f"{NOBODY} (cancelled invite)" in admin.inner_text("main")
+    assert "Invitation cancelled" in admin.inner_text(".notification-banner--success")
     cancelled_link = newest_message(server, admin_ctx, NOBODY, r"(https?://\S+/invitation/\S+)")
 
     people = {}
@@ -207,7 +209,9 @@ def test_team_members_invited_sign_in_and_do_what_they_may(server, browser):
     look(admin, "edit-member")
     admin.get_by_label("See dashboard").check()
     admin.get_by_role("button", name="Save").click()
-    assert admin.url.endswith(f"/services/{service_id}/users"), admin.url
+    assert admin.url.endswith(f"/services/{service_id}/users?done=permissions-saved"), admin.url
+    assert "Permissions saved" in admin.inner_text(".notification-banner--success")
+    look(admin, "team-permissions-saved")
     admin.get_by_role("link", name=re.compile("Change details for Dev Eloper")).click()
     assert admin.get_by_label("See dashboard").is_checked()
     assert admin.get_by_label("Manage API integration").is_checked()
@@ -215,7 +219,8 @@ def test_team_members_invited_sign_in_and_do_what_they_may(server, browser):
     admin.get_by_role("link", name="Remove this team member").click()
     look(admin, "remove-member")
     admin.get_by_role("button", name="Yes, remove").click()
-    assert "Dev Eloper" not in admin.inner_text("main")
+    assert "Team member removed" in admin.inner_text(".notification-banner--success")
+    assert "Dev Eloper" not in admin.inner_text("main").replace("Team member removed", "")
     # Removed, the developer cannot see the service at all.
     r = dev.goto(f"{server.base}/services/{service_id}/users")
     assert r.status == 404

@@ -264,3 +264,122 @@ async fn platform_admin_pages_answer_platform_admins_only() {
         404
     );
 }
+
+/// A platform admin locks, unlocks, resets the second factor of and archives an account from
+/// its page: each button posts (with the form token), the page comes back with a success
+/// banner and the new standing, the person's sessions end when locked, archiving asks first,
+/// and each change is in the audit trail. Nobody else may press the buttons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_admin_locks_unlocks_and_archives_an_account_from_its_page() {
+    let s = TestServer::start_with(|c| c.environment = Environment::Production).await;
+    let (mut admin, admin_id, csrf) = signed_in(&s, "Pat Admin", "pat@example.gov.uk", true).await;
+    // Not on your own account: no buttons, and a forged post is refused.
+    let own = admin.get(&format!("/users/{admin_id}")).await;
+    assert!(!own.body.contains("Lock account"), "{}", own.body);
+    let refused = admin
+        .post(
+            &format!("/users/{admin_id}/lock"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(refused.location, format!("/users/{admin_id}"));
+    assert!(
+        admin.get("/your-services").await.status == 200,
+        "still signed in"
+    );
+    let (mut member, member_id, member_csrf) =
+        signed_in(&s, "Sam Caseworker", "sam@example.gov.uk", false).await;
+    let page = format!("/users/{member_id}");
+
+    let shown = admin.get(&page).await;
+    ok_page(&shown, &page);
+    assert!(shown.body.contains("Lock account"), "{}", shown.body);
+    assert!(shown.body.contains("Archive user"));
+    assert!(!shown.body.contains("Unlock account"));
+    assert!(!shown.body.contains("Success"), "no banner before a change");
+
+    // Only a platform admin, only with the page's token.
+    let lock = format!("{page}/lock");
+    assert_eq!(
+        member
+            .post(&lock, &[("csrf_token", member_csrf.as_str())])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        admin.post(&lock, &[("csrf_token", "forged")]).await.status,
+        403
+    );
+    assert_eq!(
+        admin
+            .post(&format!("{page}/promote"), &[("csrf_token", csrf.as_str())])
+            .await
+            .status,
+        404
+    );
+    assert!(
+        member.get("/your-services").await.status == 200,
+        "still signed in"
+    );
+
+    let locked = admin.post(&lock, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(locked.status, 303, "{}", locked.body);
+    assert_eq!(locked.location, format!("{page}?done=account-locked"));
+    let shown = admin.get(&locked.location).await;
+    assert!(
+        shown.body.contains("notification-banner--success"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown
+            .body
+            .contains("Account locked: this person cannot sign in")
+    );
+    assert!(shown.body.contains("Unlock account"));
+    assert!(!shown.body.contains("Lock account"));
+    let after = member.get("/your-services").await;
+    assert_eq!(after.status, 303, "a locked person's session ended");
+    assert_eq!(after.location, "/sign-in");
+
+    let unlocked = admin
+        .post(&format!("{page}/unlock"), &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(unlocked.location, format!("{page}?done=account-unlocked"));
+    assert!(
+        admin
+            .get(&unlocked.location)
+            .await
+            .body
+            .contains("Account unlocked")
+    );
+
+    // Archiving asks first; the question's form archives.
+    let ask = admin.get(&format!("{page}/archive")).await;
+    ok_page(&ask, "archive");
+    assert!(
+        ask.body
+            .contains("Are you sure you want to archive this user?")
+    );
+    assert!(ask.body.contains(&format!(r#"action="{page}/archive""#)));
+    let archived = admin
+        .post(&format!("{page}/archive"), &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(archived.location, format!("{page}?done=account-archived"));
+    let shown = admin.get(&archived.location).await;
+    assert!(shown.body.contains("Account archived"));
+    assert!(shown.body.contains("Archived"));
+    assert!(!shown.body.contains("Lock account") && !shown.body.contains("Archive user"));
+    // Pressing an old button again changes nothing and does not fail.
+    let again = admin.post(&lock, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(again.location, page);
+
+    let trail = admin
+        .get(&format!("/platform-admin/audit?user={member_id}"))
+        .await
+        .body;
+    for action in ["user.locked", "user.unlocked", "user.archived"] {
+        assert!(trail.contains(action), "{action} missing from {trail}");
+    }
+}

@@ -240,10 +240,19 @@ async fn the_service_name_is_checked_kept_and_stored() {
 
     let page = manager.post(&path, &[("name", "Parking permits")]).await;
     assert_eq!(page.status, 303, "{}", page.body);
-    assert_eq!(page.location, format!("/services/{sid}/service-settings"));
+    assert_eq!(
+        page.location,
+        format!("/services/{sid}/service-settings?done=settings-saved")
+    );
     assert_eq!(service(&s).name, "Parking permits");
     let page = manager.get(&page.location).await;
     assert!(page.body.contains("Parking permits"));
+    assert!(page.body.contains("Your changes have been saved"));
+    // The banner is for the page the change came back to, not for every visit.
+    let again = manager
+        .get(&format!("/services/{sid}/service-settings"))
+        .await;
+    assert!(!again.body.contains("Your changes have been saved"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,6 +115,21 @@ pub struct UserPage {
     pub last_signed_in: String,
     pub created: String,
     pub services: Vec<ServiceLinkRow>,
+    /// The account's buttons: lock or unlock, reset the second factor, archive (none once
+    /// archived).
+    pub actions: Vec<UserAction>,
+    /// Where "archive" asks first: set on `/users/{id}/archive`, the form that archives.
+    pub confirm_archive: Option<String>,
+}
+
+/// A button on a person's account page: a form that posts to `action`, or (`asks_first`) a
+/// link to the page that asks "are you sure?".
+pub struct UserAction {
+    pub action: String,
+    pub label: String,
+    /// A red button (for what takes something away).
+    pub warning: bool,
+    pub asks_first: bool,
 }
 
 /// One text-message provider.

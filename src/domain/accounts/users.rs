@@ -378,6 +378,12 @@ pub async fn change_standing(
     change: Standing,
 ) -> DomainResult<User> {
     actor.require(Need::PlatformAdmin, None, None)?;
+    // Locking or archiving yourself would leave you signed out with nobody to undo it.
+    if actor.id() == Some(id) && matches!(change, Standing::Lock | Standing::Archive) {
+        return Err(DomainError::invalid(
+            "You cannot lock or archive your own account".into(),
+        ));
+    }
     let action = match change {
         Standing::Lock => Action::UserLocked,
         Standing::Unlock => Action::UserUnlocked,
