@@ -364,7 +364,10 @@ pub async fn purge_notifications(cx: &Context, options: PurgeOptions) -> DomainR
 }
 
 /// Retire a batch's rows in small commits so an API write never waits long behind one, with
-/// the next chunk already queued so the writer never idles waiting for this task to wake.
+/// the next chunk already queued so the writer never idles waiting for this task to wake. The
+/// chunks' tasks belong to this run: if the run is dropped (a timeout, a shutdown), they are
+/// aborted with it, so nothing of a dropped run commits after a later run has begun (a commit
+/// already handed to the writer still lands whole, ahead of anything queued after it).
 async fn retire(
     cx: &Context,
     rows: Vec<Retiring>,
@@ -373,20 +376,23 @@ async fn retire(
     report: &mut PurgeReport,
 ) -> DomainResult<()> {
     let mut rows = rows.into_iter();
-    let mut in_flight: Option<tokio::task::JoinHandle<storage::Result<Retired>>> = None;
+    let mut in_flight: tokio::task::JoinSet<storage::Result<Retired>> = tokio::task::JoinSet::new();
     loop {
         let chunk: Vec<Retiring> = rows.by_ref().take(options.write_chunk).collect();
         if chunk.is_empty() {
             break;
         }
         tokio::time::sleep_until(pace.take(tokio::time::Instant::now(), chunk.len())).await;
-        let next = tokio::spawn(retire_chunk(cx.store.clone(), chunk));
-        if let Some(previous) = in_flight.replace(next) {
-            report.absorb(previous.await.map_err(stopped)??);
+        in_flight.spawn(retire_chunk(cx.store.clone(), chunk));
+        // One chunk queued ahead of the one being answered.
+        if in_flight.len() > 1
+            && let Some(done) = in_flight.join_next().await
+        {
+            report.absorb(done.map_err(stopped)??);
         }
     }
-    if let Some(last) = in_flight {
-        report.absorb(last.await.map_err(stopped)??);
+    while let Some(done) = in_flight.join_next().await {
+        report.absorb(done.map_err(stopped)??);
     }
     Ok(())
 }

@@ -307,6 +307,33 @@ impl Typed {
         }
     }
 
+    /// How the message being written will look (empty while there is nothing to show).
+    fn preview_html(&self, s: &InService, kind: NotificationType) -> String {
+        if self.content.trim().is_empty() && self.subject.trim().is_empty() {
+            return String::new();
+        }
+        let draft = Template {
+            id: Uuid::nil(),
+            service_id: s.id(),
+            name: self.name.clone(),
+            template_type: kind,
+            subject: (kind != NotificationType::Sms).then(|| self.subject.clone()),
+            content: self.content.clone(),
+            version: 0,
+            archived: false,
+            hidden: false,
+            postage: None,
+            letter_contact_id: None,
+            created_at: 0,
+            updated_at: None,
+            created_by: None,
+        };
+        web::template_pages::PreviewFragment::html(
+            preview(&s.service, &draft, &Map::new(), ""),
+            "live",
+        )
+    }
+
     /// The form's own checks, with upstream's wording.
     fn errors(&self, kind: NotificationType) -> FormErrors {
         let mut errors = FormErrors::default();
@@ -345,9 +372,32 @@ fn form_page(
             name: typed.name.clone(),
             subject: typed.subject.clone(),
             content: typed.content.clone(),
+            preview_href: format!("/services/{}/templates/preview/{}", s.id(), kind.as_str()),
+            preview_html: typed.preview_html(s, kind),
             errors,
         },
     )
+}
+
+/// `POST /services/{id}/templates/preview/{kind}`: the live preview of the template form as
+/// it stands (the form posted by `static/preview.js`), as an HTML fragment.
+async fn post_preview(service_id: String, kind: String, v: Visit, body: Bytes) -> Response {
+    let Some(kind) = parse_kind(&kind) else {
+        return PageError::NotFound.into_response();
+    };
+    let s = match enter(
+        &v,
+        &service_id,
+        Need::Permission(Permission::ManageTemplates),
+    ) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let form = Form::parse(&body);
+    if !csrf_matches(&form.get("csrf_token"), &s.session.session.csrf_token) {
+        return PageError::Forbidden.into_response();
+    }
+    warp::Reply::into_response(warp::reply::html(Typed::from(&form).preview_html(&s, kind)))
 }
 
 fn add_title(kind: NotificationType) -> String {
@@ -415,6 +465,10 @@ async fn post_add(service_id: String, part: String, v: Visit, body: Bytes) -> Re
     }
     let typed = Typed::from(&form);
     let action = format!("/services/{}/templates/add-{}", s.id(), kind.as_str());
+    if form.get("action") == "preview" {
+        let errors = FormErrors::default();
+        return form_page(&s, &add_title(kind), action, kind, &typed, errors);
+    }
     let mut errors = typed.errors(kind);
     if !errors.is_empty() {
         return form_page(&s, &add_title(kind), action, kind, &typed, errors);
@@ -499,6 +553,9 @@ async fn post_edit(service_id: String, template_id: String, v: Visit, body: Byte
     let kind = t.template_type;
     let action = format!("/services/{}/templates/{}/edit", s.id(), t.id);
     let title = format!("Edit {}", kind_label(kind).to_lowercase());
+    if form.get("action") == "preview" {
+        return form_page(&s, &title, action, kind, &typed, FormErrors::default());
+    }
     let mut errors = typed.errors(kind);
     if !errors.is_empty() {
         return form_page(&s, &title, action, kind, &typed, errors);
@@ -612,9 +669,15 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .then(get_delete);
     let delete_post = warp::path!("services" / String / "templates" / String / "delete")
         .and(warp::post())
-        .and(v)
+        .and(v.clone())
         .and(body())
         .then(post_delete);
+    let live_preview = warp::path!("services" / String / "templates" / "preview" / String)
+        .and(warp::post())
+        .and(v)
+        .and(body())
+        .then(post_preview);
+    // Boxed every few routes: long unboxed chains make type-checking very slow (see http.rs).
     list.or(part)
         .unify()
         .or(add)
@@ -623,6 +686,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(edit_post)
         .unify()
+        .boxed()
         .or(delete_get)
         .unify()
         .or(delete_post)
@@ -630,6 +694,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(versions)
         .unify()
         .or(version)
+        .unify()
+        .or(live_preview)
         .unify()
         .boxed()
 }

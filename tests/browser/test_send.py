@@ -68,6 +68,12 @@ def test_a_team_sends_its_first_message_and_finds_it(server, context):
     look(page, "template-add-error")
     page.get_by_label("Subject line of the email").fill("Your permit, ((name))")
     page.get_by_label("Message").fill("Dear ((name)),\n\nYour parking permit is ready.")
+    # The live preview follows the typing (the script posts the form a moment after it stops).
+    page.wait_for_function(
+        "document.getElementById('template-preview').innerText.includes('Your parking permit is ready')"
+    )
+    assert "Your permit, ((name))" in page.inner_text("#template-preview")
+    look(page, "template-add-live-preview")
     page.get_by_role("button", name="Save").click()
     assert re.search(r"/templates/[0-9a-f-]{36}$", page.url), page.url
     assert "((name))" in page.inner_text("#preview")

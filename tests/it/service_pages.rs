@@ -522,3 +522,111 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
         .await;
     assert_ne!(page.status, 200);
 }
+
+/// The template form previews what is being written: its "Preview" button (no JavaScript)
+/// shows the form again with the message as it will look and saves nothing; the live preview's
+/// address answers the same preview as a fragment, for template managers with the form's token
+/// only. A text message's preview counts its fragments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_form_previews_what_is_written_before_it_is_saved() {
+    let s = TestServer::start().await;
+    let sid = s.service_id;
+    let writer = person(&s, "wren@example.gov.uk", vec![Permission::ManageTemplates]).await;
+    let reader = person(&s, "reed@example.gov.uk", vec![Permission::ViewActivity]).await;
+    let templates_before = s
+        .app
+        .store
+        .read()
+        .unwrap()
+        .service_templates(sid)
+        .unwrap()
+        .len();
+
+    let form = writer
+        .get(&format!("/services/{sid}/templates/add-sms"))
+        .await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains(&format!(
+        r#"data-preview="/services/{sid}/templates/preview/sms""#
+    )));
+    assert!(
+        form.body
+            .contains(r#"<script src="/static/preview.js" defer></script>"#)
+    );
+
+    let long = "Your appointment is confirmed, ((name)). ".repeat(5);
+    let page = writer
+        .post(
+            &format!("/services/{sid}/templates/add-sms"),
+            &[
+                ("name", ""),
+                ("template_content", long.as_str()),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "a preview is not an error: {}", page.body);
+    assert!(!page.body.contains("There is a problem"));
+    assert!(page.body.contains(r#"id="preview-live""#), "{}", page.body);
+    assert!(
+        page.body
+            .contains("Your appointment is confirmed, ((name))")
+    );
+    assert!(
+        page.body.contains("Will be charged as 2 text messages"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        s.app
+            .store
+            .read()
+            .unwrap()
+            .service_templates(sid)
+            .unwrap()
+            .len(),
+        templates_before,
+        "previewing saves nothing"
+    );
+
+    // The live preview: a fragment, not a page.
+    let live = format!("/services/{sid}/templates/preview/email");
+    let fragment = writer
+        .post(
+            &live,
+            &[
+                ("subject", "Your permit, ((name))"),
+                ("template_content", "Dear ((name)),\n\n* first\n* second"),
+            ],
+        )
+        .await;
+    assert_eq!(fragment.status, 200);
+    assert!(!fragment.body.contains("<html"), "{}", fragment.body);
+    assert!(
+        fragment
+            .body
+            .contains("Subject: <strong>Your permit, ((name))</strong>")
+    );
+    assert!(
+        fragment.body.contains("<li"),
+        "markdown is rendered: {}",
+        fragment.body
+    );
+    let forged = writer
+        .page(
+            writer
+                .client
+                .post(format!("{}{live}", writer.base))
+                .form(&[("subject", "x"), ("template_content", "y")]),
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let refused = reader
+        .post(&live, &[("subject", "x"), ("template_content", "y")])
+        .await;
+    assert_eq!(refused.status, 403);
+    let unknown = writer
+        .post(&format!("/services/{sid}/templates/preview/fax"), &[])
+        .await;
+    assert_eq!(unknown.status, 404);
+}

@@ -182,6 +182,10 @@ pub fn asset(path: &str) -> Option<(&'static [u8], &'static str)> {
             "text/css; charset=utf-8",
         )),
         "favicon.svg" => Some((include_bytes!("../static/favicon.svg"), "image/svg+xml")),
+        "preview.js" => Some((
+            include_bytes!("../static/preview.js"),
+            "text/javascript; charset=utf-8",
+        )),
         _ => None,
     }
 }

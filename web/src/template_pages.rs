@@ -131,6 +131,11 @@ pub struct TemplateFormPage {
     pub name: String,
     pub subject: String,
     pub content: String,
+    /// Where the live preview posts the form (the script in `static/preview.js`).
+    pub preview_href: String,
+    /// The message as it will look, rendered by [`PreviewFragment::html`]; empty before
+    /// anything is written.
+    pub preview_html: String,
     pub errors: FormErrors,
 }
 
@@ -171,10 +176,14 @@ mod tests {
             name: "Reminder <b>".into(),
             subject: String::new(),
             content: "Hello ((name))".into(),
+            preview_href: "/services/s/templates/preview/email".into(),
+            preview_html: String::new(),
             errors,
         }
         .render()
         .unwrap();
+        assert!(html.contains(r#"data-preview="/services/s/templates/preview/email""#));
+        assert!(html.contains("Write the message, then preview it."));
         assert!(html.contains("There is a problem"));
         assert!(html.contains(r##"href="#subject""##));
         assert!(html.contains("Hello ((name))"));
