@@ -19,7 +19,14 @@ use super::histogram::{LabelledHistograms, REQUEST_BUCKETS};
 use crate::server::routes::RouteClass;
 
 /// Route classes in label order ([`class_index`]).
-pub const CLASSES: [&str; 5] = ["v2", "page", "receipts", "sheet_upload", "internal"];
+pub const CLASSES: [&str; 6] = [
+    "v2",
+    "page",
+    "receipts",
+    "sheet_upload",
+    "internal",
+    "service_page",
+];
 
 /// The send routes whose accepted (201) answers feed the accept-latency histogram.
 pub const SEND_TYPES: [&str; 3] = ["email", "sms", "letter"];
@@ -146,6 +153,7 @@ fn class_index(class: RouteClass) -> usize {
         RouteClass::Receipts => 2,
         RouteClass::SheetUpload => 3,
         RouteClass::Internal => 4,
+        RouteClass::ServicePage => 5,
     }
 }
 

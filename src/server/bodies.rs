@@ -58,6 +58,7 @@ impl BodyLimits {
         match class {
             RouteClass::V2 => self.v2,
             RouteClass::Page => self.forms,
+            RouteClass::ServicePage => self.internal,
             RouteClass::Receipts => self.receipts,
             RouteClass::SheetUpload => self.sheet_upload,
             RouteClass::Internal => self.internal,

@@ -48,6 +48,18 @@ const PAGE: [(&str, &str); 2] = [
     ("referrer-policy", "no-referrer"),
 ];
 
+/// A signed-in person's pages: as [`PAGE`], but inline styles allowed, because a message preview
+/// shows the email as it will be sent, with its inline styles. Scripts stay this origin's only.
+const SERVICE_PAGE: [(&str, &str); 2] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'self'",
+    ),
+    ("referrer-policy", "no-referrer"),
+];
+
 fn insert(headers: &mut HeaderMap, (name, value): (&'static str, &'static str)) {
     headers.insert(
         HeaderName::from_static(name),
@@ -64,6 +76,7 @@ pub fn add_headers(response: &mut Response, class: RouteClass, client: &ClientIn
     match class {
         RouteClass::V2 => CORS.into_iter().for_each(|h| insert(headers, h)),
         RouteClass::Page => PAGE.into_iter().for_each(|h| insert(headers, h)),
+        RouteClass::ServicePage => SERVICE_PAGE.into_iter().for_each(|h| insert(headers, h)),
         RouteClass::Receipts | RouteClass::SheetUpload | RouteClass::Internal => {}
     }
     if client.scheme == Scheme::Https {
@@ -204,14 +217,19 @@ mod tests {
         add_headers(&mut r, RouteClass::V2, &ClientInfo::unknown());
         assert_eq!(r.headers()["access-control-allow-origin"], "*");
         assert!(r.headers().get("strict-transport-security").is_none());
-        for class in [RouteClass::Page, RouteClass::Internal, RouteClass::Receipts] {
+        for class in [
+            RouteClass::Page,
+            RouteClass::ServicePage,
+            RouteClass::Internal,
+            RouteClass::Receipts,
+        ] {
             let mut r = Response::new(Default::default());
             add_headers(&mut r, class, &https);
             assert!(r.headers().get("access-control-allow-origin").is_none());
             assert!(r.headers().get("strict-transport-security").is_some());
             assert_eq!(
                 r.headers().get("content-security-policy").is_some(),
-                class == RouteClass::Page
+                matches!(class, RouteClass::Page | RouteClass::ServicePage)
             );
         }
     }

@@ -448,7 +448,9 @@ impl ListenerCtx {
         });
         let mut response = match &self.handler {
             Handler::Redirect(redirect) => redirect.answer(&req, host.filter(|_| host_allowed)),
-            Handler::App(_) if class == RouteClass::Page && !host_allowed => {
+            Handler::App(_)
+                if matches!(class, RouteClass::Page | RouteClass::ServicePage) && !host_allowed =>
+            {
                 hardening::wrong_host()
             }
             Handler::App(routes) => self.call_routes(routes, req, class, info.clone()).await,

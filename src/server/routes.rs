@@ -16,6 +16,12 @@ pub enum RouteClass {
     /// `/first-sign-in/...`, `/user-profile/...`): the Host check, Content-Security-Policy and
     /// Referrer-Policy.
     Page,
+    /// A signed-in person's pages (`/services/...`, `/users/...`, `/platform-admin/...`,
+    /// `/find-services-by-name`, `/find-users-by-email`, `/providers`, `/add-service`): the Host
+    /// check and page headers of [`RouteClass::Page`], with the internal API's body limit (a
+    /// template or a letter contact block is more than a sign-in form), and inline styles
+    /// allowed (a message preview shows an email's own inline styles).
+    ServicePage,
     /// Provider callbacks (`/notifications/...`): receipts and inbound messages.
     Receipts,
     /// A sheet upload on the internal API (large bodies).
@@ -36,11 +42,21 @@ impl RouteClass {
             {
                 RouteClass::Page
             }
-            "d" | "static" | "first-sign-in" | "user-profile" => RouteClass::Page,
+            "d" | "static" | "first-sign-in" | "user-profile" | "forgot-password"
+            | "new-password" | "invitation" | "email-not-received" | "text-not-received"
+            | "send-new-code" => RouteClass::Page,
+            "sign-in" => RouteClass::Page,
             "notifications" => RouteClass::Receipts,
             "service" | "services" if method == Method::POST && is_sheet_upload(path) => {
                 RouteClass::SheetUpload
             }
+            "services"
+            | "users"
+            | "platform-admin"
+            | "find-services-by-name"
+            | "find-users-by-email"
+            | "providers"
+            | "add-service" => RouteClass::ServicePage,
             _ => RouteClass::Internal,
         }
     }
@@ -123,6 +139,35 @@ mod tests {
             RouteClass::Internal
         );
         assert_eq!(RouteClass::of(&get, "/static/style.css"), RouteClass::Page);
+        assert_eq!(
+            RouteClass::of(&get, "/sign-in/sso/callback"),
+            RouteClass::Page
+        );
+        assert_eq!(RouteClass::of(&post, "/invitation/abc"), RouteClass::Page);
+        let id = "d5e4b158-d52c-43fe-8557-456b748751a5";
+        for page in [
+            format!("/services/{id}"),
+            format!("/services/{id}/templates/{id}/edit"),
+            format!("/users/{id}/lock"),
+            "/platform-admin/audit".to_string(),
+            "/find-users-by-email".to_string(),
+            "/add-service".to_string(),
+        ] {
+            assert_eq!(
+                RouteClass::of(&post, &page),
+                RouteClass::ServicePage,
+                "{page}"
+            );
+        }
+        // The internal API's paths are singular.
+        assert_eq!(
+            RouteClass::of(&post, &format!("/service/{id}/template")),
+            RouteClass::Internal
+        );
+        assert_eq!(
+            RouteClass::of(&post, &format!("/user/{id}/lock")),
+            RouteClass::Internal
+        );
         assert_eq!(
             RouteClass::of(&post, "/d/abc/def/confirm"),
             RouteClass::Page

@@ -495,8 +495,30 @@ async fn cors_only_on_the_public_api_and_pages_check_their_host() {
     );
     assert!(v2.headers().get("strict-transport-security").is_none());
 
+    // A service's pages carry the page headers too (inline styles allowed for email previews,
+    // never inline scripts).
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let service_page = no_redirects
+        .get(format!("{}/services/{}", s.base, s.service_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(service_page.status(), 303, "not signed in: to sign in");
+    let csp = service_page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("script-src 'self';") && csp.contains("style-src 'self' 'unsafe-inline'"),
+        "{csp}"
+    );
+    assert_eq!(service_page.headers()["referrer-policy"], "no-referrer");
+
     // DNS rebinding: the page under a name that is not ours is refused; the API still works.
-    for path in ["/outbox", "/"] {
+    let service_path = format!("/services/{}", s.service_id);
+    for path in ["/outbox", "/", service_path.as_str(), "/platform-admin"] {
         let (got, _) = raw_exchange(
             s.port(),
             format!(
