@@ -150,7 +150,89 @@ fn view(v: &Visit, s: &InService, template_id: Uuid) -> Result<Response, PageErr
         version: t.version,
         last_edited: when(t.updated_at.unwrap_or(t.created_at), now),
         versions_href: (t.version > 1).then(|| format!("{base}/versions")),
+        letter_href: (t.template_type == NotificationType::Letter).then(|| base.clone()),
     }))
+}
+
+// ---- a letter template as it will print ----
+
+enum LetterFile {
+    Pdf,
+    FirstPagePng,
+}
+
+/// Resolution of the first-page image on a letter template's page.
+const PREVIEW_DPI: f64 = 96.0;
+
+/// `GET /services/{id}/templates/{template_id}.pdf` and `.png` (upstream's addresses): a letter
+/// template rendered as it will print, dated today, with the service's contact block and the
+/// placeholders (the address lines among them) showing, as the whole PDF or its first page.
+async fn letter_file(
+    v: &Visit,
+    s: &InService,
+    template_id: &str,
+    file: LetterFile,
+) -> Result<Response, PageError> {
+    let id = Uuid::parse_str(template_id).map_err(|_| PageError::NotFound)?;
+    let t = domain::get_template(&v.app.store, s.id(), id)?;
+    if t.archived || t.hidden || t.template_type != NotificationType::Letter {
+        return Err(PageError::NotFound);
+    }
+    let empty = Map::new();
+    let p = Personalisation::new(&empty);
+    let subject =
+        crate::templates::email::render_letter_subject(t.subject.as_deref().unwrap_or(""), &p);
+    let body = crate::templates::email::render_letter_body(&t.content, &p);
+    let contact = crate::domain::sending::letter_contact_block(&s.service, &t);
+    let address: Vec<String> = (1..=6)
+        .map(|n| format!("((address line {n}))"))
+        .chain(std::iter::once("((postcode))".to_string()))
+        .collect();
+    let date = crate::domain::facts::london_date(v.app.store.clock().now_micros());
+    let rendered = tokio::task::spawn_blocking(move || {
+        let letter =
+            crate::letters::render::render_letter(&crate::letters::render::LetterContent {
+                address_lines: &address,
+                contact_block: contact.as_deref(),
+                date,
+                subject: &subject,
+                body: &body,
+                language: Default::default(),
+                logo: None,
+            })
+            .map_err(|e| e.to_string())?;
+        match file {
+            LetterFile::Pdf => Ok((letter.pdf, "application/pdf")),
+            LetterFile::FirstPagePng => first_page_png(&letter.pdf).map(|png| (png, "image/png")),
+        }
+    })
+    .await
+    .map_err(|e| PageError::Internal(e.to_string()))?
+    .map_err(PageError::Internal)?;
+    let (bytes, mime) = rendered;
+    Ok(warp::http::Response::builder()
+        .header("content-type", mime)
+        .header("cache-control", "no-store")
+        .body(bytes.into())
+        .unwrap_or_default())
+}
+
+/// A PDF's first page as a PNG.
+fn first_page_png(pdf: &[u8]) -> Result<Vec<u8>, String> {
+    let raster = crate::letters::raster::Rasteriser::open(pdf).map_err(|e| e.to_string())?;
+    let page = raster
+        .render(0, PREVIEW_DPI, &[])
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, page.width, page.height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(&page.rgb)
+        .map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 // ---- versions ----
@@ -275,6 +357,12 @@ async fn get_templates_part(service_id: String, part: String, v: Visit) -> Respo
     };
     if let Some(kind) = parse_kind(&part) {
         return respond(list(&v, &s, Some(kind)));
+    }
+    if let Some(id) = part.strip_suffix(".pdf") {
+        return respond(letter_file(&v, &s, id, LetterFile::Pdf).await);
+    }
+    if let Some(id) = part.strip_suffix(".png") {
+        return respond(letter_file(&v, &s, id, LetterFile::FirstPagePng).await);
     }
     match Uuid::parse_str(&part) {
         Ok(id) => respond(view(&v, &s, id)),

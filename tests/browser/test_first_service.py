@@ -180,6 +180,13 @@ def test_a_newcomer_sets_up_a_service_and_sends_without_the_cli(server, browser,
     case.get_by_label("Main heading").fill("Your council tax bill")
     case.get_by_label("Body").fill("Dear ((name)),\n\nYour bill is enclosed.")
     case.get_by_role("button", name="Save").click()
+    # The template's page shows the letter's first page as it will print (a real image).
+    case.wait_for_function(
+        "(() => { const i = document.querySelector('.letter-page img');"
+        " return i && i.complete && i.naturalWidth > 0; })()"
+    )
+    assert case.evaluate("document.querySelector('.letter-page img').naturalWidth") > 700
+    look(case, "template-letter")
     case.get_by_role("link", name=re.compile("Get ready to send")).click()
     case.get_by_label("Address").fill("Rita Resident\n1 High Street\nLeeds\nLS1 1AA")
     case.get_by_role("button", name="Continue").click()

@@ -398,6 +398,62 @@ async fn a_letter_template_is_written_sent_to_a_typed_address_and_its_pdf_shown(
     assert_eq!(page.status, 303, "{}", page.body);
     let template_id = page.location.rsplit('/').next().unwrap().to_string();
 
+    // The template's page shows the letter as it will print: its first page as an image, the
+    // whole letter as a PDF, with the placeholders showing.
+    let base = format!("/services/{sid}/templates/{template_id}");
+    let page = me.get(&base).await;
+    assert!(
+        page.body.contains(&format!(r#"<img src="{base}.png""#)),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!(r#"href="{base}.pdf""#)));
+    let file = |path: String| {
+        let me = &me;
+        async move {
+            let resp = me
+                .client
+                .get(format!("{}{path}", me.base))
+                .header(reqwest::header::COOKIE, &me.cookie)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let mime = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (status, mime, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, mime, pdf) = file(format!("{base}.pdf")).await;
+    assert_eq!((status, mime.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_extract_text(&pdf);
+    assert!(text.contains("Your parking permit"), "{text}");
+    assert!(
+        text.contains("((name))") && text.contains("((address line 1))"),
+        "{text}"
+    );
+    let (status, mime, png) = file(format!("{base}.png")).await;
+    assert_eq!((status, mime.as_str()), (200, "image/png"));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // Only letters, only this service's.
+    let email_template = s.email_template;
+    assert_eq!(
+        file(format!("/services/{sid}/templates/{email_template}.pdf"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        file(format!("/services/{sid}/templates/{}.pdf", Uuid::new_v4()))
+            .await
+            .0,
+        404
+    );
+
     // Edited twice: three versions, each with who made it.
     let edit = format!("/services/{sid}/templates/{template_id}/edit");
     for heading in ["Your parking permit is ready", "Your new parking permit"] {
@@ -629,4 +685,18 @@ async fn the_template_form_previews_what_is_written_before_it_is_saved() {
         .post(&format!("/services/{sid}/templates/preview/fax"), &[])
         .await;
     assert_eq!(unknown.status, 404);
+}
+
+/// A PDF's text, read by poppler's `pdftotext` (an extractor that is not ours).
+fn pdf_extract_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("letter.pdf");
+    std::fs::write(&input, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&input)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian poppler-utils, installed by the test command)");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout).to_string()
 }

@@ -75,6 +75,9 @@ pub struct TemplatePage {
     pub last_edited: String,
     /// "See previous versions" (once it has been edited).
     pub versions_href: Option<String>,
+    /// A letter template's address without an extension: `.png` is its first page as it will
+    /// print, `.pdf` the whole letter.
+    pub letter_href: Option<String>,
 }
 
 /// A message preview on its own, for pages that show several (each version of a template):
