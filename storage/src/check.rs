@@ -194,8 +194,8 @@ impl Snapshot {
         self.check_hourly_counts(report, recount)
     }
 
-    /// The hourly status counts agree with the rows, for the hours the table still keeps (the
-    /// nightly job prunes older ones).
+    /// The hourly status counts agree with the rows, for the hours from the last prune's cut
+    /// on (the nightly job prunes older ones).
     fn check_hourly_counts(
         &self,
         report: &mut StoreCheck,
@@ -222,13 +222,12 @@ impl Snapshot {
                 v.value() as i64,
             );
         }
-        let Some(oldest_kept) = stored.keys().map(|k| k.1).min() else {
-            return Ok(());
-        };
+        let meta = self.txn.open_table(tables::META)?;
+        let from_hour = crate::hourly_counts::pruned_before(&meta)?.unwrap_or(i64::MIN);
         let expected: BTreeMap<_, i64> = recount
             .counts
             .into_iter()
-            .filter(|(k, _)| k.1 >= oldest_kept)
+            .filter(|(k, _)| k.1 >= from_hour)
             .map(|(k, v)| {
                 let key = (
                     k.0,

@@ -10,7 +10,8 @@
 //! (which always starts on a UTC hour) is a range of hours.
 //!
 //! Rows older than the days anyone asks for are pruned by the nightly status facts job
-//! ([`WriteCtx::prune_hourly_counts`]); a store from before this table (schema version 2) has
+//! ([`WriteCtx::prune_hourly_counts`]), which records the cut: later changes to rows created
+//! before it are not counted; a store from before this table (schema version 2) has
 //! it built by migration step 3 ([`build_from_scratch`]).
 
 use std::collections::BTreeMap;
@@ -28,6 +29,22 @@ use crate::tables::{HOURLY_STATUS_COUNTS, NOTIFICATION_HISTORY, NOTIFICATIONS};
 use crate::writer::WriteCtx;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// `meta` key: the hour before which counts were pruned (i64, little-endian). A change to an
+/// older row (a status update of a letter archived a month ago) is not counted there, so the
+/// table never holds a stray part of a pruned hour, and `notify check` compares only the hours
+/// from this one on.
+pub(crate) const PRUNED_BEFORE_KEY: &str = "hourly_counts_pruned_before";
+
+/// The hour counts were pruned before, if they ever were.
+pub(crate) fn pruned_before(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<i64>> {
+    Ok(meta.get(PRUNED_BEFORE_KEY)?.and_then(|v| {
+        let bytes: [u8; 8] = v.value().get(..8)?.try_into().ok()?;
+        Some(i64::from_le_bytes(bytes))
+    }))
+}
 
 /// The UTC hour (hours since the Unix epoch) a time in microseconds falls in.
 pub fn hour_of(micros: i64) -> i64 {
@@ -92,12 +109,15 @@ fn parse_row(k: (u128, i64, &str, &str, &str), count: u64) -> Option<HourlyCount
 }
 
 /// Apply a batch's summed changes: one read-modify-write per count it touched; a count that
-/// reaches zero is removed, so the table holds only what exists.
+/// reaches zero is removed, so the table holds only what exists. Changes to hours before
+/// `pruned_before` are not counted.
 pub(crate) fn apply_deltas(
     table: &mut CountsTable<'_>,
+    pruned_before: Option<i64>,
     deltas: BTreeMap<CountKey, i64>,
 ) -> Result<()> {
-    for (key, delta) in deltas.into_iter().filter(|(_, d)| *d != 0) {
+    let kept = |key: &CountKey| pruned_before.is_none_or(|cut| key.1 >= cut);
+    for (key, delta) in deltas.into_iter().filter(|(k, d)| *d != 0 && kept(k)) {
         let k = table_key(&key);
         let current = table.get(k)?.map(|v| v.value()).unwrap_or(0);
         let next = current.saturating_add_signed(delta);
@@ -114,6 +134,9 @@ impl WriteCtx<'_> {
     /// Drop the counts of hours before `before_hour` (they are in the daily facts by now).
     /// Returns how many rows went.
     pub fn prune_hourly_counts(&mut self, before_hour: i64) -> Result<usize> {
+        let meta = self.tables.meta.open()?;
+        let cut = pruned_before(&*meta)?.map_or(before_hour, |was| was.max(before_hour));
+        meta.insert(PRUNED_BEFORE_KEY, cut.to_le_bytes().as_slice())?;
         let table = self.tables.hourly_status_counts.open()?;
         let mut gone = 0;
         table.retain(|k, _| {
@@ -215,5 +238,9 @@ pub(crate) fn build_from_scratch(txn: &WriteTransaction) -> Result<()> {
     for row in txn.open_table(NOTIFICATION_HISTORY)?.iter()? {
         recount.add_archived(&decode(row?.1.value())?);
     }
-    apply_deltas(&mut txn.open_table(HOURLY_STATUS_COUNTS)?, recount.counts)
+    apply_deltas(
+        &mut txn.open_table(HOURLY_STATUS_COUNTS)?,
+        None,
+        recount.counts,
+    )
 }

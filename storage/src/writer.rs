@@ -674,7 +674,8 @@ fn finish_batch(mut ctx: WriteCtx<'_>, seq: u64) -> Result<Committed> {
     }
     let hourly = std::mem::take(&mut ctx.hourly_deltas);
     if hourly.values().any(|d| *d != 0) {
-        crate::hourly_counts::apply_deltas(ctx.tables.hourly_status_counts.open()?, hourly)?;
+        let cut = crate::hourly_counts::pruned_before(&*ctx.tables.meta.open()?)?;
+        crate::hourly_counts::apply_deltas(ctx.tables.hourly_status_counts.open()?, cut, hourly)?;
     }
     if ctx.seq != seq {
         ctx.tables
