@@ -201,10 +201,13 @@ impl Snapshot {
         report: &mut StoreCheck,
         mut recount: crate::hourly_counts::Recount,
     ) -> Result<()> {
+        let live = self.txn.open_table(NOTIFICATIONS)?;
         for row in self.txn.open_table(NOTIFICATION_HISTORY)?.iter()? {
+            let (id, bytes) = row?;
             // An unreadable archived row is reported by the table walk.
-            if let Ok(h) = decode::<NotificationHistory>(row?.1.value()) {
-                recount.add_archived(&h);
+            if let Ok(h) = decode::<NotificationHistory>(bytes.value()) {
+                let also_live = live.get(id.value())?.is_some();
+                recount.add_archived(&h, also_live);
             }
         }
         let mut stored: BTreeMap<_, i64> = BTreeMap::new();

@@ -188,17 +188,15 @@ impl Reader {
     }
 }
 
-/// Counts worked out from rows (live rows first, then archived ones): how migration step 3
-/// fills the table and how `notify check` verifies it.
+/// Counts worked out from rows: how migration step 3 fills the table and how `notify check`
+/// verifies it. (No set of ids is kept: a store may hold tens of millions.)
 #[derive(Default)]
 pub(crate) struct Recount {
     pub(crate) counts: BTreeMap<CountKey, i64>,
-    live: std::collections::HashSet<Uuid>,
 }
 
 impl Recount {
     pub(crate) fn add_live(&mut self, n: &Notification) {
-        self.live.insert(n.id);
         self.add(key_of(
             n.service_id,
             n.created_at,
@@ -208,9 +206,10 @@ impl Recount {
         ));
     }
 
-    /// A row in both tables (a retirement cut short) is counted once, as live.
-    pub(crate) fn add_archived(&mut self, h: &NotificationHistory) {
-        if !self.live.contains(&h.id) {
+    /// An archived row; `also_live` when its live row is still there too (a retirement cut
+    /// short), which counts it once, as live.
+    pub(crate) fn add_archived(&mut self, h: &NotificationHistory, also_live: bool) {
+        if !also_live {
             self.add(key_of(
                 h.service_id,
                 h.created_at,
@@ -235,8 +234,11 @@ pub(crate) fn build_from_scratch(txn: &WriteTransaction) -> Result<()> {
     for row in txn.open_table(NOTIFICATIONS)?.iter()? {
         recount.add_live(&decode(row?.1.value())?);
     }
+    let live = txn.open_table(NOTIFICATIONS)?;
     for row in txn.open_table(NOTIFICATION_HISTORY)?.iter()? {
-        recount.add_archived(&decode(row?.1.value())?);
+        let (id, bytes) = row?;
+        let also_live = live.get(id.value())?.is_some();
+        recount.add_archived(&decode(bytes.value())?, also_live);
     }
     apply_deltas(
         &mut txn.open_table(HOURLY_STATUS_COUNTS)?,
