@@ -100,7 +100,13 @@ def test_platform_admin_pages(server, browser):
     server.cli("user", "create", "--email", "lee.leaver@example.gov.uk", "--name", "Lee Leaver")
     page.goto(server.base + "/find-users-by-email?search=lee.leaver")
     page.locator("main").get_by_role("link", name="Lee Leaver").click()
-    page.get_by_role("button", name="Lock account").click()
+    # By keyboard: Tab reaches the account's buttons in order.
+    tab_to(page, lambda f: f["text"] == "Lock account")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Archive user"
+    page.keyboard.press("Shift+Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert page.url.endswith("?done=account-locked"), page.url
     assert "cannot sign in" in page.inner_text(".notification-banner--success")
     look(page, "platform-admin-user-locked")

@@ -74,6 +74,16 @@ def test_a_team_sends_its_first_message_and_finds_it(server, context):
     )
     assert "Your permit, ((name))" in page.inner_text("#template-preview")
     look(page, "template-add-live-preview")
+    # By keyboard: from the message field, Tab reaches Save then Preview; Preview keeps the form.
+    tab_to(page, "template_content")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Save"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Preview"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Your parking permit is ready" in page.inner_text("#template-preview")
+    assert page.get_by_label("Template name").input_value() == "Permit ready"
     page.get_by_role("button", name="Save").click()
     assert re.search(r"/templates/[0-9a-f-]{36}$", page.url), page.url
     assert "((name))" in page.inner_text("#preview")
